@@ -1,0 +1,122 @@
+"""Open several items of one vintage as one GDAL VRT mosaic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Union
+
+from ..errors import UserInputError
+from ..i18n import tr
+from .hrefs import file_url_to_path, is_remote, scheme_of
+from .model import Item
+
+
+def gdal_path(href: str) -> str:
+    """GDAL dataset name for an asset href: local path as is, http(s) through ``/vsicurl/``."""
+    if href.startswith("/vsi"):
+        return href
+    if is_remote(href):
+        return "/vsicurl/" + href
+    scheme = scheme_of(href)
+    if scheme == "file":
+        return file_url_to_path(href)
+    if scheme:
+        raise UserInputError(
+            tr(
+                "{href} uses the '{scheme}://' scheme, which IdF HR cannot open: use an http(s) "
+                "address or a local file."
+            ).format(href=href, scheme=scheme)
+        )
+    return href
+
+
+def _item_path(item: Item) -> str:
+    rasters = item.raster_assets()
+    if not rasters:
+        raise UserInputError(
+            tr("The item {id} has no image file to open (no GeoTIFF/JPEG 2000 asset).").format(id=item.id)
+        )
+    return gdal_path(rasters[0].href)
+
+
+def _describe(gdal, path: str) -> tuple[str, int]:
+    ds = gdal.Open(path)
+    if ds is None:
+        msg = gdal.GetLastErrorMsg()
+        raise UserInputError(
+            tr("The image {path} cannot be opened ({error}). Check the address or your network.").format(
+                path=path, error=msg or "unknown error"
+            )
+        )
+    srs = ds.GetSpatialRef()
+    crs = None
+    if srs is not None:
+        srs.AutoIdentifyEPSG()
+        code = srs.GetAuthorityCode(None)
+        crs = f"EPSG:{code}" if code else srs.ExportToWkt()
+    return crs or "", ds.RasterCount
+
+
+def build_mosaic_vrt(items: Iterable[Item], out_path: Union[str, os.PathLike]) -> Path:
+    """Write a VRT mosaicking the first image asset of each item; return its path.
+
+    All images must share one CRS and one band count (else :class:`UserInputError`). The VRT is
+    written to a temporary file in the same folder and moved into place when complete.
+    """
+    from osgeo import gdal  # GDAL, not Qt: allowed in core
+
+    paths = [_item_path(it) for it in items]
+    if not paths:
+        raise UserInputError(tr("No item was given to build a mosaic: select at least one image."))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    opts = {
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.jp2,.vrt",
+    }
+    old = {k: gdal.GetThreadLocalConfigOption(k, None) for k in opts}
+    try:
+        for k, v in opts.items():
+            gdal.SetThreadLocalConfigOption(k, v)
+        crss: dict[str, str] = {}
+        bands: dict[int, str] = {}
+        for p in paths:
+            crs, count = _describe(gdal, p)
+            crss.setdefault(crs, p)
+            bands.setdefault(count, p)
+        if len(crss) > 1:
+            raise UserInputError(
+                tr(
+                    "These images cannot be mosaicked together: they use different coordinate "
+                    "systems ({crss}). Select images of one vintage and one projection."
+                ).format(crss=", ".join(c if len(c) < 40 else c[:40] + "…" for c in crss))
+            )
+        if len(bands) > 1:
+            raise UserInputError(
+                tr(
+                    "These images cannot be mosaicked together: they have different band counts "
+                    "({counts}), e.g. RGB and infrared. Select images of one product."
+                ).format(counts=", ".join(str(b) for b in sorted(bands)))
+            )
+        fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".vrt.part", dir=str(out.parent))
+        os.close(fd)
+        try:
+            ds = gdal.BuildVRT(tmp, paths)
+            if ds is None:
+                raise UserInputError(
+                    tr("GDAL could not build the mosaic: {error}").format(error=gdal.GetLastErrorMsg())
+                )
+            ds.FlushCache()
+            ds = None
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    finally:
+        for k, v in old.items():
+            gdal.SetThreadLocalConfigOption(k, v)
+        gdal.PopErrorHandler()
+    return out

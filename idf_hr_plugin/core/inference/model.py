@@ -1,0 +1,653 @@
+"""Load an ONNX model and describe it: Ultralytics / Deepness metadata + sidecar card -> ModelSpec.
+
+The ONNX file is read with ``onnx`` only for its metadata and I/O shapes (no weights are
+copied); the inference session is created with :func:`create_session`.
+"""
+
+from __future__ import annotations
+
+import ast
+import colorsys
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ..errors import UserInputError
+from ..i18n import tr
+
+log = logging.getLogger(__name__)
+
+TASKS = (
+    "detection",
+    "obb",
+    "instance_segmentation",
+    "semantic_segmentation",
+    "regression",
+    "superresolution",
+)
+# layouts understood by decoders.py
+LAYOUTS = (
+    "yolov5",  # (B, N, 5+nc)
+    "yolov8",  # (B, 4+nc, A)
+    "yolov8_obb",  # (B, 4+nc+1, A), angle last (radians)
+    "yolov8_seg",  # (B, 4+nc+32, A) + protos (B, 32, h, w)
+    "end2end",  # (B, max_det, 6): x1,y1,x2,y2,score,cls
+    "end2end_obb",  # (B, max_det, 7): cx,cy,w,h,score,cls,angle
+    "end2end_seg",  # (B, max_det, 6+32) + protos
+    "seg_maps",  # one or several (B, C, H, W) / (B, H, W) probability maps
+    "regression_map",  # (B, 1, H, W) / (B, H, W) value map
+    "image",  # super-resolution (B, C, kH, kW)
+    "vector",  # (B, n): recognition / embedding
+)
+
+_DEEPNESS_TYPES = {
+    "segmentor": "semantic_segmentation",
+    "detector": "detection",
+    "regressor": "regression",
+    "regression": "regression",
+    "recognition": "regression",
+    "superresolution": "superresolution",
+}
+_ULTRA_TASKS = {"detect": "detection", "obb": "obb", "segment": "instance_segmentation"}
+_DEEPNESS_DET_TYPES = {
+    "yolo_v5_or_v7_default": "yolov5",
+    "yolo_v6": "yolov5",
+    "yolo_v9": "yolov8",
+    "yolo_ultralytics": "yolov8",
+    "yolo_ultralytics_segmentation": "yolov8_seg",
+    "yolo_ultralytics_obb": "yolov8_obb",
+}
+
+
+@dataclass
+class TensorInfo:
+    """Name, shape (ints, or strings for dynamic dims) and element type of one model tensor."""
+
+    name: str
+    shape: list
+    dtype: str = "float32"
+
+
+@dataclass
+class ModelSpec:
+    """Everything the engine needs to know about a model, plus its model card for the user."""
+
+    path: str
+    name: str
+    sha256: str
+    task: str
+    layout: str
+    class_names: dict = field(default_factory=dict)  # {class_id: label}
+    class_colors: dict = field(default_factory=dict)  # {class_id: "#rrggbb"}
+    input: TensorInfo = field(default_factory=lambda: TensorInfo("input", []))
+    outputs: list = field(default_factory=list)  # [TensorInfo]
+    input_size: tuple = (512, 512)  # (h, w)
+    channels: int = 3
+    dynamic_batch: bool = True
+    fixed_batch: Optional[int] = None
+    gsd_m: Optional[float] = None
+    mean: Optional[list] = None  # per channel, applied after scaling to 0..1
+    std: Optional[list] = None
+    conf: float = 0.25
+    iou: float = 0.45
+    seg_thresh: float = 0.5
+    seg_small_segment_px: int = 0
+    tile_size: Optional[int] = None
+    overlap_px: Optional[int] = None
+    seg_activation: str = "auto"  # sigmoid | softmax | auto (per output)
+    seg_output_classes: list = field(default_factory=list)  # per output: {channel: (class_id, label)}
+    card: dict = field(default_factory=dict)  # licence, training_data, accuracy, limits, ...
+    metadata: dict = field(default_factory=dict)  # raw ONNX metadata
+    convention: str = "none"  # ultralytics | deepness | card | none
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def label(self, class_id: int) -> str:
+        return str(self.class_names.get(int(class_id), str(int(class_id))))
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (model card shown to the user and stored with results)."""
+        d = asdict(self)
+        d["class_names"] = {str(k): v for k, v in self.class_names.items()}
+        d["class_colors"] = {str(k): v for k, v in self.class_colors.items()}
+        d["seg_output_classes"] = [
+            {str(c): list(v) for c, v in m.items()} for m in self.seg_output_classes
+        ]
+        d.pop("metadata", None)
+        return d
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def stable_color(class_id: int) -> str:
+    """A colour for a class that is the same on every run (golden-ratio hue walk)."""
+    hue = (0.07 + int(class_id) * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
+    return "#{:02x}{:02x}{:02x}".format(int(r * 255), int(g * 255), int(b * 255))
+
+
+def _py_literal(value: str) -> Any:
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value
+
+
+def _json_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return _py_literal(value)
+
+
+def _dims(value_info) -> list:
+    dims = []
+    for d in value_info.type.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        else:
+            dims.append(d.dim_param or "?")
+    return dims
+
+
+_ELEM = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 3: "int8", 6: "int32", 7: "int64"}
+
+
+def _read_onnx(path: Path):
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - onnx is a dependency of the engine
+        raise UserInputError(
+            tr("The Python package 'onnx' is missing; install the detection dependencies first.")
+        ) from exc
+    try:
+        # load_external_data=False: we only need the graph's metadata and I/O shapes
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise UserInputError(
+            tr(
+                "'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by "
+                "Ultralytics, Deepness or another ONNX exporter."
+            ).format(path=path, err=type(exc).__name__)
+        ) from exc
+
+
+def _parse_class_names(raw: Any) -> tuple[dict, list]:
+    """Deepness/Ultralytics class names -> ({id: label}, per-output channel maps)."""
+    if isinstance(raw, str):
+        raw = _json_value(raw)
+    if isinstance(raw, dict):
+        raw = [raw]
+    if isinstance(raw, (list, tuple)) and raw and all(isinstance(x, str) for x in raw):
+        raw = [dict(enumerate(raw))]
+    names: dict = {}
+    per_output: list = []
+    next_id = 0
+    for out_map in raw or []:
+        if not isinstance(out_map, dict):
+            continue
+        chmap = {}
+        for key in sorted(out_map, key=lambda k: int(k)):
+            names[next_id] = str(out_map[key])
+            chmap[int(key)] = (next_id, str(out_map[key]))
+            next_id += 1
+        per_output.append(chmap)
+    return names, per_output
+
+
+def load_card(model_path: str | os.PathLike) -> dict:
+    """Read the sidecar card ``<model>.json`` next to the model (``{}`` when absent)."""
+    p = Path(model_path)
+    for cand in (p.with_suffix(".json"), Path(str(p) + ".json")):
+        if cand.is_file():
+            try:
+                data = json.loads(cand.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UserInputError(
+                    tr("The model card '{path}' is not valid JSON ({err}); fix or remove it.").format(
+                        path=cand, err=exc
+                    )
+                ) from exc
+            if not isinstance(data, dict):
+                raise UserInputError(
+                    tr("The model card '{path}' must hold a JSON object.").format(path=cand)
+                )
+            return data
+    return {}
+
+
+def load_model_spec(
+    path: str | os.PathLike,
+    *,
+    expected_sha256: str | None = None,
+    task: str | None = None,
+    layout: str | None = None,
+    card: dict | None = None,
+) -> ModelSpec:
+    """Read an ONNX model's metadata and sidecar card into a :class:`ModelSpec`.
+
+    ``task``/``layout`` override automatic detection. ``expected_sha256`` (or the card's
+    ``sha256``) is verified; a mismatch raises :class:`UserInputError`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(
+            tr("The model file '{path}' does not exist or is not a file.").format(path=p)
+        )
+    try:
+        digest = sha256_file(p)
+    except OSError as exc:
+        raise UserInputError(
+            tr("The model file '{path}' cannot be read ({err}).").format(path=p, err=exc)
+        ) from exc
+    card = dict(card if card is not None else load_card(p))
+    want = (expected_sha256 or card.get("sha256") or "").strip().lower()
+    if want and want != digest:
+        raise UserInputError(
+            tr(
+                "The model '{path}' does not match its expected sha256 ({want}; the file has "
+                "{got}). The file is corrupted or is not the model you meant: download it again."
+            ).format(path=p.name, want=want, got=digest)
+        )
+    proto = _read_onnx(p)
+    meta = {m.key: m.value for m in proto.metadata_props}
+    graph = proto.graph
+    init_names = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in init_names]
+    if len(inputs) != 1:
+        raise UserInputError(
+            tr("The model '{name}' has {n} inputs; only single-image models are supported.").format(
+                name=p.name, n=len(inputs)
+            )
+        )
+    inp = inputs[0]
+    in_shape = _dims(inp)
+    if len(in_shape) != 4:
+        raise UserInputError(
+            tr(
+                "The model '{name}' expects an input of shape {shape}; an image model takes "
+                "(batch, channels, height, width)."
+            ).format(name=p.name, shape=in_shape)
+        )
+    in_info = TensorInfo(inp.name, in_shape, _ELEM.get(inp.type.tensor_type.elem_type, "float32"))
+    outs = [
+        TensorInfo(o.name, _dims(o), _ELEM.get(o.type.tensor_type.elem_type, "float32"))
+        for o in graph.output
+    ]
+    spec = ModelSpec(
+        path=str(p.resolve()),
+        name=str(card.get("name") or p.stem),
+        sha256=digest,
+        task="detection",
+        layout="yolov8",
+        input=in_info,
+        outputs=outs,
+        card=card,
+        metadata=meta,
+    )
+    bdim = in_shape[0]
+    spec.dynamic_batch = not isinstance(bdim, int) or bdim <= 0
+    spec.fixed_batch = None if spec.dynamic_batch else int(bdim)
+    ch = in_shape[1]
+    spec.channels = int(ch) if isinstance(ch, int) and ch > 0 else 3
+    _apply_metadata(spec, meta)
+    _apply_card(spec, card)
+    h, w = in_shape[2], in_shape[3]
+    if isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0:
+        spec.input_size = (h, w)
+    elif spec.tile_size:
+        spec.input_size = (spec.tile_size, spec.tile_size)
+    detected_task, detected_layout = detect_task_layout(spec)
+    spec.task = task or detected_task
+    spec.layout = layout or (detected_layout if not task or task == detected_task else _default_layout(task, spec))
+    if spec.task not in TASKS:
+        raise UserInputError(
+            tr("Unknown task '{task}'; choose one of: {tasks}.").format(task=spec.task, tasks=", ".join(TASKS))
+        )
+    if spec.layout not in LAYOUTS:
+        raise UserInputError(
+            tr("Unknown output layout '{layout}'; choose one of: {layouts}.").format(
+                layout=spec.layout, layouts=", ".join(LAYOUTS)
+            )
+        )
+    _finish_classes(spec)
+    return spec
+
+
+def _apply_metadata(spec: ModelSpec, meta: dict) -> None:
+    if any(k in meta for k in ("model_type", "class_names", "tiles_size", "tile_size", "det_type")):
+        spec.convention = "deepness"
+        mt = str(_json_value(meta.get("model_type", '""'))).strip().lower()
+        if mt in _DEEPNESS_TYPES:
+            spec.metadata["_task_hint"] = _DEEPNESS_TYPES[mt]
+        if "class_names" in meta:
+            spec.class_names, spec.seg_output_classes = _parse_class_names(meta["class_names"])
+        if "resolution" in meta:
+            res = _json_value(meta["resolution"])
+            if isinstance(res, (int, float)) and res > 0:
+                spec.gsd_m = float(res) / 100.0
+        ts = meta.get("tiles_size", meta.get("tile_size"))
+        if ts is not None:
+            ts = _json_value(ts)
+            if isinstance(ts, (int, float)) and ts > 0:
+                spec.tile_size = int(ts)
+        if "tiles_overlap" in meta:  # Deepness: percent of the tile
+            ov = _json_value(meta["tiles_overlap"])
+            if isinstance(ov, (int, float)) and ov >= 0:
+                spec.metadata["_overlap_percent"] = float(ov)
+        for key, attr in (("standardization_mean", "mean"), ("standardization_std", "std")):
+            if key in meta:
+                val = _json_value(meta[key])
+                if isinstance(val, (int, float)):
+                    val = [float(val)]
+                if isinstance(val, (list, tuple)):
+                    setattr(spec, attr, [float(v) for v in val])
+        for key, attr, cast in (
+            ("seg_thresh", "seg_thresh", float),
+            ("seg_small_segment", "seg_small_segment_px", int),
+            ("det_conf", "conf", float),
+            ("det_iou_thresh", "iou", float),
+        ):
+            if key in meta:
+                val = _json_value(meta[key])
+                if isinstance(val, (int, float)):
+                    setattr(spec, attr, cast(val))
+        if "det_type" in meta:
+            dt = str(_json_value(meta["det_type"])).strip().lower()
+            if dt in _DEEPNESS_DET_TYPES:
+                spec.metadata["_layout_hint"] = _DEEPNESS_DET_TYPES[dt]
+    if "names" in meta or "task" in meta or "imgsz" in meta:
+        spec.convention = "ultralytics"
+        if "task" in meta:
+            t = str(_py_literal(meta["task"]))
+            if t in _ULTRA_TASKS:
+                spec.metadata["_task_hint"] = _ULTRA_TASKS[t]
+        if "names" in meta:
+            names = _py_literal(meta["names"])
+            if isinstance(names, (list, tuple)):
+                names = dict(enumerate(names))
+            if isinstance(names, dict):
+                spec.class_names = {int(k): str(v) for k, v in names.items()}
+        if "imgsz" in meta:
+            sz = _py_literal(meta["imgsz"])
+            if isinstance(sz, int):
+                sz = [sz, sz]
+            if isinstance(sz, (list, tuple)) and len(sz) == 2:
+                spec.input_size = (int(sz[0]), int(sz[1]))
+                spec.tile_size = spec.tile_size or int(max(sz))
+        args = _py_literal(meta.get("args", "{}"))
+        if isinstance(args, dict):
+            spec.metadata["_ultra_args"] = args
+            if args.get("nms"):
+                spec.metadata["_end2end"] = True
+        if str(meta.get("end2end", "")).lower() == "true":
+            spec.metadata["_end2end"] = True
+
+
+def _apply_card(spec: ModelSpec, card: dict) -> None:
+    if not card:
+        return
+    if spec.convention == "none":
+        spec.convention = "card"
+    classes = card.get("classes")
+    if isinstance(classes, list):
+        for i, c in enumerate(classes):
+            if isinstance(c, dict):
+                cid = int(c.get("id", i))
+                if c.get("name") or c.get("label"):
+                    spec.class_names[cid] = str(c.get("name") or c.get("label"))
+                if c.get("color") or c.get("colour"):
+                    spec.class_colors[cid] = str(c.get("color") or c.get("colour"))
+            else:
+                spec.class_names[i] = str(c)
+    elif isinstance(classes, dict):
+        spec.class_names = {int(k): str(v) for k, v in classes.items()}
+    gsd = card.get("gsd_m", card.get("intended_gsd_m"))
+    if isinstance(gsd, (int, float)) and gsd > 0:
+        spec.gsd_m = float(gsd)
+    for key in ("conf", "iou", "seg_thresh"):
+        if isinstance(card.get(key), (int, float)):
+            setattr(spec, key, float(card[key]))
+    if isinstance(card.get("tile_size"), int):
+        spec.tile_size = int(card["tile_size"])
+    if isinstance(card.get("overlap_px"), int):
+        spec.overlap_px = int(card["overlap_px"])
+    for key in ("task", "layout"):
+        if isinstance(card.get(key), str):
+            spec.metadata["_card_" + key] = card[key]
+    for key in ("mean", "std"):
+        if isinstance(card.get(key), list):
+            setattr(spec, key, [float(v) for v in card[key]])
+
+
+def _default_layout(task: str, spec: ModelSpec) -> str:
+    return {
+        "detection": "yolov8",
+        "obb": "yolov8_obb",
+        "instance_segmentation": "yolov8_seg",
+        "semantic_segmentation": "seg_maps",
+        "regression": "regression_map",
+        "superresolution": "image",
+    }.get(task, "yolov8")
+
+
+def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
+    """Guess (task, layout) from output shapes and metadata hints (see :data:`LAYOUTS`)."""
+    meta = spec.metadata
+    if meta.get("_card_task") or meta.get("_card_layout"):
+        task = meta.get("_card_task") or "detection"
+        return task, meta.get("_card_layout") or _default_layout(task, spec)
+    hint = meta.get("_task_hint")
+    outs = [o.shape for o in spec.outputs]
+    nc = spec.num_classes or None
+    in_h, in_w = spec.input_size
+    rank = [len(s) for s in outs]
+    # instance segmentation: a 3-D prediction + 4-D prototypes with 32 channels
+    if len(outs) == 2 and sorted(rank) == [3, 4]:
+        pred = outs[rank.index(3)]
+        if meta.get("_end2end") and isinstance(pred[2], int) and pred[2] >= 38 and (
+            not isinstance(pred[1], int) or pred[1] > pred[2]
+        ):
+            return "instance_segmentation", "end2end_seg"
+        return "instance_segmentation", "yolov8_seg"
+    if hint == "instance_segmentation":
+        return hint, "yolov8_seg"
+    out = outs[0] if outs else []
+    if len(out) == 3:
+        d1, d2 = out[1], out[2]
+        d1i = d1 if isinstance(d1, int) else None
+        d2i = d2 if isinstance(d2, int) else None
+        layout_hint = meta.get("_layout_hint")
+        if layout_hint in ("yolov5", "yolov8", "yolov8_obb"):
+            return ("obb" if layout_hint == "yolov8_obb" else "detection"), layout_hint
+        if d2i in (6, 7) and (meta.get("_end2end") or (d1i is not None and d1i <= 1000 and d1i > d2i)):
+            if d2i == 7 or hint == "obb":
+                return "obb", "end2end_obb"
+            return "detection", "end2end"
+        if d1i is not None and d2i is not None and d1i < d2i:
+            if hint == "obb" or (nc and d1i == 4 + nc + 1):
+                return "obb", "yolov8_obb"
+            return "detection", "yolov8"
+        if d1i is not None and d2i is not None and d1i > d2i:
+            if hint == "semantic_segmentation" or (d1i == in_h and d2i == in_w and d1i > 64):
+                return "semantic_segmentation", "seg_maps"
+            return "detection", "yolov5"
+        if hint in ("semantic_segmentation", "regression"):
+            return hint, ("seg_maps" if hint == "semantic_segmentation" else "regression_map")
+        return "semantic_segmentation", "seg_maps"  # (B, H, W) with dynamic dims
+    if len(out) == 4:
+        oh, ow = out[2], out[3]
+        if isinstance(oh, int) and isinstance(in_h, int) and oh > in_h and hint != "semantic_segmentation":
+            return "superresolution", "image"
+        if hint == "superresolution":
+            return hint, "image"
+        if hint == "regression":
+            return "regression", "regression_map"
+        return "semantic_segmentation", "seg_maps"
+    if len(out) == 2:
+        return "regression", "vector"
+    return hint or "detection", _default_layout(hint or "detection", spec)
+
+
+def _finish_classes(spec: ModelSpec) -> None:
+    if spec.task == "semantic_segmentation":
+        if not spec.seg_output_classes:
+            per_out = []
+            next_id = 0
+            for o in spec.outputs:
+                c = o.shape[1] if len(o.shape) == 4 and isinstance(o.shape[1], int) else 1
+                m = {}
+                for ch in range(c):
+                    if c > 1 and ch == 0:
+                        continue  # softmax background channel
+                    label = spec.class_names.get(next_id, "class_{}".format(next_id))
+                    m[ch] = (next_id, label)
+                    next_id += 1
+                per_out.append(m)
+            spec.seg_output_classes = per_out
+        else:
+            # Deepness: for softmax outputs (C>1), channel 0 is the background and never vectorised
+            for o, m in zip(spec.outputs, spec.seg_output_classes):
+                c = o.shape[1] if len(o.shape) == 4 and isinstance(o.shape[1], int) else 1
+                if c > 1:
+                    m.pop(0, None)
+        spec.class_names = {
+            cid: label for m in spec.seg_output_classes for (cid, label) in m.values()
+        }
+    elif not spec.class_names and spec.task in ("detection", "obb", "instance_segmentation"):
+        nc = _infer_nc(spec)
+        spec.class_names = {i: "class_{}".format(i) for i in range(nc)}
+    for cid in spec.class_names:
+        spec.class_colors.setdefault(cid, stable_color(cid))
+
+
+def _infer_nc(spec: ModelSpec) -> int:
+    shape = spec.outputs[0].shape if spec.outputs else []
+    if len(shape) != 3:
+        return 1
+    d1, d2 = shape[1], shape[2]
+    lay = spec.layout
+    if lay == "yolov8" and isinstance(d1, int):
+        return max(1, d1 - 4)
+    if lay == "yolov8_obb" and isinstance(d1, int):
+        return max(1, d1 - 5)
+    if lay == "yolov8_seg":
+        pred = next((o.shape for o in spec.outputs if len(o.shape) == 3), shape)
+        return max(1, int(pred[1]) - 36) if isinstance(pred[1], int) else 1
+    if lay == "yolov5" and isinstance(d2, int):
+        return max(1, d2 - 5)
+    return 1
+
+
+def overlap_px(spec: ModelSpec, tile_size: int) -> int:
+    """Default overlap in pixels: card value, Deepness percent, else 10 % of the tile."""
+    if spec.overlap_px is not None:
+        return int(spec.overlap_px)
+    pct = spec.metadata.get("_overlap_percent")
+    if pct is not None:
+        return int(round(tile_size * pct / 100.0))
+    return max(0, int(round(tile_size * 0.1)))
+
+
+# ---------------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class SessionInfo:
+    """What the run uses: provider(s) and threads (shown to the user and stored in the report)."""
+
+    providers: list
+    available: list
+    intra_threads: int
+    inter_threads: int = 1
+
+
+def available_providers() -> list:
+    """Execution providers ONNX Runtime offers on this machine (e.g. CUDA, CPU)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
+
+
+def physical_cores() -> int:
+    """Number of physical CPU cores usable by this process (hyper-threads not counted)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    cores = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            phys = core = None
+            for line in fh:
+                if line.startswith("physical id"):
+                    phys = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                elif not line.strip():
+                    if core is not None:
+                        cores.add((phys, core))
+                    phys = core = None
+            if core is not None:
+                cores.add((phys, core))
+    except OSError:
+        pass
+    n = len(cores) if cores else usable
+    return max(1, min(n, usable))
+
+
+def create_session(
+    spec: ModelSpec | str | os.PathLike,
+    *,
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+):
+    """Create an ONNX Runtime session tuned for CPU; returns ``(session, SessionInfo)``."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise UserInputError(
+            tr("ONNX Runtime is not installed; install it from the plugin's model manager to run detections.")
+        ) from exc
+    path = spec.path if isinstance(spec, ModelSpec) else str(spec)
+    avail = list(ort.get_available_providers())
+    if providers is None:
+        order = ["CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider"]
+        providers = [p for p in order if p in avail] or ["CPUExecutionProvider"]
+    else:
+        missing = [p for p in providers if p not in avail]
+        if missing:
+            raise UserInputError(
+                tr("Execution provider(s) {missing} are not available here; available: {avail}.").format(
+                    missing=", ".join(missing), avail=", ".join(avail)
+                )
+            )
+    n = int(threads or physical_cores())
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = n
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(path, sess_options=so, providers=list(providers))
+    except Exception as exc:
+        raise UserInputError(
+            tr("ONNX Runtime cannot load the model '{path}': {err}").format(path=path, err=str(exc)[:300])
+        ) from exc
+    return sess, SessionInfo(providers=list(sess.get_providers()), available=avail, intra_threads=n)

@@ -1,0 +1,575 @@
+"""Offline packs: an extent of any GDAL-readable imagery source, saved as a COG or GeoPackage raster.
+
+``download_pack`` reads the source window by window (native CRS and resolution by default) into
+a hidden, tiled GeoTIFF next to the destination, with a JSON journal of completed blocks:
+
+    <folder>/.<name>.partial.tif     pixels read so far
+    <folder>/.<name>.partial.json    the arguments + indices of the blocks safely in the partial
+
+An interrupted run (error, cancel, killed process) resumes from the journal when called again
+with the same source, extent, CRS, resolution and block size (anything else starts over; the
+output format may change between runs). At the end the partial is converted (COG with
+overviews, or GeoPackage raster with overviews) into a temporary file that is ``os.replace``d
+onto ``out_path``; partial and journal are then deleted. A cancelled or failed run never leaves
+anything at ``out_path``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.transform import Affine
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, from_bounds
+
+from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
+from ..i18n import tr
+
+LOG = logging.getLogger("idf_hr.tiles.offline")
+
+ProgressFn = Callable[[float, str], None]  # (fraction 0..1, message)
+CancelFn = Callable[[], bool]
+
+JOURNAL_VERSION = 1
+GDAL_HTTP_ENV = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_MAX_RETRY": "3",
+    "GDAL_HTTP_RETRY_DELAY": "1",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": "",
+}
+
+
+@dataclass
+class PackResult:
+    """What :func:`download_pack` produced."""
+
+    path: Path
+    bytes: int
+    pixels: int
+    width: int
+    height: int
+    bands: int
+    crs: str
+    bounds: tuple[float, float, float, float]
+    seconds: float
+    blocks_done: int
+    blocks_total: int
+    blocks_resumed: int  # blocks already in the partial when this run started
+    resumed: bool
+
+
+def partial_paths(out_path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The hidden (partial GeoTIFF, journal) pair used to resume a pack bound for ``out_path``."""
+    out = Path(out_path)
+    return out.with_name(f".{out.name}.partial.tif"), out.with_name(f".{out.name}.partial.json")
+
+
+def download_pack(
+    source: str,
+    extent: tuple[float, float, float, float],
+    extent_crs: str,
+    out_path: str | os.PathLike[str],
+    *,
+    fmt: str = "COG",
+    resolution: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    block: int = 512,
+    metadata: dict[str, Any] | None = None,
+    compress: str = "DEFLATE",
+    checkpoint_seconds: float = 2.0,
+) -> PackResult:
+    """Save ``extent`` (in ``extent_crs``) of ``source`` to ``out_path`` as a COG or GeoPackage raster.
+
+    ``source``: anything GDAL opens (local path, ``/vsicurl/URL``, VRT, ``WMTS:url,layer=...``).
+    ``resolution``: output pixel size in source CRS units; ``None`` keeps the native pixels.
+    ``progress(fraction, message)`` is called as blocks complete; ``cancel()`` returning True
+    stops the run with :class:`Cancelled` (the partial stays for resuming, see module doc).
+    ``metadata`` (e.g. ``licence``, ``attribution``) is written into the output with the source,
+    extent and date. ``compress``: ``DEFLATE`` (lossless, default) or ``JPEG`` (8-bit RGB/grey).
+    """
+    t0 = time.monotonic()
+    fmt = fmt.upper()
+    if fmt not in ("COG", "GPKG"):
+        raise UserInputError(tr("Unknown pack format {fmt}: choose COG or GPKG.").format(fmt=fmt))
+    compress = compress.upper()
+    if compress not in ("DEFLATE", "JPEG"):
+        raise UserInputError(tr("Unknown compression {name}: choose DEFLATE or JPEG.").format(name=compress))
+    if block % 16 or block < 64:
+        raise UserInputError(tr("The block size must be a multiple of 16, at least 64 pixels."))
+    out_path = Path(out_path)
+    _check_writable(out_path.parent)
+    partial, journal = partial_paths(out_path)
+    say = progress or (lambda _f, _m: None)
+
+    with rasterio.Env(**GDAL_HTTP_ENV):
+        src = _open_source(source)
+        with src:
+            grid = _plan(src, source, extent, extent_crs, resolution)
+            args = {
+                "version": JOURNAL_VERSION,
+                "source": source,
+                "extent": [float(v) for v in extent],
+                "extent_crs": str(extent_crs),
+                "resolution": resolution,
+                "block": block,
+                "grid": grid["key"],
+            }
+            nbx = math.ceil(grid["width"] / block)
+            nby = math.ceil(grid["height"] / block)
+            total = nbx * nby
+            done = _load_journal(journal, partial, args)
+            resumed = done is not None
+            if done is None:
+                done = set()
+                _discard(partial, journal)
+                _create_partial(src, partial, grid, block)
+                _write_journal(journal, args, done, total)
+            blocks_resumed = len(done)
+            LOG.info("pack %s: %d/%d blocks already done", out_path.name, blocks_resumed, total)
+            _fill_partial(
+                src,
+                source,
+                grid,
+                partial,
+                journal,
+                args,
+                done,
+                nbx,
+                total,
+                block,
+                say,
+                cancel,
+                checkpoint_seconds,
+                out_path,
+            )
+
+    say(0.9, tr("Writing {name}…").format(name=out_path.name))
+    meta = {
+        "source": source,
+        "extent": ",".join(repr(float(v)) for v in extent),
+        "extent_crs": str(extent_crs),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generator": "IdF HR offline pack",
+    }
+    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
+    _finalize(partial, out_path, fmt, compress, meta, say, cancel)
+    _discard(partial, journal)
+    say(1.0, tr("Offline pack ready: {path}").format(path=out_path))
+    return PackResult(
+        path=out_path,
+        bytes=out_path.stat().st_size,
+        pixels=grid["width"] * grid["height"],
+        width=grid["width"],
+        height=grid["height"],
+        bands=grid["count"],
+        crs=grid["crs"],
+        bounds=grid["bounds"],
+        seconds=time.monotonic() - t0,
+        blocks_done=len(done),
+        blocks_total=total,
+        blocks_resumed=blocks_resumed,
+        resumed=resumed,
+    )
+
+
+# -- planning ------------------------------------------------------------------------------
+def _is_remote(source: str) -> bool:
+    s = source.lower()
+    return s.startswith(("/vsicurl", "http://", "https://", "wmts:", "/vsis3", "/vsigs", "/vsiaz"))
+
+
+def _open_source(source: str):
+    try:
+        return rasterio.open(source)
+    except RasterioError as exc:
+        if _is_remote(source):
+            raise NetworkError(
+                tr(
+                    "Could not open the imagery source {source} ({error}). Check your network "
+                    "connection and the source address."
+                ).format(source=source, error=exc)
+            ) from exc
+        raise UserInputError(
+            tr(
+                "Could not open the imagery {source} ({error}). Check that the file exists and is a raster."
+            ).format(source=source, error=exc)
+        ) from exc
+
+
+def _plan(src, source: str, extent, extent_crs: str, resolution: float | None) -> dict[str, Any]:
+    """Output grid: size, transform, CRS, and how to read each block from the source."""
+    if src.crs is None:
+        raise UserInputError(
+            tr(
+                "The imagery {source} has no coordinate reference system; it cannot be cut to an extent."
+            ).format(source=source)
+        )
+    tr_ = src.transform
+    if tr_.b != 0 or tr_.d != 0:
+        raise UserInputError(
+            tr("The imagery {source} is rotated; only north-up imagery can be packed.").format(source=source)
+        )
+    xmin, ymin, xmax, ymax = (float(v) for v in extent)
+    if not (xmax > xmin and ymax > ymin):
+        raise UserInputError(tr("The extent is empty: xmax must exceed xmin and ymax exceed ymin."))
+    try:
+        bx = transform_bounds(extent_crs, src.crs, xmin, ymin, xmax, ymax, densify_pts=21)
+    except (RasterioError, ValueError) as exc:
+        raise UserInputError(
+            tr("The extent CRS {crs} is not understood ({error}).").format(crs=extent_crs, error=exc)
+        ) from exc
+    sb = src.bounds
+    left, bottom = max(bx[0], sb.left), max(bx[1], sb.bottom)
+    right, top = min(bx[2], sb.right), min(bx[3], sb.top)
+    if left >= right or bottom >= top:
+        raise UserInputError(
+            tr("The chosen extent does not overlap the imagery of {source}. Pick an extent over it.").format(
+                source=source
+            )
+        )
+    native = abs(tr_.a)
+    if resolution is not None and resolution <= 0:
+        raise UserInputError(tr("The resolution must be a positive number of metres per pixel."))
+    if resolution is None or abs(resolution - native) <= 1e-9 * native:
+        win = from_bounds(left, bottom, right, top, tr_)
+        eps = 1e-6
+        c0 = max(0, math.floor(win.col_off + eps))
+        r0 = max(0, math.floor(win.row_off + eps))
+        c1 = min(src.width, math.ceil(win.col_off + win.width - eps))
+        r1 = min(src.height, math.ceil(win.row_off + win.height - eps))
+        width, height = c1 - c0, r1 - r0
+        transform = src.window_transform(Window(c0, r0, width, height))
+        mode = "native"
+        offset = (c0, r0)
+    else:
+        x0, y0 = tr_.c, tr_.f
+        c0 = math.floor((left - x0) / resolution + 1e-6)
+        c1 = math.ceil((right - x0) / resolution - 1e-6)
+        r0 = math.floor((y0 - top) / resolution + 1e-6)
+        r1 = math.ceil((y0 - bottom) / resolution - 1e-6)
+        width, height = c1 - c0, r1 - r0
+        transform = Affine(resolution, 0, x0 + c0 * resolution, 0, -resolution, y0 - r0 * resolution)
+        mode = "resampled"
+        offset = (0, 0)
+    if width <= 0 or height <= 0:
+        raise UserInputError(tr("The chosen extent is smaller than one pixel of the imagery."))
+    crs = src.crs.to_string()
+    bounds = (transform.c, transform.f + height * transform.e, transform.c + width * transform.a, transform.f)
+    key = {
+        "mode": mode,
+        "width": width,
+        "height": height,
+        "transform": list(transform)[:6],
+        "crs": crs,
+        "count": src.count,
+        "dtype": src.dtypes[0],
+    }
+    return {
+        "key": key,
+        "mode": mode,
+        "width": width,
+        "height": height,
+        "transform": transform,
+        "offset": offset,
+        "crs": crs,
+        "count": src.count,
+        "dtype": src.dtypes[0],
+        "bounds": bounds,
+        "upsample": resolution is not None and resolution < native,
+    }
+
+
+# -- the partial and its journal ---------------------------------------------------------------
+def _create_partial(src, partial: Path, grid: dict[str, Any], block: int) -> None:
+    profile = {
+        "driver": "GTiff",
+        "width": grid["width"],
+        "height": grid["height"],
+        "count": grid["count"],
+        "dtype": grid["dtype"],
+        "crs": src.crs,
+        "transform": grid["transform"],
+        "nodata": src.nodata,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "DEFLATE",
+        "zlevel": 1,
+        "bigtiff": "IF_SAFER",
+        "interleave": "pixel",
+    }
+    try:
+        with rasterio.open(partial, "w", **profile) as dst:
+            try:
+                dst.colorinterp = src.colorinterp
+            except (RasterioError, ValueError):
+                pass
+    except (RasterioError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise _write_error(partial.parent, exc) from exc
+
+
+def _load_journal(journal: Path, partial: Path, args: dict[str, Any]) -> set[int] | None:
+    """Completed block indices if the journal matches ``args`` and the partial opens, else None."""
+    try:
+        state = json.loads(journal.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if state.get("args") != json.loads(json.dumps(args)) or not partial.is_file():
+        LOG.info("journal %s does not match this request; starting over", journal)
+        return None
+    try:
+        with rasterio.open(partial) as p:
+            key = args["grid"]
+            if (p.width, p.height, p.count) != (key["width"], key["height"], key["count"]):
+                return None
+    except RasterioError:
+        return None
+    return {int(i) for i in state.get("done", [])}
+
+
+def _write_journal(journal: Path, args: dict[str, Any], done: set[int], total: int) -> None:
+    tmp = journal.with_name(journal.name + ".tmp")
+    payload = {"args": args, "blocks_total": total, "done": sorted(done)}
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, journal)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fill_partial(
+    src,
+    source,
+    grid,
+    partial,
+    journal,
+    args,
+    done,
+    nbx,
+    total,
+    block,
+    say,
+    cancel,
+    checkpoint_seconds,
+    out_path,
+) -> None:
+    """Read every missing block into the partial, checkpointing the journal as it goes."""
+    width, height = grid["width"], grid["height"]
+    todo = [i for i in range(total) if i not in done]
+    pending: set[int] = set()
+    last = time.monotonic()
+    try:
+        dst = rasterio.open(partial, "r+")
+    except RasterioError as exc:
+        raise _write_error(partial.parent, exc) from exc
+    ok = False
+    try:
+        for i in todo:
+            if cancel is not None and cancel():
+                raise Cancelled(
+                    tr(
+                        "Download cancelled: nothing was written to {path}. Run it again with the same "
+                        "settings to resume ({done} of {total} blocks are kept in {partial})."
+                    ).format(path=out_path, done=len(done) + len(pending), total=total, partial=partial)
+                )
+            bx, by = i % nbx, i // nbx
+            win = Window(
+                bx * block, by * block, min(block, width - bx * block), min(block, height - by * block)
+            )
+            data = _read_block(src, source, grid, win)
+            try:
+                dst.write(data, window=win)
+            except RasterioError as exc:
+                raise _write_error(partial.parent, exc) from exc
+            pending.add(i)
+            if time.monotonic() - last >= checkpoint_seconds:
+                dst.close()
+                _fsync(partial)
+                done |= pending
+                pending.clear()
+                _write_journal(journal, args, done, total)
+                dst = rasterio.open(partial, "r+")
+                last = time.monotonic()
+            n = len(done) + len(pending)
+            say(0.9 * n / total, tr("Downloaded {n} of {total} blocks").format(n=n, total=total))
+        ok = True
+    finally:
+        try:
+            dst.close()
+            _fsync(partial)
+            done |= pending
+            _write_journal(journal, args, done, total)
+        except (RasterioError, OSError) as exc:
+            if ok:
+                raise _write_error(partial.parent, exc) from exc
+            LOG.warning("could not checkpoint %s: %s", partial, exc)
+
+
+def _read_block(src, source: str, grid: dict[str, Any], win: Window) -> np.ndarray:
+    try:
+        if grid["mode"] == "native":
+            c0, r0 = grid["offset"]
+            return src.read(window=Window(c0 + win.col_off, r0 + win.row_off, win.width, win.height))
+        t = grid["transform"]
+        left = t.c + win.col_off * t.a
+        top = t.f + win.row_off * t.e
+        right = left + win.width * t.a
+        bottom = top + win.height * t.e
+        swin = from_bounds(left, bottom, right, top, src.transform)
+        inside = (
+            swin.col_off >= 0
+            and swin.row_off >= 0
+            and swin.col_off + swin.width <= src.width
+            and swin.row_off + swin.height <= src.height
+        )
+        return src.read(
+            window=swin,
+            out_shape=(src.count, int(win.height), int(win.width)),
+            resampling=Resampling.bilinear if grid["upsample"] else Resampling.average,
+            boundless=not inside,
+            fill_value=src.nodata if src.nodata is not None else 0,
+        )
+    except RasterioError as exc:
+        if _is_remote(source):
+            raise NetworkError(
+                tr(
+                    "Reading {source} failed ({error}). Check your network connection, then run the "
+                    "download again: it resumes where it stopped."
+                ).format(source=source, error=exc)
+            ) from exc
+        raise UserInputError(
+            tr("Reading {source} failed ({error}). The file may be damaged.").format(source=source, error=exc)
+        ) from exc
+
+
+def _discard(*paths: Path) -> None:
+    for p in paths:
+        for q in (p, p.with_name(p.name + ".aux.xml"), p.with_name(p.name + ".tmp")):
+            q.unlink(missing_ok=True)
+
+
+# -- conversion to the final format -----------------------------------------------------------------
+def _finalize(
+    partial: Path, out_path: Path, fmt: str, compress: str, meta: dict[str, str], say, cancel
+) -> None:
+    from osgeo import gdal  # same libgdal as rasterio (Debian); gives progress callbacks
+
+    suffix = ".gpkg" if fmt == "GPKG" else ".tif"
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp{suffix}")
+    cancelled = []
+
+    def callback(fraction, _msg, _data):
+        if cancel is not None and cancel():
+            cancelled.append(True)
+            return 0
+        say(0.9 + 0.1 * min(1.0, fraction), tr("Writing {name}…").format(name=out_path.name))
+        return 1
+
+    src = gdal.Open(str(partial))
+    bands = src.RasterCount
+    dtype = gdal.GetDataTypeName(src.GetRasterBand(1).DataType)
+    if compress == "JPEG" and not (dtype == "Byte" and bands in (1, 3, 4)):
+        raise UserInputError(
+            tr("JPEG compression needs 8-bit grey or RGB imagery; use DEFLATE for this source.")
+        )
+    md = [f"{k}={v}" for k, v in meta.items()]
+    if "attribution" in meta and fmt == "COG":
+        md.append(f"TIFFTAG_COPYRIGHT={meta['attribution']}")
+    if fmt == "COG":
+        co = ["BLOCKSIZE=512", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS", "OVERVIEW_RESAMPLING=AVERAGE"]
+        co += ["COMPRESS=JPEG", "QUALITY=90"] if compress == "JPEG" else ["COMPRESS=DEFLATE", "PREDICTOR=YES"]
+        driver = "COG"
+    else:
+        if dtype != "Byte" and bands > 1:
+            raise UserInputError(
+                tr("A GeoPackage raster holds 8-bit imagery or a single band; choose the COG format instead.")
+            )
+        co = ["TILE_FORMAT=" + ("JPEG" if compress == "JPEG" else "PNG"), f"RASTER_TABLE={out_path.stem}"]
+        driver = "GPKG"
+    gdal.ErrorReset()
+    try:
+        ds = gdal.Translate(
+            str(tmp),
+            src,
+            options=gdal.TranslateOptions(
+                format=driver, creationOptions=co, metadataOptions=md, callback=callback
+            ),
+        )
+        src = None
+        if ds is None:
+            raise _gdal_failure(cancelled, out_path, gdal.GetLastErrorMsg())
+        if fmt == "GPKG":
+            factors, size = [], max(ds.RasterXSize, ds.RasterYSize)
+            while size / (2 ** (len(factors) + 1)) >= 256:
+                factors.append(2 ** (len(factors) + 1))
+            if factors and ds.BuildOverviews("AVERAGE", factors, callback=callback) != 0:
+                ds = None
+                raise _gdal_failure(cancelled, out_path, gdal.GetLastErrorMsg())
+        ds = None  # close: everything flushed
+        _fsync(tmp)
+        os.replace(tmp, out_path)
+    except BaseException:
+        ds = None
+        for q in (tmp, tmp.with_name(tmp.name + "-journal"), tmp.with_name(tmp.name + ".aux.xml")):
+            q.unlink(missing_ok=True)
+        raise
+
+
+def _gdal_failure(cancelled: list, out_path: Path, message: str) -> IdfHrError:
+    if cancelled:
+        return Cancelled(
+            tr(
+                "Download cancelled while writing {path}: nothing was written there. Run it again to "
+                "finish; the downloaded pixels are kept."
+            ).format(path=out_path)
+        )
+    return _write_error(out_path.parent, OSError(message))
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, else UserInputError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".idfhr-write-test-{os.getpid()}"
+        with open(probe, "wb") as fh:
+            fh.write(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise _write_error(folder, exc) from exc
+
+
+def _write_error(folder: Path, exc: BaseException) -> UserInputError:
+    text = str(exc)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text or "disk full" in text.lower():
+        return UserInputError(
+            tr(
+                "There is not enough free disk space in {folder} for this offline pack. Free some "
+                "space or choose another folder, then run it again: it resumes where it stopped."
+            ).format(folder=folder)
+        )
+    return UserInputError(
+        tr("Cannot write the offline pack in {folder} ({error}). Choose a folder you can write to.").format(
+            folder=folder, error=text
+        )
+    )

@@ -1,0 +1,220 @@
+"""A local caching range proxy, so GDAL ``/vsicurl/`` reads remote COGs through the tile cache.
+
+QGIS and rasterio open ``/vsicurl/http://127.0.0.1:<port>/r/<b64>/<name>``; the proxy answers
+``HEAD``/``GET`` with ``Range`` from :class:`CachedHttp`, so imagery viewed once opens again
+fast and offline. ``<b64>`` is the URL-safe base64 of the origin URL (no padding); the trailing
+``/<name>`` repeats the origin file name so GDAL sees the real extension, and makes GDAL's
+side-car probes (``.aux.xml``, ``.ovr``, ``.msk``) cheap 404s. Only origins under one of the
+allowed prefixes are proxied (others get 403), and the server listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import mimetypes
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterable
+from urllib.parse import unquote, urlsplit
+
+from ..errors import NetworkError, UserInputError
+from ..i18n import tr
+from .cached_http import CachedHttp
+
+LOG = logging.getLogger("idf_hr.tiles.proxy")
+
+_RANGE = re.compile(r"(\d*)-(\d*)")
+STREAM_CHUNK = 1 << 20
+
+
+def encode_url(url: str) -> str:
+    """URL-safe base64 of ``url`` without padding."""
+    return base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_url(token: str) -> str:
+    """Inverse of :func:`encode_url`; raises ``ValueError`` on garbage."""
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _basename(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "data"
+
+
+class CachingRangeProxy:
+    """Serve ``GET/HEAD /r/<b64>[/<name>]`` with Range support from a :class:`CachedHttp`."""
+
+    def __init__(self, cached_http: CachedHttp, allowed_prefixes: Iterable[str], *, start: bool = True):
+        self.cached_http = cached_http
+        self.allowed_prefixes = tuple(allowed_prefixes)
+        self.requests = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        if start:
+            self.start()
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> CachingRangeProxy:
+        """Bind 127.0.0.1 on a free port and serve in a daemon thread (idempotent)."""
+        if self._httpd is not None:
+            return self
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                LOG.debug("proxy: " + fmt, *args)
+
+            def do_GET(self):
+                proxy._handle(self, head=False)
+
+            def do_HEAD(self):
+                proxy._handle(self, head=True)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="idfhr-proxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> CachingRangeProxy:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("proxy not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- public API ---------------------------------------------------------------
+    def allows(self, origin_url: str) -> bool:
+        """True if ``origin_url`` is http(s) and under one of the allowed prefixes."""
+        scheme = urlsplit(origin_url).scheme.lower()
+        return scheme in ("http", "https") and any(origin_url.startswith(p) for p in self.allowed_prefixes)
+
+    def url_for(self, origin_url: str) -> str:
+        """The proxy URL serving ``origin_url`` (prefix it with ``/vsicurl/`` for GDAL)."""
+        if not self.allows(origin_url):
+            raise UserInputError(
+                tr(
+                    "{url} is not under one of the imagery sources configured in IdF HR, so it is not "
+                    "read through the local cache. Add its source in the settings first."
+                ).format(url=origin_url)
+            )
+        return f"{self.base_url}/r/{encode_url(origin_url)}/{_basename(origin_url)}"
+
+    # -- request handling --------------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
+        self.requests += 1
+        parts = urlsplit(h.path).path.split("/")
+        # ["", "r", token] or ["", "r", token, name]
+        if len(parts) not in (3, 4) or parts[1] != "r":
+            return self._error(h, 404, "not found")
+        try:
+            origin = decode_url(parts[2])
+        except ValueError:
+            return self._error(h, 404, "not found")
+        if len(parts) == 4 and parts[3] != _basename(origin):
+            return self._error(h, 404, "not found")  # side-car probe (.aux.xml, .ovr, ...)
+        if not self.allows(origin):
+            return self._error(h, 403, "origin not allowed")
+        ctype = mimetypes.guess_type(_basename(origin))[0] or "application/octet-stream"
+        try:
+            total = self.cached_http.size(origin)
+            rng = h.headers.get("Range")
+            span = _parse_range(rng, total) if rng else None
+            if rng and span is None:
+                h.send_response(416)
+                h.send_header("Content-Range", f"bytes */{total}")
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return None
+            if span is not None:
+                start, end = span
+                body = b"" if head else self.cached_http.read_range(origin, start, end - start + 1)
+                h.send_response(206)
+                h.send_header("Content-Range", f"bytes {start}-{end}/{total}")
+                self._headers(h, ctype, end - start + 1)
+                if not head:
+                    h.wfile.write(body)
+                return None
+            h.send_response(200)
+            self._headers(h, ctype, total)
+            if not head:
+                for pos in range(0, total, STREAM_CHUNK):
+                    h.wfile.write(self.cached_http.read_range(origin, pos, STREAM_CHUNK))
+        except NetworkError as exc:
+            LOG.info("proxy: %s", exc)
+            return self._error(h, 504 if self.cached_http.offline else 502, str(exc))
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+        return None
+
+    @staticmethod
+    def _headers(h: BaseHTTPRequestHandler, ctype: str, length: int) -> None:
+        h.send_header("Content-Type", ctype)
+        h.send_header("Accept-Ranges", "bytes")
+        h.send_header("Content-Length", str(length))
+        h.end_headers()
+
+    @staticmethod
+    def _error(h: BaseHTTPRequestHandler, status: int, text: str) -> None:
+        body = text.encode("utf-8")
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "text/plain; charset=utf-8")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+
+def _parse_range(value: str, total: int) -> tuple[int, int] | None:
+    """``bytes=a-b[,c-d...]`` → one inclusive (start, end) span covering them all, or None if unsatisfiable.
+
+    Several ranges are coalesced into one span, which RFC 9110 allows a server to do.
+    """
+    value = value.strip()
+    if not value.startswith("bytes="):
+        return None
+    starts, ends = [], []
+    for part in value[6:].split(","):
+        m = _RANGE.fullmatch(part.strip())
+        if not m:
+            return None
+        a, b = m.groups()
+        if a == "":
+            if not b:
+                return None
+            start, end = max(0, total - int(b)), total - 1
+        else:
+            start = int(a)
+            end = min(int(b), total - 1) if b else total - 1
+        if start >= total or start > end:
+            continue
+        starts.append(start)
+        ends.append(end)
+    if not starts:
+        return None
+    return min(starts), max(ends)

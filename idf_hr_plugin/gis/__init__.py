@@ -1,0 +1,1 @@
+"""QGIS adapters around the Qt-free core: settings, logging, network, tasks, layers."""

@@ -1,0 +1,72 @@
+"""HTTP transport over QGIS's network stack, so proxies, SSL settings and ``authcfg`` apply."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from qgis.core import QgsBlockingNetworkRequest
+from qgis.PyQt.QtCore import QByteArray, QUrl
+from qgis.PyQt.QtNetwork import QNetworkRequest
+
+from ..core.http import HttpClient, HttpResponse, TransportError
+
+
+class QgisTransport:
+    """Implements :class:`core.http.Transport` with ``QgsBlockingNetworkRequest`` (thread-safe)."""
+
+    def __init__(self, authcfg: str = "") -> None:
+        self.authcfg = authcfg
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> HttpResponse:
+        req = QNetworkRequest(QUrl(url))
+        for key, value in headers.items():
+            req.setRawHeader(key.encode("latin-1"), value.encode("latin-1"))
+        if hasattr(req, "setTransferTimeout"):
+            req.setTransferTimeout(int(timeout * 1000))
+        blocking = QgsBlockingNetworkRequest()
+        if self.authcfg:
+            blocking.setAuthCfg(self.authcfg)
+        if method == "GET":
+            code = blocking.get(req, True)
+        elif method == "HEAD":
+            code = blocking.head(req, True)
+        elif method == "POST":
+            code = blocking.post(req, QByteArray(body or b""), True)
+        else:
+            raise TransportError("other", f"unsupported method {method}")
+        reply = blocking.reply()
+        status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
+        if code == QgsBlockingNetworkRequest.TimeoutError:
+            raise TransportError("timeout", blocking.errorMessage())
+        if status is None:
+            message = blocking.errorMessage()
+            lowered = message.lower()
+            kind = "timeout" if "timed out" in lowered or "timeout" in lowered else "connection"
+            raise TransportError(kind, message)
+        content = bytes(reply.content())
+        hdrs = {
+            bytes(k).decode("latin-1").lower(): bytes(reply.rawHeader(k)).decode("latin-1")
+            for k in reply.rawHeaderList()
+        }
+        expected = hdrs.get("content-length", "")
+        if (
+            expected.isdigit()
+            and method != "HEAD"
+            and "content-encoding" not in hdrs
+            and int(expected) != len(content)
+        ):
+            raise TransportError("truncated", f"received {len(content)} of {expected} bytes")
+        final_url = reply.request().url().toString() or url
+        return HttpResponse(url=final_url, status=int(status), headers=hdrs, content=content)
+
+
+def qgis_client(authcfg: str = "", timeout: float = 30.0) -> HttpClient:
+    """An :class:`HttpClient` going through QGIS's network stack."""
+    return HttpClient(QgisTransport(authcfg), timeout=timeout)

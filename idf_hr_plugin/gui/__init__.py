@@ -1,0 +1,1 @@
+"""Widgets of the plugin: dock, tabs, options page. No business logic here."""

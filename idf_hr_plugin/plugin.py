@@ -1,0 +1,122 @@
+"""Wires IdF HR into QGIS: menu, toolbar, dock, options page, Processing provider, logging.
+
+``unload()`` undoes every one of them (tested by load → unload → load).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from .core import http as core_http
+from .gis import logging_bridge
+from .gis.i18n import install_translator, remove_translator, tr
+
+LOG = logging.getLogger("idf_hr.plugin")
+ICON = Path(__file__).resolve().parent / "resources" / "icons" / "idf_hr.svg"
+MENU = "&IdF HR"
+
+
+class IdfHrPlugin:
+    """The object QGIS holds for the plugin (``classFactory`` returns it)."""
+
+    def __init__(self, iface) -> None:
+        self.iface = iface
+        self.provider = None
+        self.dock = None
+        self.toolbar = None
+        self.actions: list[QAction] = []
+        self.options_factory = None
+        self.log_handler = None
+        self.translator = None
+        self._cache_service = None
+
+    # -- Processing (also called alone by qgis_process) ---------------------------
+    def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
+        if self.translator is None:
+            self.translator = install_translator()
+        if self.log_handler is None:
+            self.log_handler = logging_bridge.install()
+        self._install_network()
+        if self.provider is None:
+            from .processing.provider import IdfHrProvider
+
+            self.provider = IdfHrProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def _install_network(self) -> None:
+        from .gis.network import qgis_client
+        from .gis.settings import Settings
+
+        core_http.set_default_client(qgis_client(timeout=float(Settings.HTTP_TIMEOUT_S.value())))
+
+    # -- GUI --------------------------------------------------------------------
+    def initGui(self) -> None:  # noqa: N802 (QGIS API name)
+        self.initProcessing()
+        from .gis import cache_service
+        from .gui.dock import IdfHrDock
+        from .gui.options import IdfHrOptionsFactory
+
+        self._cache_service = cache_service.start()
+        icon = QIcon(str(ICON))
+        self.toolbar = self.iface.addToolBar(tr("IdF HR"))
+        self.toolbar.setObjectName("IdfHrToolbar")
+
+        self.dock = IdfHrDock(self.iface)
+        self.dock.setObjectName("IdfHrDock")
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+
+        toggle = QAction(icon, tr("IdF HR imagery panel"), self.iface.mainWindow())
+        toggle.setCheckable(True)
+        toggle.setToolTip(tr("Show or hide the IdF HR panel: catalog, imagery, offline packs"))
+        toggle.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(toggle.setChecked)
+        self.actions.append(toggle)
+
+        options = QAction(QgsApplication.getThemeIcon("/mActionOptions.svg"), tr("Settings…"), self.iface.mainWindow())
+        options.triggered.connect(lambda: self.iface.showOptionsDialog(self.iface.mainWindow(), "IdF HR"))
+        self.actions.append(options)
+
+        for action in self.actions:
+            self.iface.addPluginToRasterMenu(MENU, action)
+        self.toolbar.addAction(toggle)
+
+        self.options_factory = IdfHrOptionsFactory()
+        self.iface.registerOptionsWidgetFactory(self.options_factory)
+
+    def unload(self) -> None:
+        for action in self.actions:
+            self.iface.removePluginRasterMenu(MENU, action)
+            action.deleteLater()
+        self.actions = []
+        if self.toolbar is not None:
+            self.toolbar.deleteLater()
+            self.iface.mainWindow().removeToolBar(self.toolbar)
+            self.toolbar = None
+        if self.dock is not None:
+            self.dock.shutdown()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.options_factory is not None:
+            self.iface.unregisterOptionsWidgetFactory(self.options_factory)
+            self.options_factory = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+        if self._cache_service is not None:
+            from .gis import cache_service
+
+            cache_service.stop()
+            self._cache_service = None
+        core_http.set_default_client(None)
+        logging_bridge.remove(self.log_handler)
+        self.log_handler = None
+        remove_translator(self.translator)
+        self.translator = None

@@ -1,0 +1,1 @@
+"""Processing provider ``idfhr`` and one module per algorithm."""

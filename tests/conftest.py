@@ -1,0 +1,52 @@
+"""Shared fixtures: isolated caches, the shared reference data, loopback servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Every test session gets its own cache root, except the demo region which is reused."""
+    root = tmp_path_factory.mktemp("idf_hr_cache")
+    old = os.environ.get("IDF_HR_CACHE_DIR")
+    os.environ["IDF_HR_CACHE_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("IDF_HR_CACHE_DIR", None)
+    else:
+        os.environ["IDF_HR_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests using it skip (with the reason) when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA} (a fresh clone has no ../shared)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def loopback():
+    """Factory of started :class:`tests.servers.LoopbackServer` (stopped after the test)."""
+    from tests.servers import LoopbackServer
+
+    servers = []
+
+    def make(root=None) -> LoopbackServer:
+        srv = LoopbackServer(root).start()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()

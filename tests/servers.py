@@ -1,0 +1,253 @@
+"""Real HTTP servers on 127.0.0.1 for tests.
+
+``LoopbackServer`` serves a directory (with ``Range`` support, as GDAL ``/vsicurl/`` needs)
+plus dynamic routes, and can inject faults per path: HTTP errors, 429 with ``Retry-After``,
+timeouts, connection resets and truncated bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+mimetypes.add_type("image/tiff", ".tif")
+mimetypes.add_type("application/geo+json", ".geojson")
+mimetypes.add_type("application/geopackage+sqlite3", ".gpkg")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        vals = self.query.get(name)
+        return vals[0] if vals else default
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str | dict | list = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+
+@dataclass
+class Fault:
+    """A fault injected on a path: kind is status|timeout|reset|truncate|invalid."""
+
+    kind: str
+    status: int = 500
+    times: int = 10**9  # how many requests it hits before the path behaves again
+    retry_after: str | None = None
+    delay: float = 5.0
+
+
+Route = Callable[[Request], Reply]
+
+
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port. Use as a context manager."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root else None
+        self.routes: list[tuple[re.Pattern[str], str | None, Route]] = []
+        self.faults: dict[str, Fault] = {}
+        self.log: list[Request] = []
+        self.range_requests = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- configuration -------------------------------------------------------
+    def route(self, pattern: str, func: Route, method: str | None = None) -> None:
+        """Serve paths matching the regex ``pattern`` (full match) with ``func``."""
+        self.routes.append((re.compile(pattern), method, func))
+
+    def fault(self, path: str, fault: Fault) -> None:
+        self.faults[path] = fault
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> LoopbackServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):
+                server._handle(self, "GET")
+
+            def do_HEAD(self):
+                server._handle(self, "HEAD")
+
+            def do_POST(self):
+                server._handle(self, "POST")
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- request handling ----------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        req = Request(
+            method=method,
+            path=parts.path,
+            query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in h.headers.items()},
+            body=body,
+        )
+        self.log.append(req)
+        fault = self.faults.get(req.path)
+        if fault is not None and fault.times > 0:
+            fault.times -= 1
+            if self._apply_fault(h, fault):
+                return
+        for pattern, rmethod, func in self.routes:
+            if (rmethod is None or rmethod == method) and pattern.fullmatch(req.path):
+                self._send_reply(h, method, func(req))
+                return
+        if self.root is not None:
+            self._serve_file(h, method, req)
+            return
+        self._send_reply(h, method, Reply(404, "not found"))
+
+    def _apply_fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> bool:
+        if fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._send_reply(h, "GET", Reply(fault.status, f"error {fault.status}", headers))
+            return True
+        if fault.kind == "timeout":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "reset":
+            sock = h.connection
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.close()
+            h.close_connection = True
+            return True
+        if fault.kind == "truncate":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", "100000")
+            h.end_headers()
+            h.wfile.write(b"{" + b"x" * 100)
+            h.wfile.flush()
+            h.close_connection = True
+            return True
+        if fault.kind == "invalid":
+            self._send_reply(h, "GET", Reply(200, b"<<<this is not json or xml", {}, "application/json"))
+            return True
+        raise ValueError(fault.kind)
+
+    def _send_reply(self, h: BaseHTTPRequestHandler, method: str, reply: Reply) -> None:
+        body = reply.body
+        ctype = reply.content_type
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            ctype = ctype or "application/json"
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+            ctype = ctype or "text/plain; charset=utf-8"
+        h.send_response(reply.status)
+        h.send_header("Content-Type", ctype or "application/octet-stream")
+        h.send_header("Content-Length", str(len(body)))
+        for k, v in reply.headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        if method != "HEAD":
+            h.wfile.write(body)
+
+    def _serve_file(self, h: BaseHTTPRequestHandler, method: str, req: Request) -> None:
+        assert self.root is not None
+        rel = req.path.lstrip("/")
+        path = (self.root / rel).resolve()
+        if self.root.resolve() not in path.parents and path != self.root.resolve():
+            self._send_reply(h, method, Reply(403, "forbidden"))
+            return
+        if path.is_dir():
+            path = path / "index.html"
+        if not path.is_file():
+            self._send_reply(h, method, Reply(404, "not found"))
+            return
+        size = path.stat().st_size
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        rng = req.headers.get("range")
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip()) if rng else None
+        if m:
+            self.range_requests += 1
+            start_s, end_s = m.groups()
+            if start_s == "":
+                start = max(0, size - int(end_s))
+                end = size - 1
+            else:
+                start = int(start_s)
+                end = min(int(end_s), size - 1) if end_s else size - 1
+            if start >= size:
+                h.send_response(416)
+                h.send_header("Content-Range", f"bytes */{size}")
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(end - start + 1)
+            h.send_response(206)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Accept-Ranges", "bytes")
+            h.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            if method != "HEAD":
+                h.wfile.write(data)
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Accept-Ranges", "bytes")
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        if method != "HEAD":
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 16):
+                    h.wfile.write(chunk)
