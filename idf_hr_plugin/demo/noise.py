@@ -42,7 +42,9 @@ def value_noise(xs: np.ndarray, ys: np.ndarray, cell: float, salt: int) -> np.nd
     return (a[iy] * (1.0 - wy)[:, None] + a[iy + 1] * wy[:, None]).astype(np.float32)
 
 
-def fbm(xs: np.ndarray, ys: np.ndarray, cell: float, octaves: int, salt: int, min_cell: float = 0.0) -> np.ndarray:
+def fbm(
+    xs: np.ndarray, ys: np.ndarray, cell: float, octaves: int, salt: int, min_cell: float = 0.0
+) -> np.ndarray:
     """Fractal sum of value noise, finest octave no smaller than ``min_cell``; roughly in [-1, 1]."""
     out = np.zeros((len(ys), len(xs)), np.float32)
     amp, total = 1.0, 0.0
@@ -60,3 +62,22 @@ def pixel_noise(rows: np.ndarray, cols: np.ndarray, salt: int) -> np.ndarray:
     """Per-pixel noise in about [-1, 1] (sum of two uniforms) from global pixel indices."""
     gi, gj = np.meshgrid(cols, rows)
     return hash01(gi, gj, salt) + hash01(gi, gj, salt + 1) - 1.0
+
+
+def pixel_uniforms(rows: np.ndarray, cols: np.ndarray, salt: int) -> list[np.ndarray]:
+    """Four independent per-pixel uniform fields in [0, 1) from one 64-bit hash per pixel."""
+    gi, gj = np.meshgrid(cols, rows)
+    with np.errstate(over="ignore"):
+        h = gi.astype(np.uint64) * _M1
+        h ^= gj.astype(np.uint64) * _M2 + np.uint64(salt & 0xFFFFFFFF) * _M3
+        h ^= h >> np.uint64(30)
+        h *= _M2
+        h ^= h >> np.uint64(27)
+        h *= _M3
+        h ^= h >> np.uint64(31)
+    out = []
+    for k in range(4):
+        out.append(
+            ((h >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float32) * np.float32(1.0 / 65536)
+        )
+    return out

@@ -8,12 +8,13 @@ vintages and their ground truth.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from shapely import STRtree
-from shapely.geometry import Polygon, box
+from shapely.geometry import MultiPoint, Polygon, box
 from shapely.ops import unary_union
+from shapely.strtree import STRtree
 
 Y0, Y1 = 2024, 2026
 BOTH = frozenset({Y0, Y1})
@@ -24,7 +25,7 @@ ONLY1 = frozenset({Y1})
 LAWN, LAWN_DRY, SOIL, PAVING, GRAVEL, ASPHALT, SIDEWALK, HEDGE, BED = range(9)
 
 # sun: azimuth (degrees clockwise from north, direction *towards* the sun) and elevation
-SUN = {Y0: (205.0, 58.0), Y1: (160.0, 54.0)}
+SUN = {Y0: (205.0, 62.0), Y1: (160.0, 58.0)}
 
 ROOF_COLOURS = {
     "terracotta": [(196, 104, 78), (182, 92, 70), (204, 122, 92), (170, 88, 66), (188, 112, 86)],
@@ -118,14 +119,33 @@ class _Builder:
         n = 22
         th = np.linspace(0, 2 * math.pi, n, endpoint=False)
         ph = rng.uniform(0, 2 * math.pi, 3)
-        rr = r * (1 + 0.07 * np.sin(2 * th + ph[0]) + 0.05 * np.sin(3 * th + ph[1]) + 0.04 * np.sin(5 * th + ph[2]))
+        rr = r * (
+            1 + 0.07 * np.sin(2 * th + ph[0]) + 0.05 * np.sin(3 * th + ph[1]) + 0.04 * np.sin(5 * th + ph[2])
+        )
         poly = Polygon(np.c_[x + rr * np.cos(th), y + rr * np.sin(th)])
         if not self.inside(poly) or any(poly.intersects(a) for a in avoid):
             return False
         conifer = rng.random() < 0.12
-        col = (40, 60, 46) if conifer else TREE_COLOURS[int(rng.integers(len(TREE_COLOURS) - 1 if rng.random() < 0.97 else len(TREE_COLOURS)))]
+        col = (
+            (40, 60, 46)
+            if conifer
+            else TREE_COLOURS[
+                int(rng.integers(len(TREE_COLOURS) - 1 if rng.random() < 0.97 else len(TREE_COLOURS)))
+            ]
+        )
         self.scene.trees.append(
-            dict(oid=self.scene.new_id(), cx=x, cy=y, r=r, h=h, rgb=col, conifer=conifer, geom=poly, years=years, salt=int(rng.integers(1 << 30)))
+            dict(
+                oid=self.scene.new_id(),
+                cx=x,
+                cy=y,
+                r=r,
+                h=h,
+                rgb=col,
+                conifer=conifer,
+                geom=poly,
+                years=years,
+                salt=int(rng.integers(1 << 30)),
+            )
         )
         self.tree_polys.append(poly)
         return True
@@ -138,11 +158,25 @@ class _Builder:
         poly = rect(cx, cy, ang, hl, hw)
         if not self.inside(poly) or any(poly.intersects(a) for a in avoid):
             return False
-        if self.street_trees is not None and len(self.street_trees.query(poly.buffer(0.2), predicate="intersects")):
+        probe = poly.buffer(0.2)
+        if self.street_trees is not None and any(t.intersects(probe) for t in self.street_trees.query(probe)):
             return False
         cols, probs = zip(*CAR_COLOURS)
         col = cols[int(rng.choice(len(cols), p=np.array(probs) / sum(probs)))]
-        self.scene.cars.append(dict(oid=self.scene.new_id(), cx=cx, cy=cy, ang=ang, hl=hl, hw=hw, rgb=col, geom=poly, years=years, van=hl > 2.45))
+        self.scene.cars.append(
+            dict(
+                oid=self.scene.new_id(),
+                cx=cx,
+                cy=cy,
+                ang=ang,
+                hl=hl,
+                hw=hw,
+                rgb=col,
+                geom=poly,
+                years=years,
+                van=hl > 2.45,
+            )
+        )
         return True
 
     def car_years(self) -> frozenset | None:
@@ -180,17 +214,54 @@ class _Builder:
                 u = rng.uniform(-p["hl"] + 2, p["hl"] - 2) if p["hl"] > 2.5 else 0
                 v = rng.uniform(-p["hw"] + 2, p["hw"] - 2) if p["hw"] > 2.5 else 0
                 kind = "hvac" if rng.random() < 0.6 else "skylight"
-                a, b = (rng.uniform(0.6, 1.5), rng.uniform(0.5, 1.0)) if kind == "hvac" else (rng.uniform(0.6, 1.2), rng.uniform(0.6, 1.2))
-                self.scene.decos.append(dict(cx=p["cx"] + u * c - v * s, cy=p["cy"] + u * s + v * c, ang=p["ang"], hl=a, hw=b, kind=kind, h=p["h"] + 1.0, years=years))
+                a, b = (
+                    (rng.uniform(0.6, 1.5), rng.uniform(0.5, 1.0))
+                    if kind == "hvac"
+                    else (rng.uniform(0.6, 1.2), rng.uniform(0.6, 1.2))
+                )
+                self.scene.decos.append(
+                    dict(
+                        cx=p["cx"] + u * c - v * s,
+                        cy=p["cy"] + u * s + v * c,
+                        ang=p["ang"],
+                        hl=a,
+                        hw=b,
+                        kind=kind,
+                        h=p["h"] + 1.0,
+                        years=years,
+                    )
+                )
             return
         if rng.random() < 0.6:
             u = rng.uniform(-p["hl"] * 0.7, p["hl"] * 0.7)
             v = rng.choice([-1, 1]) * rng.uniform(0.2, 0.6) * p["hw"]
-            self.scene.decos.append(dict(cx=p["cx"] + u * c - v * s, cy=p["cy"] + u * s + v * c, ang=p["ang"], hl=0.35, hw=0.3, kind="chimney", h=p["h"] + 0.8, years=years))
+            self.scene.decos.append(
+                dict(
+                    cx=p["cx"] + u * c - v * s,
+                    cy=p["cy"] + u * s + v * c,
+                    ang=p["ang"],
+                    hl=0.35,
+                    hw=0.3,
+                    kind="chimney",
+                    h=p["h"] + 0.8,
+                    years=years,
+                )
+            )
         for _ in range(int(rng.integers(0, 3))):
             u = rng.uniform(-p["hl"] * 0.6, p["hl"] * 0.6)
             v = rng.choice([-1, 1]) * rng.uniform(0.35, 0.65) * p["hw"]
-            self.scene.decos.append(dict(cx=p["cx"] + u * c - v * s, cy=p["cy"] + u * s + v * c, ang=p["ang"], hl=0.4, hw=0.5, kind="velux", h=0.0, years=years))
+            self.scene.decos.append(
+                dict(
+                    cx=p["cx"] + u * c - v * s,
+                    cy=p["cy"] + u * s + v * c,
+                    ang=p["ang"],
+                    hl=0.4,
+                    hw=0.5,
+                    kind="velux",
+                    h=0.0,
+                    years=years,
+                )
+            )
 
     def add_solar_on(self, p: dict, years) -> bool:
         """A panel array on the sun-facing face of a pitched roof part (or rows on a flat roof)."""
@@ -231,7 +302,21 @@ class _Builder:
         poly = rect(cx, cy, p["ang"], hl, hw)
         if not self.inside(poly):
             return False
-        self.scene.solars.append(dict(oid=self.scene.new_id(), cx=cx, cy=cy, ang=p["ang"], hl=hl, hw=hw, mu=mod_u, mv=mod_v, geom=poly, years=years, lit=tilt))
+        self.scene.solars.append(
+            dict(
+                oid=self.scene.new_id(),
+                cx=cx,
+                cy=cy,
+                ang=p["ang"],
+                hl=hl,
+                hw=hw,
+                mu=mod_u,
+                mv=mod_v,
+                geom=poly,
+                years=years,
+                lit=tilt,
+            )
+        )
         return True
 
 
@@ -253,7 +338,7 @@ def build_scene(bounds: tuple[float, float, float, float], seed: int) -> Scene:
     ext = b.size * 0.75 + 60
     # ---- street grid --------------------------------------------------------------------------
     ps = _split(rng, -ext, ext, 120, 170)
-    qs = _split(rng, -ext, ext, 70, 96)
+    qs = _split(rng, -ext, ext, 62, 84)
     avenue_p = int(np.argmin([abs(p + b.size * 0.12) for p in ps]))
     avenue_q = int(np.argmin([abs(q - b.size * 0.18) for q in qs]))
     wp = [22.0 if i == avenue_p else float(rng.choice([11.0, 12.0, 13.0])) for i in range(len(ps))]
@@ -340,7 +425,7 @@ def build_scene(bounds: tuple[float, float, float, float], seed: int) -> Scene:
                     if any(abs(t - q) < wq[j] / 2 + 6 for j, q in enumerate(qs)):
                         continue
                     x, y = b.w(p + sgn * (wp[i] / 2 - 1.6), t)
-                    b.add_tree(x, y, float(rng.uniform(2.4, 3.4)), float(rng.uniform(10, 15)))
+                    b.add_tree(x, y, float(rng.uniform(2.4, 3.4)), float(rng.uniform(8, 12)))
     for j, q in enumerate(qs):
         if j == avenue_q:
             for sgn in (-1, 1):
@@ -350,15 +435,24 @@ def build_scene(bounds: tuple[float, float, float, float], seed: int) -> Scene:
                     if any(abs(t - p) < wp[i] / 2 + 6 for i, p in enumerate(ps)):
                         continue
                     x, y = b.w(t, q + sgn * (wq[j] / 2 - 1.6))
-                    b.add_tree(x, y, float(rng.uniform(2.4, 3.4)), float(rng.uniform(10, 15)))
-    b.street_trees = STRtree(list(b.tree_polys))
+                    b.add_tree(x, y, float(rng.uniform(2.4, 3.4)), float(rng.uniform(8, 12)))
+    with warnings.catch_warnings():  # shapely 1.8 announces its 2.0 API change
+        warnings.simplefilter("ignore")
+        b.street_trees = STRtree(list(b.tree_polys))
     # parked and driving cars on every street
     for i, p in enumerate(ps):
         hp = carr_half(wp[i], i == avenue_p)
         for sgn in (-1, 1):
             _street_cars(b, "p", p, sgn * (hp - 1.15), [(q, wq[j]) for j, q in enumerate(qs)], ext)
             if rng.random() < 0.7:
-                _moving_cars(b, "p", p, sgn * (hp / 2 if i == avenue_p else 0.0) + (0 if i == avenue_p else 0.0), sgn, ext)
+                _moving_cars(
+                    b,
+                    "p",
+                    p,
+                    sgn * (hp / 2 if i == avenue_p else 0.0) + (0 if i == avenue_p else 0.0),
+                    sgn,
+                    ext,
+                )
     for j, q in enumerate(qs):
         hq = carr_half(wq[j], j == avenue_q)
         for sgn in (-1, 1):
@@ -381,7 +475,51 @@ def build_scene(bounds: tuple[float, float, float, float], seed: int) -> Scene:
                 _park(b, pa, qa, pb, qb)
             else:
                 _commercial(b, pa, qa, pb, qb)
+    _ensure_changes(b)
     return sc
+
+
+def _ensure_changes(b: _Builder) -> None:
+    """Guarantee every change kind exists (small regions may otherwise lack some by chance)."""
+    sc, rng = b.scene, b.rng
+    new = lambda recs: any(r["years"] == ONLY1 for r in recs)  # noqa: E731
+    if not any(t["years"] == ONLY0 for t in sc.trees):
+        cands = [t for t in sc.trees if t["years"] == BOTH]
+        if cands:
+            cands[int(rng.integers(len(cands)))]["years"] = ONLY0
+    if not new(sc.pools):
+        cands = [p for p in sc.pools if p["years"] == BOTH]
+        if len(cands) >= 2:
+            cands[int(rng.integers(len(cands)))]["years"] = ONLY1
+    pitched = [p for p in sc.parts if p["roof"] != "flat" and p["years"] == BOTH]
+    for years in [ONLY1] if any(Y0 in s_["years"] for s_ in sc.solars) else [BOTH, ONLY1]:
+        if years == ONLY1 and new(sc.solars):
+            break
+        for p in pitched:
+            roof = rect(p["cx"], p["cy"], p["ang"], p["hl"], p["hw"])
+            if not any(s_["geom"].intersects(roof) for s_ in sc.solars) and b.add_solar_on(p, years):
+                break
+    if not new(sc.buildings):
+        bids = {p["bid"] for p in sc.parts if p["years"] == BOTH}
+        cands = [
+            bb
+            for bb in sc.buildings
+            if bb["years"] == BOTH
+            and bb["oid"] in bids
+            and not any(s_["geom"].intersects(bb["geom"]) for s_ in sc.solars)
+        ]
+        if cands:
+            bb = min(cands, key=lambda r: r["geom"].area)
+            bb["years"] = ONLY1
+            for p in sc.parts:
+                if p["bid"] == bb["oid"]:
+                    p["years"] = ONLY1
+                    for s_ in sc.solars:
+                        if s_["geom"].within(bb["geom"].buffer(0.01)):
+                            s_["years"] = s_["years"] & ONLY1 or ONLY1
+                    for d in sc.decos:
+                        if bb["geom"].contains(MultiPoint([(d["cx"], d["cy"])])):
+                            d["years"] = ONLY1
 
 
 def _street_cars(b: _Builder, axis, pos, off, crosses, ext):
@@ -402,7 +540,9 @@ def _street_cars(b: _Builder, axis, pos, off, crosses, ext):
             ang = b.phi
         if not b.region.buffer(-3).contains(box(x - 1, y - 1, x + 1, y + 1)):
             continue
-        b.add_car(x, y, ang + float(rng.normal(0, 0.015)) + (math.pi if rng.random() < 0.5 else 0), yrs, avoid=())
+        b.add_car(
+            x, y, ang + float(rng.normal(0, 0.015)) + (math.pi if rng.random() < 0.5 else 0), yrs, avoid=()
+        )
 
 
 def _moving_cars(b: _Builder, axis, pos, off, sgn, ext):
@@ -428,7 +568,7 @@ def _houses(b: _Builder, pa, qa, pb, qb):
     rng = b.rng
     depth = qb - qa
     mid = qa + depth * float(rng.uniform(0.45, 0.55))
-    for row, (qf, qend, d) in enumerate(((qa, mid, 1.0), (qb, mid, -1.0))):
+    for qf, qend, d in ((qa, mid, 1.0), (qb, mid, -1.0)):
         cuts = _split(rng, pa, pb, 12.0, 21.0)
         for k in range(len(cuts) - 1):
             _lot(b, cuts[k], cuts[k + 1], qf, qend, d)
@@ -470,10 +610,10 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
         sc.ground.append((b.lpoly(*L(0.5, 0.5, lw - 0.5, ld - 0.5)), SOIL, ONLY1, 0.0))
     setback = float(rng.uniform(3.0, 6.5))
     side = float(rng.uniform(1.2, 2.5))
-    hs = min(lw - side - 3.6, float(rng.uniform(7.5, 13.0)))
+    hs = min(lw - side - 3.6, float(rng.uniform(8.5, 14.0)))
     if hs < 6.0:
         hs = lw - 2 * side
-    ht = min(float(rng.uniform(7.0, 11.0)), ld - setback - 6)
+    ht = min(float(rng.uniform(8.0, 12.0)), ld - setback - 6)
     if hs < 5.0 or ht < 5.0:
         return
     left = rng.random() < 0.5
@@ -486,7 +626,9 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
     pitch = math.radians(float(rng.uniform(30, 42)))
     eave = float(rng.uniform(5.0, 7.0))
     main = b.lrect(*L(s0, setback, s1, setback + ht), turn=ht > hs)
-    main.update(roof=rtype, rgb=rgb, pitch=pitch, h=eave + (main["hw"] * math.tan(pitch) if rtype != "flat" else 0.5))
+    main.update(
+        roof=rtype, rgb=rgb, pitch=pitch, h=eave + (main["hw"] * math.tan(pitch) if rtype != "flat" else 0.5)
+    )
     parts = [main]
     if rng.random() < 0.3:
         ws = float(rng.uniform(3.5, min(6.0, hs * 0.6)))
@@ -495,7 +637,12 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
         if setback + ht + wt - 1 < ld - 5:
             wing = b.lrect(*L(ws0, setback + ht - 1.0, ws0 + ws, setback + ht + wt - 1.0), turn=(wt > ws))
             wr = rtype if rng.random() < 0.6 else "flat"
-            wing.update(roof=wr, rgb=rgb if wr != "flat" else FLAT_COLOURS[0], pitch=pitch, h=eave - 0.8 + (wing["hw"] * math.tan(pitch) if wr != "flat" else 0.2))
+            wing.update(
+                roof=wr,
+                rgb=rgb if wr != "flat" else FLAT_COLOURS[0],
+                pitch=pitch,
+                h=eave - 0.8 + (wing["hw"] * math.tan(pitch) if wr != "flat" else 0.2),
+            )
             parts.insert(0, wing)
     house = b.add_building(parts, house_years)
     if house is None:
@@ -510,7 +657,9 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
         yrs = b.car_years()
         if yrs is not None:
             x, y = b.w(*_center(L(ds0 + 1.5, setback * 0.5 + 1.2, ds0 + 1.5, setback * 0.5 + 1.2)))
-            if b.add_car(x, y, b.phi + math.pi / 2 + float(rng.normal(0, 0.04)) + (math.pi if d < 0 else 0), yrs):
+            if b.add_car(
+                x, y, b.phi + math.pi / 2 + float(rng.normal(0, 0.04)) + (math.pi if d < 0 else 0), yrs
+            ):
                 occupied.append(sc.cars[-1]["geom"].buffer(0.3))
     # terrace
     if rng.random() < 0.5:
@@ -540,7 +689,16 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
         if b.inside(rim) and not any(rim.intersects(o) for o in occupied):
             if rng.random() < 0.5:
                 sc.ground.append((water.buffer(1.4, join_style=2), PAVING, pool_years, 0.0))
-            sc.pools.append(dict(oid=sc.new_id(), geom=water, rim=rim, years=pool_years, salt=int(rng.integers(1 << 30)), **pr_))
+            sc.pools.append(
+                dict(
+                    oid=sc.new_id(),
+                    geom=water,
+                    rim=rim,
+                    years=pool_years,
+                    salt=int(rng.integers(1 << 30)),
+                    **pr_,
+                )
+            )
             occupied.append(water.buffer(1.5))
     # shed
     if rng.random() < 0.18:
@@ -571,15 +729,19 @@ def _lot(b: _Builder, a: float, e: float, qf: float, qend: float, d: float):
                 occupied.append(bb["geom"].buffer(0.5))
     # trees in gardens
     lot_inner = lot_poly.buffer(-1.0)
-    for _ in range(int(rng.integers(0, 5))):
-        r_ = float(rng.uniform(1.5, 4.2))
+    want, placed = int(rng.integers(2, 9)), 0
+    for _ in range(30):
+        if placed >= want:
+            break
+        r_ = float(rng.uniform(1.4, 4.8))
         s_, t_ = float(rng.uniform(0, lw)), float(rng.uniform(0, ld))
         x, y = b.w(*_center(L(s_, t_, s_, t_)))
         yrs = BOTH if rng.random() < 0.86 else ONLY0
         probe = Polygon([(x + r_ * math.cos(t), y + r_ * math.sin(t)) for t in np.linspace(0, 6.2, 12)])
         if lot_inner.contains(probe) and not any(probe.intersects(o) for o in occupied):
-            if b.add_tree(x, y, r_, float(rng.uniform(4, 13)), yrs, avoid=occupied):
-                occupied.append(b.tree_polys[-1].buffer(0.3))
+            if b.add_tree(x, y, r_, float(rng.uniform(4, 11)), yrs, avoid=occupied):
+                occupied.append(b.tree_polys[-1].buffer(-0.35 * r_))
+                placed += 1
     if rng.random() < 0.05:  # a young tree planted after 2024
         s_, t_ = float(rng.uniform(2, lw - 2)), float(rng.uniform(ld - 6, ld - 2))
         x, y = b.w(*_center(L(s_, t_, s_, t_)))
@@ -610,7 +772,12 @@ def _parking(b: _Builder, p0, q0, p1, q1, occupied):
             yrs = b.car_years() if rng.random() < 0.8 else None
             if yrs is not None:
                 cx, cy = b.w(x + 1.25, (qa + qb) / 2)
-                b.add_car(cx, cy, b.phi + math.pi / 2 + float(rng.normal(0, 0.03)) + (math.pi if rng.random() < 0.5 else 0), yrs)
+                b.add_car(
+                    cx,
+                    cy,
+                    b.phi + math.pi / 2 + float(rng.normal(0, 0.03)) + (math.pi if rng.random() < 0.5 else 0),
+                    yrs,
+                )
             x += 2.5
         sc.markings.append(b.lpoly(x - 0.06, qa, x + 0.06, qb))
 
@@ -640,7 +807,14 @@ def _apartments(b: _Builder, pa, qa, pb, qb):
     for _ in range(int((pb - pa) * depth / 160)):
         x, y = b.w(float(rng.uniform(pa + 3, pb - 3)), float(rng.uniform(qa + 3, qb - 19)))
         yrs = BOTH if rng.random() < 0.88 else ONLY0
-        if b.add_tree(x, y, float(rng.uniform(2.0, 4.5)), float(rng.uniform(7, 16)), yrs, avoid=occupied + b.tree_polys[-6:]):
+        if b.add_tree(
+            x,
+            y,
+            float(rng.uniform(2.0, 4.5)),
+            float(rng.uniform(7, 16)),
+            yrs,
+            avoid=occupied + b.tree_polys[-6:],
+        ):
             occupied.append(b.tree_polys[-1])
 
 
@@ -661,11 +835,21 @@ def _commercial(b: _Builder, pa, qa, pb, qb):
 def _park(b: _Builder, pa, qa, pb, qb):
     rng, sc = b.rng, b.scene
     sc.ground.append((b.lpoly(pa, qa, pb, qb), LAWN, BOTH, 0.0))
-    paths = [b.lpoly(pa, (qa + qb) / 2 - 1.5, pb, (qa + qb) / 2 + 1.5), b.lpoly((pa + pb) / 2 - 1.5, qa, (pa + pb) / 2 + 1.5, qb)]
+    paths = [
+        b.lpoly(pa, (qa + qb) / 2 - 1.5, pb, (qa + qb) / 2 + 1.5),
+        b.lpoly((pa + pb) / 2 - 1.5, qa, (pa + pb) / 2 + 1.5, qb),
+    ]
     for g in paths:
         sc.ground.append((g, GRAVEL, BOTH, 0.0))
     occupied = [g.buffer(0.5) for g in paths]
     for _ in range(int((pb - pa) * (qb - qa) / 70)):
         x, y = b.w(float(rng.uniform(pa + 2, pb - 2)), float(rng.uniform(qa + 2, qb - 2)))
         yrs = BOTH if rng.random() < 0.9 else ONLY0
-        b.add_tree(x, y, float(rng.uniform(2.5, 5.5)), float(rng.uniform(8, 20)), yrs, avoid=occupied + b.tree_polys[-12:])
+        b.add_tree(
+            x,
+            y,
+            float(rng.uniform(2.5, 5.5)),
+            float(rng.uniform(7, 15)),
+            yrs,
+            avoid=occupied + [t.buffer(-1.5) for t in b.tree_polys[-12:]],
+        )
