@@ -42,9 +42,12 @@ def _item_path(item: Item) -> str:
 
 
 def _describe(gdal, path: str) -> tuple[str, int]:
-    ds = gdal.Open(path)
-    if ds is None:
+    try:  # GDAL may be in exception mode (gdal.UseExceptions() elsewhere) or not
+        ds = gdal.Open(path)
         msg = gdal.GetLastErrorMsg()
+    except RuntimeError as exc:
+        ds, msg = None, str(exc)
+    if ds is None:
         raise UserInputError(
             tr("The image {path} cannot be opened ({error}). Check the address or your network.").format(
                 path=path, error=msg or "unknown error"
@@ -53,7 +56,10 @@ def _describe(gdal, path: str) -> tuple[str, int]:
     srs = ds.GetSpatialRef()
     crs = None
     if srs is not None:
-        srs.AutoIdentifyEPSG()
+        try:
+            srs.AutoIdentifyEPSG()
+        except RuntimeError:  # exception mode: unidentifiable CRS, compare WKT instead
+            pass
         code = srs.GetAuthorityCode(None)
         crs = f"EPSG:{code}" if code else srs.ExportToWkt()
     return crs or "", ds.RasterCount
@@ -104,11 +110,13 @@ def build_mosaic_vrt(items: Iterable[Item], out_path: Union[str, os.PathLike]) -
         fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".vrt.part", dir=str(out.parent))
         os.close(fd)
         try:
-            ds = gdal.BuildVRT(tmp, paths)
+            try:
+                ds = gdal.BuildVRT(tmp, paths)
+                msg = gdal.GetLastErrorMsg()
+            except RuntimeError as exc:
+                ds, msg = None, str(exc)
             if ds is None:
-                raise UserInputError(
-                    tr("GDAL could not build the mosaic: {error}").format(error=gdal.GetLastErrorMsg())
-                )
+                raise UserInputError(tr("GDAL could not build the mosaic: {error}").format(error=msg))
             ds.FlushCache()
             ds = None
             os.replace(tmp, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Union
 
@@ -34,6 +35,9 @@ class _Node:
     parent: Optional[Collection] = None
     attribution: Optional[str] = None
     depth: int = 0
+    is_item_link: bool = False
+    doc: Any = None  # prefetched document
+    error: Optional[IdfHrError] = None  # prefetch failure
 
 
 class StaticStacSource:
@@ -44,6 +48,8 @@ class StaticStacSource:
     """
 
     max_depth = 32
+    #: item documents of a remote catalog are fetched this many at a time (1 = sequential)
+    max_workers = 6
 
     def __init__(
         self,
@@ -119,8 +125,13 @@ class StaticStacSource:
             if node.href in visited:
                 continue
             visited.add(node.href)
+            if node.is_item_link and node.doc is None and node.error is None:
+                self._prefetch(node, stack, visited, cancel)
             try:
-                doc = self._load(node.href, cancel)
+                if node.error is not None:
+                    raise node.error
+                doc = node.doc if node.doc is not None else self._load(node.href, cancel)
+                node.doc = None  # do not keep documents alive on the stack
                 if not isinstance(doc, dict):
                     raise NetworkError(
                         tr("{url} is not a STAC document.").format(url=node.href), url=node.href
@@ -172,8 +183,34 @@ class StaticStacSource:
                     except UserInputError as exc:
                         self._warn(str(exc))
                         continue
-                    children.append(_Node(href, parent, attribution, node.depth + 1))
+                    children.append(_Node(href, parent, attribution, node.depth + 1, rel == "item"))
             stack.extend(reversed(children))  # keep document order
+
+    def _prefetch(
+        self, node: _Node, stack: list[_Node], visited: set[str], cancel: Optional[CancelCheck]
+    ) -> None:
+        """Fetch ``node`` and the next remote item links on the stack concurrently."""
+        if self.max_workers <= 1 or not is_remote(node.href):
+            return
+        batch = [node]
+        for other in reversed(stack):
+            if len(batch) >= self.max_workers * 2:
+                break
+            if not (other.is_item_link and other.doc is None and is_remote(other.href)):
+                break
+            if other.href not in visited:
+                batch.append(other)
+        if len(batch) < 2:
+            return
+
+        def fetch(n: _Node) -> None:
+            try:
+                n.doc = self._load(n.href, cancel)
+            except IdfHrError as exc:  # Cancelled included: re-raised when the node is processed
+                n.error = exc
+
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            list(pool.map(fetch, batch))
 
     def _warn(self, message: str) -> None:
         LOG.warning("%s: %s", self.config.name, message)
