@@ -18,7 +18,8 @@ Guarantees:
   another process writing to the same cache is not disturbed), or an index row whose payload
   does not verify, which the next read drops.
 * **Survives restart**: the index is SQLite in WAL mode.
-* **LRU by last access**, bounded by ``max_bytes`` (payload bytes).
+* **LRU by last access**, bounded by ``max_bytes`` (payload bytes). Access times are written in
+  batches (every 256 hits, and before eviction, ``stats`` and ``close``) to keep reads cheap.
 * **Thread-safe**: one SQLite connection guarded by a lock; file I/O happens outside it.
 """
 
@@ -87,6 +88,7 @@ class BlockCache:
                 ).format(path=self.root, error=exc)
             ) from exc
         self._lock = threading.RLock()
+        self._touched: dict[str, float] = {}  # last-access times not yet written (batched)
         self._hits = self._misses = self._corrupt = self._evicted = 0
         self._cleanup(stale_seconds)
         self._total = self._sum_sizes()
@@ -100,20 +102,25 @@ class BlockCache:
             self._misses += 1
             return None
         fname, size, digest = row
-        path = self.blobs / fname
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(size + 1)
-        except OSError:
-            data = None
-        if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-            LOG.warning("cache entry %r failed verification; dropped", key)
-            self._drop(key, fname, digest)
-            self._corrupt += 1
+        data = self._read_verified(self.blobs / fname, size, digest)
+        if data is None:
+            # Re-check under the lock: a concurrent eviction or rewrite is not corruption.
+            with self._lock:
+                now = self._db.execute(
+                    "SELECT file, size, sha256 FROM entries WHERE key=?", (key,)
+                ).fetchone()
+                if now == row and self._read_verified(self.blobs / fname, size, digest) is None:
+                    LOG.warning("cache entry %r failed verification; dropped", key)
+                    self._db.execute("DELETE FROM entries WHERE key=?", (key,))
+                    (self.blobs / fname).unlink(missing_ok=True)
+                    self._total = self._sum_sizes()
+                    self._corrupt += 1
             self._misses += 1
             return None
         with self._lock:
-            self._db.execute("UPDATE entries SET atime=? WHERE key=?", (time.time(), key))
+            self._touched[key] = time.time()
+            if len(self._touched) >= 256:
+                self._flush_atimes()
         self._hits += 1
         return data
 
@@ -152,6 +159,7 @@ class BlockCache:
         """Delete least-recently-used entries until the payload total is ≤ ``max_bytes``; return count."""
         removed = 0
         with self._lock:
+            self._flush_atimes()
             self._total = self._sum_sizes()
             while self._total > max_bytes:
                 rows = self._db.execute(
@@ -177,6 +185,7 @@ class BlockCache:
     def stats(self) -> CacheStats:
         """Entry count, payload bytes and hit/miss/corrupt/evicted counters of this instance."""
         with self._lock:
+            self._flush_atimes()
             n, total = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM entries").fetchone()
         return CacheStats(n, total, self.max_bytes, self._hits, self._misses, self._corrupt, self._evicted)
 
@@ -192,6 +201,7 @@ class BlockCache:
     def close(self) -> None:
         """Close the index (the cache can be reopened by a new instance)."""
         with self._lock:
+            self._flush_atimes()
             self._db.close()
 
     def __contains__(self, key: str) -> bool:
@@ -208,12 +218,26 @@ class BlockCache:
         with self._lock:
             return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchone()[0])
 
-    def _drop(self, key: str, fname: str, digest: str) -> None:
-        with self._lock:
-            cur = self._db.execute("DELETE FROM entries WHERE key=? AND sha256=?", (key, digest))
-            if cur.rowcount:
-                (self.blobs / fname).unlink(missing_ok=True)
-                self._total = self._sum_sizes()
+    def _flush_atimes(self) -> None:
+        """Write batched last-access times (one transaction instead of one per hit)."""
+        if not self._touched:
+            return
+        items = [(t, k) for k, t in self._touched.items()]
+        self._touched.clear()
+        self._db.execute("BEGIN")
+        self._db.executemany("UPDATE entries SET atime=MAX(atime, ?) WHERE key=?", items)
+        self._db.execute("COMMIT")
+
+    @staticmethod
+    def _read_verified(path: Path, size: int, digest: str) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(size + 1)
+        except OSError:
+            return None
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            return None
+        return data
 
     def _cleanup(self, stale_seconds: float) -> None:
         """Remove temp files and orphan payloads older than ``stale_seconds`` (left by a kill)."""
@@ -232,3 +256,13 @@ class BlockCache:
                         f.unlink()
                 except OSError:
                     pass
+
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+
+def default_cache(max_bytes: int = DEFAULT_MAX_BYTES) -> BlockCache:
+    """The tile cache of this user: ``<cache_dir()>/tiles`` (see :func:`core.paths.cache_dir`)."""
+    from ..paths import cache_dir
+
+    return BlockCache(cache_dir() / "tiles", max_bytes)

@@ -29,8 +29,9 @@ from typing import Any, Callable
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
@@ -40,6 +41,9 @@ from ..i18n import tr
 
 LOG = logging.getLogger("idf_hr.tiles.offline")
 
+# What rasterio raises when GDAL fails (RasterioIOError is an OSError, CPLE_* are not RasterioError).
+GDAL_ERRORS = (RasterioError, RasterioIOError, CPLE_BaseError)
+
 ProgressFn = Callable[[float, str], None]  # (fraction 0..1, message)
 CancelFn = Callable[[], bool]
 
@@ -48,7 +52,6 @@ GDAL_HTTP_ENV = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_HTTP_MAX_RETRY": "3",
     "GDAL_HTTP_RETRY_DELAY": "1",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": "",
 }
 
 
@@ -140,22 +143,8 @@ def download_pack(
                 _write_journal(journal, args, done, total)
             blocks_resumed = len(done)
             LOG.info("pack %s: %d/%d blocks already done", out_path.name, blocks_resumed, total)
-            _fill_partial(
-                src,
-                source,
-                grid,
-                partial,
-                journal,
-                args,
-                done,
-                nbx,
-                total,
-                block,
-                say,
-                cancel,
-                checkpoint_seconds,
-                out_path,
-            )
+            job = _Job(source, grid, partial, journal, args, nbx, total, block, out_path, checkpoint_seconds)
+            _fill_partial(src, job, done, say, cancel)
 
     say(0.9, tr("Writing {name}…").format(name=out_path.name))
     meta = {
@@ -195,7 +184,7 @@ def _is_remote(source: str) -> bool:
 def _open_source(source: str):
     try:
         return rasterio.open(source)
-    except RasterioError as exc:
+    except GDAL_ERRORS as exc:
         if _is_remote(source):
             raise NetworkError(
                 tr(
@@ -228,7 +217,7 @@ def _plan(src, source: str, extent, extent_crs: str, resolution: float | None) -
         raise UserInputError(tr("The extent is empty: xmax must exceed xmin and ymax exceed ymin."))
     try:
         bx = transform_bounds(extent_crs, src.crs, xmin, ymin, xmax, ymax, densify_pts=21)
-    except (RasterioError, ValueError) as exc:
+    except (*GDAL_ERRORS, ValueError) as exc:
         raise UserInputError(
             tr("The extent CRS {crs} is not understood ({error}).").format(crs=extent_crs, error=exc)
         ) from exc
@@ -307,8 +296,7 @@ def _create_partial(src, partial: Path, grid: dict[str, Any], block: int) -> Non
         "tiled": True,
         "blockxsize": block,
         "blockysize": block,
-        "compress": "DEFLATE",
-        "zlevel": 1,
+        **_partial_compression(),
         "bigtiff": "IF_SAFER",
         "interleave": "pixel",
     }
@@ -316,11 +304,21 @@ def _create_partial(src, partial: Path, grid: dict[str, Any], block: int) -> Non
         with rasterio.open(partial, "w", **profile) as dst:
             try:
                 dst.colorinterp = src.colorinterp
-            except (RasterioError, ValueError):
+            except (*GDAL_ERRORS, ValueError):
                 pass
-    except (RasterioError, OSError) as exc:
+    except (*GDAL_ERRORS, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise _write_error(partial.parent, exc) from exc
+
+
+def _partial_compression() -> dict[str, Any]:
+    """Fast, lossless compression for the partial: ZSTD level 1 when GDAL has it, else DEFLATE 1."""
+    from osgeo import gdal
+
+    options = gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIONOPTIONLIST") or ""
+    if "ZSTD" in options:
+        return {"compress": "ZSTD", "zstd_level": 1}
+    return {"compress": "DEFLATE", "zlevel": 1}
 
 
 def _load_journal(journal: Path, partial: Path, args: dict[str, Any]) -> set[int] | None:
@@ -337,7 +335,7 @@ def _load_journal(journal: Path, partial: Path, args: dict[str, Any]) -> set[int
             key = args["grid"]
             if (p.width, p.height, p.count) != (key["width"], key["height"], key["count"]):
                 return None
-    except RasterioError:
+    except GDAL_ERRORS:
         return None
     return {int(i) for i in state.get("done", [])}
 
@@ -357,30 +355,32 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _fill_partial(
-    src,
-    source,
-    grid,
-    partial,
-    journal,
-    args,
-    done,
-    nbx,
-    total,
-    block,
-    say,
-    cancel,
-    checkpoint_seconds,
-    out_path,
-) -> None:
+@dataclass
+class _Job:
+    """Everything the block loop needs about one pack."""
+
+    source: str
+    grid: dict[str, Any]
+    partial: Path
+    journal: Path
+    args: dict[str, Any]
+    nbx: int
+    total: int
+    block: int
+    out_path: Path
+    checkpoint_seconds: float
+
+
+def _fill_partial(src, job: _Job, done: set[int], say: ProgressFn, cancel: CancelFn | None) -> None:
     """Read every missing block into the partial, checkpointing the journal as it goes."""
-    width, height = grid["width"], grid["height"]
+    width, height, block, total = job.grid["width"], job.grid["height"], job.block, job.total
+    partial, journal, args = job.partial, job.journal, job.args
     todo = [i for i in range(total) if i not in done]
     pending: set[int] = set()
     last = time.monotonic()
     try:
         dst = rasterio.open(partial, "r+")
-    except RasterioError as exc:
+    except GDAL_ERRORS as exc:
         raise _write_error(partial.parent, exc) from exc
     ok = False
     try:
@@ -390,19 +390,19 @@ def _fill_partial(
                     tr(
                         "Download cancelled: nothing was written to {path}. Run it again with the same "
                         "settings to resume ({done} of {total} blocks are kept in {partial})."
-                    ).format(path=out_path, done=len(done) + len(pending), total=total, partial=partial)
+                    ).format(path=job.out_path, done=len(done) + len(pending), total=total, partial=partial)
                 )
-            bx, by = i % nbx, i // nbx
+            bx, by = i % job.nbx, i // job.nbx
             win = Window(
                 bx * block, by * block, min(block, width - bx * block), min(block, height - by * block)
             )
-            data = _read_block(src, source, grid, win)
+            data = _read_block(src, job.source, job.grid, win)
             try:
                 dst.write(data, window=win)
-            except RasterioError as exc:
+            except GDAL_ERRORS as exc:
                 raise _write_error(partial.parent, exc) from exc
             pending.add(i)
-            if time.monotonic() - last >= checkpoint_seconds:
+            if time.monotonic() - last >= job.checkpoint_seconds:
                 dst.close()
                 _fsync(partial)
                 done |= pending
@@ -419,7 +419,7 @@ def _fill_partial(
             _fsync(partial)
             done |= pending
             _write_journal(journal, args, done, total)
-        except (RasterioError, OSError) as exc:
+        except (*GDAL_ERRORS, OSError) as exc:
             if ok:
                 raise _write_error(partial.parent, exc) from exc
             LOG.warning("could not checkpoint %s: %s", partial, exc)
@@ -449,7 +449,7 @@ def _read_block(src, source: str, grid: dict[str, Any], win: Window) -> np.ndarr
             boundless=not inside,
             fill_value=src.nodata if src.nodata is not None else 0,
         )
-    except RasterioError as exc:
+    except GDAL_ERRORS as exc:
         if _is_remote(source):
             raise NetworkError(
                 tr(
@@ -497,7 +497,11 @@ def _finalize(
         md.append(f"TIFFTAG_COPYRIGHT={meta['attribution']}")
     if fmt == "COG":
         co = ["BLOCKSIZE=512", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS", "OVERVIEW_RESAMPLING=AVERAGE"]
-        co += ["COMPRESS=JPEG", "QUALITY=90"] if compress == "JPEG" else ["COMPRESS=DEFLATE", "PREDICTOR=YES"]
+        co += (
+            ["COMPRESS=JPEG", "QUALITY=90"]
+            if compress == "JPEG"
+            else ["COMPRESS=DEFLATE", "PREDICTOR=YES", "LEVEL=3"]
+        )
         driver = "COG"
     else:
         if dtype != "Byte" and bands > 1:
@@ -508,13 +512,16 @@ def _finalize(
         driver = "GPKG"
     gdal.ErrorReset()
     try:
-        ds = gdal.Translate(
-            str(tmp),
-            src,
-            options=gdal.TranslateOptions(
-                format=driver, creationOptions=co, metadataOptions=md, callback=callback
-            ),
-        )
+        try:  # GDAL may be in exception mode (another module called gdal.UseExceptions())
+            ds = gdal.Translate(
+                str(tmp),
+                src,
+                options=gdal.TranslateOptions(
+                    format=driver, creationOptions=co, metadataOptions=md, callback=callback
+                ),
+            )
+        except RuntimeError as exc:
+            raise _gdal_failure(cancelled, out_path, str(exc)) from exc
         src = None
         if ds is None:
             raise _gdal_failure(cancelled, out_path, gdal.GetLastErrorMsg())
@@ -522,7 +529,11 @@ def _finalize(
             factors, size = [], max(ds.RasterXSize, ds.RasterYSize)
             while size / (2 ** (len(factors) + 1)) >= 256:
                 factors.append(2 ** (len(factors) + 1))
-            if factors and ds.BuildOverviews("AVERAGE", factors, callback=callback) != 0:
+            try:
+                failed = bool(factors) and ds.BuildOverviews("AVERAGE", factors, callback=callback) != 0
+            except RuntimeError:
+                failed = True
+            if failed:
                 ds = None
                 raise _gdal_failure(cancelled, out_path, gdal.GetLastErrorMsg())
         ds = None  # close: everything flushed

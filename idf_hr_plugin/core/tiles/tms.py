@@ -111,7 +111,7 @@ def tiles_for_extent(
         return []
     span = tms.tile_span(z)
     x0, y0 = tms.origin
-    eps = 1e-9 * span
+    eps = 1e-9  # in tile units: absorbs float noise on exact tile edges
     c0 = max(0, math.floor((xmin - x0) / span + eps))
     c1 = min(tms.matrix_widths[z] - 1, math.ceil((xmax - x0) / span - eps) - 1)
     r0 = max(0, math.floor((y0 - ymax) / span + eps))

@@ -141,3 +141,14 @@ def test_concurrent_readers_and_writers(tmp_path):
     assert not errors and not wrong
     assert cache.stats().bytes <= 400_000
     assert cache.stats().corrupt == 0
+
+
+def test_default_cache_lives_in_the_plugin_cache_dir():
+    from idf_hr_plugin.core.paths import cache_dir
+    from idf_hr_plugin.core.tiles.cache import default_cache
+
+    cache = default_cache(1_000_000)
+    cache.put("k", b"v")
+    assert cache.root == cache_dir() / "tiles" and (cache.root / "index.sqlite").is_file()
+    assert cache.get("k") == b"v"
+    cache.close()
