@@ -198,7 +198,9 @@ def decode_yolov8_seg(pred: np.ndarray, protos: np.ndarray, conf: float, nc: int
     return out
 
 
-def decode_end2end(pred: np.ndarray, conf: float, obb: bool = False, protos: np.ndarray | None = None) -> list:
+def decode_end2end(
+    pred: np.ndarray, conf: float, obb: bool = False, protos: np.ndarray | None = None
+) -> list:
     """NMS-included exports ``(B, max_det, 6|7[+nm])``.
 
     Detection: x1, y1, x2, y2, score, cls. OBB: cx, cy, w, h, score, cls, angle. With ``protos``
@@ -398,6 +400,4 @@ def decode_detections(spec, outputs: Sequence[np.ndarray], conf: float) -> list:
         return decode_end2end(outputs[0], conf)
     if lay == "end2end_obb":
         return decode_end2end(outputs[0], conf, obb=True)
-    raise UserInputError(
-        tr("The layout '{layout}' does not produce detections.").format(layout=lay)
-    )
+    raise UserInputError(tr("The layout '{layout}' does not produce detections.").format(layout=lay))

@@ -116,9 +116,7 @@ class ModelSpec:
         d = asdict(self)
         d["class_names"] = {str(k): v for k, v in self.class_names.items()}
         d["class_colors"] = {str(k): v for k, v in self.class_colors.items()}
-        d["seg_output_classes"] = [
-            {str(c): list(v) for c, v in m.items()} for m in self.seg_output_classes
-        ]
+        d["seg_output_classes"] = [{str(c): list(v) for c, v in m.items()} for m in self.seg_output_classes]
         d.pop("metadata", None)
         return d
 
@@ -136,7 +134,7 @@ def stable_color(class_id: int) -> str:
     """A colour for a class that is the same on every run (golden-ratio hue walk)."""
     hue = (0.07 + int(class_id) * 0.618033988749895) % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
-    return "#{:02x}{:02x}{:02x}".format(int(r * 255), int(g * 255), int(b * 255))
+    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
 
 
 def _py_literal(value: str) -> Any:
@@ -222,9 +220,7 @@ def load_card(model_path: str | os.PathLike) -> dict:
                     )
                 ) from exc
             if not isinstance(data, dict):
-                raise UserInputError(
-                    tr("The model card '{path}' must hold a JSON object.").format(path=cand)
-                )
+                raise UserInputError(tr("The model card '{path}' must hold a JSON object.").format(path=cand))
             return data
     return {}
 
@@ -244,9 +240,7 @@ def load_model_spec(
     """
     p = Path(path)
     if not p.is_file():
-        raise UserInputError(
-            tr("The model file '{path}' does not exist or is not a file.").format(path=p)
-        )
+        raise UserInputError(tr("The model file '{path}' does not exist or is not a file.").format(path=p))
     try:
         digest = sha256_file(p)
     except OSError as exc:
@@ -284,8 +278,7 @@ def load_model_spec(
         )
     in_info = TensorInfo(inp.name, in_shape, _ELEM.get(inp.type.tensor_type.elem_type, "float32"))
     outs = [
-        TensorInfo(o.name, _dims(o), _ELEM.get(o.type.tensor_type.elem_type, "float32"))
-        for o in graph.output
+        TensorInfo(o.name, _dims(o), _ELEM.get(o.type.tensor_type.elem_type, "float32")) for o in graph.output
     ]
     spec = ModelSpec(
         path=str(p.resolve()),
@@ -312,10 +305,14 @@ def load_model_spec(
         spec.input_size = (spec.tile_size, spec.tile_size)
     detected_task, detected_layout = detect_task_layout(spec)
     spec.task = task or detected_task
-    spec.layout = layout or (detected_layout if not task or task == detected_task else _default_layout(task, spec))
+    spec.layout = layout or (
+        detected_layout if not task or task == detected_task else _default_layout(task, spec)
+    )
     if spec.task not in TASKS:
         raise UserInputError(
-            tr("Unknown task '{task}'; choose one of: {tasks}.").format(task=spec.task, tasks=", ".join(TASKS))
+            tr("Unknown task '{task}'; choose one of: {tasks}.").format(
+                task=spec.task, tasks=", ".join(TASKS)
+            )
         )
     if spec.layout not in LAYOUTS:
         raise UserInputError(
@@ -458,8 +455,11 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     # instance segmentation: a 3-D prediction + 4-D prototypes with 32 channels
     if len(outs) == 2 and sorted(rank) == [3, 4]:
         pred = outs[rank.index(3)]
-        if meta.get("_end2end") and isinstance(pred[2], int) and pred[2] >= 38 and (
-            not isinstance(pred[1], int) or pred[1] > pred[2]
+        if (
+            meta.get("_end2end")
+            and isinstance(pred[2], int)
+            and pred[2] >= 38
+            and (not isinstance(pred[1], int) or pred[1] > pred[2])
         ):
             return "instance_segmentation", "end2end_seg"
         return "instance_segmentation", "yolov8_seg"
@@ -473,7 +473,8 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
         layout_hint = meta.get("_layout_hint")
         if layout_hint in ("yolov5", "yolov8", "yolov8_obb"):
             return ("obb" if layout_hint == "yolov8_obb" else "detection"), layout_hint
-        if d2i in (6, 7) and (meta.get("_end2end") or (d1i is not None and d1i <= 1000 and d1i > d2i)):
+        yolov5_like = "task" not in meta and ("stride" in meta or (d1i is not None and d1i > 1000))
+        if d2i in (6, 7) and not yolov5_like and (meta.get("_end2end") or (d1i is not None and d1i > d2i)):
             if d2i == 7 or hint == "obb":
                 return "obb", "end2end_obb"
             return "detection", "end2end"
@@ -489,7 +490,7 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
             return hint, ("seg_maps" if hint == "semantic_segmentation" else "regression_map")
         return "semantic_segmentation", "seg_maps"  # (B, H, W) with dynamic dims
     if len(out) == 4:
-        oh, ow = out[2], out[3]
+        oh = out[2]
         if isinstance(oh, int) and isinstance(in_h, int) and oh > in_h and hint != "semantic_segmentation":
             return "superresolution", "image"
         if hint == "superresolution":
@@ -513,7 +514,7 @@ def _finish_classes(spec: ModelSpec) -> None:
                 for ch in range(c):
                     if c > 1 and ch == 0:
                         continue  # softmax background channel
-                    label = spec.class_names.get(next_id, "class_{}".format(next_id))
+                    label = spec.class_names.get(next_id, f"class_{next_id}")
                     m[ch] = (next_id, label)
                     next_id += 1
                 per_out.append(m)
@@ -524,12 +525,15 @@ def _finish_classes(spec: ModelSpec) -> None:
                 c = o.shape[1] if len(o.shape) == 4 and isinstance(o.shape[1], int) else 1
                 if c > 1:
                     m.pop(0, None)
-        spec.class_names = {
-            cid: label for m in spec.seg_output_classes for (cid, label) in m.values()
-        }
+            next_id = 0  # renumber: class ids stay contiguous once backgrounds are removed
+            for m in spec.seg_output_classes:
+                for ch in sorted(m):
+                    m[ch] = (next_id, m[ch][1])
+                    next_id += 1
+        spec.class_names = {cid: label for m in spec.seg_output_classes for (cid, label) in m.values()}
     elif not spec.class_names and spec.task in ("detection", "obb", "instance_segmentation"):
         nc = _infer_nc(spec)
-        spec.class_names = {i: "class_{}".format(i) for i in range(nc)}
+        spec.class_names = {i: f"class_{i}" for i in range(nc)}
     for cid in spec.class_names:
         spec.class_colors.setdefault(cid, stable_color(cid))
 
@@ -627,7 +631,12 @@ def create_session(
     path = spec.path if isinstance(spec, ModelSpec) else str(spec)
     avail = list(ort.get_available_providers())
     if providers is None:
-        order = ["CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider"]
+        order = [
+            "CUDAExecutionProvider",
+            "DmlExecutionProvider",
+            "CoreMLExecutionProvider",
+            "CPUExecutionProvider",
+        ]
         providers = [p for p in order if p in avail] or ["CPUExecutionProvider"]
     else:
         missing = [p for p in providers if p not in avail]
@@ -644,6 +653,8 @@ def create_session(
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    if os.environ.get("IDF_HR_ORT_SPIN", "1") == "0":
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         sess = ort.InferenceSession(path, sess_options=so, providers=list(providers))
     except Exception as exc:

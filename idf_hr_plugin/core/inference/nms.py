@@ -93,22 +93,12 @@ def _axis_overlaps(boxes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple:
     return inter, area[i], area[j]
 
 
-def _rotated_overlaps(polys: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple:
-    import shapely
-
-    inter = shapely.area(shapely.intersection(polys[i], polys[j]))
-    area = shapely.area(polys)
-    return inter, area[i], area[j]
-
-
-def rbox_polygons(rboxes: np.ndarray) -> np.ndarray:
-    """(N, 5) cx, cy, w, h, angle -> array of shapely polygons."""
-    import shapely
-
+def rbox_polygons(rboxes: np.ndarray) -> list:
+    """(N, 5) cx, cy, w, h, angle -> list of shapely polygons."""
     from .decoders import rbox_corners
+    from .geom import polygons
 
-    corners = rbox_corners(np.asarray(rboxes, dtype=np.float64))
-    return shapely.polygons(corners)
+    return polygons(rbox_corners(np.asarray(rboxes, dtype=np.float64)))
 
 
 def nms(
@@ -122,13 +112,15 @@ def nms(
     groups: Optional[np.ndarray] = None,
     priority: Optional[np.ndarray] = None,
     rboxes: Optional[np.ndarray] = None,
+    fragments: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Greedy NMS; returns kept indices, best first.
 
     ``boxes`` (N, 4) xyxy (for oriented boxes, their envelopes, with ``rboxes`` (N, 5)). A box
     is suppressed by a kept, better-ranked box of the same class (any class if ``agnostic``)
     when IoU > ``iou_thr``, or IoS > ``ios_thr``; with ``groups`` (e.g. tile ids), IoS is only
-    used between different groups. Rank: ``priority`` (lower first, e.g. 1 = cut by a tile
+    used between different groups, and with ``fragments`` (boxes cut by a tile border) only for
+    pairs where one box is a fragment, so a small object inside a large one survives. Rank: ``priority`` (lower first, e.g. 1 = cut by a tile
     border) and then score.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -148,8 +140,14 @@ def nms(
         same = c[i] == c[j]
         i, j = i[same], j[same]
     if i.size:
-        if rboxes is not None:
-            inter, ai, aj = _rotated_overlaps(rbox_polygons(rboxes), i, j)
+        if rboxes is not None:  # polygons only for the boxes of candidate pairs
+            need = np.unique(np.concatenate([i, j]))
+            polys = [None] * n
+            for k, p in zip(need, rbox_polygons(np.asarray(rboxes)[need])):
+                polys[k] = p
+            inter = np.array([polys[a].intersection(polys[b]).area for a, b in zip(i, j)], np.float64)
+            ai = np.array([polys[a].area for a in i], np.float64)
+            aj = np.array([polys[b].area for b in j], np.float64)
         else:
             inter, ai, aj = _axis_overlaps(boxes, i, j)
         iou = inter / np.maximum(ai + aj - inter, 1e-12)
@@ -160,6 +158,9 @@ def nms(
             if groups is not None:
                 g = np.asarray(groups)
                 ios_hit &= g[i] != g[j]
+            if fragments is not None:
+                fr = np.asarray(fragments, bool)
+                ios_hit &= fr[i] | fr[j]
             hit |= ios_hit
         i, j = i[hit], j[hit]
     if i.size == 0:

@@ -1,0 +1,147 @@
+"""Command line of IdF HR (no QGIS needed): ``python -m idf_hr_plugin <command> ...``.
+
+Commands register themselves with :func:`register_command`; ``detect`` is built in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+from .core.errors import IdfHrError, UserInputError
+from .core.i18n import tr
+
+SetupParser = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+_COMMANDS: Dict[str, Tuple[SetupParser, Run, str]] = {}
+
+
+def register_command(name: str, setup_parser: SetupParser, run: Run, help: str = "") -> None:
+    """Add a subcommand: ``setup_parser(parser)`` declares its options, ``run(args) -> exit code``."""
+    _COMMANDS[name] = (setup_parser, run, help)
+
+
+def parse_extent(text: str) -> tuple:
+    """``xmin,ymin,xmax,ymax[:EPSG]`` -> ((xmin, ymin, xmax, ymax), "EPSG:nnnn" or None)."""
+    crs = None
+    body = text.strip()
+    if ":" in body:
+        body, code = body.rsplit(":", 1)
+        code = code.strip().upper().removeprefix("EPSG")
+        if not code.isdigit():
+            raise UserInputError(
+                tr("The extent CRS '{code}' must be an EPSG code, e.g. :2154.").format(code=code)
+            )
+        crs = "EPSG:" + code
+    try:
+        vals = tuple(float(v) for v in body.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 4:
+        raise UserInputError(
+            tr("The extent '{text}' must be xmin,ymin,xmax,ymax optionally followed by :EPSG.").format(
+                text=text
+            )
+        )
+    return vals, crs
+
+
+def _detect_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="ONNX model file")
+    p.add_argument("--raster", required=True, help="GDAL-readable raster (GeoTIFF, COG, VRT, /vsicurl/ URL)")
+    p.add_argument("--extent", help="xmin,ymin,xmax,ymax[:EPSG] (default: the whole raster)")
+    p.add_argument(
+        "--mask", help="vector file of polygons: tiles outside are skipped, detections outside dropped"
+    )
+    p.add_argument("--out", required=True, help="output GeoPackage (.gpkg); existing layers are kept")
+    p.add_argument("--conf", type=float, help="confidence threshold")
+    p.add_argument("--iou", type=float, help="IoU threshold of the NMS")
+    p.add_argument("--batch", type=int, help="tiles per inference batch")
+    p.add_argument("--tile-size", type=int, help="tile size in pixels (models with a dynamic input)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels")
+    p.add_argument("--task", help="override the detected task (detection, obb, instance_segmentation, ...)")
+    p.add_argument("--layout", help="override the detected output layout (yolov8, yolov5, end2end, ...)")
+    p.add_argument("--bands", help="band mapping: RGB, BGR, IRC or a list like 1,2,3")
+    p.add_argument("--sha256", help="expected sha256 of the model file")
+    p.add_argument("--out-crs", help="CRS of the output layer, e.g. EPSG:2154 (default: the raster's)")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: physical cores)")
+    p.add_argument("--source", default="", help="imagery id stored with each result")
+    p.add_argument("--vintage", default="", help="imagery vintage stored with each result")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _detect_run(args: argparse.Namespace) -> int:
+    from .core.inference import run_detection
+
+    extent = extent_crs = None
+    if args.extent:
+        extent, extent_crs = parse_extent(args.extent)
+    last = [0.0]
+
+    def progress(done: int, total: int, eta: float) -> None:
+        now = time.monotonic()
+        if args.quiet or (now - last[0] < 0.5 and done < total):
+            return
+        last[0] = now
+        sys.stderr.write(
+            "\r" + tr("tiles {done}/{total}, ETA {eta:.0f} s").format(done=done, total=total, eta=eta)
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    report = run_detection(
+        args.model,
+        args.raster,
+        extent=extent,
+        extent_crs=extent_crs,
+        mask=args.mask,
+        out_path=args.out,
+        batch_size=args.batch,
+        conf=args.conf,
+        iou=args.iou,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        task=args.task,
+        layout=args.layout,
+        band_map=args.bands,
+        expected_sha256=args.sha256,
+        out_crs=args.out_crs,
+        threads=args.threads,
+        progress=progress,
+        source=args.source,
+        vintage=args.vintage,
+    )
+    print(report.summary())
+    print(tr("Energy estimate method: {m}").format(m=report.energy_method))
+    return 0
+
+
+register_command("detect", _detect_parser, _detect_run, "run an ONNX model over a raster extent")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m idf_hr_plugin", description="IdF HR command line")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (setup, _run, help_) in _COMMANDS.items():
+        setup(sub.add_parser(name, help=help_, description=help_))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns the exit code (2 with the message on a user-facing error)."""
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not args.command:
+        parser.print_help()
+        return 1
+    try:
+        return int(_COMMANDS[args.command][1](args) or 0)
+    except IdfHrError as exc:
+        sys.stderr.write("\n" + tr("Error: {msg}").format(msg=str(exc)) + "\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("\n" + tr("Interrupted; nothing was written.") + "\n")
+        return 130
