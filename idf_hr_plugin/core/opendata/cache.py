@@ -39,7 +39,9 @@ def age_text(retrieved_at: datetime, now: datetime | None = None) -> str:
     minutes = seconds // 60
     if minutes < 60:
         return (
-            tr("retrieved 1 minute ago") if minutes == 1 else tr("retrieved {n} minutes ago").format(n=minutes)
+            tr("retrieved 1 minute ago")
+            if minutes == 1
+            else tr("retrieved {n} minutes ago").format(n=minutes)
         )
     hours = minutes // 60
     if hours < 48:
@@ -75,7 +77,7 @@ def make_key(*parts: Any) -> str:
     """A file-safe cache key from source parts (portal, dataset id, filter...): readable slug + short hash."""
     raw = "|".join("" if p is None else str(p) for p in parts)
     slug = _KEY_RE.sub("-", "-".join(str(p) for p in parts[:2] if p).lower()).strip("-")[:60] or "dataset"
-    return f"{slug}-{hashlib.sha1(raw.encode('utf-8')).hexdigest()[:10]}"  # noqa: S324 - not security
+    return f"{slug}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:10]}"
 
 
 class DatasetCache:
@@ -104,7 +106,7 @@ class DatasetCache:
         src_layer: str | None = None,
     ) -> CachedDataset:
         """Store an OGR-readable vector file as entry ``key`` (atomically) and return the entry."""
-        layer = layer or _KEY_RE.sub("_", (dataset_id or key).lower()).strip("_") or "data"
+        layer = layer or re.sub(r"[^a-z0-9_]+", "_", (dataset_id or key).lower()).strip("_") or "data"
         when = (retrieved_at or utc_now()).astimezone(timezone.utc)
         meta = {
             "key": key,
@@ -129,7 +131,13 @@ class DatasetCache:
 
     def list(self) -> list[CachedDataset]:
         """All complete entries, newest first."""
-        entries = [e for p in sorted(self.root.glob("*.gpkg")) if not p.name.startswith(".") for e in [self._load(p)] if e]
+        entries = [
+            e
+            for p in sorted(self.root.glob("*.gpkg"))
+            if not p.name.startswith(".")
+            for e in [self._load(p)]
+            if e
+        ]
         return sorted(entries, key=lambda e: e.retrieved_at, reverse=True)
 
     def remove(self, key: str) -> None:

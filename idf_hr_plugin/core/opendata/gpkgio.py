@@ -44,9 +44,9 @@ def write_metadata(gpkg: str | os.PathLike[str], meta: Mapping[str, Any]) -> Non
     """Write (replace) the ``idf_hr_metadata`` table of a GeoPackage."""
     con = sqlite3.connect(str(gpkg))
     try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+        con.execute("CREATE TABLE IF NOT EXISTS idf_hr_metadata (key TEXT PRIMARY KEY, value TEXT)")
         con.executemany(
-            f"INSERT OR REPLACE INTO {META_TABLE} (key, value) VALUES (?, ?)",
+            "INSERT OR REPLACE INTO idf_hr_metadata (key, value) VALUES (?, ?)",
             [(str(k), "" if v is None else str(v)) for k, v in meta.items()],
         )
         con.commit()
@@ -59,10 +59,12 @@ def read_metadata(gpkg: str | os.PathLike[str]) -> dict[str, str]:
     uri = Path(gpkg).resolve().as_uri() + "?mode=ro"
     con = sqlite3.connect(uri, uri=True)
     try:
-        row = con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (META_TABLE,)).fetchone()
+        row = con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name=?", (META_TABLE,)
+        ).fetchone()
         if row is None:
             return {}
-        return {k: v for k, v in con.execute(f"SELECT key, value FROM {META_TABLE}")}
+        return {k: v for k, v in con.execute("SELECT key, value FROM idf_hr_metadata")}
     finally:
         con.close()
 

@@ -198,7 +198,9 @@ class OdsPortal:
         url = f"{self._dataset_url(dataset_id)}/exports/geojson"
         return url + ("?" + urlencode({"where": where}) if where else "")
 
-    def _get_json(self, url: str, params: dict[str, Any] | None = None, cancel: CancelCheck | None = None) -> Any:
+    def _get_json(
+        self, url: str, params: dict[str, Any] | None = None, cancel: CancelCheck | None = None
+    ) -> Any:
         return self.client.get_json(url, params=params, headers=self.headers, cancel=cancel)
 
     # -- catalog --------------------------------------------------------------
@@ -217,7 +219,9 @@ class OdsPortal:
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
             raise NetworkError(
-                tr("{host} did not answer like an Opendatasoft Explore API v2.1 catalog.").format(host=self.base_url),
+                tr("{host} did not answer like an Opendatasoft Explore API v2.1 catalog.").format(
+                    host=self.base_url
+                ),
                 url=self.api,
             )
         return [parse_dataset(r, self.base_url) for r in results]
@@ -319,9 +323,9 @@ class OdsPortal:
         if bbox_wgs84 is not None:
             if not info.geo_field:
                 raise UserInputError(
-                    tr("The dataset {id} has no geographic field, so it cannot be filtered by the map extent.").format(
-                        id=dataset_id
-                    )
+                    tr(
+                        "The dataset {id} has no geographic field, so it cannot be filtered by the map extent."
+                    ).format(id=dataset_id)
                 )
             bbox_where = bbox_clause(info.geo_field, bbox_wgs84)
         full_where = _and(where, bbox_where)
@@ -330,8 +334,10 @@ class OdsPortal:
         if cancel is not None and cancel():
             raise Cancelled()
         fc = _safe_json(resp.content, strict=False)
-        if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection" or not isinstance(
-            fc.get("features"), list
+        if (
+            not isinstance(fc, dict)
+            or fc.get("type") != "FeatureCollection"
+            or not isinstance(fc.get("features"), list)
         ):
             raise NetworkError(
                 tr(

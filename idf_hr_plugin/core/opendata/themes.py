@@ -149,7 +149,9 @@ def resolve_theme(
             continue
         except UserInputError:
             LOG.info("theme %s: dataset %s not found, searching the catalog", key, ds_id)
-        candidates = [c for c in _search_candidates(portal, preset, ds_id) if c.id not in {f.id for f in found}]
+        candidates = [
+            c for c in _search_candidates(portal, preset, ds_id) if c.id not in {f.id for f in found}
+        ]
         if not candidates:
             missing.append(ds_id)
             continue
