@@ -50,3 +50,11 @@ def loopback():
     yield make
     for srv in servers:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_region(_isolated_cache):
+    """The full default demo region, generated once per test session into the isolated cache."""
+    from idf_hr_plugin.demo import ensure_demo_region
+
+    return ensure_demo_region()

@@ -33,7 +33,6 @@ def start():
         cached = CachedHttp(default_client(), cache)
         cached.offline = bool(Settings.OFFLINE.value())
         proxy = CachingRangeProxy(cached, allowed_prefixes=("http://", "https://"))
-        proxy.start()
     except Exception as exc:  # the plugin must still work uncached
         LOG.warning("imagery cache disabled: %s", exc)
         return None

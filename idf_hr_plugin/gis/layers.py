@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -25,16 +26,7 @@ from ..core.paths import cache_dir
 from . import imagery_cache
 from .i18n import tr
 
-FOOTPRINT_FIELDS = (
-    ("item_id", QVariant.String),
-    ("datetime", QVariant.String),
-    ("gsd", QVariant.Double),
-    ("collection", QVariant.String),
-    ("source", QVariant.String),
-    ("title", QVariant.String),
-    ("assets", QVariant.String),
-    ("thumbnail", QVariant.String),
-)
+QVARIANT_TYPES = {"str": QVariant.String, "float": QVariant.Double, "int": QVariant.Int}
 
 
 def layer_name(items: Sequence[Item]) -> str:
@@ -129,8 +121,8 @@ def imagery_layer(items: Sequence[Item]) -> QgsRasterLayer:
 def footprint_fields() -> QgsFields:
     """Fields of the footprints layer and of the ``idfhr:catalogsearch`` output."""
     fields = QgsFields()
-    for fname, ftype in FOOTPRINT_FIELDS:
-        fields.append(QgsField(fname, ftype))
+    for fname, ftype in footprints.FOOTPRINT_FIELDS:
+        fields.append(QgsField(fname, QVARIANT_TYPES[ftype]))
     return fields
 
 
@@ -139,10 +131,17 @@ def footprint_feature(item: Item, fields: QgsFields) -> QgsFeature:
     feature = footprints.item_to_feature(item)
     f = QgsFeature(fields)
     if feature.get("geometry"):
-        f.setGeometry(QgsGeometry.fromWkt(footprints.geometry_wkt(feature["geometry"])))
+        f.setGeometry(_geojson_geometry(feature["geometry"]))
     props = feature["properties"]
-    f.setAttributes([props.get(fname) for fname, _ in FOOTPRINT_FIELDS])
+    f.setAttributes([props.get(fname) for fname, _ in footprints.FOOTPRINT_FIELDS])
     return f
+
+
+def _geojson_geometry(geometry: dict) -> QgsGeometry:
+    from osgeo import ogr
+
+    ogr_geom = ogr.CreateGeometryFromJson(json.dumps(geometry))
+    return QgsGeometry.fromWkt(ogr_geom.ExportToWkt()) if ogr_geom is not None else QgsGeometry()
 
 
 def footprints_layer(items: Iterable[Item], name: str | None = None) -> QgsVectorLayer:

@@ -377,7 +377,7 @@ class CatalogTab(QWidget):
         layer = self.footprints_layer()
         if layer is not None:
             wanted = {it.id for it in selected}
-            ids = [f.id() for f in layer.getFeatures() if f["item_id"] in wanted]
+            ids = [f.id() for f in layer.getFeatures() if f["id"] in wanted]
             layer.selectByIds(ids)
 
     def add_selected_to_map(self) -> list:

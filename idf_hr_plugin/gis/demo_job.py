@@ -1,0 +1,144 @@
+"""The headless main job on the embedded demo region (``make demo``).
+
+Generates the synthetic region (first run only), searches its STAC catalog, downloads an offline
+pack of part of it, runs the bundled detection model when available, renders PNG maps with QGIS's
+renderer and saves a QGIS project with everything.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..core.catalog.model import SearchQuery, SourceConfig
+
+Log = Callable[[str], None]
+
+
+def _wgs84_bbox(bounds, crs: str = "EPSG:2154"):
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    xs, ys = t.transform([bounds[0], bounds[2], bounds[0], bounds[2]], [bounds[1], bounds[1], bounds[3], bounds[3]])
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def pack_extent(bounds, size_m: float = 400.0):
+    """A ``size_m`` square at the centre of the region (EPSG:2154)."""
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    h = size_m / 2
+    return (cx - h, cy - h, cx + h, cy + h)
+
+
+def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect: bool = True) -> dict:
+    """Run the whole demo; returns the paths it wrote."""
+    from ..core.catalog.mosaic import build_mosaic_vrt
+    from ..core.catalog.sources import make_source
+    from ..core.tiles.offline import download_pack
+    from ..demo import ensure_demo_region
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    log("1/5 Demo region (synthetic imagery, generated on first use)…")
+    region = ensure_demo_region(progress=lambda f, msg="": None)
+    log(f"    {region.root}  ({len(region.vintages)} vintages, bounds {tuple(round(v) for v in region.bounds)} EPSG:2154)")
+
+    log("2/5 Searching the demo STAC catalog…")
+    source = make_source(SourceConfig(id="demo", name="Demo", kind="demo"))
+    items = list(source.search(SearchQuery(bbox=_wgs84_bbox(region.bounds), limit=1000)))
+    by_coll: dict[str, list] = {}
+    for item in items:
+        by_coll.setdefault(item.collection or "?", []).append(item)
+    for coll, its in sorted(by_coll.items()):
+        log(f"    {coll}: {len(its)} items")
+    latest = max(region.vintages)
+    vintage_items = [i for i in items if i.year == latest and i.gsd and abs(i.gsd - 0.2) < 1e-6]
+    if not vintage_items:
+        raise RuntimeError("the demo catalog returned no 20 cm item for the latest vintage")
+    mosaic = build_mosaic_vrt(vintage_items, out_dir / f"demo_mosaic_{latest}.vrt")
+
+    log(f"3/5 Offline pack of {pack_size_m:.0f} m × {pack_size_m:.0f} m ({latest}, 20 cm, COG)…")
+    extent = pack_extent(region.bounds, pack_size_m)
+    pack = download_pack(
+        str(mosaic),
+        extent,
+        "EPSG:2154",
+        out_dir / f"offline_pack_{latest}.tif",
+        fmt="COG",
+        metadata={"source": "IdF HR demo region (synthetic)", "licence": "Etalab-2.0 (synthetic demo data)"},
+    )
+    log(f"    {pack.path} ({pack.bytes / 1e6:.1f} MB, {pack.pixels / 1e6:.1f} Mpx, {pack.seconds:.1f} s)")
+
+    detections = None
+    if detect:
+        detections = _maybe_detect(pack.path, out_dir, log)
+
+    log("5/5 Rendering with QGIS…")
+    png, project = _render(region, pack.path, mosaic, detections, extent, out_dir)
+    log(f"    map: {png}")
+    log(f"    project: {project}")
+    log(f"Done in {time.monotonic() - t0:.0f} s. Files are in {out_dir}")
+    return {"region": region.root, "pack": pack.path, "mosaic": mosaic, "png": png, "project": project, "detections": detections}
+
+
+def _maybe_detect(raster: Path, out_dir: Path, log: Log):
+    from ..core.paths import RESOURCES_DIR
+
+    model = RESOURCES_DIR / "models" / "idfhr_demo_detector.onnx"
+    try:
+        from ..core.inference.runner import run_detection
+    except ImportError as exc:
+        log(f"4/5 Detection skipped: {exc}")
+        return None
+    if not model.exists():
+        log("4/5 Detection skipped: the bundled demo model is not built yet (make model).")
+        return None
+    log("4/5 Detecting with the bundled demo model…")
+    out = out_dir / "detections.gpkg"
+    report = run_detection(model, str(raster), out_path=out)
+    log("    " + report.summary().replace("\n", "\n    "))
+    return out
+
+
+def _render(region, pack: Path, mosaic: Path, detections, extent, out_dir: Path):
+    from qgis.core import QgsProject, QgsRasterLayer, QgsRectangle, QgsVectorLayer
+
+    from ..core.paths import RESOURCES_DIR
+    from .headless import ensure_qgis_app
+    from .render import render_png
+
+    ensure_qgis_app()
+    project = QgsProject.instance()
+    project.clear()
+    project.setCrs(QgsRasterLayer(str(pack), "tmp").crs())
+    layers = []
+    for year, _tiles in sorted(region.vintages.items()):
+        vrt = mosaic if str(year) in mosaic.name else None
+        if vrt is None:
+            continue
+        layer = QgsRasterLayer(str(vrt), f"Démo {year} — 20 cm (synthétique)", "gdal")
+        project.addMapLayer(layer)
+    pack_layer = QgsRasterLayer(str(pack), f"Pack hors ligne — {pack.stem}", "gdal")
+    project.addMapLayer(pack_layer)
+    layers.append(pack_layer)
+    truth = QgsVectorLayer(f"{region.ground_truth}|layername=objects", "Vérité terrain (démo)", "ogr")
+    if truth.isValid():
+        qml = RESOURCES_DIR / "styles" / "ground_truth.qml"
+        if qml.exists():
+            truth.loadNamedStyle(str(qml))
+        project.addMapLayer(truth)
+    top = []
+    if detections is not None:
+        det = QgsVectorLayer(str(detections), "Détections", "ogr")
+        if det.isValid():
+            qml = RESOURCES_DIR / "styles" / "detections.qml"
+            if qml.exists():
+                det.loadNamedStyle(str(qml))
+            project.addMapLayer(det)
+            top.append(det)
+    png = render_png(top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400))
+    qgz = out_dir / "idf_hr_demo.qgz"
+    project.write(str(qgz))
+    return png, qgz
