@@ -26,7 +26,7 @@ test-fast: setup
 
 ## Open QGIS with the plugin loaded from source and the demo project (needs a display).
 qgis: setup i18n
-	$(PY) -m $(PLUGIN) demo-project --out demo-output
+	@[ -f demo-output/idf_hr_demo.qgz ] || $(PY) -m $(PLUGIN) demo --out demo-output
 	scripts/run_qgis.sh demo-output/idf_hr_demo.qgz
 
 ## Build the zip installable through QGIS "Install from ZIP".

@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; returns the exit code (2 with the message on a user-facing error)."""
+    from . import commands  # noqa: F401  (registers the catalog, download and demo commands)
+
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     if not args.command:

@@ -20,7 +20,9 @@ def _wgs84_bbox(bounds, crs: str = "EPSG:2154"):
     from pyproj import Transformer
 
     t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    xs, ys = t.transform([bounds[0], bounds[2], bounds[0], bounds[2]], [bounds[1], bounds[1], bounds[3], bounds[3]])
+    xs, ys = t.transform(
+        [bounds[0], bounds[2], bounds[0], bounds[2]], [bounds[1], bounds[1], bounds[3], bounds[3]]
+    )
     return (min(xs), min(ys), max(xs), max(ys))
 
 
@@ -43,7 +45,9 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
     t0 = time.monotonic()
     log("1/5 Demo region (synthetic imagery, generated on first use)…")
     region = ensure_demo_region(progress=lambda f, msg="": None)
-    log(f"    {region.root}  ({len(region.vintages)} vintages, bounds {tuple(round(v) for v in region.bounds)} EPSG:2154)")
+    log(
+        f"    {region.root}  ({len(region.vintages)} vintages, bounds {tuple(round(v) for v in region.bounds)} EPSG:2154)"
+    )
 
     log("2/5 Searching the demo STAC catalog…")
     source = make_source(SourceConfig(id="demo", name="Demo", kind="demo"))
@@ -80,7 +84,14 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
     log(f"    map: {png}")
     log(f"    project: {project}")
     log(f"Done in {time.monotonic() - t0:.0f} s. Files are in {out_dir}")
-    return {"region": region.root, "pack": pack.path, "mosaic": mosaic, "png": png, "project": project, "detections": detections}
+    return {
+        "region": region.root,
+        "pack": pack.path,
+        "mosaic": mosaic,
+        "png": png,
+        "project": project,
+        "detections": detections,
+    }
 
 
 def _maybe_detect(raster: Path, out_dir: Path, log: Log):
@@ -138,7 +149,9 @@ def _render(region, pack: Path, mosaic: Path, detections, extent, out_dir: Path)
                 det.loadNamedStyle(str(qml))
             project.addMapLayer(det)
             top.append(det)
-    png = render_png(top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400))
+    png = render_png(
+        top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400)
+    )
     qgz = out_dir / "idf_hr_demo.qgz"
     project.write(str(qgz))
     return png, qgz

@@ -30,7 +30,7 @@ def gdal_source_for_layer(layer: QgsRasterLayer) -> str:
         return layer.source()
     if provider == "wms":
         uri = QgsDataSourceUri()
-        uri.setEncodedUri(layer.source().encode("utf-8"))
+        uri.setEncodedUri(layer.source())
         params = {k: uri.param(k) for k in ("url", "layers", "tileMatrixSet", "styles", "type")}
         if params["type"] == "xyz":
             return _xyz_gdal_wms_xml(params["url"])
@@ -41,12 +41,12 @@ def gdal_source_for_layer(layer: QgsRasterLayer) -> str:
                 parts.append(f"style={params['styles']}")
             return ",".join(parts)
         raise UserInputError(
-            tr("The layer “{name}” is a WMS layer; only WMTS, XYZ and file/COG layers can be read for downloads or detections.").format(
-                name=layer.name()
-            )
+            tr(
+                "The layer “{name}” is a WMS layer; only WMTS, XYZ and file/COG layers can be read for downloads or detections."
+            ).format(name=layer.name())
         )
     raise UserInputError(
-        tr("The layer “{name}” uses the “{provider}” provider, which IdF HR cannot read window by window.").format(
-            name=layer.name(), provider=provider
-        )
+        tr(
+            "The layer “{name}” uses the “{provider}” provider, which IdF HR cannot read window by window."
+        ).format(name=layer.name(), provider=provider)
     )

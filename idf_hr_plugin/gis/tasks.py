@@ -53,7 +53,9 @@ class IdfHrTask(QgsTask):
             self.error = str(exc)
         except Exception as exc:  # unexpected: keep the traceback in the log, a sentence for the user
             LOG.error("%s failed:\n%s", self.description(), traceback.format_exc())
-            self.error = tr("Unexpected error: {error}. Details are in the IdF HR log panel.").format(error=exc)
+            self.error = tr("Unexpected error: {error}. Details are in the IdF HR log panel.").format(
+                error=exc
+            )
         return False
 
     def _progress(self, value: float) -> None:

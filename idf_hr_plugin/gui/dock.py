@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ..gis.i18n import tr
+
+# (attribute, module, class) of the tabs after the catalog; each class takes (iface, parent),
+# has tab_title() -> translated title, and may define shutdown().
+EXTRA_TABS: tuple = ()
 
 
 class IdfHrDock(QgsDockWidget):
@@ -25,6 +31,10 @@ class IdfHrDock(QgsDockWidget):
 
         self.catalog_tab = CatalogTab(iface, self)
         self.add_tab(self.catalog_tab, tr("Catalog"))
+        for attr, module, cls in EXTRA_TABS:
+            widget = getattr(importlib.import_module(f"{__package__}.{module}"), cls)(iface, self)
+            setattr(self, attr, widget)
+            self.add_tab(widget, widget.tab_title())
 
     def add_tab(self, widget: QWidget, title: str) -> None:
         self.tabs.addTab(widget, title)

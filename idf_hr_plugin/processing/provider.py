@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..gis.i18n import tr
 from .base import ICON
 
+# (module, class) of every algorithm, in the order the toolbox lists them.
+ALGORITHMS = (
+    ("catalog_search", "CatalogSearchAlgorithm"),
+    ("download_imagery", "DownloadImageryAlgorithm"),
+)
+
 
 def algorithm_classes() -> list:
-    """Every algorithm the provider offers (imported lazily: optional deps load on use)."""
-    from .catalog_search import CatalogSearchAlgorithm
-    from .download_imagery import DownloadImageryAlgorithm
-
-    return [CatalogSearchAlgorithm, DownloadImageryAlgorithm]
+    """Every algorithm the provider offers."""
+    return [getattr(importlib.import_module(f"{__package__}.{mod}"), cls) for mod, cls in ALGORITHMS]
 
 
 class IdfHrProvider(QgsProcessingProvider):

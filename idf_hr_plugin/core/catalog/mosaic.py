@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Callable, Iterable, Optional, Union
 
 from ..errors import UserInputError
 from ..i18n import tr
@@ -32,13 +32,13 @@ def gdal_path(href: str) -> str:
     return href
 
 
-def _item_path(item: Item) -> str:
+def _item_path(item: Item, href_to_path: Optional[Callable[[str], str]] = None) -> str:
     rasters = item.raster_assets()
     if not rasters:
         raise UserInputError(
             tr("The item {id} has no image file to open (no GeoTIFF/JPEG 2000 asset).").format(id=item.id)
         )
-    return gdal_path(rasters[0].href)
+    return (href_to_path or gdal_path)(rasters[0].href)
 
 
 def _describe(gdal, path: str) -> tuple[str, int]:
@@ -65,15 +65,22 @@ def _describe(gdal, path: str) -> tuple[str, int]:
     return crs or "", ds.RasterCount
 
 
-def build_mosaic_vrt(items: Iterable[Item], out_path: Union[str, os.PathLike]) -> Path:
+def build_mosaic_vrt(
+    items: Iterable[Item],
+    out_path: Union[str, os.PathLike],
+    href_to_path: Optional[Callable[[str], str]] = None,
+) -> Path:
     """Write a VRT mosaicking the first image asset of each item; return its path.
+
+    ``href_to_path`` maps an asset href to the GDAL path to use (default :func:`gdal_path`; the
+    plugin passes one that routes remote COGs through its caching proxy).
 
     All images must share one CRS and one band count (else :class:`UserInputError`). The VRT is
     written to a temporary file in the same folder and moved into place when complete.
     """
     from osgeo import gdal  # GDAL, not Qt: allowed in core
 
-    paths = [_item_path(it) for it in items]
+    paths = [_item_path(it, href_to_path) for it in items]
     if not paths:
         raise UserInputError(tr("No item was given to build a mosaic: select at least one image."))
     out = Path(out_path)

@@ -1,0 +1,118 @@
+"""CLI commands besides ``detect``: catalog search, offline download, the demo job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .cli import parse_extent, register_command
+from .core.i18n import tr
+
+
+def _search_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", choices=["stac-api", "stac-static", "wmts", "demo"], default="demo")
+    p.add_argument(
+        "--url", default="", help="catalog URL (STAC API root, catalog.json, WMTS GetCapabilities)"
+    )
+    p.add_argument("--bbox", help="lon_min,lat_min,lon_max,lat_max (WGS84)")
+    p.add_argument("--start", help="from date, YYYY-MM-DD")
+    p.add_argument("--end", help="to date, YYYY-MM-DD")
+    p.add_argument("--collection", action="append", default=[], help="collection id (repeatable)")
+    p.add_argument("--max-gsd", type=float, help="maximum ground sample distance in metres")
+    p.add_argument("--limit", type=int, default=500)
+    p.add_argument("--geojson", help="write the footprints to this GeoJSON file")
+
+
+def _search_run(args: argparse.Namespace) -> int:
+    from .core.catalog import footprints
+    from .core.catalog.model import SearchQuery, SourceConfig
+    from .core.catalog.sources import make_source
+
+    bbox = None
+    if args.bbox:
+        bbox, _crs = parse_extent(args.bbox)
+    source = make_source(SourceConfig(id="cli", name=args.url or args.kind, kind=args.kind, url=args.url))
+    query = SearchQuery(
+        bbox=bbox,
+        datetime_start=args.start,
+        datetime_end=args.end,
+        collections=args.collection,
+        max_gsd=args.max_gsd,
+        limit=args.limit,
+    )
+    items = list(source.search(query))
+    for item in items:
+        gsd = f"{item.gsd:.2f} m" if item.gsd else "?"
+        print(f"{(item.datetime or '')[:10]:10}  {gsd:>7}  {item.collection or '':28}  {item.id}")
+    print(tr("{n} results.").format(n=len(items)))
+    if args.geojson:
+        footprints.write_footprints_geojson(items, args.geojson)
+        print(args.geojson)
+    return 0
+
+
+def _download_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", required=True, help="GDAL path, /vsicurl/ URL, VRT or WMTS: connection string")
+    p.add_argument("--extent", required=True, help="xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)")
+    p.add_argument("--out", required=True, help="output .tif (COG) or .gpkg")
+    p.add_argument("--resolution", type=float, help="output resolution in source units (default: native)")
+
+
+def _download_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.tiles.offline import download_pack
+
+    extent, crs = parse_extent(args.extent)
+    out = Path(args.out)
+    last = [0.0]
+
+    def progress(fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.5 or fraction >= 1.0:
+            last[0] = now
+            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
+            sys.stderr.flush()
+
+    result = download_pack(
+        args.source,
+        extent,
+        crs or "EPSG:2154",
+        out,
+        fmt="GPKG" if out.suffix.lower() == ".gpkg" else "COG",
+        resolution=args.resolution,
+        progress=progress,
+    )
+    sys.stderr.write("\n")
+    print(
+        tr("Offline pack written: {path} ({mb} MB, {mpx} Mpx, {s} s{resumed}).").format(
+            path=result.path,
+            mb=round(result.bytes / 1e6, 1),
+            mpx=round(result.pixels / 1e6, 1),
+            s=round(result.seconds, 1),
+            resumed=tr(", resumed") if result.resumed else "",
+        )
+    )
+    return 0
+
+
+def _demo_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo-output", help="folder for the outputs")
+    p.add_argument("--no-detect", action="store_true", help="skip the detection step")
+
+
+def _demo_run(args: argparse.Namespace) -> int:
+    from .gis.demo_job import run_demo
+
+    result = run_demo(args.out, detect=not args.no_detect)
+    print(json.dumps({k: str(v) for k, v in result.items() if v is not None}, indent=2))
+    return 0
+
+
+register_command(
+    "catalog-search", _search_parser, _search_run, "search a catalog (STAC API, static STAC, WMTS, demo)"
+)
+register_command("download", _download_parser, _download_run, "download an extent of imagery for offline use")
+register_command("demo", _demo_parser, _demo_run, "run the demo job on the embedded synthetic region")
