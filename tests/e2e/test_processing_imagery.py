@@ -17,12 +17,19 @@ def test_catalogsearch_demo_outputs_footprints(qgis_process, demo_region, tmp_pa
     out = tmp_path / "footprints.gpkg"
     res = qgis_process.run(
         "idfhr:catalogsearch",
-        {"SOURCE": "demo", "EXTENT": _extent_arg(demo_region.bounds), "START": "2026-01-01", "OUTPUT": str(out)},
+        {
+            "SOURCE": "demo",
+            "EXTENT": _extent_arg(demo_region.bounds),
+            "START": "2026-01-01",
+            "OUTPUT": str(out),
+        },
     )
     assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
     ds = ogr.Open(str(out))
     layer = ds.GetLayer(0)
-    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())]
+    names = [
+        layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())
+    ]
     assert {"id", "datetime", "gsd", "collection", "assets"} <= set(names)
     feats = list(layer)
     assert feats, "no footprint written"
@@ -43,11 +50,12 @@ def test_downloadimagery_writes_cog_with_source_pixels(qgis_process, demo_region
     tile = demo_region.vintages[2024][0]
     with rasterio.open(tile) as src:
         b = src.bounds
-        ext = (b.left + 20, b.bottom + 20, b.left + 120, b.bottom + 100)
+        ext = (b.left + 20, b.bottom + 20, b.left + 320, b.bottom + 220)  # 1500 x 1000 px
         expected = src.read(window=from_bounds(*ext, transform=src.transform))
     out = tmp_path / "pack.tif"
     res = qgis_process.run(
-        "idfhr:downloadimagery", {"SOURCE": str(tile), "EXTENT": _extent_arg(ext), "FORMAT": 0, "OUTPUT": str(out)}
+        "idfhr:downloadimagery",
+        {"SOURCE": str(tile), "EXTENT": _extent_arg(ext), "FORMAT": 0, "OUTPUT": str(out)},
     )
     assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
     with rasterio.open(out) as pack:

@@ -69,7 +69,8 @@ def test_search_demo_then_add_mosaic(plugin, demo_region):
     ext = layer.extent()
     assert ext.xMinimum() == pytest.approx(demo_region.bounds[0], abs=1)
     assert ext.yMaximum() == pytest.approx(demo_region.bounds[3], abs=1)
-    assert any("Etalab" in lic for lic in layer.metadata().licenses())
+    assert any("etalab" in lic.lower() for lic in layer.metadata().licenses())
+    assert "synthetic" in layer.metadata().abstract().lower()
 
 
 def test_no_results_says_what_to_do(plugin, demo_region):
@@ -86,7 +87,9 @@ def test_static_catalog_over_http_streams_through_cache(plugin, demo_region, loo
     shutil.copytree(demo_region.root, served)
     srv = loopback(served)
     catalog_url = srv.url + "/" + demo_region.catalog_path.relative_to(demo_region.root).as_posix()
-    Settings.set_sources([SourceConfig(id="http-static", name="HTTP static", kind="stac-static", url=catalog_url)])
+    Settings.set_sources(
+        [SourceConfig(id="http-static", name="HTTP static", kind="stac-static", url=catalog_url)]
+    )
     tab = plugin.dock.catalog_tab
     tab.reload_sources()
     _select_source(tab, "http-static")
@@ -100,7 +103,9 @@ def test_static_catalog_over_http_streams_through_cache(plugin, demo_region, loo
     assert len(layers) == 1 and layers[0].isValid(), tab.status.text()
     assert "/vsicurl/" in layers[0].source()
     # the pixels QGIS reads over HTTP are the pixels of the local file
-    local = QgsRasterLayer(str(served / item.raster_assets()[0].href.split(srv.url + "/", 1)[1]), "local", "gdal")
+    local = QgsRasterLayer(
+        str(served / item.raster_assets()[0].href.split(srv.url + "/", 1)[1]), "local", "gdal"
+    )
     ext = local.extent()
     centre = ext.center()
     for band in (1, 2, 3):
