@@ -268,7 +268,9 @@ class CatalogTab(QWidget):
         self.task = tasks.IdfHrTask(
             tr("IdF HR: catalog search"), work, on_done=self._search_done, on_error=self._search_failed
         )
-        self.task.progressChanged.connect(lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v)))
+        self.task.progressChanged.connect(
+            lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v))
+        )
         tasks.start(self.task)
 
     def cancel(self) -> None:
@@ -289,6 +291,8 @@ class CatalogTab(QWidget):
     def _search_done(self, result) -> None:
         self._end_task()
         items, collections = result
+        # newest vintage first, finest resolution first within a vintage
+        items = sorted(items, key=lambda it: (-(it.year or 0), it.gsd or 1e9, it.collection or "", it.id))
         self.items = items
         current = self.collection.currentText()
         self.collection.blockSignals(True)
