@@ -119,16 +119,20 @@ class RequestsTransport:
         except rq.exceptions.RequestException as exc:
             raise TransportError("other", str(exc)) from exc
         hdrs = {k.lower(): v for k, v in resp.headers.items()}
-        expected = hdrs.get("content-length")
-        if (
-            expected
-            and expected.isdigit()
-            and "content-encoding" not in hdrs
-            and method != "HEAD"
-            and int(expected) != len(content)
-        ):
-            raise TransportError("truncated", f"received {len(content)} of {expected} bytes")
+        check_complete(method, hdrs, content)
         return HttpResponse(url=resp.url, status=resp.status_code, headers=hdrs, content=content)
+
+
+def check_complete(method: str, headers: Mapping[str, str], content: bytes) -> None:
+    """Raise a ``truncated`` :class:`TransportError` when the body is shorter than Content-Length."""
+    expected = headers.get("content-length", "")
+    if (
+        expected.isdigit()
+        and method != "HEAD"
+        and "content-encoding" not in headers
+        and int(expected) != len(content)
+    ):
+        raise TransportError("truncated", f"received {len(content)} of {expected} bytes")
 
 
 def _host(url: str) -> str:

@@ -8,7 +8,7 @@ from qgis.core import QgsBlockingNetworkRequest
 from qgis.PyQt.QtCore import QByteArray, QUrl
 from qgis.PyQt.QtNetwork import QNetworkRequest
 
-from ..core.http import HttpClient, HttpResponse, TransportError
+from ..core.http import HttpClient, HttpResponse, TransportError, check_complete
 
 
 class QgisTransport:
@@ -55,14 +55,7 @@ class QgisTransport:
             bytes(k).decode("latin-1").lower(): bytes(reply.rawHeader(k)).decode("latin-1")
             for k in reply.rawHeaderList()
         }
-        expected = hdrs.get("content-length", "")
-        if (
-            expected.isdigit()
-            and method != "HEAD"
-            and "content-encoding" not in hdrs
-            and int(expected) != len(content)
-        ):
-            raise TransportError("truncated", f"received {len(content)} of {expected} bytes")
+        check_complete(method, hdrs, content)
         final_url = reply.request().url().toString() or url
         return HttpResponse(url=final_url, status=int(status), headers=hdrs, content=content)
 

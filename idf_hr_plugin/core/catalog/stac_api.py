@@ -11,7 +11,7 @@ from ..errors import Cancelled, NetworkError, UserInputError
 from ..http import HttpClient, default_client
 from ..i18n import tr
 from .model import CancelCheck, Collection, Item, SearchQuery, SourceConfig
-from .stac_item import collection_from_stac, datetime_interval, dedupe, item_from_stac, matches
+from .stac_item import collection_from_stac, datetime_interval, item_from_stac, select
 
 LOG = logging.getLogger("idf_hr.catalog")
 
@@ -117,16 +117,7 @@ class StacApiSource:
         return self._limited(query, cancel)
 
     def _limited(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
-        count = 0
-        if query.limit <= 0:
-            return
-        for item in dedupe(self._raw_items(query, cancel)):
-            if not matches(item, query):
-                continue
-            yield item
-            count += 1
-            if count >= query.limit:
-                return
+        return select(self._raw_items(query, cancel), query)
 
     def _raw_items(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
         _check_cancel(cancel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..errors import UserInputError
 from ..i18n import tr
@@ -355,3 +355,17 @@ def dedupe(items: Iterable[Item]) -> Iterable[Item]:
             continue
         seen.add(key)
         yield it
+
+
+def select(items: Iterable[Item], query: SearchQuery) -> Iterator[Item]:
+    """Deduplicated items matching ``query``, stopping at ``query.limit`` (every source ends with this)."""
+    if query.limit <= 0:
+        return
+    count = 0
+    for item in dedupe(items):
+        if not matches(item, query):
+            continue
+        yield item
+        count += 1
+        if count >= query.limit:
+            return

@@ -16,12 +16,11 @@ from .model import CancelCheck, Collection, Item, SearchQuery, SourceConfig
 from .stac_item import (
     collection_attribution,
     collection_from_stac,
-    dedupe,
     item_from_stac,
     looks_like_collection,
     looks_like_item,
     looks_like_item_collection,
-    matches,
+    select,
 )
 
 LOG = logging.getLogger("idf_hr.catalog")
@@ -234,16 +233,7 @@ class StaticStacSource:
         return self._search(query, cancel)
 
     def _search(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
-        if query.limit <= 0:
-            return
-        count = 0
-        for item in dedupe(self._items(query, cancel)):
-            if not matches(item, query):
-                continue
-            yield item
-            count += 1
-            if count >= query.limit:
-                return
+        return select(self._items(query, cancel), query)
 
     def _items(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
         root = self.root_location()
