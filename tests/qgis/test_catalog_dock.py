@@ -113,3 +113,14 @@ def test_static_catalog_over_http_streams_through_cache(plugin, demo_region, loo
         local_val, ok2 = local.dataProvider().sample(centre, band)
         assert ok1 and ok2 and remote_val == local_val
     assert srv.range_requests > 0
+    # network off: the origin server is gone, GDAL's in-memory cache is dropped; the imagery QGIS
+    # already read still opens, from the plugin's persistent cache
+    from osgeo import gdal
+
+    srv.stop()
+    gdal.VSICurlClearCache()
+    again = QgsRasterLayer(layers[0].source(), "offline", "gdal")
+    assert again.isValid()
+    for band in (1, 2, 3):
+        val, ok = again.dataProvider().sample(centre, band)
+        assert ok and val == local.dataProvider().sample(centre, band)[0]
