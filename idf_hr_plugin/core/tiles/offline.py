@@ -38,6 +38,7 @@ from rasterio.windows import Window, from_bounds
 
 from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
 from ..i18n import tr
+from ..paths import cache_dir
 
 LOG = logging.getLogger("idf_hr.tiles.offline")
 
@@ -80,6 +81,14 @@ def partial_paths(out_path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out.with_name(f".{out.name}.partial.tif"), out.with_name(f".{out.name}.partial.json")
 
 
+def _wms_cache_in_cache_dir() -> None:
+    """GDAL's WMS/WMTS drivers cache tiles in ./gdalwmscache by default: keep them in our cache."""
+    from osgeo import gdal
+
+    if not gdal.GetConfigOption("GDAL_DEFAULT_WMS_CACHE_PATH"):
+        gdal.SetConfigOption("GDAL_DEFAULT_WMS_CACHE_PATH", str(cache_dir() / "gdalwms"))
+
+
 def download_pack(
     source: str,
     extent: tuple[float, float, float, float],
@@ -105,6 +114,7 @@ def download_pack(
     extent and date. ``compress``: ``DEFLATE`` (lossless, default) or ``JPEG`` (8-bit RGB/grey).
     """
     t0 = time.monotonic()
+    _wms_cache_in_cache_dir()
     fmt = fmt.upper()
     if fmt not in ("COG", "GPKG"):
         raise UserInputError(tr("Unknown pack format {fmt}: choose COG or GPKG.").format(fmt=fmt))
