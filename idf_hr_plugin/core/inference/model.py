@@ -298,6 +298,11 @@ def load_model_spec(
     spec.channels = int(ch) if isinstance(ch, int) and ch > 0 else 3
     _apply_metadata(spec, meta)
     _apply_card(spec, card)
+    traced = spec.metadata.get("_nms_batch")
+    if spec.dynamic_batch and traced:
+        # Ultralytics unrolls its embedded-NMS loop over the export batch: a larger batch returns
+        # zeros for the extra images, so never feed more than that (pad up to it instead).
+        spec.fixed_batch = int(traced)
     h, w = in_shape[2], in_shape[3]
     if isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0:
         spec.input_size = (h, w)
@@ -390,6 +395,8 @@ def _apply_metadata(spec: ModelSpec, meta: dict) -> None:
             spec.metadata["_ultra_args"] = args
             if args.get("nms"):
                 spec.metadata["_end2end"] = True
+                if isinstance(args.get("batch"), int) and args["batch"] > 0:
+                    spec.metadata["_nms_batch"] = int(args["batch"])
         if str(meta.get("end2end", "")).lower() == "true":
             spec.metadata["_end2end"] = True
 
@@ -479,6 +486,11 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
                 return "obb", "end2end_obb"
             return "detection", "end2end"
         if d1i is not None and d2i is not None and d1i < d2i:
+            if hint == "obb" or (nc and d1i == 4 + nc + 1):
+                return "obb", "yolov8_obb"
+            return "detection", "yolov8"
+        if d1i is not None and d2i is None and hint in ("detection", "obb") and d1i < 4 + 1024:
+            # Ultralytics dynamic=True export: (batch, 4+nc[+1], "anchors")
             if hint == "obb" or (nc and d1i == 4 + nc + 1):
                 return "obb", "yolov8_obb"
             return "detection", "yolov8"
