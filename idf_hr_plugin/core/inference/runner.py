@@ -190,9 +190,13 @@ def _detect_tile(
     keep = nms(det.boxes, det.scores, det.class_ids, iou_thr=iou, agnostic=agnostic, rboxes=det.rboxes)
     det = det.select(keep)
     T = tile.size
-    cx = np.clip((det.boxes[:, 0] + det.boxes[:, 2]) / 2, 0, T - 1)
-    cy = np.clip((det.boxes[:, 1] + det.boxes[:, 3]) / 2, 0, T - 1)
-    ok = (cx + tile.col < grid.width) & (cy + tile.row < grid.height)
+    raw_cx = (det.boxes[:, 0] + det.boxes[:, 2]) / 2
+    raw_cy = (det.boxes[:, 1] + det.boxes[:, 3]) / 2
+    # a box centred outside the tile (or in the padding past the raster edge) is not an object of this raster
+    ok = (raw_cx >= 0) & (raw_cx < T) & (raw_cy >= 0) & (raw_cy < T)
+    cx = np.clip(raw_cx, 0, T - 1)
+    cy = np.clip(raw_cy, 0, T - 1)
+    ok &= (cx + tile.col < grid.width) & (cy + tile.row < grid.height)
     ok &= valid[cy.astype(int), cx.astype(int)]
     det = det.select(ok)
     polys = None
