@@ -79,7 +79,9 @@ class IdfHrPlugin:
         self.dock.visibilityChanged.connect(toggle.setChecked)
         self.actions.append(toggle)
 
-        options = QAction(QgsApplication.getThemeIcon("/mActionOptions.svg"), tr("Settings…"), self.iface.mainWindow())
+        options = QAction(
+            QgsApplication.getThemeIcon("/mActionOptions.svg"), tr("Settings…"), self.iface.mainWindow()
+        )
         options.triggered.connect(lambda: self.iface.showOptionsDialog(self.iface.mainWindow(), "IdF HR"))
         self.actions.append(options)
 

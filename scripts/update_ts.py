@@ -30,8 +30,18 @@ def extract() -> dict[tuple[str, str], tuple[str, int]]:
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if name == "tr" and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else None
+            )
+            if (
+                name == "tr"
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found.setdefault((default_ctx, node.args[0].value), (rel, node.lineno))
             elif (
                 name == "translate"

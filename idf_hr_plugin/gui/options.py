@@ -157,7 +157,9 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
     def refresh(self) -> None:
         self.table.setRowCount(len(self.sources))
         for r, src in enumerate(self.sources):
-            for c, text in enumerate([src.name, kind_label(src.kind), src.url, tr("yes") if src.enabled else tr("no")]):
+            for c, text in enumerate(
+                [src.name, kind_label(src.kind), src.url, tr("yes") if src.enabled else tr("no")]
+            ):
                 self.table.setItem(r, c, QTableWidgetItem(text))
 
     def _current_row(self) -> int:

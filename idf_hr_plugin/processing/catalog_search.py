@@ -35,9 +35,9 @@ def resolve_source(source_id: str, url: str, kind: str) -> SourceConfig:
             return cfg
     known = ", ".join(c.id for c in Settings.sources())
     raise QgsProcessingException(
-        IdfHrAlgorithm().tr("Unknown catalog source “{source}”. Known sources: {known}.").format(
-            source=source_id, known=known
-        )
+        IdfHrAlgorithm()
+        .tr("Unknown catalog source “{source}”. Known sources: {known}.")
+        .format(source=source_id, known=known)
     )
 
 
@@ -72,7 +72,9 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterString(self.SOURCE, self.tr("Source id"), defaultValue="demo"))
+        self.addParameter(
+            QgsProcessingParameterString(self.SOURCE, self.tr("Source id"), defaultValue="demo")
+        )
         self.addParameter(
             QgsProcessingParameterString(self.URL, self.tr("Or: catalog URL"), optional=True, defaultValue="")
         )
@@ -85,7 +87,9 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         self.addParameter(
             QgsProcessingParameterString(self.START, self.tr("From date (YYYY-MM-DD)"), optional=True)
         )
-        self.addParameter(QgsProcessingParameterString(self.END, self.tr("To date (YYYY-MM-DD)"), optional=True))
+        self.addParameter(
+            QgsProcessingParameterString(self.END, self.tr("To date (YYYY-MM-DD)"), optional=True)
+        )
         self.addParameter(
             QgsProcessingParameterString(
                 self.COLLECTIONS, self.tr("Collections (comma-separated)"), optional=True
@@ -102,7 +106,11 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.LIMIT, self.tr("Maximum number of results"), defaultValue=500, minValue=1, maxValue=100000
+                self.LIMIT,
+                self.tr("Maximum number of results"),
+                defaultValue=500,
+                minValue=1,
+                maxValue=100000,
             )
         )
         self.addParameter(
@@ -124,7 +132,9 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             if not rect.isNull() and not rect.isEmpty():
                 bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         collections = [
-            c.strip() for c in self.parameterAsString(parameters, self.COLLECTIONS, context).split(",") if c.strip()
+            c.strip()
+            for c in self.parameterAsString(parameters, self.COLLECTIONS, context).split(",")
+            if c.strip()
         ]
         max_gsd = parameters.get(self.MAX_GSD)
         self._query = SearchQuery(
@@ -132,7 +142,9 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             datetime_start=self.parameterAsString(parameters, self.START, context).strip() or None,
             datetime_end=self.parameterAsString(parameters, self.END, context).strip() or None,
             collections=collections,
-            max_gsd=self.parameterAsDouble(parameters, self.MAX_GSD, context) if max_gsd not in (None, "") else None,
+            max_gsd=self.parameterAsDouble(parameters, self.MAX_GSD, context)
+            if max_gsd not in (None, "")
+            else None,
             limit=self.parameterAsInt(parameters, self.LIMIT, context),
         )
         return True

@@ -47,9 +47,13 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Imagery layer"), optional=True))
         self.addParameter(
-            QgsProcessingParameterString(self.SOURCE, self.tr("Or: GDAL path or URL of the imagery"), optional=True)
+            QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Imagery layer"), optional=True)
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.SOURCE, self.tr("Or: GDAL path or URL of the imagery"), optional=True
+            )
         )
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent to download")))
         self.addParameter(
@@ -82,8 +86,14 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
             self._metadata = {"source_layer": source}
             crs = None
         else:
-            raise QgsProcessingException(self.tr("Give an imagery layer or a GDAL path/URL to download from."))
-        target_crs = crs if crs is not None and crs.isValid() else self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+            raise QgsProcessingException(
+                self.tr("Give an imagery layer or a GDAL path/URL to download from.")
+            )
+        target_crs = (
+            crs
+            if crs is not None and crs.isValid()
+            else self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+        )
         rect = self.parameterAsExtent(parameters, self.EXTENT, context, target_crs)
         if rect.isNull() or rect.isEmpty():
             raise QgsProcessingException(self.tr("The extent to download is empty."))
@@ -91,7 +101,9 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
         self._extent_crs = target_crs.authid() or target_crs.toWkt()
         self._format = FORMATS[self.parameterAsEnum(parameters, self.FORMAT, context)]
         res = parameters.get(self.RESOLUTION)
-        self._resolution = self.parameterAsDouble(parameters, self.RESOLUTION, context) if res not in (None, "") else None
+        self._resolution = (
+            self.parameterAsDouble(parameters, self.RESOLUTION, context) if res not in (None, "") else None
+        )
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         suffix = ".gpkg" if self._format == "GPKG" else ".tif"
         if not out.lower().endswith(suffix):

@@ -27,7 +27,12 @@ class QgisProcess:
 
     def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [QGIS_PROCESS, *args], env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            [QGIS_PROCESS, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
 
     def run(self, algorithm: str, params: dict, timeout: float = 600) -> dict:

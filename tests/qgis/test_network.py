@@ -20,7 +20,11 @@ def client(request, qgis_app):
 def server(loopback):
     srv = loopback()
     srv.route(r"/ok\.json", lambda req: Reply(200, {"hello": "monde", "accent": "Île-de-France"}))
-    srv.route(r"/echo", lambda req: Reply(200, {"got": req.json(), "ctype": req.headers.get("content-type")}), "POST")
+    srv.route(
+        r"/echo",
+        lambda req: Reply(200, {"got": req.json(), "ctype": req.headers.get("content-type")}),
+        "POST",
+    )
     srv.route(r"/slow", lambda req: Reply(200, {"late": True}))
     return srv
 
@@ -92,7 +96,9 @@ def test_resumable_download_with_checksum(client, loopback, tmp_path):
     # an interrupted earlier run left the first 300 kB
     dest.parent.mkdir()
     (dest.parent / "model.onnx.part").write_bytes(payload[:300_000])
-    client.download(srv.url + "/model.onnx", dest, sha256=hashlib.sha256(payload).hexdigest(), chunk_size=256_000)
+    client.download(
+        srv.url + "/model.onnx", dest, sha256=hashlib.sha256(payload).hexdigest(), chunk_size=256_000
+    )
     assert dest.read_bytes() == payload
     assert not (dest.parent / "model.onnx.part").exists()
     first_range = [r.headers.get("range") for r in srv.log][0]
