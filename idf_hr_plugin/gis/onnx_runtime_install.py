@@ -1,0 +1,240 @@
+"""One-click install of ONNX Runtime (+ onnx) into a folder the plugin owns, never touching QGIS's numpy.
+
+Packages go to ``<QGIS profile>/python/idf_hr_deps`` with ``pip install --target … --no-deps``
+and an explicit, pinned list that leaves out everything QGIS's Python already has (numpy above
+all). The folder is *appended* to ``sys.path`` at plugin start, so QGIS's own packages always
+win over anything in it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess  # nosec B404 - runs pip with a fixed argument list
+import sys
+import uuid
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..core.errors import Cancelled, UserInputError
+from .i18n import tr
+
+# (distribution, pinned version, module that proves it is importable)
+PINS: tuple = (
+    ("onnxruntime", "1.23.2", "onnxruntime"),
+    ("onnx", "1.19.1", "onnx"),
+    ("protobuf", "7.36.2", "google.protobuf"),
+    ("ml_dtypes", "0.5.4", "ml_dtypes"),
+    ("typing_extensions", "4.16.0", "typing_extensions"),
+)
+DEPS_FOLDER = "idf_hr_deps"
+
+
+def deps_dir(profile_dir: str | os.PathLike | None = None) -> Path:
+    """``<profile>/python/idf_hr_deps`` (profile: the active QGIS profile folder by default)."""
+    if profile_dir is None:
+        from qgis.core import QgsApplication
+
+        profile_dir = QgsApplication.qgisSettingsDirPath()
+    return Path(profile_dir) / "python" / DEPS_FOLDER
+
+
+def add_deps_to_sys_path(profile_dir: str | os.PathLike | None = None) -> bool:
+    """Append the plugin's dependency folder to ``sys.path`` (after QGIS's own); True if present."""
+    d = deps_dir(profile_dir)
+    if not d.is_dir():
+        return False
+    if str(d) not in sys.path:
+        sys.path.append(str(d))
+        importlib.invalidate_caches()
+    return True
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` and ``onnx`` can be imported in this Python."""
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def _module_available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def packages_to_install(
+    pins: Sequence = PINS, is_available: Callable[[str], bool] = _module_available
+) -> list:
+    """``name==version`` of the pinned packages this Python lacks (numpy is never in the list)."""
+    out = [f"{dist}=={ver}" for dist, ver, module in pins if not is_available(module)]
+    return [p for p in out if not p.lower().startswith("numpy")]
+
+
+def find_python(
+    executable: str | None = None,
+    prefixes: Sequence[str] | None = None,
+    version: tuple | None = None,
+) -> str:
+    """The Python interpreter behind QGIS (``sys.executable`` may be the ``qgis`` binary itself)."""
+    exe = executable if executable is not None else sys.executable
+    major, minor = version or sys.version_info[:2]
+    name = Path(exe).name.lower() if exe else ""
+    if name.startswith("python"):
+        return exe
+    candidates = []
+    for prefix in prefixes if prefixes is not None else (sys.exec_prefix, sys.base_prefix):
+        p = Path(prefix)
+        candidates += [
+            p / "bin" / f"python{major}.{minor}",
+            p / "bin" / f"python{major}",
+            p / "bin" / "python3",
+            p / "python.exe",
+            p / "python3.exe",
+            p / "bin" / "python.exe",
+            p / "apps" / f"Python{major}{minor}" / "python.exe",
+        ]
+    for c in candidates:
+        if c.is_file():
+            return str(c)
+    found = shutil.which(f"python{major}.{minor}") or shutil.which(f"python{major}")
+    if found:
+        return found
+    raise UserInputError(
+        tr(
+            "The Python interpreter of QGIS was not found, so ONNX Runtime cannot be installed from "
+            "here. Install it with the OSGeo4W shell or your package manager (pip install "
+            "onnxruntime), then restart QGIS."
+        )
+    )
+
+
+def pip_command(
+    target: str | os.PathLike,
+    packages: Sequence[str],
+    *,
+    python: str | None = None,
+    constraints: str | os.PathLike | None = None,
+    find_links: str | os.PathLike | None = None,
+    no_index: bool = False,
+) -> list:
+    """The pip command line: ``--target`` the staging folder, ``--no-deps``, pinned packages only."""
+    cmd = [
+        python or find_python(),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--upgrade",
+        "--target",
+        str(target),
+    ]
+    if constraints:
+        cmd += ["--constraint", str(constraints)]
+    if find_links:
+        cmd += ["--find-links", str(find_links)]
+    if no_index:
+        cmd.append("--no-index")
+    return cmd + list(packages)
+
+
+def _numpy_constraint() -> str:
+    try:
+        import numpy
+
+        return f"numpy=={numpy.__version__}\n"
+    except ImportError:  # pragma: no cover - QGIS always ships numpy
+        return ""
+
+
+def install(
+    target: str | os.PathLike | None = None,
+    *,
+    packages: Sequence[str] | None = None,
+    python: str | None = None,
+    find_links: str | os.PathLike | None = None,
+    no_index: bool = False,
+    progress: Optional[Callable[[float], None]] = None,
+    is_canceled: Optional[Callable[[], bool]] = None,
+) -> dict:
+    """Install ``packages`` (default: the missing pins) into ``target``; returns {packages, log, target}.
+
+    pip writes into a staging folder next to ``target``; its content is moved into ``target``
+    only when pip succeeded, then ``target`` is added to ``sys.path``. Cancel or failure
+    leaves ``target`` as it was.
+    """
+    target = Path(target) if target is not None else deps_dir()
+    pkgs = list(packages) if packages is not None else packages_to_install()
+    if not pkgs:
+        add_deps_to_sys_path(target.parent.parent)
+        return {"packages": [], "log": tr("Everything is already installed."), "target": str(target)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{DEPS_FOLDER}_staging_{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    constraints = staging.parent / f"{staging.name}.constraints.txt"
+    constraints.write_text(_numpy_constraint(), encoding="utf-8")
+    cmd = pip_command(
+        staging, pkgs, python=python, constraints=constraints, find_links=find_links, no_index=no_index
+    )
+    env = dict(os.environ, PIP_NO_INPUT="1", PYTHONNOUSERSITE="1")
+    log_lines: list = []
+    try:
+        proc = subprocess.Popen(  # nosec B603 - fixed argv, no shell
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        for line in proc.stdout or ():
+            log_lines.append(line.rstrip())
+            if progress is not None:
+                progress(min(0.9, 0.05 + 0.02 * len(log_lines)))
+            if is_canceled is not None and is_canceled():
+                proc.kill()
+                proc.wait()
+                raise Cancelled(tr("Installation cancelled; nothing was installed."))
+        rc = proc.wait()
+        if rc != 0:
+            tail = "\n".join(log_lines[-8:])
+            raise UserInputError(
+                tr(
+                    "pip could not install {pkgs} (exit code {rc}). Check the network or proxy "
+                    "settings, or install them by hand. pip said:\n{tail}"
+                ).format(pkgs=", ".join(pkgs), rc=rc, tail=tail)
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        for item in staging.iterdir():
+            dest = target / item.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            elif dest.exists() or dest.is_symlink():
+                dest.unlink()
+            os.replace(item, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        constraints.unlink(missing_ok=True)
+    if str(target) not in sys.path:
+        sys.path.append(str(target))
+    importlib.invalidate_caches()
+    if progress is not None:
+        progress(1.0)
+    return {"packages": pkgs, "log": "\n".join(log_lines), "target": str(target)}
+
+
+def install_task(on_done=None, on_error=None, message_bar=None):
+    """An :class:`IdfHrTask` that installs the missing detection dependencies (started by the caller)."""
+    from .tasks import IdfHrTask
+
+    target = deps_dir()
+
+    def work(progress, is_canceled):
+        return install(target, progress=progress, is_canceled=is_canceled)
+
+    return IdfHrTask(
+        tr("IdF HR: installing ONNX Runtime"),
+        work,
+        on_done=on_done,
+        on_error=on_error,
+        message_bar=message_bar,
+    )

@@ -1,0 +1,701 @@
+"""Detection tab: pick a model (see its card), imagery and extent; run locally; get a styled layer + cost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsRectangle,
+)
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import IdfHrError, UserInputError
+from ..core.paths import cache_dir
+from ..gis import detection as det
+from ..gis import onnx_runtime_install as ort_install
+from ..gis import tasks
+from ..gis.i18n import tr
+from ..gis.settings import Settings
+from .model_card_view import card_html, provider_text
+
+LOG = logging.getLogger("idf_hr.gui.detection")
+
+try:
+    ort_install.add_deps_to_sys_path()
+except Exception as exc:  # pragma: no cover - no QGIS profile
+    logging.getLogger("idf_hr.detection").debug("dependency folder not added: %s", exc)
+
+EXTENT_CANVAS, EXTENT_DRAWN, EXTENT_MASK, EXTENT_LAYER, EXTENT_PLACE = (
+    "canvas",
+    "drawn",
+    "mask",
+    "layer",
+    "place",
+)
+L93 = QgsCoordinateReferenceSystem("EPSG:2154")
+
+
+class DetectionTab(QWidget):
+    """Model manager + model card + extent picking + a cancellable background detection run."""
+
+    def __init__(self, iface, parent=None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.task: tasks.IdfHrTask | None = None
+        self.install_task: tasks.IdfHrTask | None = None
+        self.map_tool: QgsMapToolExtent | None = None
+        self.drawn_extent: QgsRectangle | None = None
+        self.drawn_crs: QgsCoordinateReferenceSystem | None = None
+        self.last_report = None
+        self.last_layer = None
+        self._boundaries = None
+        self._progress = {"done": 0, "total": 0, "eta": 0.0}
+        self._progress_lock = threading.Lock()
+        self._source = None
+        self._build()
+        self.refresh_runtime()
+        self.reload_models()
+
+    @staticmethod
+    def tab_title() -> str:
+        return tr("Detection")
+
+    # -- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        body = QWidget()
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        root = QVBoxLayout(body)
+
+        # ONNX Runtime missing: say so, offer the one-click install
+        self.runtime_box = QWidget()
+        rl = QHBoxLayout(self.runtime_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.runtime_label = QLabel()
+        self.runtime_label.setWordWrap(True)
+        self.install_button = QPushButton(tr("Install ONNX Runtime"))
+        self.install_button.setToolTip(
+            tr(
+                "Installs onnxruntime and onnx into a folder of your QGIS profile; QGIS's own packages are not changed."
+            )
+        )
+        self.install_button.clicked.connect(self.install_runtime)
+        rl.addWidget(self.runtime_label, 1)
+        rl.addWidget(self.install_button)
+        root.addWidget(self.runtime_box)
+
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.model_combo = QComboBox()
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.import_button = QPushButton(tr("Import…"))
+        self.import_button.setToolTip(tr("Copy an .onnx model (and its .json card) into your models folder."))
+        self.import_button.clicked.connect(self._ask_import)
+        self.download_button = QPushButton(tr("Download…"))
+        self.download_button.setToolTip(tr("Download a model from a URL; its sha256 is verified."))
+        self.download_button.clicked.connect(self._ask_download)
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.import_button)
+        row.addWidget(self.download_button)
+        form.addRow(tr("Model"), row)
+        root.addLayout(form)
+
+        self.card_label = QLabel()
+        self.card_label.setWordWrap(True)
+        self.card_label.setTextFormat(1)  # Qt.RichText
+        self.card_label.setFrameShape(QLabel.StyledPanel)
+        root.addWidget(self.card_label)
+
+        form2 = QFormLayout()
+        self.layer_combo = QgsMapLayerComboBox()
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.layerChanged.connect(self._update_estimate)
+        form2.addRow(tr("Imagery"), self.layer_combo)
+
+        ext_row = QHBoxLayout()
+        self.extent_combo = QComboBox()
+        self.extent_combo.addItem(tr("Visible map extent"), EXTENT_CANVAS)
+        self.extent_combo.addItem(tr("Rectangle drawn on the map"), EXTENT_DRAWN)
+        self.extent_combo.addItem(tr("Selected polygons of a layer (mask)"), EXTENT_MASK)
+        self.extent_combo.addItem(tr("Whole imagery layer"), EXTENT_LAYER)
+        self.extent_combo.currentIndexChanged.connect(self._extent_mode_changed)
+        self.draw_button = QPushButton(tr("Draw…"))
+        self.draw_button.setToolTip(tr("Drag a rectangle on the map: detection runs there."))
+        self.draw_button.clicked.connect(self.start_drawing)
+        ext_row.addWidget(self.extent_combo, 1)
+        ext_row.addWidget(self.draw_button)
+        form2.addRow(tr("Where"), ext_row)
+        self.mask_combo = QgsMapLayerComboBox()
+        self.mask_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.mask_label = QLabel(tr("Mask layer"))
+        form2.addRow(self.mask_label, self.mask_combo)
+        self.place_combo = QComboBox()
+        self.place_combo.setEditable(True)
+        self.place_label = QLabel(tr("Commune or EPT"))
+        form2.addRow(self.place_label, self.place_combo)
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        form2.addRow("", self.estimate_label)
+
+        thr = QHBoxLayout()
+        self.conf_spin = QDoubleSpinBox()
+        self.conf_spin.setRange(0.01, 1.0)
+        self.conf_spin.setSingleStep(0.05)
+        self.conf_spin.setDecimals(2)
+        self.conf_spin.setToolTip(tr("Objects scored below this confidence are dropped."))
+        self.iou_spin = QDoubleSpinBox()
+        self.iou_spin.setRange(0.05, 1.0)
+        self.iou_spin.setSingleStep(0.05)
+        self.iou_spin.setDecimals(2)
+        self.iou_spin.setToolTip(tr("Overlapping boxes above this IoU are merged (non-maximum suppression)."))
+        thr.addWidget(QLabel(tr("Confidence")))
+        thr.addWidget(self.conf_spin)
+        thr.addWidget(QLabel(tr("IoU")))
+        thr.addWidget(self.iou_spin)
+        form2.addRow(tr("Thresholds"), thr)
+
+        self.output_widget = QgsFileWidget()
+        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setFilter(tr("GeoPackage (*.gpkg)"))
+        self.output_widget.setFilePath(str(self.default_output()))
+        form2.addRow(tr("Output"), self.output_widget)
+        root.addLayout(form2)
+
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton(tr("Run detection"))
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton(tr("Cancel"))
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        root.addLayout(buttons)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        root.addWidget(self.progress)
+        self.provider_label = QLabel()
+        root.addWidget(self.provider_label)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextInteractionFlags(self.summary_label.textInteractionFlags() | 1)
+        root.addWidget(self.summary_label)
+        root.addStretch(1)
+        self._setup_place_option()
+        self._extent_mode_changed()
+
+    # -- runtime -------------------------------------------------------------------------
+    def refresh_runtime(self) -> bool:
+        """Show whether ONNX Runtime is importable; offer the install when it is not."""
+        ok = ort_install.onnxruntime_available()
+        self.runtime_box.setVisible(not ok)
+        if not ok:
+            self.runtime_label.setText(
+                tr(
+                    "ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it "
+                    "with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed)."
+                )
+            )
+        self.run_button.setEnabled(ok and self.task is None)
+        self.run_button.setToolTip("" if ok else tr("Install ONNX Runtime first (button above)."))
+        self._show_provider()
+        return ok
+
+    def _show_provider(self, providers=None, threads=None) -> None:
+        from ..core.inference.model import available_providers, physical_cores
+
+        prov = providers if providers is not None else available_providers()
+        self.provider_label.setText(
+            tr("Execution provider: {p}").format(p=provider_text(prov, threads or physical_cores()))
+        )
+
+    def install_runtime(self) -> None:
+        if self.install_task is not None:
+            return
+        self.install_button.setEnabled(False)
+        self.status_label.setText(tr("Installing ONNX Runtime…"))
+
+        def done(result) -> None:
+            self.install_task = None
+            self.install_button.setEnabled(True)
+            self.status_label.setText(tr("ONNX Runtime installed in {path}.").format(path=result["target"]))
+            self.refresh_runtime()
+            self.reload_models()
+
+        def failed(message: str) -> None:
+            self.install_task = None
+            self.install_button.setEnabled(True)
+            self.status_label.setText(message)
+
+        self.install_task = ort_install.install_task(done, failed, self.iface.messageBar())
+        tasks.start(self.install_task)
+
+    # -- models --------------------------------------------------------------------------
+    def registry(self):
+        from ..core.inference.models_registry import ModelRegistry
+
+        if getattr(self, "_registry", None) is None:
+            self._registry = ModelRegistry(user_dir=Settings.DETECTION_MODELS_DIR.value() or None)
+        return self._registry
+
+    def reload_models(self, select: str | None = None) -> None:
+        """Fill the model list (bundled, then the user's); keep or set the selection."""
+        want = select or self.model_combo.currentData() or Settings.DETECTION_LAST_MODEL.value()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        entries = self.registry().entries()
+        for e in entries:
+            self.model_combo.addItem(e.display_name(), e.id)
+        idx = self.model_combo.findData(want) if want else -1
+        self.model_combo.setCurrentIndex(idx if idx >= 0 else (0 if entries else -1))
+        self.model_combo.blockSignals(False)
+        if not entries:
+            self.card_label.setText(
+                tr(
+                    "No model yet: import an .onnx model (Import…) or download one (Download…). The "
+                    "bundled demo model appears here once it has been built (make model)."
+                )
+            )
+        self._model_changed()
+
+    def current_entry(self):
+        mid = self.model_combo.currentData()
+        if not mid:
+            return None
+        for e in self.registry().entries():
+            if e.id == mid:
+                return e
+        return None
+
+    def _model_changed(self) -> None:
+        entry = self.current_entry()
+        if entry is None:
+            return
+        card = entry.model_card()
+        self.card_label.setText(card_html(card))
+        if entry.spec is not None:
+            self.conf_spin.setValue(entry.spec.conf)
+            self.iou_spin.setValue(entry.spec.iou)
+            Settings.DETECTION_LAST_MODEL.set(entry.id)
+        self._update_estimate()
+
+    def import_model(self, path: str) -> None:
+        """Import a model file (+ card) into the user folder and select it."""
+        try:
+            entry = self.registry().import_file(path)
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return
+        self.status_label.setText(
+            tr("Model “{name}” imported into {folder}.").format(name=entry.name, folder=entry.path.parent)
+        )
+        self.reload_models(select=entry.id)
+
+    def download_model(self, url: str, sha256: str) -> tasks.IdfHrTask:
+        """Download a model with a verified sha256 in the background; selects it when done."""
+
+        def work(progress, is_canceled):
+            def prog(have, total):
+                if total:
+                    progress(have / total)
+
+            return self.registry().download(url, sha256, progress=prog, cancel=is_canceled)
+
+        def done(entry) -> None:
+            self.status_label.setText(tr("Model “{name}” downloaded and verified.").format(name=entry.name))
+            self.reload_models(select=entry.id)
+
+        task = tasks.IdfHrTask(
+            tr("IdF HR: downloading a model"),
+            work,
+            on_done=done,
+            on_error=self.status_label.setText,
+            message_bar=self.iface.messageBar(),
+        )
+        return tasks.start(task)
+
+    def _ask_import(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(
+            self, tr("Import an ONNX model"), "", tr("ONNX models (*.onnx)")
+        )
+        if path:
+            self.import_model(path)
+
+    def _ask_download(self) -> None:
+        url, ok = QInputDialog.getText(self, tr("Download a model"), tr("URL of the .onnx file:"))
+        if not ok or not url.strip():
+            return
+        sha, ok = QInputDialog.getText(
+            self,
+            tr("Download a model"),
+            tr("Its sha256 (64 hexadecimal characters, given by the publisher):"),
+        )
+        if ok:
+            self.download_model(url.strip(), sha.strip())
+
+    # -- extent --------------------------------------------------------------------------
+    def _setup_place_option(self) -> None:
+        if det.boundaries_cache() is not None:
+            self.extent_combo.addItem(tr("Commune or EPT"), EXTENT_PLACE)
+            self.extent_combo.setToolTip("")
+        else:
+            self.extent_combo.setToolTip(
+                tr(
+                    "Detection by commune or EPT needs the boundaries: load them once in the Open data "
+                    "tab, then reopen this tab."
+                )
+            )
+
+    def extent_mode(self) -> str:
+        return self.extent_combo.currentData()
+
+    def set_extent_mode(self, mode: str) -> None:
+        idx = self.extent_combo.findData(mode)
+        if idx < 0:
+            raise UserInputError(tr("This extent option is not available."))
+        self.extent_combo.setCurrentIndex(idx)
+
+    def _extent_mode_changed(self) -> None:
+        mode = self.extent_mode()
+        self.draw_button.setVisible(mode == EXTENT_DRAWN)
+        for w in (self.mask_label, self.mask_combo):
+            w.setVisible(mode == EXTENT_MASK)
+        for w in (self.place_label, self.place_combo):
+            w.setVisible(mode == EXTENT_PLACE)
+        if mode == EXTENT_PLACE and self.place_combo.count() == 0:
+            try:
+                self._boundaries = det.load_boundaries()
+            except Exception as exc:  # a corrupt cache
+                self.status_label.setText(str(exc))
+                self._boundaries = None
+            if self._boundaries is not None:
+                names = [e.nom for e in self._boundaries.epts] + [c.nom for c in self._boundaries.communes]
+                self.place_combo.addItems(names)
+        self._update_estimate()
+
+    def start_drawing(self) -> None:
+        canvas = self.iface.mapCanvas()
+        if self.map_tool is None:
+            self.map_tool = QgsMapToolExtent(canvas)
+            self.map_tool.extentChanged.connect(self._extent_drawn)
+        canvas.setMapTool(self.map_tool)
+        self.status_label.setText(tr("Drag a rectangle on the map."))
+
+    def _extent_drawn(self, rect: QgsRectangle) -> None:
+        if rect.isEmpty():
+            return
+        self.set_drawn_extent(rect, self.iface.mapCanvas().mapSettings().destinationCrs())
+        if self.map_tool is not None:
+            self.iface.mapCanvas().unsetMapTool(self.map_tool)
+
+    def set_drawn_extent(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> None:
+        self.drawn_extent = QgsRectangle(rect)
+        self.drawn_crs = QgsCoordinateReferenceSystem(crs)
+        self.status_label.setText(
+            tr("Rectangle of {w:.0f} × {h:.0f} map units set.").format(w=rect.width(), h=rect.height())
+        )
+
+    def _whole_layer_area_m2(self, layer) -> float:
+        crs = layer.crs()
+        ext = layer.extent()
+        if crs.isGeographic() or crs.authid() in ("EPSG:3857", "EPSG:900913"):
+            ext = QgsCoordinateTransform(crs, L93, QgsProject.instance()).transformBoundingBox(ext)
+        return ext.width() * ext.height()
+
+    def _update_estimate(self, *_args) -> None:
+        try:
+            self._show_estimate()
+        except (IdfHrError, RuntimeError) as exc:  # never let a slot raise (PyQt would abort)
+            LOG.debug("no estimate: %s", exc)
+
+    def _show_estimate(self) -> None:
+        layer = self.layer_combo.currentLayer()
+        entry = self.current_entry()
+        if self.extent_mode() != EXTENT_LAYER or layer is None or entry is None or entry.spec is None:
+            self.estimate_label.setText("")
+            return
+        from ..core.inference.models_registry import estimate_run
+
+        est = estimate_run(entry.spec, self._whole_layer_area_m2(layer))
+        self.estimate_label.setText(
+            tr("Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.").format(
+                km2=est["km2"], mpx=est["pixels"] / 1e6, gsd=est["gsd_m"] * 100, t=_duration(est["seconds"])
+            )
+        )
+
+    def run_arguments(self, layer) -> dict:
+        """extent / extent_crs / mask / mask_crs for the chosen extent mode (main thread)."""
+        mode = self.extent_mode()
+        if mode == EXTENT_CANVAS:
+            canvas = self.iface.mapCanvas()
+            r = canvas.extent()
+            if r.isEmpty():
+                raise UserInputError(tr("The map shows no area yet: zoom to the imagery first."))
+            crs = canvas.mapSettings().destinationCrs()
+            return {"extent": _bbox(r), "extent_crs": crs.toWkt()}
+        if mode == EXTENT_DRAWN:
+            if self.drawn_extent is None:
+                raise UserInputError(tr("Draw a rectangle on the map first (Draw…)."))
+            return {"extent": _bbox(self.drawn_extent), "extent_crs": self.drawn_crs.toWkt()}
+        if mode == EXTENT_MASK:
+            geoms, crs = det.polygons_of_layer(self.mask_combo.currentLayer(), selected_only=True)
+            return {"mask": geoms, "mask_crs": crs}
+        if mode == EXTENT_PLACE:
+            if self._boundaries is None:
+                raise UserInputError(tr("Load the commune boundaries in the Open data tab first."))
+            geom, crs = det.boundary_mask(self._boundaries, self.place_combo.currentText().strip())
+            return {"mask": [geom], "mask_crs": crs}
+        return {}
+
+    def default_output(self) -> Path:
+        home = QgsProject.instance().homePath()
+        folder = Path(home) if home else cache_dir() / "detections"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / "idfhr_detections.gpkg"
+
+    # -- run -----------------------------------------------------------------------------
+    def _confirm_large(self, text: str) -> bool:
+        answer = QMessageBox.question(self, tr("Large detection"), text, QMessageBox.Yes | QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def run(self) -> tasks.IdfHrTask | None:
+        """Start a detection task with the current choices; returns it (None when refused)."""
+        if self.task is not None:
+            return None
+        if not self.refresh_runtime():
+            self.status_label.setText(tr("Install ONNX Runtime first (button above)."))
+            return None
+        try:
+            args = self._prepare()
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return None
+        if args is None:
+            return None
+        spec, src, kwargs = args
+        self._source = src
+        with self._progress_lock:
+            self._progress = {"done": 0, "total": 0, "eta": 0.0}
+
+        def progress(done, total, eta):
+            with self._progress_lock:
+                self._progress = {"done": done, "total": total, "eta": eta}
+
+        def work(task_progress, is_canceled):
+            from ..core.inference import run_detection
+
+            def prog(done, total, eta):
+                progress(done, total, eta)
+                task_progress(done / max(1, total))
+
+            return run_detection(spec, src.raster, progress=prog, cancel=is_canceled, **kwargs)
+
+        self.task = tasks.IdfHrTask(
+            tr("IdF HR: detection with {model}").format(model=spec.name),
+            work,
+            on_done=lambda report: self._run_done(report, spec),
+            on_error=self._run_failed,
+            message_bar=self.iface.messageBar(),
+        )
+        self.task.progressChanged.connect(self._show_progress)
+        self._set_running(True)
+        self.summary_label.setText("")
+        self.status_label.setText(tr("Detection running…"))
+        self._t0 = time.monotonic()
+        return tasks.start(self.task)
+
+    def _prepare(self):
+        entry = self.current_entry()
+        if entry is None:
+            raise UserInputError(tr("Choose a model first, or import one."))
+        if entry.spec is None:
+            raise UserInputError(entry.error or tr("This model cannot be used."))
+        spec = entry.spec
+        layer = self.layer_combo.currentLayer()
+        if layer is None:
+            raise UserInputError(tr("Choose the imagery layer to run the model on."))
+        out = self.output_widget.filePath().strip()
+        if not out:
+            raise UserInputError(tr("Choose the output GeoPackage."))
+        if not out.lower().endswith(".gpkg"):
+            out += ".gpkg"
+        from ..core.inference.writer import check_output_path
+
+        check_output_path(out)
+        ext = self.run_arguments(layer)
+        if self.extent_mode() == EXTENT_LAYER:
+            area_km2 = self._whole_layer_area_m2(layer) / 1e6
+            limit = float(Settings.DETECTION_CONFIRM_KM2.value())
+            gsd = spec.gsd_m or 0.2
+            if area_km2 * (0.2 / gsd) ** 2 > limit:
+                from ..core.inference.models_registry import estimate_run
+
+                est = estimate_run(spec, area_km2 * 1e6)
+                text = tr(
+                    "The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may "
+                    "take about {t}. Run it anyway?"
+                ).format(
+                    km2=area_km2, mpx=est["pixels"] / 1e6, gsd=est["gsd_m"] * 100, t=_duration(est["seconds"])
+                )
+                if not self._confirm_large(text):
+                    self.status_label.setText(tr("Detection not started."))
+                    return None
+        src = det.raster_source(layer, spec.gsd_m)
+        kwargs = dict(
+            ext,
+            out_path=out,
+            conf=self.conf_spin.value(),
+            iou=self.iou_spin.value(),
+            reader_factory=src.reader_factory,
+            source=src.source_id,
+            vintage=src.vintage,
+        )
+        return spec, src, kwargs
+
+    def _show_progress(self, value: float) -> None:
+        with self._progress_lock:
+            p = dict(self._progress)
+        self.progress.setValue(int(value))
+        if p["total"]:
+            self.progress.setFormat(
+                tr("{done}/{total} tiles, ETA {eta}").format(
+                    done=p["done"], total=p["total"], eta=_duration(p["eta"])
+                )
+            )
+
+    def progress_text(self) -> str:
+        return self.progress.format()
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (
+            self.model_combo,
+            self.import_button,
+            self.download_button,
+            self.layer_combo,
+            self.extent_combo,
+        ):
+            w.setEnabled(not running)
+        if not running:
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+
+    def _end_run(self) -> None:
+        self.task = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+        self._set_running(False)
+
+    def _run_failed(self, message: str) -> None:
+        self._end_run()
+        self.status_label.setText(message)
+
+    def _run_done(self, report, spec) -> None:
+        self._end_run()
+        self.last_report = report
+        try:
+            self.last_layer = det.add_result_layer(report.out_path, report.layer, spec)
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return
+        self._show_provider(report.providers, report.threads)
+        self.summary_label.setText(summary_text(report))
+        self.status_label.setText(
+            tr("Done: layer “{layer}” added to the group “{group}”.").format(
+                layer=report.layer, group=det.RESULTS_GROUP
+            )
+        )
+        self.iface.messageBar().pushMessage(
+            tr("IdF HR detection"),
+            tr("{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).").format(
+                n=report.features, km2=report.km2, s=report.duration_s, wh=report.energy_wh
+            ),
+            Qgis.Success,
+            8,
+        )
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.status_label.setText(tr("Cancelling…"))
+            self.task.cancel()
+
+    def shutdown(self) -> None:
+        try:  # the combo follows the project: stop reacting once the tab is going away
+            self.layer_combo.layerChanged.disconnect(self._update_estimate)
+        except (TypeError, RuntimeError):
+            pass
+        for task in (self.task, self.install_task):
+            if task is not None:
+                task.cancel()
+        if self.map_tool is not None:
+            self.iface.mapCanvas().unsetMapTool(self.map_tool)
+            self.map_tool.deleteLater()
+            self.map_tool = None
+
+
+def summary_text(report) -> str:
+    """Counts/areas per class, then the cost (duration, CPU s, km², energy + method)."""
+    lines = [
+        tr("{n} object(s) found on {km2:.3f} km².").format(n=report.features, km2=report.km2),
+    ]
+    for label, n in sorted(report.counts.items()):
+        lines.append(
+            tr("• {label}: {n} ({area:.1f} m²)").format(
+                label=label, n=n, area=report.areas_m2.get(label, 0.0)
+            )
+        )
+    lines.append(
+        tr("Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.").format(
+            dur=report.duration_s, cpu=report.cpu_s, km2=report.km2, wh=report.energy_wh
+        )
+    )
+    lines.append(tr("Energy method: {method}").format(method=report.energy_method))
+    lines.extend(report.notes)
+    return "\n".join(lines)
+
+
+def _bbox(r: QgsRectangle) -> tuple:
+    return (r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum())
+
+
+def _duration(seconds: float) -> str:
+    s = max(0, int(round(seconds)))
+    if s < 90:
+        return tr("{s} s").format(s=s)
+    if s < 5400:
+        return tr("{m} min").format(m=round(s / 60))
+    return tr("{h:.1f} h").format(h=s / 3600)

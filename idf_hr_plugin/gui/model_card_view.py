@@ -1,0 +1,78 @@
+"""Render a model card (``ModelEntry.model_card()``) as rich text shown before any run."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from ..gis.i18n import tr
+
+_PROVIDER_NAMES = {
+    "CPUExecutionProvider": "CPU",
+    "CUDAExecutionProvider": "CUDA",
+    "TensorrtExecutionProvider": "TensorRT",
+    "DmlExecutionProvider": "DirectML",
+    "CoreMLExecutionProvider": "CoreML",
+    "OpenVINOExecutionProvider": "OpenVINO",
+}
+
+
+def provider_text(providers, threads: int) -> str:
+    """'CPU, 2 thread(s)' / 'CUDA, CPU, 2 thread(s)' — what will run the model."""
+    names = [_PROVIDER_NAMES.get(p, p.replace("ExecutionProvider", "")) for p in providers or []]
+    if not names:
+        return tr("ONNX Runtime not installed")
+    return tr("{providers}, {n} thread(s)").format(providers=", ".join(names), n=threads)
+
+
+def _accuracy_html(acc) -> str:
+    if not acc:
+        return html.escape(tr("not measured"))
+    if isinstance(acc, dict):
+        rows = []
+        for k, v in acc.items():
+            if isinstance(v, dict):
+                parts = ", ".join(
+                    f"{html.escape(str(m))} {v[m]:.2f}" if isinstance(v[m], (int, float)) else f"{m} {v[m]}"
+                    for m in v
+                )
+                rows.append(f"{html.escape(str(k))}: {parts}")
+            else:
+                rows.append(f"{html.escape(str(k))}: {html.escape(str(v))}")
+        return "<br/>".join(rows)
+    return html.escape(json.dumps(acc) if not isinstance(acc, str) else acc)
+
+
+def card_html(card: dict) -> str:
+    """HTML of the card: task, classes with colour swatches, GSD, input, licence, data, accuracy, limits."""
+    if card.get("error"):
+        return "<b>{name}</b><br/><span style='color:#b00020'>{err}</span>".format(
+            name=html.escape(card.get("name", "")), err=html.escape(card["error"])
+        )
+    swatches = " ".join(
+        "<span style='background-color:{c};color:{c}'>&#9632;&#9632;</span>&nbsp;{lab}".format(
+            c=html.escape(c["color"]), lab=html.escape(c["label"])
+        )
+        for c in card.get("classes", [])
+    )
+    gsd = card.get("gsd_m")
+    size = card.get("input_size") or []
+    rows = [
+        (tr("Task"), html.escape(f"{card.get('task', '')} ({card.get('layout', '')})")),
+        (tr("Classes"), swatches or "—"),
+        (tr("Intended GSD"), html.escape(f"{gsd * 100:.0f} cm" if gsd else tr("native resolution"))),
+        (
+            tr("Input"),
+            html.escape(f"{size[0]}×{size[1]} px, {card.get('channels')} ch" if len(size) == 2 else "—"),
+        ),
+        (tr("Licence"), html.escape(card.get("licence") or tr("not stated"))),
+        (tr("Training data"), html.escape(card.get("training_data") or tr("not stated"))),
+        (tr("Measured accuracy"), _accuracy_html(card.get("accuracy"))),
+        (tr("Known limits"), "<br/>".join(html.escape(x) for x in card.get("limits") or []) or "—"),
+        (tr("Runs on"), html.escape(provider_text(card.get("providers"), card.get("threads", 1)))),
+        (tr("sha256"), "<code>" + html.escape((card.get("sha256") or "")[:16]) + "…</code>"),
+    ]
+    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{v}</td></tr>" for k, v in rows)
+    return "<b>{name}</b><table cellspacing='2'>{body}</table>".format(
+        name=html.escape(card.get("name", "")), body=body
+    )

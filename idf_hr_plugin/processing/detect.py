@@ -1,0 +1,274 @@
+"""``idfhr:detect`` — run a local ONNX model over an extent of imagery into an atomic GeoPackage."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorDestination,
+    QgsVectorLayer,
+)
+
+from ..gis.onnx_runtime_install import add_deps_to_sys_path
+from .base import IdfHrAlgorithm
+
+try:  # the plugin's own dependency folder (one-click ONNX Runtime install)
+    add_deps_to_sys_path()
+except Exception as exc:  # pragma: no cover - no QGIS profile (plain Python)
+    logging.getLogger("idf_hr.detection").debug("dependency folder not added: %s", exc)
+
+
+class DetectAlgorithm(IdfHrAlgorithm):
+    NAME = "detect"
+    GROUP_ID = "detection"
+
+    INPUT = "INPUT"
+    MODEL = "MODEL"
+    EXTENT = "EXTENT"
+    MASK = "MASK"
+    CONF = "CONF"
+    IOU = "IOU"
+    BATCH = "BATCH"
+    OUTPUT = "OUTPUT"
+    COUNT = "COUNT"
+    REPORT = "REPORT"
+    LAYER_NAME = "LAYER_NAME"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Detect objects with an ONNX model")
+
+    def group(self) -> str:
+        return self.tr("Detection")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Runs a local ONNX model (Ultralytics YOLO, Deepness or any model with an IdF HR card) "
+            "over an extent of a raster layer, window by window at the model's resolution, on this "
+            "computer (no cloud). Optional mask: only tiles touching the polygons are run and "
+            "detections outside them are dropped (tick 'Selected features only' to use the "
+            "selection). Confidence and IoU default to the model's values when left empty. The "
+            "result is one layer in a GeoPackage (written atomically) with class, label, score, "
+            "area, model + sha256, source, vintage and run id, plus the run report (duration, "
+            "CPU time, km², energy estimate) in its idfhr_runs table."
+        )
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Imagery layer")))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                self.tr("ONNX model (file, or the name of a model of the model manager)"),
+                behavior=QgsProcessingParameterFile.File,
+                extension="onnx",
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterExtent(
+                self.EXTENT, self.tr("Extent (empty: the whole layer)"), optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.MASK,
+                self.tr("Mask polygons (tiles and detections outside are dropped)"),
+                [QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        for name, label in (
+            (self.CONF, self.tr("Confidence threshold (empty: model's)")),
+            (self.IOU, self.tr("IoU threshold for NMS (empty: model's)")),
+        ):
+            self.addParameter(
+                QgsProcessingParameterNumber(
+                    name,
+                    label,
+                    type=QgsProcessingParameterNumber.Double,
+                    optional=True,
+                    minValue=0.0,
+                    maxValue=1.0,
+                )
+            )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.BATCH,
+                self.tr("Batch size (0: automatic)"),
+                type=QgsProcessingParameterNumber.Integer,
+                defaultValue=0,
+                minValue=0,
+                maxValue=256,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                self.OUTPUT, self.tr("Detections (GeoPackage)"), type=QgsProcessing.TypeVectorPolygon
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of objects")))
+        self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Run report (JSON)")))
+        self.addOutput(QgsProcessingOutputString(self.LAYER_NAME, self.tr("Layer name in the GeoPackage")))
+
+    def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
+        from ..core.errors import IdfHrError
+        from ..gis.detection import raster_source
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException(self.tr("Choose the imagery layer to run the model on."))
+        self._model = self._model_path(self.parameterAsFile(parameters, self.MODEL, context))
+        try:
+            self._source = raster_source(layer)
+        except IdfHrError as exc:
+            raise self.fail(exc) from exc
+        self._extent = self._extent_crs = None
+        if parameters.get(self.EXTENT) not in (None, ""):
+            crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+            if not crs.isValid():
+                crs = layer.crs()
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+            if not rect.isNull() and not rect.isEmpty():
+                self._extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+                self._extent_crs = crs.toWkt()
+        self._mask = self._mask_crs = None
+        if parameters.get(self.MASK) not in (None, ""):
+            source = self.parameterAsSource(parameters, self.MASK, context)
+            if source is not None:
+                self._mask, self._mask_crs = _source_polygons(source)
+                if not self._mask:
+                    raise QgsProcessingException(
+                        self.tr("The mask holds no polygon; select at least one polygon feature.")
+                    )
+        self._conf = self._optional_float(parameters, self.CONF, context)
+        self._iou = self._optional_float(parameters, self.IOU, context)
+        batch = self.parameterAsInt(parameters, self.BATCH, context)
+        self._batch = batch if batch > 0 else None
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if not out.lower().endswith(".gpkg"):
+            out = str(Path(out).with_suffix(".gpkg"))
+        self._out = out
+        self._dest = out
+        return True
+
+    def _model_path(self, value: str) -> str:
+        if value and Path(value).is_file():
+            return value
+        from ..core.errors import IdfHrError
+        from ..core.inference.models_registry import ModelRegistry
+
+        try:
+            entry = ModelRegistry(user_dir=_user_models_dir()).get(value)
+        except IdfHrError as exc:
+            raise self.fail(exc) from exc
+        return str(entry.path)
+
+    def _optional_float(self, parameters, name, context):
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from ..core.inference import run_detection
+
+        def progress(done: int, total: int, eta: float) -> None:
+            feedback.setProgress(100.0 * done / max(1, total))
+            feedback.setProgressText(
+                self.tr("Tiles {done}/{total}, about {eta} s left").format(
+                    done=done, total=total, eta=int(eta)
+                )
+            )
+
+        src = self._source
+        try:
+            report = run_detection(
+                self._model,
+                src.raster,
+                extent=self._extent,
+                extent_crs=self._extent_crs,
+                mask=self._mask,
+                mask_crs=self._mask_crs,
+                out_path=self._out,
+                batch_size=self._batch,
+                conf=self._conf,
+                iou=self._iou,
+                progress=progress,
+                cancel=self.cancel_check(feedback),
+                reader_factory=src.reader_factory,
+                source=src.source_id,
+                vintage=src.vintage,
+            )
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        finally:
+            src.close()
+        feedback.pushInfo(report.summary())
+        self._layer = report.layer
+        self._colors = None
+        uri = f"{self._out}|layername={report.layer}"
+        if context.willLoadLayerOnCompletion(self._dest):
+            layers = dict(context.layersToLoadOnCompletion())
+            details = layers.pop(self._dest)
+            details.name = report.layer
+            layers[uri] = details
+            context.setLayersToLoadOnCompletion(layers)
+        return {
+            self.OUTPUT: uri,
+            self.COUNT: report.features,
+            self.REPORT: report.to_json(),
+            self.LAYER_NAME: report.layer,
+        }
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        """Store the by-class style in the GeoPackage, so the layer is styled wherever it is opened."""
+        from ..core.inference import load_model_spec
+        from ..gis.detection import class_colors_from_spec, style_layer
+
+        layer = QgsVectorLayer(f"{self._out}|layername={self._layer}", self._layer, "ogr")
+        if layer.isValid():
+            try:
+                spec = load_model_spec(self._model)
+            except Exception:
+                spec = None
+            style_layer(layer, class_colors_from_spec(spec), save_default=True)
+        return {}
+
+
+def _user_models_dir():
+    try:
+        from ..gis.settings import Settings
+
+        value = Settings.DETECTION_MODELS_DIR.value()
+        return value or None
+    except AttributeError:
+        return None
+
+
+def _source_polygons(source) -> tuple:
+    from shapely import wkb
+
+    geoms = []
+    for f in source.getFeatures():
+        g = f.geometry()
+        if g is None or g.isEmpty():
+            continue
+        s = wkb.loads(bytes(g.asWkb()))
+        if s.geom_type in ("Polygon", "MultiPolygon"):
+            geoms.append(s)
+    crs: QgsCoordinateReferenceSystem = source.sourceCrs()
+    return geoms, crs.toWkt()
+
+
+def report_counts(report_json: str) -> dict:
+    """Counts per class from the REPORT output (for models and scripts)."""
+    return dict(json.loads(report_json).get("counts", {}))
