@@ -38,6 +38,9 @@ class IdfHrPlugin:
 
     # -- Processing (also called alone by qgis_process) ---------------------------
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
+        from .gis.onnx_runtime_install import add_deps_to_sys_path
+
+        add_deps_to_sys_path()  # onnxruntime installed by the plugin into its own folder, if any
         if self.translator is None:
             self.translator = install_translator()
         if self.log_handler is None:

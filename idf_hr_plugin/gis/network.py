@@ -28,6 +28,9 @@ class QgisTransport:
         req = QNetworkRequest(QUrl(url))
         for key, value in headers.items():
             req.setRawHeader(key.encode("latin-1"), value.encode("latin-1"))
+        # the core has its own caches; QGIS's HTTP cache could hand back a stale body (e.g. a cached
+        # 200 while the server now answers 503)
+        req.setAttribute(QNetworkRequest.CacheLoadControlAttribute, QNetworkRequest.AlwaysNetwork)
         if hasattr(req, "setTransferTimeout"):
             req.setTransferTimeout(int(timeout * 1000))
         blocking = QgsBlockingNetworkRequest()

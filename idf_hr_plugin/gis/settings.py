@@ -65,6 +65,44 @@ class Settings:
     SEARCH_LIMIT = Setting[int]("catalog/limit", 200, "Maximum number of catalog results")
     LAST_SOURCE = Setting[str]("catalog/last_source", "demo", "Last source used in the dock")
 
+    # -- detection (issue 4): model manager and the Detection tab --------------------------------
+    DETECTION_MODELS_DIR = Setting[str](
+        "detection/models_dir", "", "User models folder (empty: cache/models)"
+    )
+    DETECTION_LAST_MODEL = Setting[str]("detection/last_model", "", "Last model picked in the Detection tab")
+    DETECTION_CONFIRM_KM2 = Setting[float](
+        "detection/confirm_km2", 4.0, "Ask before running on more than this many km² at 20 cm"
+    )
+    # -- end detection ---------------------------------------------------------------------------
+
+    # --- Open data and fibre (issue 3) -------------------------------------------------------
+    OPENDATA_MGP_URL = Setting[str](
+        "opendata/mgp_url", "https://data.metropolegrandparis.fr", "MGP Opendatasoft portal URL"
+    )
+    OPENDATA_PARIS_URL = Setting[str](
+        "opendata/paris_url", "https://opendata.paris.fr", "Paris Data portal URL"
+    )
+    OPENDATA_PORTALS_JSON = Setting[str](
+        "opendata/portals", "", 'User-added Opendatasoft portals: JSON list of {"name", "url"}'
+    )
+    OPENDATA_THEME_IDS_JSON = Setting[str](
+        "opendata/theme_ids", "", 'Dataset ids per curated theme: JSON {"theme": ["id", ...]}'
+    )
+    OPENDATA_DATAGOUV_URL = Setting[str](
+        "opendata/datagouv_url", "https://www.data.gouv.fr", "data.gouv.fr URL"
+    )
+    OPENDATA_LAST_PORTAL = Setting[str]("opendata/last_portal", "mgp", "Last portal used in the dock")
+    BOUNDARIES_API_URL = Setting[str](
+        "boundaries/api_url", "https://geo.api.gouv.fr", "Commune boundaries API (geo.api.gouv.fr-shaped)"
+    )
+    BOUNDARIES_FILE = Setting[str](
+        "boundaries/file", "", "Local GeoJSON/GeoPackage of the MGP communes (empty: the API, cached)"
+    )
+    ARCEP_ALIASES_JSON = Setting[str](
+        "fibre/aliases", "", 'Extra ARCEP column names per role: JSON {"insee": ["..."], ...}'
+    )
+    # --- end open data and fibre --------------------------------------------------------------
+
     @staticmethod
     def sources() -> list[SourceConfig]:
         """Configured catalog sources (defaults on first use)."""

@@ -11,7 +11,11 @@ from ..gis.i18n import tr
 
 # (attribute, module, class) of the tabs after the catalog; each class takes (iface, parent),
 # has tab_title() -> translated title, and may define shutdown().
-EXTRA_TABS: tuple = ()
+EXTRA_TABS: tuple = (
+    ("detection_tab", "detection_tab", "DetectionTab"),
+    ("opendata_tab", "opendata_tab", "OpenDataTab"),
+    ("fibre_tab", "fibre_tab", "FibreTab"),
+)
 
 
 class IdfHrDock(QgsDockWidget):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from qgis.gui import QgsAuthConfigSelect, QgsOptionsPageWidget, QgsOptionsWidgetFactory
+from qgis.gui import QgsAuthConfigSelect, QgsFileWidget, QgsOptionsPageWidget, QgsOptionsWidgetFactory
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -145,6 +145,25 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         form.addRow(tr("Maximum search results"), self.limit)
         form.addRow("", self.offline)
         layout.addWidget(other)
+
+        services = QGroupBox(tr("Detection and open data"))
+        sform = QFormLayout(services)
+        self.models_dir = QgsFileWidget()
+        self.models_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.models_dir.setFilePath(Settings.DETECTION_MODELS_DIR.value())
+        self.models_dir.setToolTip(tr("Folder of your own ONNX models (empty: the IdF HR cache folder)."))
+        self.mgp_url = QLineEdit(Settings.OPENDATA_MGP_URL.value())
+        self.mgp_url.setToolTip(tr("Address of the Métropole du Grand Paris Opendatasoft portal."))
+        self.paris_url = QLineEdit(Settings.OPENDATA_PARIS_URL.value())
+        self.boundaries_url = QLineEdit(Settings.BOUNDARIES_API_URL.value())
+        self.boundaries_url.setToolTip(
+            tr("Service giving the communes and their contours (geo.api.gouv.fr layout).")
+        )
+        sform.addRow(tr("Models folder"), self.models_dir)
+        sform.addRow(tr("MGP open-data portal"), self.mgp_url)
+        sform.addRow(tr("Paris open-data portal"), self.paris_url)
+        sform.addRow(tr("Communes service"), self.boundaries_url)
+        layout.addWidget(services)
         layout.addStretch(1)
 
         self.add_button.clicked.connect(self.add_source)
@@ -199,6 +218,10 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         Settings.HTTP_TIMEOUT_S.set(self.timeout.value())
         Settings.OFFLINE.set(self.offline.isChecked())
         Settings.SEARCH_LIMIT.set(self.limit.value())
+        Settings.DETECTION_MODELS_DIR.set(self.models_dir.filePath().strip())
+        Settings.OPENDATA_MGP_URL.set(self.mgp_url.text().strip())
+        Settings.OPENDATA_PARIS_URL.set(self.paris_url.text().strip())
+        Settings.BOUNDARIES_API_URL.set(self.boundaries_url.text().strip())
 
 
 class IdfHrOptionsFactory(QgsOptionsWidgetFactory):

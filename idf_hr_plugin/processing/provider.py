@@ -14,6 +14,9 @@ from .base import ICON
 ALGORITHMS = (
     ("catalog_search", "CatalogSearchAlgorithm"),
     ("download_imagery", "DownloadImageryAlgorithm"),
+    ("opendata_load", "OpenDataLoadAlgorithm"),
+    ("fibre_coverage", "FibreCoverageAlgorithm"),
+    ("detect", "DetectAlgorithm"),
 )
 
 

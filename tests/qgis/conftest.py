@@ -76,6 +76,10 @@ class PluginIface:
 def plugin_iface(qgis_iface, qgis_new_project):
     iface = PluginIface(qgis_iface)
     yield iface
+    # give pytest-qgis its canvas back before the window goes, or later tests use a deleted canvas
+    canvas = iface.window.takeCentralWidget()
+    if canvas is not None:
+        canvas.setParent(None)
     iface.window.close()
 
 

@@ -25,7 +25,9 @@ def test_every_ui_string_has_a_french_translation():
     strings = mod.extract()
     translations = mod.read_ts(mod.TS)
     missing = sorted(src for key, src in [(k, k[1]) for k in strings] if not translations.get(key))
-    assert not missing, f"{len(missing)} strings without French translation (run scripts/update_ts.py): {missing[:10]}"
+    assert not missing, (
+        f"{len(missing)} strings without French translation (run scripts/update_ts.py): {missing[:10]}"
+    )
 
 
 def test_translations_keep_placeholders():
