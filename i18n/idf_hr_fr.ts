@@ -4,1192 +4,2879 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="128" />
+      <location filename="../idf_hr_plugin/commands.py" line="95" />
       <source>, resumed</source>
-      <translation type="unfinished" />
+      <translation>, repris</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="49" />
+      <source>ARCEP FttH deployment file (CSV/XLSX)</source>
+      <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="91" />
+      <source>ARCEP files (local file or URL)</source>
+      <translation>Fichiers ARCEP (fichier local ou URL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="53" />
+      <source>ARCEP premises file (Logements, Établissements)</source>
+      <translation>Fichier des locaux de l'ARCEP (Logements, Établissements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="29" />
+      <source>Add an Opendatasoft portal</source>
+      <translation>Ajouter un portail Opendatasoft</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="68" />
+      <source>Add any Opendatasoft portal by its address.</source>
+      <translation>Ajoutez n'importe quel portail Opendatasoft à partir de son adresse.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="69" />
+      <source>Add outline</source>
+      <translation>Ajouter le contour</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="67" />
+      <source>Add portal…</source>
+      <translation>Ajouter un portail…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="137" />
       <source>Add to map</source>
-      <translation type="unfinished" />
+      <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="402" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="406" />
       <source>Added {n} layer(s) to the map.</source>
-      <translation type="unfinished" />
+      <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="37" />
+      <source>Address</source>
+      <translation>Adresse</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="156" />
+      <source>Address of the Métropole du Grand Paris Opendatasoft portal.</source>
+      <translation>Adresse du portail Opendatasoft de la Métropole du Grand Paris.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="119" />
       <source>Add…</source>
-      <translation type="unfinished" />
+      <translation>Ajouter…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="275" />
+      <source>All quarters (Temporal Controller)</source>
+      <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="69" />
       <source>Authentication</source>
-      <translation type="unfinished" />
+      <translation>Authentification</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="88" />
+      <source>Band(s) {bad} do not exist: the layer has {n} band(s).</source>
+      <translation>La ou les bandes {bad} n'existent pas : la couche compte {n} bande(s).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="107" />
+      <source>Batch size (0: automatic)</source>
+      <translation>Taille de lot (0 : automatique)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="89" />
       <source>Between</source>
-      <translation type="unfinished" />
+      <translation>Entre le</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
+      <source>Boundaries</source>
+      <translation>Limites administratives</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="54" />
+      <source>Browse…</source>
+      <translation>Parcourir…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="103" />
+      <source>Buildings (IPE)</source>
+      <translation>Immeubles (IPE)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="128" />
       <source>Cache and network</source>
-      <translation type="unfinished" />
+      <translation>Cache et réseau</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="128" />
+      <source>Cached datasets (offline)</source>
+      <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="120" />
       <source>Cancel</source>
-      <translation type="unfinished" />
+      <translation>Annuler</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/tasks.py" line="68" />
+      <location filename="../idf_hr_plugin/gis/tasks.py" line="70" />
       <source>Cancelled; nothing was written.</source>
-      <translation type="unfinished" />
+      <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/dock.py" line="27" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="653" />
+      <source>Cancelling…</source>
+      <translation>Annulation…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/dock.py" line="37" />
       <source>Catalog</source>
-      <translation type="unfinished" />
+      <translation>Catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="110" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="118" />
       <source>Catalog footprints</source>
-      <translation type="unfinished" />
+      <translation>Emprises du catalogue</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="49" />
       <source>Catalog source</source>
-      <translation type="unfinished" />
+      <translation>Source de catalogue</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="110" />
       <source>Catalog sources</source>
-      <translation type="unfinished" />
+      <translation>Sources de catalogue</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="70" />
       <source>Catalog sources are managed in Settings › IdF HR.</source>
-      <translation type="unfinished" />
+      <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="61" />
+      <source>Choose a file</source>
+      <translation>Choisir un fichier</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="542" />
+      <source>Choose a model first, or import one.</source>
+      <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="157" />
+      <source>Choose a polygon layer for the mask.</source>
+      <translation>Choisissez une couche de polygones pour le masque.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="85" />
+      <source>Choose a valid imagery layer first.</source>
+      <translation>Choisissez d'abord une couche d'imagerie valide.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="548" />
+      <source>Choose the imagery layer to run the model on.</source>
+      <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="551" />
+      <source>Choose the output GeoPackage.</source>
+      <translation>Choisissez le GeoPackage de sortie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="62" />
+      <source>Classes</source>
+      <translation>Classes</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="115" />
       <source>Collection</source>
-      <translation type="unfinished" />
+      <translation>Collection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="91" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="95" />
       <source>Collections (comma-separated)</source>
-      <translation type="unfinished" />
+      <translation>Collections (séparées par des virgules)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
+      <source>Columns</source>
+      <translation>Colonnes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="217" />
+      <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
+      <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="58" />
+      <source>Commune boundaries (empty: geo.api.gouv.fr, cached)</source>
+      <translation>Limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="161" />
+      <source>Commune or EPT</source>
+      <translation>Commune ou EPT</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="62" />
+      <source>Commune or EPT (e.g. Saint-Denis, Plaine Commune)</source>
+      <translation>Commune ou EPT (p. ex. Saint-Denis, Plaine Commune)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="165" />
+      <source>Communes service</source>
+      <translation>Service des communes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="126" />
+      <source>Compute coverage</source>
+      <translation>Calculer la couverture</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="38" />
+      <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
+      <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="243" />
+      <source>Computing the coverage…</source>
+      <translation>Calcul de la couverture…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="178" />
+      <source>Confidence</source>
+      <translation>Confiance</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="91" />
+      <source>Confidence threshold (empty: model's)</source>
+      <translation>Seuil de confiance (vide : celui du modèle)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="119" />
+      <source>Copy an .onnx model (and its .json card) into your models folder.</source>
+      <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="48" />
       <source>Could not write the image {path}.</source>
-      <translation type="unfinished" />
+      <translation>Impossible d'écrire l'image {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="69" />
+      <source>Coverage layer</source>
+      <translation>Couche de couverture</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="50" />
+      <source>Dataset id</source>
+      <translation>Identifiant du jeu de données</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="57" />
+      <source>Dataset layer</source>
+      <translation>Couche du jeu de données</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="40" />
       <source>Demo region (synthetic)</source>
-      <translation type="unfinished" />
+      <translation>Région de démonstration (synthétique)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="50" />
+      <source>Detect objects with an ONNX model</source>
+      <translation>Détecter des objets avec un modèle ONNX</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="84" />
+      <source>Detection</source>
+      <translation>Détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="149" />
+      <source>Detection and open data</source>
+      <translation>Détection et données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="375" />
+      <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
+      <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="573" />
+      <source>Detection not started.</source>
+      <translation>Détection non lancée.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="535" />
+      <source>Detection running…</source>
+      <translation>Détection en cours…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="116" />
+      <source>Detections (GeoPackage)</source>
+      <translation>Détections (GeoPackage)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="638" />
+      <source>Done: layer “{layer}” added to the group “{group}”.</source>
+      <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
+      <source>Download a model</source>
+      <translation>Télécharger un modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
+      <source>Download a model from a URL; its sha256 is verified.</source>
+      <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="141" />
       <source>Download for offline…</source>
-      <translation type="unfinished" />
+      <translation>Télécharger pour le hors-ligne…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="35" />
       <source>Download imagery for offline use</source>
-      <translation type="unfinished" />
+      <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="478" />
+      <source>Downloading {title}…</source>
+      <translation>Téléchargement de {title}…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="41" />
       <source>Downloads the imagery of an extent at its native resolution (or the resolution you give) into a local Cloud-Optimized GeoTIFF with overviews, or a GeoPackage raster, for offline work. The source is a raster layer (local file, COG over HTTP, mosaic, WMTS) or a GDAL path/URL. The download can be cancelled and resumes where it stopped when run again with the same parameters; a cancelled run leaves no file.</source>
-      <translation type="unfinished" />
+      <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="121" />
+      <source>Download…</source>
+      <translation>Télécharger…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="79" />
       <source>Drag a rectangle on the map to search there.</source>
-      <translation type="unfinished" />
+      <translation>Tracez un rectangle sur la carte pour y lancer la recherche.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="193" />
       <source>Drag a rectangle on the map.</source>
-      <translation type="unfinished" />
+      <translation>Tracez un rectangle sur la carte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="150" />
+      <source>Drag a rectangle on the map: detection runs there.</source>
+      <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="470" />
+      <source>Draw a rectangle on the map first (Draw…).</source>
+      <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="77" />
       <source>Drawn rectangle</source>
-      <translation type="unfinished" />
+      <translation>Rectangle tracé</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="78" />
       <source>Draw…</source>
-      <translation type="unfinished" />
+      <translation>Tracer…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="682" />
+      <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
+      <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="120" />
       <source>Edit…</source>
-      <translation type="unfinished" />
+      <translation>Modifier…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="64" />
       <source>Enabled</source>
-      <translation type="unfinished" />
+      <translation>Activée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="84" />
-      <source>Extent</source>
-      <translation type="unfinished" />
+      <location filename="../idf_hr_plugin/cli.py" line="118" />
+      <source>Energy estimate method: {m}</source>
+      <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="54" />
-      <source>Extent to download</source>
-      <translation type="unfinished" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="686" />
+      <source>Energy method: {method}</source>
+      <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="56" />
-      <source>Format</source>
-      <translation type="unfinished" />
+      <location filename="../idf_hr_plugin/cli.py" line="145" />
+      <source>Error: {msg}</source>
+      <translation>Erreur : {msg}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="219" />
+      <source>Every column was found. Press Compute.</source>
+      <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="174" />
+      <source>Everything is already installed.</source>
+      <translation>Tout est déjà installé.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="241" />
+      <source>Execution provider: {p}</source>
+      <translation>Fournisseur d'exécution : {p}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="86" />
-      <source>From date (YYYY-MM-DD)</source>
-      <translation type="unfinished" />
+      <source>Extent</source>
+      <translation>Emprise</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="85" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="79" />
+      <source>Extent (empty: the whole layer)</source>
+      <translation>Emprise (vide : toute la couche)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="58" />
+      <source>Extent to download</source>
+      <translation>Emprise à télécharger</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="85" />
+      <source>Fibre (FttH)</source>
+      <translation>Fibre (FttH)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
+      <source>Field</source>
+      <translation>Champ</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="154" />
+      <source>Folder of your own ONNX models (empty: the IdF HR cache folder).</source>
+      <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="60" />
+      <source>Format</source>
+      <translation>Format</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="88" />
+      <source>From date (YYYY-MM-DD)</source>
+      <translation>Date de début (AAAA-MM-JJ)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
+      <source>FttH</source>
+      <translation>FttH</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="32" />
+      <source>FttH (fibre) coverage per commune or EPT</source>
+      <translation>Couverture FttH (fibre) par commune ou EPT</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
+      <source>FttH buildings (IPE)</source>
+      <translation>Immeubles FttH (IPE)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="252" />
+      <source>FttH coverage by EPT</source>
+      <translation>Couverture FttH par EPT</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="252" />
+      <source>FttH coverage by commune</source>
+      <translation>Couverture FttH par commune</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="111" />
+      <source>FttH coverage by {level}</source>
+      <translation>Couverture FttH par {level}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
+      <source>FttH deployment</source>
+      <translation>Déploiement FttH</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="186" />
+      <source>GeoPackage (*.gpkg)</source>
+      <translation>GeoPackage (*.gpkg)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="78" />
+      <source>Geographic datasets only</source>
+      <translation>Jeux de données géographiques uniquement</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="390" />
+      <source>Geometry: {field}</source>
+      <translation>Géométrie : {field}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="90" />
       <source>Give an imagery layer or a GDAL path/URL to download from.</source>
-      <translation type="unfinished" />
+      <translation>Indiquez une couche d'imagerie ou un chemin/URL GDAL à partir duquel télécharger.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="83" />
       <source>Give the address (URL) of the source.</source>
-      <translation type="unfinished" />
+      <translation>Indiquez l'adresse (URL) de la source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="68" />
+      <source>Give the id of the dataset to load.</source>
+      <translation>Indiquez l'identifiant du jeu de données à charger.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="129" />
+      <source>Give the portal a name.</source>
+      <translation>Donnez un nom au portail.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="78" />
       <source>Give the source a name.</source>
-      <translation type="unfinished" />
+      <translation>Donnez un nom à la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="67" />
+      <location filename="../idf_hr_plugin/plugin.py" line="70" />
       <source>IdF HR</source>
-      <translation type="unfinished" />
+      <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="75" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="643" />
+      <source>IdF HR detection</source>
+      <translation>Détection IdF HR</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="242" />
+      <source>IdF HR detections by class</source>
+      <translation>Détections IdF HR par classe</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="78" />
       <source>IdF HR imagery panel</source>
-      <translation type="unfinished" />
+      <translation>Panneau d'imagerie IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="150" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="217" />
+      <source>IdF HR is set to work offline and {what} is not in the local cache. Switch the network back on in Settings › IdF HR, or load one of the cached datasets.</source>
+      <translation>IdF HR est configuré pour travailler hors ligne et {what} n'est pas dans le cache local. Réactivez le réseau dans Préférences › Options › IdF HR, ou chargez l'un des jeux de données en cache.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/layers.py" line="149" />
       <source>IdF HR — catalog footprints</source>
-      <translation type="unfinished" />
+      <translation>IdF HR — emprises du catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/dock.py" line="15" />
+      <location filename="../idf_hr_plugin/gui/dock.py" line="25" />
       <source>IdF HR — Île-de-France imagery</source>
-      <translation type="unfinished" />
+      <translation>IdF HR — Ortho-imagerie d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/provider.py" line="28" />
+      <location filename="../idf_hr_plugin/processing/provider.py" line="36" />
       <source>IdF HR — Île-de-France very-high-resolution imagery</source>
-      <translation type="unfinished" />
+      <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="243" />
+      <source>IdF HR: FttH coverage</source>
+      <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="269" />
       <source>IdF HR: catalog search</source>
-      <translation type="unfinished" />
+      <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="356" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="591" />
+      <source>IdF HR: communes and EPT</source>
+      <translation>IdF HR : communes et EPT</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="368" />
+      <source>IdF HR: dataset preview</source>
+      <translation>IdF HR : aperçu du jeu de données</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="526" />
+      <source>IdF HR: detection with {model}</source>
+      <translation>IdF HR : détection avec {model}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="341" />
+      <source>IdF HR: downloading a model</source>
+      <translation>IdF HR : téléchargement d'un modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="235" />
+      <source>IdF HR: installing ONNX Runtime</source>
+      <translation>IdF HR : installation d'ONNX Runtime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="475" />
+      <source>IdF HR: load data.gouv.fr resource</source>
+      <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="458" />
+      <source>IdF HR: load open data</source>
+      <translation>IdF HR : chargement de données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="528" />
+      <source>IdF HR: load theme</source>
+      <translation>IdF HR : chargement d'une thématique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="299" />
+      <source>IdF HR: open-data search</source>
+      <translation>IdF HR : recherche de données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="192" />
+      <source>IdF HR: read columns</source>
+      <translation>IdF HR : lecture des colonnes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="360" />
       <source>IdF HR: thumbnails</source>
-      <translation type="unfinished" />
+      <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="63" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="140" />
       <source>Imagery</source>
-      <translation type="unfinished" />
+      <translation>Ortho-imagerie</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="143" />
       <source>Imagery cache size</source>
-      <translation type="unfinished" />
+      <translation>Taille du cache d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="50" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="68" />
       <source>Imagery layer</source>
-      <translation type="unfinished" />
+      <translation>Couche d'imagerie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
+      <source>Import an ONNX model</source>
+      <translation>Importer un modèle ONNX</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="118" />
+      <source>Import…</source>
+      <translation>Importer…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="65" />
+      <source>Input</source>
+      <translation>Entrée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="103" />
+      <source>Install ONNX Runtime</source>
+      <translation>Installer ONNX Runtime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="232" />
+      <source>Install ONNX Runtime first (button above).</source>
+      <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="196" />
+      <source>Installation cancelled; nothing was installed.</source>
+      <translation>Installation annulée ; rien n'a été installé.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="248" />
+      <source>Installing ONNX Runtime…</source>
+      <translation>Installation d'ONNX Runtime…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="105" />
+      <source>Installs onnxruntime and onnx into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
+      <translation>Installe onnxruntime et onnx dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <source>Intended GSD</source>
+      <translation>Résolution prévue (GSD)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="148" />
+      <source>Interrupted; nothing was written.</source>
+      <translation>Interrompu ; rien n'a été écrit.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="180" />
+      <source>IoU</source>
+      <translation>IoU</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="92" />
+      <source>IoU threshold for NMS (empty: model's)</source>
+      <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="363" />
+      <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
+      <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="67" />
       <source>Kind</source>
-      <translation type="unfinished" />
+      <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="81" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="83" />
       <source>Kind of the URL</source>
-      <translation type="unfinished" />
+      <translation>Type de l'URL</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="71" />
+      <source>Known limits</source>
+      <translation>Limites connues</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="490" />
+      <source>Large detection</source>
+      <translation>Détection de grande ampleur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="406" />
+      <source>Last update: {date}</source>
+      <translation>Dernière mise à jour : {date}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="121" />
+      <source>Layer name in the GeoPackage</source>
+      <translation>Nom de la couche dans le GeoPackage</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
+      <source>Leave empty to use the default names.</source>
+      <translation>Laissez vide pour utiliser les noms par défaut.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="62" />
+      <source>Level</source>
+      <translation>Niveau</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <source>Licence</source>
+      <translation>Licence</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="404" />
+      <source>Licence: {licence}</source>
+      <translation>Licence : {licence}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="104" />
+      <source>Load</source>
+      <translation>Charger</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="109" />
+      <source>Load all records</source>
+      <translation>Charger tous les enregistrements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="32" />
+      <source>Load an open dataset (Opendatasoft portal)</source>
+      <translation>Charger un jeu de données ouvertes (portail Opendatasoft)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="133" />
+      <source>Load cached</source>
+      <translation>Charger depuis le cache</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="209" />
+      <source>Load resource</source>
+      <translation>Charger la ressource</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="477" />
+      <source>Load the commune boundaries in the Open data tab first.</source>
+      <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="121" />
+      <source>Load theme</source>
+      <translation>Charger la thématique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="516" />
+      <source>Loaded: {names}.</source>
+      <translation>Chargé : {names}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="461" />
+      <source>Loading every record of {title}…</source>
+      <translation>Chargement de tous les enregistrements de {title}…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="601" />
+      <source>Loading the communes and EPT…</source>
+      <translation>Chargement des communes et des EPT…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
+      <source>Loading the theme {name}…</source>
+      <translation>Chargement de la thématique {name}…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="38" />
+      <source>Loads ALL records of a dataset of an Opendatasoft portal (Explore API v2.1, GeoJSON export: no 100-record page, no 10,000-record cap), optionally filtered by an ODSQL where clause and by an extent. PORTAL is a portal address or a preset key (mgp, paris). The dataset is also kept in the IdF HR offline cache; without network the cached copy is used. Licence, source and retrieval date are written into the output's metadata.</source>
+      <translation>Charge TOUS les enregistrements d'un jeu de données d'un portail Opendatasoft (Explore API v2.1, export GeoJSON : pas de pagination à 100 enregistrements, pas de plafond à 10 000 enregistrements), éventuellement filtrés par une clause where ODSQL et par une emprise. PORTAIL est l'adresse d'un portail ou une clé prédéfinie (mgp, paris). Le jeu de données est aussi conservé dans le cache hors ligne d'IdF HR ; sans réseau, la copie en cache est utilisée. La licence, la source et la date de récupération sont inscrites dans les métadonnées de la sortie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="123" />
+      <source>Loads the datasets of the theme from the MGP portal with a ready-made style.</source>
+      <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="163" />
+      <source>MGP open-data portal</source>
+      <translation>Portail de données ouvertes de la MGP</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="117" />
+      <source>MGP {q}: {pct} % of premises connectable.</source>
+      <translation>MGP {q} : {pct} % de locaux raccordables.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="75" />
       <source>Map extent</source>
-      <translation type="unfinished" />
+      <translation>Emprise de la carte</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="157" />
+      <source>Mask layer</source>
+      <translation>Couche de masque</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="85" />
+      <source>Mask polygons (tiles and detections outside are dropped)</source>
+      <translation>Polygones de masque (les tuiles et détections situées en dehors sont écartées)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="114" />
       <source>Max. resolution</source>
-      <translation type="unfinished" />
+      <translation>Résolution max.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="97" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="101" />
       <source>Maximum ground sample distance (m)</source>
-      <translation type="unfinished" />
+      <translation>Résolution au sol maximale (m)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="105" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="110" />
       <source>Maximum number of results</source>
-      <translation type="unfinished" />
+      <translation>Nombre maximal de résultats</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="145" />
       <source>Maximum search results</source>
-      <translation type="unfinished" />
+      <translation>Nombre maximal de résultats de recherche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="66" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="70" />
+      <source>Measured accuracy</source>
+      <translation>Précision mesurée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="115" />
+      <source>Metropolitan themes (MGP)</source>
+      <translation>Thématiques métropolitaines (MGP)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="127" />
+      <source>Model</source>
+      <translation>Modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="337" />
+      <source>Model “{name}” downloaded and verified.</source>
+      <translation>Modèle « {name} » téléchargé et vérifié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="322" />
+      <source>Model “{name}” imported into {folder}.</source>
+      <translation>Modèle « {name} » importé dans {folder}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="162" />
+      <source>Models folder</source>
+      <translation>Dossier des modèles</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="321" />
+      <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
+      <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="36" />
       <source>Name</source>
-      <translation type="unfinished" />
+      <translation>Nom</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="144" />
       <source>Network timeout</source>
-      <translation type="unfinished" />
+      <translation>Délai d'attente réseau</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="445" />
+      <source>No MGP commune of the boundaries has FttH figures in {file}: check that the file covers Île-de-France and that its INSEE column is right.</source>
+      <translation>Aucune commune de la MGP figurant dans les limites n'a de données FttH dans {file} : vérifiez que le fichier couvre l'Île-de-France et que sa colonne INSEE est correcte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="352" />
+      <source>No MGP commune was found in {source}: it needs a code (INSEE) property.</source>
+      <translation>Aucune commune de la MGP n'a été trouvée dans {source} : une propriété code (INSEE) est nécessaire.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="245" />
       <source>No catalog source is enabled: add one in Settings › IdF HR.</source>
-      <translation type="unfinished" />
+      <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="313" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="328" />
+      <source>No dataset matches: try other words, another theme, or untick the filters.</source>
+      <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="392" />
+      <source>No geometry field.</source>
+      <translation>Aucun champ de géométrie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="286" />
+      <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
+      <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="298" />
+      <source>No quarter {q} in the loaded data.</source>
+      <translation>Aucun trimestre {q} dans les données chargées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="317" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
-      <translation type="unfinished" />
+      <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="524" />
+      <source>Not found: {ids}.</source>
+      <translation>Introuvable : {ids}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="31" />
       <source>Nothing to render: no layer was given.</source>
-      <translation type="unfinished" />
+      <translation>Rien à rendre : aucune couche n'a été fournie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="119" />
+      <source>Number of objects</source>
+      <translation>Nombre d'objets</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="39" />
       <source>OGC WMTS service</source>
-      <translation type="unfinished" />
+      <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="67" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="253" />
+      <source>ONNX Runtime installed in {path}.</source>
+      <translation>ONNX Runtime installé dans {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="226" />
+      <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
+      <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="24" />
+      <source>ONNX Runtime not installed</source>
+      <translation>ONNX Runtime non installé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="72" />
+      <source>ONNX model (file, or the name of a model of the model manager)</source>
+      <translation>Modèle ONNX (fichier, ou nom d'un modèle du gestionnaire de modèles)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
+      <source>ONNX models (*.onnx)</source>
+      <translation>Modèles ONNX (*.onnx)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
+      <source>Objects scored below this confidence are dropped.</source>
+      <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="71" />
       <source>Offline pack</source>
-      <translation type="unfinished" />
+      <translation>Paquet hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="123" />
+      <location filename="../idf_hr_plugin/commands.py" line="90" />
       <source>Offline pack written: {path} ({mb} MB, {mpx} Mpx, {s} s{resumed}).</source>
-      <translation type="unfinished" />
+      <translation>Paquet hors ligne écrit : {path} ({mb} Mo, {mpx} Mpx, {s} s{resumed}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="223" />
+      <source>Offline: loaded the cached copy ({age}).</source>
+      <translation>Hors ligne : copie en cache chargée ({age}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="278" />
+      <source>Offline: searching needs the network. Load one of the cached datasets below.</source>
+      <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="108" />
       <source>Only results at this ground sample distance or finer.</source>
-      <translation type="unfinished" />
+      <translation>Uniquement les résultats à cette résolution au sol ou plus fine.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="52" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="108" />
+      <source>Only the map extent</source>
+      <translation>Uniquement l'emprise de la carte</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="55" />
+      <source>Only this extent</source>
+      <translation>Uniquement cette emprise</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="60" />
+      <source>Open data</source>
+      <translation>Données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
+      <source>Optional: building-level file (IPE) with imb_etat</source>
+      <translation>Facultatif : fichier à l'immeuble (IPE) avec imb_etat</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
+      <source>Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)</source>
+      <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="55" />
       <source>Or: GDAL path or URL of the imagery</source>
-      <translation type="unfinished" />
+      <translation>Ou : chemin ou URL GDAL de l'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="77" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="79" />
       <source>Or: catalog URL</source>
-      <translation type="unfinished" />
+      <translation>Ou : URL du catalogue</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="623" />
+      <source>Other state</source>
+      <translation>Autre état</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
+      <source>Output</source>
+      <translation>Sortie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="177" />
+      <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
+      <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="164" />
+      <source>Paris open-data portal</source>
+      <translation>Portail de données ouvertes de Paris</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="363" />
+      <source>Pick a file (or give a URL).</source>
+      <translation>Choisissez un fichier (ou indiquez une URL).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="145" />
+      <source>Pick a portal and search.</source>
+      <translation>Choisissez un portail et lancez la recherche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
+      <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
+      <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="133" />
       <source>Pick a source and search.</source>
-      <translation type="unfinished" />
+      <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
+      <source>Pick the ARCEP FttH deployment file first.</source>
+      <translation>Choisissez d'abord le fichier de déploiement FttH de l'ARCEP.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="143" />
+      <source>Pick the ARCEP FttH file and the premises file, then Compute.</source>
+      <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux, puis cliquez sur Calculer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="80" />
+      <source>Portal</source>
+      <translation>Portail</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="48" />
+      <source>Portal (address or mgp / paris)</source>
+      <translation>Portail (adresse ou mgp / paris)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
+      <source>Premises</source>
+      <translation>Locaux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="399" />
+      <source>Press Load to add all {n} records as a layer.</source>
+      <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="408" />
+      <source>Publisher: {name}</source>
+      <translation>Éditeur : {name}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="518" />
+      <source>QGIS could not open the cached dataset {path}; delete it and load the dataset again.</source>
+      <translation>QGIS n'a pas pu ouvrir le jeu de données en cache {path} ; supprimez-le et chargez à nouveau le jeu de données.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/layers.py" line="113" />
       <source>QGIS could not open the imagery of {name}: {error}</source>
-      <translation type="unfinished" />
+      <translation>QGIS n'a pas pu ouvrir l'imagerie de {name} : {error}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="537" />
+      <source>QGIS could not open {path}.</source>
+      <translation>QGIS n'a pas pu ouvrir {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="140" />
+      <source>Quarter</source>
+      <translation>Trimestre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="66" />
+      <source>Quarter (e.g. T1 2018; empty: all)</source>
+      <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="107" />
+      <source>Read columns</source>
+      <translation>Lire les colonnes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="109" />
+      <source>Read the headers of the files and match the columns by name; change any that is wrong.</source>
+      <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="192" />
+      <source>Reading the headers…</source>
+      <translation>Lecture des en-têtes…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="371" />
+      <source>Reading {title}…</source>
+      <translation>Lecture de {title}…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="381" />
+      <source>Records: {n}</source>
+      <translation>Enregistrements : {n}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="145" />
+      <source>Rectangle drawn on the map</source>
+      <translation>Rectangle tracé sur la carte</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="427" />
+      <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
+      <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="207" />
       <source>Rectangle set; press Search.</source>
-      <translation type="unfinished" />
+      <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
+      <source>Refresh list</source>
+      <translation>Actualiser la liste</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="121" />
       <source>Remove</source>
-      <translation type="unfinished" />
+      <translation>Supprimer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="61" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="519" />
+      <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
+      <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="65" />
       <source>Resolution in map units (empty: native)</source>
-      <translation type="unfinished" />
+      <translation>Résolution en unités de carte (vide : native)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="122" />
       <source>Restore defaults</source>
-      <translation type="unfinished" />
+      <translation>Restaurer les valeurs par défaut</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="112" />
       <source>Restrict to one collection (empty: all).</source>
-      <translation type="unfinished" />
+      <translation>Restreindre à une collection (vide : toutes).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="499" />
+      <source>Retrieved on {date} (UTC) by IdF HR.</source>
+      <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="498" />
+      <source>Retrieved on {date} (UTC).</source>
+      <translation>Récupéré le {date} (UTC).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="192" />
+      <source>Run detection</source>
+      <translation>Lancer la détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="120" />
+      <source>Run report (JSON)</source>
+      <translation>Rapport d'exécution (JSON)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="56" />
+      <source>Runs a local ONNX model (Ultralytics YOLO, Deepness or any model with an IdF HR card) over an extent of a raster layer, window by window at the model's resolution, on this computer (no cloud). Optional mask: only tiles touching the polygons are run and detections outside them are dropped (tick 'Selected features only' to use the selection). Confidence and IoU default to the model's values when left empty. The result is one layer in a GeoPackage (written atomically) with class, label, score, area, model + sha256, source, vintage and run id, plus the run report (duration, CPU time, km², energy estimate) in its idfhr_runs table.</source>
+      <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="72" />
+      <source>Runs on</source>
+      <translation>S'exécute sur</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="37" />
       <source>STAC API</source>
-      <translation type="unfinished" />
+      <translation>API STAC</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="142" />
       <source>Save the imagery of an extent to a local file for offline work.</source>
-      <translation type="unfinished" />
+      <translation>Enregistrer l'imagerie d'une emprise dans un fichier local pour travailler hors ligne.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="118" />
       <source>Search</source>
-      <translation type="unfinished" />
+      <translation>Rechercher</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="60" />
       <source>Search imagery catalog</source>
-      <translation type="unfinished" />
+      <translation>Rechercher dans le catalogue d'imagerie</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="66" />
       <source>Searches a catalog source (STAC API, static STAC catalog, WMTS service or the demo region) by extent, date range, collections and maximum ground sample distance, and outputs one footprint polygon per result with its item id, date, GSD, collection and asset addresses. SOURCE is the id of a source configured in the IdF HR settings (e.g. “demo”, “ign-geopf”); or give a URL and its kind.</source>
-      <translation type="unfinished" />
+      <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="267" />
       <source>Searching {name}…</source>
-      <translation type="unfinished" />
+      <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="106" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="552" />
+      <source>Select a cached dataset first.</source>
+      <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="431" />
+      <source>Select a dataset first.</source>
+      <translation>Sélectionnez d'abord un jeu de données.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="436" />
+      <source>Select a resource to load.</source>
+      <translation>Sélectionnez une ressource à charger.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="169" />
+      <source>Select at least one polygon in the layer “{name}” (the mask of the detection).</source>
+      <translation>Sélectionnez au moins un polygone dans la couche « {name} » (le masque de la détection).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/layers.py" line="98" />
       <source>Select at least one result to add to the map.</source>
-      <translation type="unfinished" />
+      <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="82" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="146" />
+      <source>Selected polygons of a layer (mask)</source>
+      <translation>Polygones sélectionnés d'une couche (masque)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="160" />
+      <source>Service giving the communes and their contours (geo.api.gouv.fr layout).</source>
+      <translation>Service fournissant les communes et leurs contours (format geo.api.gouv.fr).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="86" />
       <source>Settings…</source>
-      <translation type="unfinished" />
+      <translation>Paramètres…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="77" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="264" />
+      <source>Share of premises connectable to FttH (fibre), per quarter.</source>
+      <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="80" />
       <source>Show or hide the IdF HR panel: catalog, imagery, offline packs</source>
-      <translation type="unfinished" />
+      <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="71" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="495" />
       <source>Source</source>
-      <translation type="unfinished" />
+      <translation>Source</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="75" />
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="76" />
       <source>Source id</source>
-      <translation type="unfinished" />
+      <translation>Identifiant de la source</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="494" />
+      <source>Source: {url}</source>
+      <translation>Source : {url}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="38" />
       <source>Static STAC catalog</source>
-      <translation type="unfinished" />
+      <translation>Catalogue STAC statique</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="139" />
       <source>Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).</source>
-      <translation type="unfinished" />
+      <translation>Diffuser les résultats sélectionnés dans QGIS (plusieurs tuiles d'un même millésime s'ouvrent en une seule mosaïque).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="60" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="52" />
       <source>Synthetic demo imagery generated by IdF HR (not a real photograph).</source>
-      <translation type="unfinished" />
+      <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="90" />
+      <source>Tables (*.csv *.xlsx *.txt);;All files (*)</source>
+      <translation>Tableaux (*.csv *.xlsx *.txt);;Tous les fichiers (*)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="61" />
+      <source>Task</source>
+      <translation>Tâche</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="437" />
+      <source>The FttH file has no figures for {quarter}; its quarters are {known}.</source>
+      <translation>Le fichier FttH ne contient aucune donnée pour {quarter} ; ses trimestres sont {known}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="420" />
+      <source>The FttH file has no premises column and no premises file was given: pick the ARCEP communes file (Logements, Établissements) to compute coverage rates.</source>
+      <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="105" />
+      <source>The Python interpreter of QGIS was not found, so ONNX Runtime cannot be installed from here. Install it with the OSGeo4W shell or your package manager (pip install onnxruntime), then restart QGIS.</source>
+      <translation>L'interpréteur Python de QGIS est introuvable : ONNX Runtime ne peut donc pas être installé d'ici. Installez-le avec le shell OSGeo4W ou votre gestionnaire de paquets (pip install onnxruntime), puis redémarrez QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="341" />
+      <source>The boundaries file {path} does not exist. Pick another file or clear the setting.</source>
+      <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="43" />
+      <source>The coordinate reference system {crs} is unknown to QGIS.</source>
+      <translation>Le système de coordonnées de référence {crs} est inconnu de QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="44" />
+      <source>The extent '{text}' must be xmin,ymin,xmax,ymax optionally followed by :EPSG.</source>
+      <translation>L'emprise '{text}' doit être de la forme xmin,ymin,xmax,ymax, éventuellement suivie de :EPSG.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="35" />
+      <source>The extent CRS '{code}' must be an EPSG code, e.g. :2154.</source>
+      <translation>Le SCR de l'emprise '{code}' doit être un code EPSG, p. ex. :2154.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="99" />
       <source>The extent to download is empty.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise à télécharger est vide.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="366" />
+      <source>The file {path} does not exist.</source>
+      <translation>Le fichier {path} n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="67" />
+      <source>The imagery layer's provider cannot be cloned for background reading.</source>
+      <translation>Le fournisseur de la couche d'imagerie ne peut pas être cloné pour une lecture en arrière-plan.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="176" />
+      <source>The imagery's pixel type is not supported for detection.</source>
+      <translation>Le type de pixel de l'imagerie n'est pas pris en charge pour la détection.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="173" />
+      <source>The layer “{name}” holds no polygon.</source>
+      <translation>La couche « {name} » ne contient aucun polygone.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/sources.py" line="44" />
       <source>The layer “{name}” is a WMS layer; only WMTS, XYZ and file/COG layers can be read for downloads or detections.</source>
-      <translation type="unfinished" />
+      <translation>La couche « {name} » est une couche WMS ; seules les couches WMTS, XYZ et fichier/COG peuvent être lues pour les téléchargements ou les détections.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/sources.py" line="49" />
       <source>The layer “{name}” uses the “{provider}” provider, which IdF HR cannot read window by window.</source>
-      <translation type="unfinished" />
+      <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="445" />
+      <source>The map extent is empty or covers the whole world: zoom in first.</source>
+      <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="465" />
+      <source>The map shows no area yet: zoom to the imagery first.</source>
+      <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="151" />
+      <source>The mask holds no polygon; select at least one polygon feature.</source>
+      <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="225" />
+      <source>The network request failed ({error}); loaded the cached copy ({age}).</source>
+      <translation>La requête réseau a échoué ({error}) ; copie en cache chargée ({age}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="146" />
+      <source>The output format does not store QGIS layer metadata.</source>
+      <translation>Le format de sortie ne stocke pas les métadonnées de couche QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="193" />
+      <source>The portal {name} is not in the list.</source>
+      <translation>Le portail {name} ne figure pas dans la liste.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="274" />
+      <source>The result layer {layer} of {path} cannot be opened.</source>
+      <translation>La couche de résultat {layer} de {path} ne peut pas être ouverte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/layers.py" line="86" />
       <source>The selected results have no image asset that QGIS can open.</source>
-      <translation type="unfinished" />
+      <translation>Les résultats sélectionnés n'ont aucun asset image que QGIS puisse ouvrir.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="114" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="106" />
       <source>The selection mixes vintages ({years}); add one vintage at a time.</source>
-      <translation type="unfinished" />
+      <translation>La sélection mélange plusieurs millésimes ({years}) ; ajoutez un millésime à la fois.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/tasks.py" line="71" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="252" />
+      <source>The style could not be written to {path}: {msg}</source>
+      <translation>Le style n'a pas pu être écrit dans {path} : {msg}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/tasks.py" line="73" />
       <source>The task failed.</source>
-      <translation type="unfinished" />
+      <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="566" />
+      <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
+      <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="82" />
+      <source>Theme</source>
+      <translation>Thématique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
+      <source>This cache entry is gone or damaged; load the dataset again when online.</source>
+      <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="387" />
+      <source>This extent option is not available.</source>
+      <translation>Cette option d'emprise n'est pas disponible.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="544" />
+      <source>This model cannot be used.</source>
+      <translation>Ce modèle ne peut pas être utilisé.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="182" />
+      <source>Thresholds</source>
+      <translation>Seuils</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="187" />
+      <source>Tiles {done}/{total}, about {eta} s left</source>
+      <translation>Tuiles {done}/{total}, environ {eta} s restantes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="91" />
       <source>To date (YYYY-MM-DD)</source>
-      <translation type="unfinished" />
+      <translation>Date de fin (AAAA-MM-JJ)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="69" />
+      <source>Training data</source>
+      <translation>Données d'entraînement</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
+      <source>Type</source>
+      <translation>Type</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="598" />
+      <source>Type a commune or EPT name.</source>
+      <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="68" />
       <source>URL</source>
-      <translation type="unfinished" />
+      <translation>URL</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
+      <source>URL of the .onnx file:</source>
+      <translation>URL du fichier .onnx :</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/tasks.py" line="56" />
       <source>Unexpected error: {error}. Details are in the IdF HR log panel.</source>
-      <translation type="unfinished" />
+      <translation>Erreur inattendue : {error}. Les détails figurent dans le panneau de journalisation d'IdF HR.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="38" />
       <source>Unknown catalog source “{source}”. Known sources: {known}.</source>
-      <translation type="unfinished" />
+      <translation>Source de catalogue « {source} » inconnue. Sources connues : {known}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="173" />
+      <source>Unknown portal {value}: give a portal URL or one of {keys}.</source>
+      <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="314" />
+      <source>Use the Temporal Controller to animate the quarters.</source>
+      <translation>Utilisez le Contrôleur temporel pour animer les trimestres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="97" />
+      <source>Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)</source>
+      <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="144" />
+      <source>Visible map extent</source>
+      <translation>Emprise visible de la carte</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="332" />
+      <source>Wait for the current task to finish, or cancel it.</source>
+      <translation>Attendez la fin de la tâche en cours, ou annulez-la.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="87" />
       <source>When</source>
-      <translation type="unfinished" />
+      <translation>Quand</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="73" />
       <source>Where</source>
-      <translation type="unfinished" />
+      <translation>Où</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="52" />
+      <source>Where clause (ODSQL)</source>
+      <translation>Clause where (ODSQL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="147" />
+      <source>Whole imagery layer</source>
+      <translation>Couche d'imagerie entière</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="453" />
+      <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
+      <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="74" />
+      <source>Words of the title or description</source>
+      <translation>Mots du titre ou de la description</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="138" />
       <source>Work offline (use the cache and offline packs only)</source>
-      <translation type="unfinished" />
+      <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="68" />
+      <source>Zoom</source>
+      <translation>Zoomer</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="140" />
+      <source>Zoom to a commune or EPT</source>
+      <translation>Zoomer sur une commune ou un EPT</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="614" />
+      <source>Zoomed to {name}.</source>
+      <translation>Zoom sur {name} effectué.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="100" />
       <source>and</source>
-      <translation type="unfinished" />
+      <translation>et le</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="107" />
       <source>any</source>
-      <translation type="unfinished" />
+      <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="160" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="94" />
+      <source>communes_*.csv: Logements, Établissements</source>
+      <translation>communes_*.csv : Logements, Établissements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
+      <source>ftthCommunes_*.csv: connectable premises per quarter</source>
+      <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="336" />
+      <source>licence not stated</source>
+      <translation>licence non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <source>native resolution</source>
+      <translation>résolution native</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/options.py" line="180" />
       <source>no</source>
-      <translation type="unfinished" />
+      <translation>non</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="30" />
+      <source>not measured</source>
+      <translation>non mesurée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <source>not stated</source>
+      <translation>non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="201" />
+      <source>pip could not install {pkgs} (exit code {rc}). Check the network or proxy settings, or install them by hand. pip said:
+{tail}</source>
+      <translation>pip n'a pas pu installer {pkgs} (code de sortie {rc}). Vérifiez les paramètres réseau ou de proxy, ou installez-les manuellement. Réponse de pip :
+{tail}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="73" />
+      <source>sha256</source>
+      <translation>sha256</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="89" />
+      <source>tiles {done}/{total}, ETA {eta:.0f} s</source>
+      <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="306" />
       <source>undated</source>
-      <translation type="unfinished" />
+      <translation>non daté</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="122" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="114" />
       <source>unknown error</source>
-      <translation type="unfinished" />
+      <translation>erreur inconnue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="160" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="180" />
       <source>yes</source>
-      <translation type="unfinished" />
+      <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/catalog_search.py" line="159" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="593" />
+      <source>{done}/{total} tiles, ETA {eta}</source>
+      <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="701" />
+      <source>{h:.1f} h</source>
+      <translation>{h:.1f} h</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="431" />
+      <source>{label} is not a quarter like "T1 2018".</source>
+      <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="700" />
+      <source>{m} min</source>
+      <translation>{m} min</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="285" />
+      <source>{n} communes mapped.</source>
+      <translation>{n} communes cartographiées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="324" />
+      <source>{n} datasets. Select one to see its fields, licence and size.</source>
+      <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="119" />
+      <source>{n} features of {title} ({licence}).</source>
+      <translation>{n} entités de {title} ({licence}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="673" />
+      <source>{n} object(s) found on {km2:.3f} km².</source>
+      <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="644" />
+      <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
+      <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="335" />
+      <source>{n} records · {licence} · updated {date}</source>
+      <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="339" />
+      <source>{n} resources · {licence} · updated {date}</source>
+      <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="49" />
       <source>{n} results.</source>
-      <translation type="unfinished" />
+      <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="310" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="314" />
       <source>{n} results. Select some, then Add to map.</source>
-      <translation type="unfinished" />
+      <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="49" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="41" />
       <source>{n} tiles</source>
-      <translation type="unfinished" />
+      <translation>{n} tuiles</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="25" />
+      <source>{providers}, {n} thread(s)</source>
+      <translation>{providers}, {n} thread(s)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="698" />
+      <source>{s} s</source>
+      <translation>{s} s</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="565" />
+      <source>{title} loaded from the cache ({age}).</source>
+      <translation>{title} chargé depuis le cache ({age}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="541" />
+      <source>{title} — {age} ({n} features)</source>
+      <translation>{title} — {age} ({n} entités)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="488" />
+      <source>{title}: {n} features added.</source>
+      <translation>{title} : {n} entités ajoutées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="119" />
+      <source>{url} is not a portal address: give it like https://opendata.paris.fr.</source>
+      <translation>{url} n'est pas l'adresse d'un portail : indiquez-la sous la forme https://opendata.paris.fr.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="205" />
+      <source>“{name}” has no contour in the cached boundaries.</source>
+      <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="677" />
+      <source>• {label}: {n} ({area:.1f} m²)</source>
+      <translation>• {label} : {n} ({area:.1f} m²)</translation>
     </message>
   </context>
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="364" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="104" />
+      <source>  {label}: {n} ({area:.1f} m²)</source>
+      <translation>  {label} : {n} ({area:.1f} m²)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="370" />
       <source> for this filter</source>
-      <translation type="unfinished" />
+      <translation> pour ce filtre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="144" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="146" />
       <source>'{crs}' is not a coordinate reference system I know.</source>
-      <translation type="unfinished" />
+      <translation>'{crs}' n'est pas un système de coordonnées de référence connu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="181" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="179" />
       <source>'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by Ultralytics, Deepness or another ONNX exporter.</source>
-      <translation type="unfinished" />
+      <translation>'{path}' n'est pas un modèle ONNX lisible ({err}). Choisissez un fichier .onnx exporté par Ultralytics, Deepness ou un autre exportateur ONNX.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_item.py" line="285" />
       <source>'{text}' is not a valid date: use the form YYYY-MM-DD (for example 2024-06-30).</source>
-      <translation type="unfinished" />
+      <translation>'{text}' n'est pas une date valide : utilisez la forme AAAA-MM-JJ (par exemple 2024-06-30).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="505" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="250" />
+      <source>'{url}' is not an http(s) URL.</source>
+      <translation>'{url}' n'est pas une URL http(s).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="519" />
       <source>A GeoPackage raster holds 8-bit imagery or a single band; choose the COG format instead.</source>
-      <translation type="unfinished" />
+      <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="344" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="346" />
       <source>A segmentation output has shape {shape}; expected (B, C, H, W) or (B, H, W).</source>
-      <translation type="unfinished" />
+      <translation>Une sortie de segmentation a la forme {shape} ; (B, C, H, W) ou (B, H, W) attendu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="140" />
+      <location filename="../idf_hr_plugin/core/http.py" line="144" />
       <source>Access was refused: check the authentication configuration (authcfg) of this source.</source>
-      <translation type="unfinished" />
+      <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="227" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="531" />
+      <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
+      <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="254" />
       <source>An item of {url} is malformed and was skipped ({error}).</source>
-      <translation type="unfinished" />
+      <translation>Un item de {url} est mal formé et a été ignoré ({error}).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="54" />
       <source>Band mapping '{map}' is neither RGB, RGBA, BGR, IRC nor a list like 1,2,3.</source>
-      <translation type="unfinished" />
+      <translation>L'affectation des bandes '{map}' n'est ni RGB, RGBA, BGR, IRC, ni une liste du type 1,2,3.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="82" />
       <source>Band(s) {bad} do not exist: the raster has {bc} band(s).</source>
-      <translation type="unfinished" />
+      <translation>La ou les bandes {bad} n'existent pas : le raster compte {bc} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="572" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="300" />
+      <source>Bundled models cannot be removed.</source>
+      <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="29" />
+      <source>CPU time of the run ({cpu:.1f} s, all threads) x {w:.1f} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
+      <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="58" />
+      <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
+      <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="593" />
       <source>Cannot write the offline pack in {folder} ({error}). Choose a folder you can write to.</source>
-      <translation type="unfinished" />
+      <translation>Impossible d'écrire le paquet hors ligne dans {folder} ({error}). Choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="118" />
       <source>Catalog search cancelled.</source>
-      <translation type="unfinished" />
+      <translation>Recherche dans le catalogue annulée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="147" />
+      <location filename="../idf_hr_plugin/core/http.py" line="151" />
       <source>Check the address and parameters of this source.</source>
-      <translation type="unfinished" />
+      <translation>Vérifiez l'adresse et les paramètres de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="331" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
+      <source>Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, on {prov} with {th} thread(s).</source>
+      <translation>Coût : {dur:.1f} s écoulées, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimation), {rate:.2f} km²/min, sur {prov} avec {th} thread(s).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/http.py" line="335" />
       <source>Could not connect to {host}. Check the address, your network connection or proxy.</source>
-      <translation type="unfinished" />
+      <translation>Connexion à {host} impossible. Vérifiez l'adresse, votre connexion réseau ou votre proxy.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="201" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="200" />
       <source>Could not open the imagery source {source} ({error}). Check your network connection and the source address.</source>
-      <translation type="unfinished" />
+      <translation>Impossible d'ouvrir la source d'imagerie {source} ({error}). Vérifiez votre connexion réseau et l'adresse de la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="207" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="206" />
       <source>Could not open the imagery {source} ({error}). Check that the file exists and is a raster.</source>
-      <translation type="unfinished" />
+      <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="541" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="562" />
       <source>Download cancelled while writing {path}: nothing was written there. Run it again to finish; the downloaded pixels are kept.</source>
-      <translation type="unfinished" />
+      <translation>Téléchargement annulé pendant l'écriture de {path} : rien n'y a été écrit. Relancez-le pour terminer ; les pixels déjà téléchargés sont conservés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="390" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="400" />
       <source>Download cancelled: nothing was written to {path}. Run it again with the same settings to resume ({done} of {total} blocks are kept in {partial}).</source>
-      <translation type="unfinished" />
+      <translation>Téléchargement annulé : rien n'a été écrit dans {path}. Relancez-le avec les mêmes paramètres pour le reprendre ({done} blocs sur {total} sont conservés dans {partial}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="274" />
+      <location filename="../idf_hr_plugin/core/http.py" line="278" />
       <source>Download cancelled; run it again to resume where it stopped.</source>
-      <translation type="unfinished" />
+      <translation>Téléchargement annulé ; relancez-le pour le reprendre là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="414" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="424" />
       <source>Downloaded {n} of {total} blocks</source>
-      <translation type="unfinished" />
+      <translation>{n} blocs téléchargés sur {total}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="636" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="657" />
       <source>Execution provider(s) {missing} are not available here; available: {avail}.</source>
-      <translation type="unfinished" />
+      <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="110" />
+      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="126" />
       <source>GDAL could not build the mosaic: {error}</source>
-      <translation type="unfinished" />
+      <translation>GDAL n'a pas pu construire la mosaïque : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="100" />
+      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="102" />
       <source>GDAL could not convert {src} to a GeoPackage.</source>
-      <translation type="unfinished" />
+      <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="303" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="586" />
+      <source>GPU energy is not included.</source>
+      <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="243" />
+      <source>Give the model's sha256 (64 hexadecimal characters) with its URL: the plugin verifies every downloaded model before using it.</source>
+      <translation>Indiquez le sha256 du modèle (64 caractères hexadécimaux) avec son URL : l'extension vérifie chaque modèle téléchargé avant de l'utiliser.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="215" />
+      <source>INSEE code</source>
+      <translation>code INSEE</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="301" />
       <source>Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.</source>
-      <translation type="unfinished" />
+      <translation>L'imagerie à {src:.3f} m/px est rééchantillonnée à la résolution du modèle, {gsd:.3f} m/px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="493" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="503" />
       <source>JPEG compression needs 8-bit grey or RGB imagery; use DEFLATE for this source.</source>
-      <translation type="unfinished" />
+      <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/themes.py" line="165" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="226" />
+      <source>No EPT matches "{name}". Known EPT: {known}.</source>
+      <translation>Aucun EPT ne correspond à "{name}". EPT connus : {known}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="339" />
+      <source>No FttH figures for {n} communes: {codes}.</source>
+      <translation>Aucune donnée FttH pour {n} communes : {codes}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="212" />
+      <source>No MGP commune matches "{name}". Check the spelling or use the INSEE code.</source>
+      <translation>Aucune commune de la MGP ne correspond à "{name}". Vérifiez l'orthographe ou utilisez le code INSEE.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="559" />
+      <source>No building of {file} has usable coordinates.</source>
+      <translation>Aucun immeuble de {file} n'a de coordonnées exploitables.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="486" />
+      <source>No coverage value could be joined to the boundaries: check that the FttH file covers the MGP.</source>
+      <translation>Aucune valeur de couverture n'a pu être jointe aux limites : vérifiez que le fichier FttH couvre la MGP.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/themes.py" line="167" />
       <source>No dataset of the theme {theme} was found on {portal} (looked for {ids}). Set the dataset ids of this theme in the IdF HR settings.</source>
-      <translation type="unfinished" />
+      <translation>Aucun jeu de données de la thématique {theme} n'a été trouvé sur {portal} (identifiants recherchés : {ids}). Indiquez les identifiants des jeux de données de cette thématique dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="72" />
+      <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="103" />
+      <source>No header row was found in the first {n} lines of {file}. Check that it is the expected table (CSV separated by ',' or ';').</source>
+      <translation>Aucune ligne d'en-tête n'a été trouvée dans les {n} premières lignes de {file}. Vérifiez qu'il s'agit bien du tableau attendu (CSV séparé par ',' ou ';').</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="85" />
       <source>No item was given to build a mosaic: select at least one image.</source>
-      <translation type="unfinished" />
+      <translation>Aucun item n'a été fourni pour construire une mosaïque : sélectionnez au moins une image.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="651" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="179" />
+      <source>No model named '{name}' in the bundled models or in {folder}.</source>
+      <translation>Aucun modèle nommé '{name}' parmi les modèles fournis ni dans {folder}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="345" />
+      <source>No premises count for {n} communes: {codes}.</source>
+      <translation>Aucun nombre de locaux pour {n} communes : {codes}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="291" />
+      <source>No row of {file} has usable coordinates in the columns {x} and {y}.</source>
+      <translation>Aucune ligne de {file} n'a de coordonnées exploitables dans les colonnes {x} et {y}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="674" />
       <source>ONNX Runtime cannot load the model '{path}': {err}</source>
-      <translation type="unfinished" />
+      <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="625" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="255" />
+      <source>ONNX Runtime failed on this model and imagery: {err}</source>
+      <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="641" />
       <source>ONNX Runtime is not installed; install it from the plugin's model manager to run detections.</source>
-      <translation type="unfinished" />
+      <translation>ONNX Runtime n'est pas installé ; installez-le depuis le gestionnaire de modèles de l'extension pour lancer des détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="171" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="170" />
       <source>Offline pack ready: {path}</source>
-      <translation type="unfinished" />
+      <translation>Paquet hors ligne prêt : {path}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
       <source>Operation cancelled by the user; nothing was written.</source>
-      <translation type="unfinished" />
+      <translation>Opération annulée par l'utilisateur ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="134" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="144" />
       <source>Part of the catalog was skipped: {url} could not be read ({error}).</source>
-      <translation type="unfinished" />
+      <translation>Une partie du catalogue a été ignorée : {url} n'a pas pu être lu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="455" />
+      <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="115" />
+      <source>Reading the Excel file {file} needs the Python package openpyxl, which is not installed. Save the sheet as CSV (UTF-8 or Windows-1252, ',' or ';') and load the CSV instead, or install openpyxl in the QGIS Python environment.</source>
+      <translation>La lecture du fichier Excel {file} nécessite le paquet Python openpyxl, qui n'est pas installé. Enregistrez la feuille au format CSV (UTF-8 ou Windows-1252, ',' ou ';') et chargez plutôt ce CSV, ou installez openpyxl dans l'environnement Python de QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="465" />
       <source>Reading {source} failed ({error}). Check your network connection, then run the download again: it resumes where it stopped.</source>
-      <translation type="unfinished" />
+      <translation>La lecture de {source} a échoué ({error}). Vérifiez votre connexion réseau, puis relancez le téléchargement : il reprendra là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="461" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="471" />
       <source>Reading {source} failed ({error}). The file may be damaged.</source>
-      <translation type="unfinished" />
+      <translation>La lecture de {source} a échoué ({error}). Le fichier est peut-être endommagé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="334" />
+      <location filename="../idf_hr_plugin/core/http.py" line="338" />
       <source>Request to {host} failed: {detail}</source>
-      <translation type="unfinished" />
+      <translation>La requête vers {host} a échoué : {detail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="174" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="123" />
+      <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
+      <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="134" />
+      <source>Some columns were not found in {file}: {parts}. Columns present: {present}. Rename the columns or add their names as aliases in the IdF HR settings.</source>
+      <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="172" />
       <source>The Python package 'onnx' is missing; install the detection dependencies first.</source>
-      <translation type="unfinished" />
+      <translation>Le paquet Python 'onnx' est manquant ; installez d'abord les dépendances de détection.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="204" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="195" />
       <source>The STAC API at {url} did not answer with an item collection. Check that the source URL points to a STAC API.</source>
-      <translation type="unfinished" />
+      <translation>L'API STAC à l'adresse {url} n'a pas répondu par une collection d'items. Vérifiez que l'URL de la source pointe vers une API STAC.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="107" />
+      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="109" />
       <source>The WMTS capabilities from {host} contain a DOCTYPE/ENTITY declaration, which IdF HR refuses for safety. Check that the address points to a WMTS service.</source>
-      <translation type="unfinished" />
+      <translation>Les capacités WMTS de {host} contiennent une déclaration DOCTYPE/ENTITY, qu'IdF HR refuse par sécurité. Vérifiez que l'adresse pointe vers un service WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="127" />
+      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="129" />
       <source>The WMTS service at {host} answered with an error: {detail}</source>
-      <translation type="unfinished" />
+      <translation>Le service WMTS de {host} a répondu par une erreur : {detail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="365" />
+      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="367" />
       <source>The WMTS source “{name}” has no URL. Set the address of its GetCapabilities in the IdF HR settings (Catalog sources).</source>
-      <translation type="unfinished" />
+      <translation>La source WMTS « {name} » n'a pas d'URL. Indiquez l'adresse de son GetCapabilities dans les paramètres d'IdF HR (Sources de catalogue).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="142" />
+      <location filename="../idf_hr_plugin/core/http.py" line="146" />
       <source>The address was not found: check the URL in the source settings.</source>
-      <translation type="unfinished" />
+      <translation>Adresse introuvable : vérifiez l'URL dans les paramètres de la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="326" />
+      <location filename="../idf_hr_plugin/core/http.py" line="330" />
       <source>The answer from {host} was cut off before the end. Try again; if it persists the service is unstable.</source>
-      <translation type="unfinished" />
+      <translation>La réponse de {host} a été interrompue avant la fin. Réessayez ; si le problème persiste, le service est instable.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="314" />
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="230" />
+      <source>The archive "{title}" contains no shapefile (.shp), GeoJSON or GeoPackage. Files inside: {names}.</source>
+      <translation>L'archive "{title}" ne contient ni shapefile (.shp), ni GeoJSON, ni GeoPackage. Fichiers présents : {names}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="312" />
       <source>The area ({w}x{h} px) is smaller than one tile ({ts} px): it is padded.</source>
-      <translation type="unfinished" />
+      <translation>La zone ({w}x{h} px) est plus petite qu'une tuile ({ts} px) : elle est complétée (padding).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="75" />
       <source>The band mapping {bands} gives {n} channel(s) but the model expects {mc}.</source>
-      <translation type="unfinished" />
+      <translation>L'affectation des bandes {bands} fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="112" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="125" />
       <source>The block size must be a multiple of 16, at least 64 pixels.</source>
-      <translation type="unfinished" />
+      <translation>La taille de bloc doit être un multiple de 16, d'au moins 64 pixels.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="79" />
       <source>The catalog contains an empty link; the catalog is malformed.</source>
-      <translation type="unfinished" />
+      <translation>Le catalogue contient un lien vide ; le catalogue est mal formé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="87" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="92" />
       <source>The catalog file {path} cannot be read ({error}). Check that it exists.</source>
-      <translation type="unfinished" />
+      <translation>Le fichier de catalogue {path} ne peut pas être lu ({error}). Vérifiez qu'il existe.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="95" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="100" />
       <source>The catalog file {path} is not valid JSON; the catalog is damaged.</source>
-      <translation type="unfinished" />
+      <translation>Le fichier de catalogue {path} n'est pas un JSON valide ; le catalogue est endommagé.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="61" />
       <source>The catalog refers to {href}, which uses the '{scheme}://' scheme: IdF HR only opens http(s) addresses and files of local catalogs. Ask the catalog provider for an http(s) link to this file, or download it and use a local catalog.</source>
-      <translation type="unfinished" />
+      <translation>Le catalogue renvoie vers {href}, qui utilise le schéma '{scheme}://' : IdF HR n'ouvre que les adresses http(s) et les fichiers des catalogues locaux. Demandez au fournisseur du catalogue un lien http(s) vers ce fichier, ou téléchargez-le et utilisez un catalogue local.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="47" />
       <source>The catalog source “{name}” has an unknown kind '{kind}'. Choose one of: {kinds}.</source>
-      <translation type="unfinished" />
+      <translation>La source de catalogue « {name} » a un type inconnu '{kind}'. Choisissez parmi : {kinds}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="55" />
       <source>The catalog source “{name}” has no URL yet. Open the IdF HR settings (Catalog sources), enter its address and enable it.</source>
-      <translation type="unfinished" />
+      <translation>La source de catalogue « {name} » n'a pas encore d'URL. Ouvrez les paramètres d'IdF HR (Sources de catalogue), saisissez son adresse et activez-la.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="33" />
       <source>The catalog source “{name}” has no URL. Set the address of its STAC API in the IdF HR settings (Catalog sources).</source>
-      <translation type="unfinished" />
+      <translation>La source de catalogue « {name} » n'a pas d'URL. Indiquez l'adresse de son API STAC dans les paramètres d'IdF HR (Sources de catalogue).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="72" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="77" />
       <source>The catalog source “{name}” has no URL. Set the address of its catalog.json in the IdF HR settings (Catalog sources).</source>
-      <translation type="unfinished" />
+      <translation>La source de catalogue « {name} » n'a pas d'URL. Indiquez l'adresse de son catalog.json dans les paramètres d'IdF HR (Sources de catalogue).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="240" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="239" />
       <source>The chosen extent does not overlap the imagery of {source}. Pick an extent over it.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise choisie ne recoupe pas l'imagerie de {source}. Choisissez une emprise qui la recouvre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="269" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="268" />
       <source>The chosen extent is smaller than one pixel of the imagery.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise choisie est plus petite qu'un pixel de l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="232" />
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="135" />
+      <source>The data.gouv.fr dataset {id} does not exist (any more).</source>
+      <translation>Le jeu de données data.gouv.fr {id} n'existe pas (ou plus).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="236" />
       <source>The dataset {id} does not exist on {portal} (it may have been renamed). Search the catalog for its title.</source>
-      <translation type="unfinished" />
+      <translation>Le jeu de données {id} n'existe pas sur {portal} (il a peut-être été renommé). Recherchez son titre dans le catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="350" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="356" />
       <source>The dataset {id} from {portal} contains a malformed geometry (feature {n}: {problem}). Nothing was loaded; report it to the data producer or filter it out with a where clause.</source>
-      <translation type="unfinished" />
+      <translation>Le jeu de données {id} de {portal} contient une géométrie mal formée (entité {n} : {problem}). Rien n'a été chargé ; signalez-le au producteur de la donnée ou excluez cette entité avec une clause where.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="322" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="326" />
       <source>The dataset {id} has no geographic field, so it cannot be filtered by the map extent.</source>
-      <translation type="unfinished" />
+      <translation>Le jeu de données {id} n'a pas de champ géographique : il ne peut donc pas être filtré selon l'emprise de la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="293" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="297" />
       <source>The dataset {id} has {total} matching records, but the Opendatasoft records API stops at 10,000. Load it through the GeoJSON export instead (the default in IdF HR), which has no limit.</source>
-      <translation type="unfinished" />
+      <translation>Le jeu de données {id} compte {total} enregistrements correspondants, mais l'API records d'Opendatasoft s'arrête à 10 000. Chargez-le plutôt via l'export GeoJSON (le mode par défaut d'IdF HR), qui n'a pas de limite.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="361" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="367" />
       <source>The dataset {id} returned no records{filtered}. Nothing was loaded; widen the filter or the map extent.</source>
-      <translation type="unfinished" />
+      <translation>Le jeu de données {id} n'a renvoyé aucun enregistrement{filtered}. Rien n'a été chargé ; élargissez le filtre ou l'emprise de la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="134" />
+      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="136" />
       <source>The document from {host} is not WMTS capabilities (root element {tag}). Check that the address points to a WMTS GetCapabilities.</source>
-      <translation type="unfinished" />
+      <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="233" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="63" />
+      <source>The existing output '{path}' cannot be read.</source>
+      <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="109" />
+      <source>The existing output '{path}' is not a GeoPackage; choose another file name.</source>
+      <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="232" />
       <source>The extent CRS {crs} is not understood ({error}).</source>
-      <translation type="unfinished" />
+      <translation>Le SCR de l'emprise {crs} n'est pas reconnu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="228" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="227" />
       <source>The extent is empty: xmax must exceed xmin and ymax exceed ymin.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise est vide : xmax doit être supérieur à xmin et ymax supérieur à ymin.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="161" />
       <source>The extent {bbox} is not a valid longitude/latitude box (west, south, east, north). Zoom to the area of interest and try again.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise {bbox} n'est pas un rectangle longitude/latitude valide (ouest, sud, est, nord). Zoomez sur la zone d'intérêt et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="268" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="264" />
       <source>The extent {ext} does not overlap the raster, which covers {rb} (in {crs}). Pick an extent over the imagery.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise {ext} ne recoupe pas le raster, qui couvre {rb} (en {crs}). Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="254" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="246" />
       <source>The extent {ext} is not xmin,ymin,xmax,ymax with xmin &lt; xmax and ymin &lt; ymax.</source>
-      <translation type="unfinished" />
+      <translation>L'emprise {ext} n'est pas de la forme xmin,ymin,xmax,ymax avec xmin &lt; xmax et ymin &lt; ymax.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="306" />
+      <location filename="../idf_hr_plugin/core/http.py" line="310" />
       <source>The file downloaded from {host} does not match its expected checksum (sha256 {got}… instead of {want}…). It was deleted; check the URL and the checksum, then try again.</source>
-      <translation type="unfinished" />
+      <translation>Le fichier téléchargé depuis {host} ne correspond pas à la somme de contrôle attendue (sha256 {got}… au lieu de {want}…). Il a été supprimé ; vérifiez l'URL et la somme de contrôle, puis réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="49" />
+      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="52" />
       <source>The image {path} cannot be opened ({error}). Check the address or your network.</source>
-      <translation type="unfinished" />
+      <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="217" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="424" />
+      <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
+      <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="216" />
       <source>The imagery {source} has no coordinate reference system; it cannot be cut to an extent.</source>
-      <translation type="unfinished" />
+      <translation>L'imagerie {source} n'a pas de système de coordonnées de référence ; elle ne peut pas être découpée selon une emprise.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="224" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="223" />
       <source>The imagery {source} is rotated; only north-up imagery can be packed.</source>
-      <translation type="unfinished" />
+      <translation>L'imagerie {source} est pivotée ; seule une imagerie orientée nord en haut peut être empaquetée.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="39" />
       <source>The item {id} has no image file to open (no GeoTIFF/JPEG 2000 asset).</source>
-      <translation type="unfinished" />
+      <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="76" />
+      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="78" />
       <source>The layer {layer} was not found in {path}.</source>
-      <translation type="unfinished" />
+      <translation>La couche {layer} est introuvable dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="402" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="403" />
       <source>The layout '{layout}' does not produce detections.</source>
-      <translation type="unfinished" />
+      <translation>La disposition '{layout}' ne produit pas de détections.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="100" />
       <source>The link {href} is relative but the location of its catalog is unknown, so it cannot be opened. Open the catalog from its URL or file path.</source>
-      <translation type="unfinished" />
+      <translation>Le lien {href} est relatif mais l'emplacement de son catalogue est inconnu : il ne peut donc pas être ouvert. Ouvrez le catalogue à partir de son URL ou de son chemin de fichier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="119" />
       <source>The link {href} of the remote catalog at {base} leads outside the catalog (above {root}) and was refused. The catalog is malformed or unsafe: contact its provider.</source>
-      <translation type="unfinished" />
+      <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="247" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="312" />
+      <source>The mask '{path}' holds no polygon.</source>
+      <translation>Le masque '{path}' ne contient aucun polygone.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="302" />
+      <source>The mask '{path}' is not a readable vector file.</source>
+      <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="239" />
       <source>The mask holds no polygon; select at least one polygon feature.</source>
-      <translation type="unfinished" />
+      <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="278" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="275" />
       <source>The mask polygons do not overlap the raster and extent; nothing to detect.</source>
-      <translation type="unfinished" />
+      <translation>Les polygones du masque ne recoupent pas le raster et l'emprise ; rien à détecter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="280" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="274" />
       <source>The model '{name}' expects an input of shape {shape}; an image model takes (batch, channels, height, width).</source>
-      <translation type="unfinished" />
+      <translation>Le modèle '{name}' attend une entrée de forme {shape} ; un modèle d'image prend (lot, canaux, hauteur, largeur).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="272" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="266" />
       <source>The model '{name}' has {n} inputs; only single-image models are supported.</source>
-      <translation type="unfinished" />
+      <translation>Le modèle '{name}' a {n} entrées ; seuls les modèles à image unique sont pris en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="260" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="375" />
+      <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
+      <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="254" />
       <source>The model '{path}' does not match its expected sha256 ({want}; the file has {got}). The file is corrupted or is not the model you meant: download it again.</source>
-      <translation type="unfinished" />
+      <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="220" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="201" />
+      <source>The model cannot be read ({err}).</source>
+      <translation>Le modèle ne peut pas être lu ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="215" />
+      <source>The model card '{path}' does not exist.</source>
+      <translation>La fiche de modèle '{path}' n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="218" />
       <source>The model card '{path}' is not valid JSON ({err}); fix or remove it.</source>
-      <translation type="unfinished" />
+      <translation>La fiche de modèle '{path}' n'est pas un JSON valide ({err}) ; corrigez-la ou supprimez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="226" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="223" />
       <source>The model card '{path}' must hold a JSON object.</source>
-      <translation type="unfinished" />
+      <translation>La fiche de modèle '{path}' doit contenir un objet JSON.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="68" />
       <source>The model expects {mc} channel(s) but the raster has {bc} band(s) ({ci}). Choose a band mapping (e.g. '1' or '1,2,3') or imagery that matches the model.</source>
-      <translation type="unfinished" />
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="254" />
-      <source>The model file '{path}' cannot be read ({err}).</source>
-      <translation type="unfinished" />
+      <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/model.py" line="248" />
+      <source>The model file '{path}' cannot be read ({err}).</source>
+      <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="243" />
       <source>The model file '{path}' does not exist or is not a file.</source>
-      <translation type="unfinished" />
+      <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="212" />
+      <source>The model file '{path}' does not exist.</source>
+      <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="68" />
+      <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
+      <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="64" />
+      <source>The model input is {h}x{w} px; only square inputs are supported.</source>
+      <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/decoders.py" line="91" />
       <source>The model output has shape {shape}, which does not fit the '{layout}' layout; choose the right model type (task/layout override).</source>
-      <translation type="unfinished" />
+      <translation>La sortie du modèle a la forme {shape}, incompatible avec la disposition '{layout}' ; choisissez le bon type de modèle (forçage de la tâche/disposition).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="195" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="388" />
+      <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
+      <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="50" />
+      <source>The output '{path}' exists and is not a file.</source>
+      <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="40" />
+      <source>The output '{path}' must be a GeoPackage file ending in .gpkg.</source>
+      <translation>La sortie '{path}' doit être un fichier GeoPackage se terminant par .gpkg.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="45" />
+      <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
+      <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="187" />
       <source>The overlap ({ov} px) must be at least 0 and smaller than the tile size ({ts} px).</source>
-      <translation type="unfinished" />
+      <translation>Le recouvrement ({ov} px) doit être positif ou nul et inférieur à la taille de tuile ({ts} px).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="203" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="577" />
       <source>The raster '{path}' cannot be opened ({err}).</source>
-      <translation type="unfinished" />
+      <translation>Le raster '{path}' ne peut pas être ouvert ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="202" />
+      <source>The raster '{path}' has no coordinate reference system; georeference it first.</source>
+      <translation>Le raster '{path}' n'a pas de système de coordonnées de référence ; géoréférencez-le d'abord.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/tiling.py" line="210" />
-      <source>The raster '{path}' has no coordinate reference system; georeference it first.</source>
-      <translation type="unfinished" />
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="218" />
       <source>The raster '{path}' is in a geographic CRS (degrees); detections need metres. Reproject it to a projected CRS such as EPSG:2154 (Lambert-93) first.</source>
-      <translation type="unfinished" />
+      <translation>Le raster '{path}' est dans un SCR géographique (degrés) ; les détections nécessitent des mètres. Reprojetez-le d'abord dans un SCR projeté tel que EPSG:2154 (Lambert-93).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="225" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="217" />
       <source>The raster is in a geographic CRS (degrees): it is resampled on the fly to {crs} for detection, and results are written in {crs}.</source>
-      <translation type="unfinished" />
+      <translation>Le raster est dans un SCR géographique (degrés) : il est rééchantillonné à la volée en {crs} pour la détection, et les résultats sont écrits en {crs}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="88" />
       <source>The remote catalog at {base} points to the local file {href}. A remote catalog may not open files on this computer, so this link was refused. Ask the catalog provider to publish the file over http(s).</source>
-      <translation type="unfinished" />
+      <translation>Le catalogue distant situé à {base} pointe vers le fichier local {href}. Un catalogue distant ne peut pas ouvrir de fichiers sur cet ordinateur : ce lien a donc été refusé. Demandez au fournisseur du catalogue de publier le fichier en http(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="246" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="245" />
       <source>The resolution must be a positive number of metres per pixel.</source>
-      <translation type="unfinished" />
+      <translation>La résolution doit être un nombre positif de mètres par pixel.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="225" />
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="194" />
+      <source>The resource "{title}" has a malformed geometry (feature {n}: {problem}).</source>
+      <translation>La ressource "{title}" contient une géométrie mal formée (entité {n} : {problem}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="186" />
+      <source>The resource "{title}" is JSON but not GeoJSON (no FeatureCollection).</source>
+      <translation>La ressource "{title}" est du JSON mais pas du GeoJSON (aucune FeatureCollection).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="156" />
+      <source>The resource "{title}" is in the format {fmt}, which IdF HR cannot load as a layer. Supported formats: {supported}.</source>
+      <translation>La ressource "{title}" est au format {fmt}, qu'IdF HR ne peut pas charger en tant que couche. Formats pris en charge : {supported}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="210" />
+      <source>The resource "{title}" is not a readable GeoPackage.</source>
+      <translation>La ressource "{title}" n'est pas un GeoPackage lisible.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="223" />
+      <source>The resource "{title}" is not a valid ZIP archive.</source>
+      <translation>La ressource "{title}" n'est pas une archive ZIP valide.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="180" />
+      <source>The resource "{title}" is not valid JSON, so it cannot be loaded as GeoJSON.</source>
+      <translation>La ressource "{title}" n'est pas un JSON valide : elle ne peut donc pas être chargée en GeoJSON.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/http.py" line="229" />
       <source>The server at {host} answered HTTP {status} for {url}.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} a répondu HTTP {status} pour {url}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/cached_http.py" line="60" />
       <source>The server at {host} did not say how large {url} is (no Content-Range or Content-Length). It cannot be streamed; download the file instead.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} n'a pas indiqué la taille de {url} (ni Content-Range ni Content-Length). Il ne peut pas être diffusé ; téléchargez plutôt le fichier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="63" />
       <source>The server at {host} did not send valid JSON. Check that the address points to the right service.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} n'a pas renvoyé de JSON valide. Vérifiez que l'adresse pointe vers le bon service.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="117" />
+      <location filename="../idf_hr_plugin/core/catalog/wmts.py" line="119" />
       <source>The server at {host} did not send valid WMTS capabilities (invalid XML: {error}). Check that the address points to a WMTS service.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} n'a pas renvoyé de capacités WMTS valides (XML invalide : {error}). Vérifiez que l'adresse pointe vers un service WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="280" />
+      <location filename="../idf_hr_plugin/core/http.py" line="284" />
       <source>The server at {host} sent a partial answer without a valid Content-Range.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} a renvoyé une réponse partielle sans Content-Range valide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="289" />
+      <location filename="../idf_hr_plugin/core/http.py" line="293" />
       <source>The server at {host} sent an empty chunk.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} a renvoyé un bloc vide.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/cached_http.py" line="155" />
       <source>The server at {host} sent {got} bytes at offset {at} instead of {want} bytes at offset {start} for {url}. Try again; if it persists the service is unstable.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} a renvoyé {got} octets à la position {at} au lieu de {want} octets à la position {start} pour {url}. Réessayez ; si le problème persiste, le service est instable.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/cached_http.py" line="172" />
       <source>The server at {host} sent {got} bytes for {url}, which should be {want} bytes long. Try again; if it persists the service is unstable.</source>
-      <translation type="unfinished" />
+      <translation>Le serveur {host} a renvoyé {got} octets pour {url}, qui devrait faire {want} octets. Réessayez ; si le problème persiste, le service est instable.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="146" />
+      <location filename="../idf_hr_plugin/core/http.py" line="150" />
       <source>The service is failing on its side: try again later.</source>
-      <translation type="unfinished" />
+      <translation>Le service rencontre une défaillance de son côté : réessayez plus tard.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="144" />
+      <location filename="../idf_hr_plugin/core/http.py" line="148" />
       <source>The service is rate-limiting requests: wait a minute and try again.</source>
-      <translation type="unfinished" />
+      <translation>Le service limite le nombre de requêtes : patientez une minute et réessayez.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="242" />
+      <source>The shapefile {name} in "{title}" lacks its .dbf or .shx companion file.</source>
+      <translation>Il manque au shapefile {name} de "{title}" son fichier associé .dbf ou .shx.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="132" />
       <source>The source “{name}” failed unexpectedly: {error}</source>
-      <translation type="unfinished" />
+      <translation>La source « {name} » a échoué de manière inattendue : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/cache.py" line="84" />
+      <location filename="../idf_hr_plugin/core/tiles/cache.py" line="85" />
       <source>The tile cache folder {path} cannot be used ({error}). Choose another cache folder in the IdF HR settings or free some disk space.</source>
-      <translation type="unfinished" />
+      <translation>Le dossier de cache des tuiles {path} ne peut pas être utilisé ({error}). Choisissez un autre dossier de cache dans les paramètres d'IdF HR ou libérez de l'espace disque.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="192" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="184" />
       <source>The tile size must be at least 8 pixels (got {n}).</source>
-      <translation type="unfinished" />
+      <translation>La taille de tuile doit être d'au moins 8 pixels (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="566" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="587" />
       <source>There is not enough free disk space in {folder} for this offline pack. Free some space or choose another folder, then run it again: it resumes where it stopped.</source>
-      <translation type="unfinished" />
+      <translation>L'espace disque libre dans {folder} est insuffisant pour ce paquet hors ligne. Libérez de l'espace ou choisissez un autre dossier, puis relancez : le téléchargement reprendra là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="99" />
+      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="112" />
       <source>These images cannot be mosaicked together: they have different band counts ({counts}), e.g. RGB and infrared. Select images of one product.</source>
-      <translation type="unfinished" />
+      <translation>Ces images ne peuvent pas être assemblées en mosaïque : leurs nombres de bandes diffèrent ({counts}), p. ex. RGB et infrarouge. Sélectionnez des images d'un même produit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="92" />
+      <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="105" />
       <source>These images cannot be mosaicked together: they use different coordinate systems ({crss}). Select images of one vintage and one projection.</source>
-      <translation type="unfinished" />
+      <translation>Ces images ne peuvent pas être assemblées en mosaïque : elles utilisent des systèmes de coordonnées différents ({crss}). Sélectionnez des images d'un même millésime et d'une même projection.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="110" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="123" />
       <source>Unknown compression {name}: choose DEFLATE or JPEG.</source>
-      <translation type="unfinished" />
+      <translation>Compression {name} inconnue : choisissez DEFLATE ou JPEG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="322" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="324" />
       <source>Unknown output layout '{layout}'; choose one of: {layouts}.</source>
-      <translation type="unfinished" />
+      <translation>Disposition de sortie '{layout}' inconnue ; choisissez parmi : {layouts}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="107" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="120" />
       <source>Unknown pack format {fmt}: choose COG or GPKG.</source>
-      <translation type="unfinished" />
+      <translation>Format de paquet {fmt} inconnu : choisissez COG ou GPKG.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/model.py" line="318" />
       <source>Unknown task '{task}'; choose one of: {tasks}.</source>
-      <translation type="unfinished" />
+      <translation>Tâche '{task}' inconnue ; choisissez parmi : {tasks}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/themes.py" line="124" />
       <source>Unknown theme {key}; known themes: {known}.</source>
-      <translation type="unfinished" />
+      <translation>Thématique {key} inconnue ; thématiques connues : {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="160" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="167" />
+      <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
+      <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="159" />
       <source>Writing {name}…</source>
-      <translation type="unfinished" />
+      <translation>Écriture de {name}…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="130" />
+      <source>Written to {path} (layer {layer}).</source>
+      <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/tms.py" line="87" />
       <source>Zoom level {z} does not exist in tile matrix set {tms} (0 to {max}).</source>
-      <translation type="unfinished" />
+      <translation>Le niveau de zoom {z} n'existe pas dans la grille de tuilage {tms} (0 à {max}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="46" />
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="535" />
+      <source>building state</source>
+      <translation>état de l'immeuble</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="69" />
+      <source>bundled</source>
+      <translation>fourni</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="266" />
+      <source>businesses (Établissements)</source>
+      <translation>entreprises (Établissements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="217" />
+      <source>connectable premises</source>
+      <translation>locaux raccordables</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="264" />
+      <source>housing (Logements)</source>
+      <translation>logements (Logements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="266" />
+      <source>latitude / y</source>
+      <translation>latitude / y</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="264" />
+      <source>longitude / x</source>
+      <translation>longitude / x</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="69" />
+      <source>my models</source>
+      <translation>mes modèles</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="219" />
+      <source>quarter (or quarter columns like "T1 2018")</source>
+      <translation>trimestre (ou colonnes de trimestre comme "T1 2018")</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="48" />
       <source>retrieved 1 hour ago</source>
-      <translation type="unfinished" />
+      <translation>récupéré il y a 1 heure</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/cache.py" line="42" />
       <source>retrieved 1 minute ago</source>
-      <translation type="unfinished" />
+      <translation>récupéré il y a 1 minute</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/cache.py" line="38" />
       <source>retrieved just now</source>
-      <translation type="unfinished" />
+      <translation>récupéré à l'instant</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="47" />
+      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="49" />
       <source>retrieved {n} days ago</source>
-      <translation type="unfinished" />
+      <translation>récupéré il y a {n} jours</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="46" />
+      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="48" />
       <source>retrieved {n} hours ago</source>
-      <translation type="unfinished" />
+      <translation>récupéré il y a {n} heures</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="42" />
+      <location filename="../idf_hr_plugin/core/opendata/cache.py" line="44" />
       <source>retrieved {n} minutes ago</source>
-      <translation type="unfinished" />
+      <translation>récupéré il y a {n} minutes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="220" />
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="202" />
+      <source>rows of connectable premises (column Champ)</source>
+      <translation>lignes des locaux raccordables (colonne Champ)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="71" />
+      <source>unusable</source>
+      <translation>inutilisable</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="222" />
       <source>{host} did not answer like an Opendatasoft Explore API v2.1 catalog.</source>
-      <translation type="unfinished" />
+      <translation>{host} n'a pas répondu comme un catalogue Opendatasoft Explore API v2.1.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/http.py" line="321" />
+      <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="123" />
+      <source>{host} did not answer like the data.gouv.fr API.</source>
+      <translation>{host} n'a pas répondu comme l'API de data.gouv.fr.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="319" />
+      <source>{host} did not answer with GeoJSON communes (format=geojson).</source>
+      <translation>{host} n'a pas renvoyé de communes au format GeoJSON (format=geojson).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/http.py" line="325" />
       <source>{host} did not answer within {timeout} s. Check your network connection or proxy, or raise the timeout in the IdF HR settings.</source>
-      <translation type="unfinished" />
+      <translation>{host} n'a pas répondu dans les {timeout} s. Vérifiez votre connexion réseau ou votre proxy, ou augmentez le délai d'attente dans les paramètres d'IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="182" />
+      <source>{host} returned contours for {n} of the {total} MGP communes. Try again later, or load the boundaries from a local file.</source>
+      <translation>{host} a renvoyé les contours de {n} des {total} communes de la MGP. Réessayez plus tard, ou chargez les limites depuis un fichier local.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="27" />
       <source>{href} uses the '{scheme}://' scheme, which IdF HR cannot open: use an http(s) address or a local file.</source>
-      <translation type="unfinished" />
+      <translation>{href} utilise le schéma '{scheme}://', qu'IdF HR ne peut pas ouvrir : utilisez une adresse http(s) ou un fichier local.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="190" />
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="102" />
+      <source>{label} is not a quarter like "T1 2018".</source>
+      <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="263" />
+      <source>{name} has no contour to zoom to.</source>
+      <translation>{name} n'a pas de contour sur lequel zoomer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="332" />
+      <source>{n} commune-quarter values had more connectable premises than premises and were capped at 100 % (the two counts come from different years).</source>
+      <translation>{n} valeurs commune-trimestre comptaient plus de locaux raccordables que de locaux et ont été plafonnées à 100 % (les deux décomptes proviennent d'années différentes).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="94" />
+      <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
+      <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="192" />
       <source>{path} could not be opened as a vector dataset.</source>
-      <translation type="unfinished" />
+      <translation>{path} n'a pas pu être ouvert en tant que jeu de données vecteur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="337" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="343" />
       <source>{portal} did not send a GeoJSON FeatureCollection for the dataset {id}. Try again later or check the portal address.</source>
-      <translation type="unfinished" />
+      <translation>{portal} n'a pas renvoyé de FeatureCollection GeoJSON pour le jeu de données {id}. Réessayez plus tard ou vérifiez l'adresse du portail.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="279" />
+      <location filename="../idf_hr_plugin/core/opendata/ods.py" line="283" />
       <source>{portal} refused the query on {id}: {message}</source>
-      <translation type="unfinished" />
+      <translation>{portal} a refusé la requête sur {id} : {message}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="52" />
       <source>{url} did not answer with a STAC API landing page. Check the source URL.</source>
-      <translation type="unfinished" />
+      <translation>{url} n'a pas répondu par une page d'accueil d'API STAC. Vérifiez l'URL de la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="126" />
+      <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="136" />
       <source>{url} is not a STAC document.</source>
-      <translation type="unfinished" />
+      <translation>{url} n'est pas un document STAC.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/cached_http.py" line="135" />
       <source>{url} is not in the local cache and IdF HR is working offline. Reconnect (or turn offline mode off) and view or download this imagery once to use it offline.</source>
-      <translation type="unfinished" />
+      <translation>{url} n'est pas dans le cache local et IdF HR fonctionne hors ligne. Reconnectez-vous (ou désactivez le mode hors ligne) et affichez ou téléchargez cette imagerie une première fois pour pouvoir l'utiliser hors ligne.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/proxy.py" line="118" />
       <source>{url} is not under one of the imagery sources configured in IdF HR, so it is not read through the local cache. Add its source in the settings first.</source>
-      <translation type="unfinished" />
+      <translation>{url} ne relève d'aucune des sources d'imagerie configurées dans IdF HR : elle n'est donc pas lue via le cache local. Ajoutez d'abord sa source dans les paramètres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="131" />
+      <source>{what} (looked for: {aliases})</source>
+      <translation>{what} (noms recherchés : {aliases})</translation>
     </message>
   </context>
 </TS>

@@ -90,7 +90,7 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
         "mosaic": mosaic,
         "png": png,
         "project": project,
-        "detections": detections,
+        "detections": detections[0] if detections else None,
     }
 
 
@@ -108,47 +108,54 @@ def _maybe_detect(raster: Path, out_dir: Path, log: Log):
         return None
     log("4/5 Detecting with the bundled demo model…")
     out = out_dir / "detections.gpkg"
-    report = run_detection(model, str(raster), out_path=out)
+    report = run_detection(model, str(raster), out_path=out, source="idfhr-demo", vintage=raster.stem[-4:])
     log("    " + report.summary().replace("\n", "\n    "))
-    return out
+    return out, report.layer, model
 
 
 def _render(region, pack: Path, mosaic: Path, detections, extent, out_dir: Path):
-    from qgis.core import QgsProject, QgsRasterLayer, QgsRectangle, QgsVectorLayer
+    from qgis.core import (
+        QgsFillSymbol,
+        QgsProject,
+        QgsRasterLayer,
+        QgsRectangle,
+        QgsSingleSymbolRenderer,
+        QgsVectorLayer,
+    )
 
-    from ..core.paths import RESOURCES_DIR
     from .headless import ensure_qgis_app
     from .render import render_png
 
     ensure_qgis_app()
     project = QgsProject.instance()
     project.clear()
-    project.setCrs(QgsRasterLayer(str(pack), "tmp").crs())
-    layers = []
-    for year, _tiles in sorted(region.vintages.items()):
-        vrt = mosaic if str(year) in mosaic.name else None
-        if vrt is None:
-            continue
-        layer = QgsRasterLayer(str(vrt), f"Démo {year} — 20 cm (synthétique)", "gdal")
-        project.addMapLayer(layer)
     pack_layer = QgsRasterLayer(str(pack), f"Pack hors ligne — {pack.stem}", "gdal")
+    project.setCrs(pack_layer.crs())
+    year = mosaic.stem.rsplit("_", 1)[-1]
+    project.addMapLayer(QgsRasterLayer(str(mosaic), f"Démo {year} — 20 cm (synthétique)", "gdal"))
     project.addMapLayer(pack_layer)
-    layers.append(pack_layer)
     truth = QgsVectorLayer(f"{region.ground_truth}|layername=objects", "Vérité terrain (démo)", "ogr")
     if truth.isValid():
-        qml = RESOURCES_DIR / "styles" / "ground_truth.qml"
-        if qml.exists():
-            truth.loadNamedStyle(str(qml))
+        outline = QgsFillSymbol.createSimple(
+            {
+                "color": "0,0,0,0",
+                "outline_color": "255,255,255,200",
+                "outline_width": "0.3",
+                "outline_style": "dot",
+            }
+        )
+        truth.setRenderer(QgsSingleSymbolRenderer(outline))
         project.addMapLayer(truth)
+        project.layerTreeRoot().findLayer(truth.id()).setItemVisibilityChecked(False)
     top = []
     if detections is not None:
-        det = QgsVectorLayer(str(detections), "Détections", "ogr")
-        if det.isValid():
-            qml = RESOURCES_DIR / "styles" / "detections.qml"
-            if qml.exists():
-                det.loadNamedStyle(str(qml))
-            project.addMapLayer(det)
-            top.append(det)
+        from ..core.inference import load_model_spec
+        from .detection import add_result_layer
+
+        gpkg, layer_name, model = detections
+        top.append(
+            add_result_layer(str(gpkg), layer_name, load_model_spec(model), project, "Détections (démo)")
+        )
     png = render_png(
         top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400)
     )
