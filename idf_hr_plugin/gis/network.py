@@ -66,3 +66,12 @@ class QgisTransport:
 def qgis_client(authcfg: str = "", timeout: float = 30.0) -> HttpClient:
     """An :class:`HttpClient` going through QGIS's network stack."""
     return HttpClient(QgisTransport(authcfg), timeout=timeout)
+
+
+def source_for(config):
+    """A catalog source whose requests carry the source's ``authcfg`` (QGIS authentication manager)."""
+    from ..core.catalog.sources import make_source
+    from .settings import Settings
+
+    client = qgis_client(config.authcfg, float(Settings.HTTP_TIMEOUT_S.value())) if config.authcfg else None
+    return make_source(config, client=client)

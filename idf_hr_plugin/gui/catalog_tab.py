@@ -247,9 +247,9 @@ class CatalogTab(QWidget):
         query = self.current_query()
 
         def work(progress, is_canceled):
-            from ..core.catalog.sources import make_source
+            from ..gis.network import source_for
 
-            source = make_source(cfg)
+            source = source_for(cfg)
             found = []
             for item in source.search(query, cancel=is_canceled):
                 found.append(item)

@@ -150,7 +150,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..core.catalog.sources import make_source
+        from ..gis.network import source_for
 
         fields = footprint_fields()
         sink, dest_id = self.parameterAsSink(
@@ -160,7 +160,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         count = 0
         try:
-            source = make_source(self._config)
+            source = source_for(self._config)
             feedback.pushInfo(self.tr("Searching {name}…").format(name=self._config.name))
             for item in source.search(self._query, cancel=self.cancel_check(feedback)):
                 sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.FastInsert)
