@@ -141,20 +141,26 @@ def test_missing_or_renamed_columns_are_named(tmp_path):
         arcep.load_premises(q)
 
 
-def test_xlsx_needs_openpyxl_or_loads(tmp_path):
+def test_xlsx_is_read_by_column_names(tmp_path):
+    import openpyxl  # installed by `make test` (Debian python3-openpyxl)
+
     p = tmp_path / "ftth.xlsx"
-    try:
-        import openpyxl
-    except ImportError:
-        p.write_bytes(b"PK\x03\x04 not read")
-        with pytest.raises(UserInputError, match="openpyxl.*Save the sheet as CSV"):
-            arcep.load_ftth(p)
-        return
     wb = openpyxl.Workbook()
-    wb.active.append(["Code commune", "Champ", "T1 2018"])
-    wb.active.append(["93066", "Locaux Raccordables", 11571])
+    wb.active.append(["Observatoire FttH — T1 2018"])  # a title row before the header, as ARCEP ships
+    wb.active.append(["Champ", "T1 2018", "Code commune"])  # columns in another order
+    wb.active.append(["Locaux Raccordables", 11571, "93066"])
     wb.save(p)
     assert arcep.load_ftth(p).value("93066", "T1 2018") == 11571
+
+
+def test_xlsx_without_openpyxl_says_what_to_do(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # a QGIS without openpyxl
+    p = tmp_path / "ftth.xlsx"
+    p.write_bytes(b"PK\x03\x04 not read")
+    with pytest.raises(UserInputError, match="openpyxl.*Save the sheet as CSV"):
+        arcep.load_ftth(p)
 
 
 def test_ipe_buildings_become_points(tmp_path):
