@@ -12,17 +12,23 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
     QgsVectorLayer,
 )
 
 from ..gis.onnx_runtime_install import add_deps_to_sys_path
 from .base import IdfHrAlgorithm
+
+# model types a user can force (the engine's names; see core/inference/model.py TASKS)
+TASKS = ("detection", "obb", "instance_segmentation", "semantic_segmentation")
 
 try:  # the plugin's own dependency folder (one-click ONNX Runtime install)
     add_deps_to_sys_path()
@@ -41,6 +47,8 @@ class DetectAlgorithm(IdfHrAlgorithm):
     CONF = "CONF"
     IOU = "IOU"
     BATCH = "BATCH"
+    TASK = "TASK"
+    BANDS = "BANDS"
     OUTPUT = "OUTPUT"
     COUNT = "COUNT"
     REPORT = "REPORT"
@@ -116,6 +124,23 @@ class DetectAlgorithm(IdfHrAlgorithm):
                 self.OUTPUT, self.tr("Detections (GeoPackage)"), type=QgsProcessing.TypeVectorPolygon
             )
         )
+        task_param = QgsProcessingParameterEnum(
+            self.TASK,
+            self.tr("Model type (automatic: read from the model)"),
+            options=[self.tr("automatic")] + list(TASKS),
+            defaultValue=0,
+        )
+        task_param.setFlags(task_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(task_param)
+        bands_param = QgsProcessingParameterString(
+            self.BANDS,
+            self.tr(
+                "Band mapping to the model's channels (RGB, BGR, IRC or band numbers like 4,1,2; empty: RGB)"
+            ),
+            optional=True,
+        )
+        bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(bands_param)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of objects")))
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Run report (JSON)")))
         self.addOutput(QgsProcessingOutputString(self.LAYER_NAME, self.tr("Layer name in the GeoPackage")))
@@ -154,6 +179,13 @@ class DetectAlgorithm(IdfHrAlgorithm):
         self._iou = self._optional_float(parameters, self.IOU, context)
         batch = self.parameterAsInt(parameters, self.BATCH, context)
         self._batch = batch if batch > 0 else None
+        task_index = self.parameterAsEnum(parameters, self.TASK, context)
+        self._task = TASKS[task_index - 1] if task_index > 0 else None
+        bands = self.parameterAsString(parameters, self.BANDS, context).strip()
+        if bands and all(p.strip().isdigit() for p in bands.split(",")):
+            self._bands = [int(p) for p in bands.split(",")]
+        else:
+            self._bands = bands.upper() or None
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not out.lower().endswith(".gpkg"):
             out = str(Path(out).with_suffix(".gpkg"))
@@ -202,6 +234,8 @@ class DetectAlgorithm(IdfHrAlgorithm):
                 batch_size=self._batch,
                 conf=self._conf,
                 iou=self._iou,
+                task=self._task,
+                band_map=self._bands,
                 progress=progress,
                 cancel=self.cancel_check(feedback),
                 reader_factory=src.reader_factory,

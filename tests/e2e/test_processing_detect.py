@@ -120,3 +120,32 @@ def test_detect_one_channel_model_on_rgb_fails_clearly(qgis_process_ort, assets,
     assert "expects 1 channel(s) but the raster has 3 band(s)" in res["_stderr"] + res["_stdout"]
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".gpkg" or ".tmp" in p.name]
+
+
+def test_band_mapping_and_task_override_reach_the_engine(qgis_process_ort, assets, tmp_path):
+    # the test model fires on bright red; mapping the bands as B,G,R turns the red squares blue
+    swapped = qgis_process_ort.run(
+        "idfhr:detect",
+        {
+            "INPUT": assets["raster"],
+            "MODEL": assets["model"],
+            "CONF": 0.5,
+            "BANDS": "3,2,1",
+            "OUTPUT": tmp_path / "bgr.gpkg",
+        },
+    )
+    assert swapped["_returncode"] == 0, swapped["_stderr"] + swapped["_stdout"]
+    assert swapped["results"]["COUNT"] == 0
+    forced = qgis_process_ort.run(
+        "idfhr:detect",
+        {
+            "INPUT": assets["raster"],
+            "MODEL": assets["model"],
+            "CONF": 0.5,
+            "TASK": 1,
+            "OUTPUT": tmp_path / "forced.gpkg",
+        },
+    )
+    assert forced["_returncode"] == 0 and forced["results"]["COUNT"] == 2
+    report = json.loads(forced["results"]["REPORT"])
+    assert report["parameters"]["task"] == "detection"

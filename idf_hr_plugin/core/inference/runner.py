@@ -487,6 +487,8 @@ def run_detection(
         vintage=vintage,
         crs=crs_out.to_string(),
         parameters={
+            "task": spec.task,
+            "layout": spec.layout,
             "extent": list(extent) if extent is not None else None,
             "extent_crs": str(extent_crs) if extent_crs is not None else None,
             "mask": str(mask)
