@@ -180,6 +180,19 @@ class DetectionTab(QWidget):
         thr.addWidget(QLabel(tr("IoU")))
         thr.addWidget(self.iou_spin)
         form2.addRow(tr("Thresholds"), thr)
+        self.task_combo = QComboBox()
+        self.task_combo.addItem(tr("automatic"), None)
+        for task_name, label in (
+            ("detection", tr("object detection (boxes)")),
+            ("obb", tr("oriented boxes")),
+            ("instance_segmentation", tr("instance segmentation")),
+            ("semantic_segmentation", tr("semantic segmentation (classes per pixel)")),
+        ):
+            self.task_combo.addItem(label, task_name)
+        self.task_combo.setToolTip(
+            tr("The type is read from the model; force it here if the model is misread.")
+        )
+        form2.addRow(tr("Model type"), self.task_combo)
 
         self.output_widget = QgsFileWidget()
         self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
@@ -543,6 +556,11 @@ class DetectionTab(QWidget):
         if entry.spec is None:
             raise UserInputError(entry.error or tr("This model cannot be used."))
         spec = entry.spec
+        forced = self.task_combo.currentData()
+        if forced and forced != spec.task:
+            from ..core.inference import load_model_spec
+
+            spec = load_model_spec(entry.path, task=forced)
         layer = self.layer_combo.currentLayer()
         if layer is None:
             raise UserInputError(tr("Choose the imagery layer to run the model on."))

@@ -193,3 +193,22 @@ def test_commune_option_hidden_without_boundaries(tab):
         assert "Open data" in tab.extent_combo.toolTip()
     else:
         assert tab.extent_combo.findData("place") >= 0
+
+
+def test_forced_model_type_is_used_for_the_run(tab, tmp_path):
+    import sqlite3
+
+    layer = _raster_layer(tmp_path)
+    tab.layer_combo.setLayer(layer)
+    tab.set_extent_mode("layer")
+    out = tmp_path / "forced.gpkg"
+    tab.output_widget.setFilePath(str(out))
+    tab.conf_spin.setValue(0.5)
+    # the test model is a detector; forcing another type must change how the run reads it
+    tab.task_combo.setCurrentIndex(tab.task_combo.findData("semantic_segmentation"))
+    assert tab.run() is not None
+    assert wait_until(lambda: tab.task is None, 60), tab.status_label.text()
+    assert tab.last_report is not None and tab.last_report.task == "semantic_segmentation"
+    with sqlite3.connect(out) as db:
+        (report,) = db.execute("select report_json from idfhr_runs").fetchone()
+    assert '"task": "semantic_segmentation"' in report
