@@ -43,7 +43,7 @@ bench: setup
 
 ## Train the bundled demo model (dev only: installs the CPU build of torch).
 model: setup
-	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -c constraints.txt -r requirements-train.txt
 	$(PY) scripts/train_demo_model.py
 
 ## Compile translations (.ts -> .qm).

@@ -38,6 +38,7 @@ def test_bundled_model_loads_with_its_card(card):
     for key in ("licence", "training_data", "accuracy", "limits", "held_out", "evaluation", "training"):
         assert card[key], key
     assert "NOT real imagery" in card["training_data"]
+    assert card["accuracy"]["macro"]["f1"] >= 0.6  # the demo model really works on the demo region
 
 
 def test_bundled_model_metadata_follows_both_conventions():
