@@ -79,12 +79,17 @@
       <translation>Authentification</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="137" />
+      <source>Band mapping to the model's channels (RGB, BGR, IRC or band numbers like 4,1,2; empty: RGB)</source>
+      <translation>Correspondance des bandes avec les canaux du modèle (RGB, BGR, IRC ou numéros de bandes comme 4,1,2 ; vide : RGB)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="88" />
       <source>Band(s) {bad} do not exist: the layer has {n} band(s).</source>
       <translation>La ou les bandes {bad} n'existent pas : la couche compte {n} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="107" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="115" />
       <source>Batch size (0: automatic)</source>
       <translation>Taille de lot (0 : automatique)</translation>
     </message>
@@ -129,7 +134,7 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="653" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="671" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
@@ -164,7 +169,7 @@
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="542" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="555" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -179,12 +184,12 @@
       <translation>Choisissez d'abord une couche d'imagerie valide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="548" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="566" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="551" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="569" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
@@ -254,7 +259,7 @@
       <translation>Confiance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="91" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="99" />
       <source>Confidence threshold (empty: model's)</source>
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
@@ -289,7 +294,7 @@
       <translation>Région de démonstration (synthétique)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="50" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="58" />
       <source>Detect objects with an ONNX model</source>
       <translation>Détecter des objets avec un modèle ONNX</translation>
     </message>
@@ -304,32 +309,32 @@
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="375" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="388" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="573" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="591" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="535" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="548" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="116" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="124" />
       <source>Detections (GeoPackage)</source>
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="638" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="656" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="370" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
@@ -379,7 +384,7 @@
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="470" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="483" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -394,7 +399,7 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="682" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="700" />
       <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
       <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
     </message>
@@ -414,7 +419,7 @@
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="686" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="704" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -434,7 +439,7 @@
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="241" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="254" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -444,7 +449,7 @@
       <translation>Emprise</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="79" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="87" />
       <source>Extent (empty: the whole layer)</source>
       <translation>Emprise (vide : toute la couche)</translation>
     </message>
@@ -514,7 +519,7 @@
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="186" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
@@ -559,7 +564,7 @@
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="643" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="661" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
@@ -614,12 +619,12 @@
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="526" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="539" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="341" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="354" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
     </message>
@@ -669,12 +674,12 @@
       <translation>Taille du cache d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="68" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="76" />
       <source>Imagery layer</source>
       <translation>Couche d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="364" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
@@ -694,7 +699,7 @@
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="232" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="245" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
@@ -704,7 +709,7 @@
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="261" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
@@ -729,12 +734,12 @@
       <translation>IoU</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="92" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="100" />
       <source>IoU threshold for NMS (empty: model's)</source>
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="363" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="376" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
@@ -754,7 +759,7 @@
       <translation>Limites connues</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="490" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="503" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
@@ -764,7 +769,7 @@
       <translation>Dernière mise à jour : {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="121" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="146" />
       <source>Layer name in the GeoPackage</source>
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
@@ -814,7 +819,7 @@
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="477" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="490" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
@@ -874,7 +879,7 @@
       <translation>Couche de masque</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="85" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="93" />
       <source>Mask polygons (tiles and detections outside are dropped)</source>
       <translation>Polygones de masque (les tuiles et détections situées en dehors sont écartées)</translation>
     </message>
@@ -914,12 +919,22 @@
       <translation>Modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="337" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="195" />
+      <source>Model type</source>
+      <translation>Type de modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="129" />
+      <source>Model type (automatic: read from the model)</source>
+      <translation>Type de modèle (automatique : lu dans le modèle)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="350" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="322" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="335" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -969,7 +984,7 @@
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="286" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="299" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
@@ -994,7 +1009,7 @@
       <translation>Rien à rendre : aucune couche n'a été fournie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="119" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="144" />
       <source>Number of objects</source>
       <translation>Nombre d'objets</translation>
     </message>
@@ -1004,12 +1019,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="253" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="266" />
       <source>ONNX Runtime installed in {path}.</source>
       <translation>ONNX Runtime installé dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="226" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="239" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1019,12 +1034,12 @@
       <translation>ONNX Runtime non installé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="72" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="80" />
       <source>ONNX model (file, or the name of a model of the model manager)</source>
       <translation>Modèle ONNX (fichier, ou nom d'un modèle du gestionnaire de modèles)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="364" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
@@ -1099,7 +1114,7 @@
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="201" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
@@ -1224,7 +1239,7 @@
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="427" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="440" />
       <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
       <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
     </message>
@@ -1274,17 +1289,17 @@
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="192" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="205" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="120" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="145" />
       <source>Run report (JSON)</source>
       <translation>Rapport d'exécution (JSON)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="56" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="64" />
       <source>Runs a local ONNX model (Ultralytics YOLO, Deepness or any model with an IdF HR card) over an extent of a raster layer, window by window at the model's resolution, on this computer (no cloud). Optional mask: only tiles touching the polygons are run and detections outside them are dropped (tick 'Selected features only' to use the selection). Confidence and IoU default to the model's values when left empty. The result is one layer in a GeoPackage (written atomically) with class, label, score, area, model + sha256, source, vintage and run id, plus the run report (duration, CPU time, km², energy estimate) in its idfhr_runs table.</source>
       <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
     </message>
@@ -1489,12 +1504,12 @@
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="465" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="478" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="151" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="176" />
       <source>The mask holds no polygon; select at least one polygon feature.</source>
       <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
@@ -1539,7 +1554,12 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="566" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="193" />
+      <source>The type is read from the model; force it here if the model is misread.</source>
+      <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="584" />
       <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
       <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
@@ -1554,12 +1574,12 @@
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="387" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="400" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="544" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="557" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
@@ -1569,7 +1589,7 @@
       <translation>Seuils</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="187" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="219" />
       <source>Tiles {done}/{total}, about {eta} s left</source>
       <translation>Tuiles {done}/{total}, environ {eta} s restantes</translation>
     </message>
@@ -1599,7 +1619,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="370" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -1659,7 +1679,7 @@
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="453" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="466" />
       <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
       <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
     </message>
@@ -1699,6 +1719,11 @@
       <translation>indifférente</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="184" />
+      <source>automatic</source>
+      <translation>automatique</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="94" />
       <source>communes_*.csv: Logements, Établissements</source>
       <translation>communes_*.csv : Logements, Établissements</translation>
@@ -1707,6 +1732,11 @@
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
       <source>ftthCommunes_*.csv: connectable premises per quarter</source>
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
+      <source>instance segmentation</source>
+      <translation>segmentation d'instances</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="336" />
@@ -1734,11 +1764,26 @@
       <translation>non précisée</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="186" />
+      <source>object detection (boxes)</source>
+      <translation>détection d'objets (boîtes)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
+      <source>oriented boxes</source>
+      <translation>boîtes orientées</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="201" />
       <source>pip could not install {pkgs} (exit code {rc}). Check the network or proxy settings, or install them by hand. pip said:
 {tail}</source>
       <translation>pip n'a pas pu installer {pkgs} (code de sortie {rc}). Vérifiez les paramètres réseau ou de proxy, ou installez-les manuellement. Réponse de pip :
 {tail}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="189" />
+      <source>semantic segmentation (classes per pixel)</source>
+      <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="73" />
@@ -1766,12 +1811,12 @@
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="593" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="611" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="701" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="719" />
       <source>{h:.1f} h</source>
       <translation>{h:.1f} h</translation>
     </message>
@@ -1781,7 +1826,7 @@
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="700" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="718" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -1801,12 +1846,12 @@
       <translation>{n} entités de {title} ({licence}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="673" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="691" />
       <source>{n} object(s) found on {km2:.3f} km².</source>
       <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="644" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="662" />
       <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
       <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
     </message>
@@ -1841,7 +1886,7 @@
       <translation>{providers}, {n} thread(s)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="698" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="716" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
@@ -1871,7 +1916,7 @@
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="677" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="695" />
       <source>• {label}: {n} ({area:.1f} m²)</source>
       <translation>• {label} : {n} ({area:.1f} m²)</translation>
     </message>
@@ -1924,7 +1969,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="531" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="533" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -2029,7 +2074,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="586" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="588" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -2514,7 +2559,7 @@
       <translation>Le recouvrement ({ov} px) doit être positif ou nul et inférieur à la taille de tuile ({ts} px).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="577" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="579" />
       <source>The raster '{path}' cannot be opened ({err}).</source>
       <translation>Le raster '{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
