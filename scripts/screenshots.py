@@ -132,7 +132,6 @@ def main() -> None:
         canvas.waitWhileRendering()
         time.sleep(0.3)
     window.grab().save(str(out / "dock_catalog.png"))
-    plugin.dock.grab().save(str(out / "dock_catalog_panel.png"))
     for i in range(1, plugin.dock.tabs.count()):
         plugin.dock.tabs.setCurrentIndex(i)
         app.processEvents()
