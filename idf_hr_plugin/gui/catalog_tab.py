@@ -39,6 +39,7 @@ from ..core.errors import IdfHrError
 from ..gis import layers, tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
+from .task_runner import TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -57,7 +58,6 @@ class CatalogTab(QWidget):
         self.drawn_crs: QgsCoordinateReferenceSystem | None = None
         self.map_tool: QgsMapToolExtent | None = None
         self.previous_tool = None
-        self.task: tasks.IdfHrTask | None = None
         self.thumb_task: tasks.IdfHrTask | None = None
         self._build()
         self.reload_sources()
@@ -156,7 +156,7 @@ class CatalogTab(QWidget):
         root.addLayout(actions)
 
         self.search_button.clicked.connect(self.search)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.runner = TaskRunner(self.progress, self.status, self.cancel_button, [self.search_button])
         self.draw_button.clicked.connect(self.start_drawing)
         self.results.itemSelectionChanged.connect(self._selection_changed)
         self.results.itemDoubleClicked.connect(lambda _item: self.add_selected_to_map())
@@ -261,35 +261,22 @@ class CatalogTab(QWidget):
                 pass
             return found, collections
 
-        self.search_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.status.setText(tr("Searching {name}…").format(name=cfg.name))
-        self.task = tasks.IdfHrTask(
-            tr("IdF HR: catalog search"), work, on_done=self._search_done, on_error=self._search_failed
+        self.runner.run(
+            tr("IdF HR: catalog search"),
+            work,
+            self._search_done,
+            tr("Searching {name}…").format(name=cfg.name),
         )
-        self.task.progressChanged.connect(
-            lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v))
-        )
-        tasks.start(self.task)
+
+    @property
+    def task(self):
+        """The running search, if any."""
+        return self.runner.task
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def _end_task(self) -> None:
-        self.task = None
-        self.search_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-
-    def _search_failed(self, message: str) -> None:
-        self._end_task()
-        self.status.setText(message)
+        self.runner.cancel()
 
     def _search_done(self, result) -> None:
-        self._end_task()
         items, collections = result
         # newest vintage first, finest resolution first within a vintage
         items = sorted(items, key=lambda it: (-(it.year or 0), it.gsd or 1e9, it.collection or "", it.id))

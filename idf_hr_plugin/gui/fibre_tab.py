@@ -23,8 +23,8 @@ from ..core.errors import IdfHrError
 from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
-from ..gis import tasks
 from ..gis.i18n import tr
+from .task_runner import TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
@@ -75,7 +75,6 @@ class FibreTab(QWidget):
     def __init__(self, iface, parent=None) -> None:
         super().__init__(parent)
         self.iface = iface
-        self.task: tasks.IdfHrTask | None = None
         self.outcome: odl.FibreOutcome | None = None
         self.layers: dict[str, str] = {}  # level → layer id
         self._build()
@@ -154,7 +153,13 @@ class FibreTab(QWidget):
 
         self.read_columns_button.clicked.connect(self.read_columns)
         self.compute_button.clicked.connect(self.compute)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.runner = TaskRunner(
+            self.progress,
+            self.status,
+            self.cancel_button,
+            [self.compute_button, self.read_columns_button],
+            on_failed=self._show_missing_columns,
+        )
         self.quarter_combo.currentIndexChanged.connect(self._quarter_changed)
 
     # -- column mapping ----------------------------------------------------------------
@@ -328,45 +333,19 @@ class FibreTab(QWidget):
 
     # -- task plumbing ------------------------------------------------------------------------
     def _run(self, description: str, work, on_done, busy_text: str) -> None:
-        if self.task is not None:
-            self.status.setText(tr("Wait for the current task to finish, or cancel it."))
-            return
+        self.runner.run(description, work, on_done, busy_text)
 
-        def failed(message: str) -> None:
-            self._end_task()
-            self.status.setText(message)
-            if "columns were not found" in message or "Columns present" in message:
-                self.missing_label.setText(message)
-
-        def done(result) -> None:
-            self._end_task()
-            try:
-                on_done(result)
-            except IdfHrError as exc:
-                self.status.setText(str(exc))
-
-        self.compute_button.setEnabled(False)
-        self.read_columns_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.status.setText(busy_text)
-        self.task = tasks.IdfHrTask(description, work, on_done=done, on_error=failed)
-        self.task.progressChanged.connect(
-            lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v))
-        )
-        tasks.start(self.task)
-
-    def _end_task(self) -> None:
-        self.task = None
-        self.compute_button.setEnabled(True)
-        self.read_columns_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
+    @property
+    def task(self):
+        """The running task, if any."""
+        return self.runner.task
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        self.runner.cancel()
+
+    def _show_missing_columns(self, message: str) -> None:
+        if "columns were not found" in message or "Columns present" in message:
+            self.missing_label.setText(message)
 
     def shutdown(self) -> None:
         self.cancel()

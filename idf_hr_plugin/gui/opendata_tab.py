@@ -33,6 +33,7 @@ from ..gis import tasks
 from ..gis.i18n import tr, user_locale
 from ..gis.settings import Settings
 from .opendata_widgets import AddPortalDialog, PlaceZoomBar
+from .task_runner import TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui.opendata")
 DATA_ROLE = Qt.UserRole + 1
@@ -45,7 +46,6 @@ class OpenDataTab(QWidget):
     def __init__(self, iface, parent=None) -> None:
         super().__init__(parent)
         self.iface = iface
-        self.task: tasks.IdfHrTask | None = None
         self.places_task: tasks.IdfHrTask | None = None
         self.results_data: list = []
         self.current_info = None  # DatasetInfo or DataGouvDataset of the previewed result
@@ -161,7 +161,7 @@ class OpenDataTab(QWidget):
         self.add_portal_button.clicked.connect(self.open_add_portal)
         self.search_button.clicked.connect(self.search)
         self.search_edit.returnPressed.connect(self.search)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.runner = TaskRunner(self.progress, self.status, self.cancel_button, [self.search_button])
         self.results.currentRowChanged.connect(self.show_preview)
         self.load_button.clicked.connect(self.load_selected)
         self.theme_button.clicked.connect(self.load_theme)
@@ -227,41 +227,15 @@ class OpenDataTab(QWidget):
 
     # -- task plumbing ---------------------------------------------------------------------
     def _run(self, description: str, work, on_done, busy_text: str) -> None:
-        if self.task is not None:
-            self.status.setText(tr("Wait for the current task to finish, or cancel it."))
-            return
+        self.runner.run(description, work, on_done, busy_text)
 
-        def failed(message: str) -> None:
-            self._end_task()
-            self.status.setText(message)
-
-        def done(result) -> None:
-            self._end_task()
-            try:
-                on_done(result)
-            except IdfHrError as exc:
-                self.status.setText(str(exc))
-
-        self.search_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.status.setText(busy_text)
-        self.task = tasks.IdfHrTask(description, work, on_done=done, on_error=failed)
-        self.task.progressChanged.connect(
-            lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v))
-        )
-        tasks.start(self.task)
-
-    def _end_task(self) -> None:
-        self.task = None
-        self.search_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
+    @property
+    def task(self):
+        """The running task, if any."""
+        return self.runner.task
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        self.runner.cancel()
 
     def shutdown(self) -> None:
         for t in (self.task, self.places_task):

@@ -1,0 +1,76 @@
+"""One background task at a time for a dock tab: buttons, progress bar, cancel, status line."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from ..core.errors import IdfHrError
+from ..gis import tasks
+from ..gis.i18n import tr
+
+
+class TaskRunner:
+    """Runs ``work`` as an :class:`IdfHrTask` while the tab shows it is busy.
+
+    While running: ``buttons`` are disabled, ``cancel_button`` enabled, ``progress`` pulses until
+    the task reports a percentage, ``status`` shows ``busy_text``. At the end everything returns
+    to idle and ``on_done(result)`` runs on the main thread; a failure's message goes to ``status``
+    (and to ``on_failed`` when given).
+    """
+
+    def __init__(
+        self,
+        progress,
+        status,
+        cancel_button,
+        buttons: Sequence,
+        on_failed: Callable[[str], None] | None = None,
+    ):
+        self.progress = progress
+        self.status = status
+        self.cancel_button = cancel_button
+        self.buttons = list(buttons)
+        self.on_failed = on_failed
+        self.task: tasks.IdfHrTask | None = None
+        cancel_button.clicked.connect(self.cancel)
+
+    def run(self, description: str, work, on_done: Callable, busy_text: str) -> tasks.IdfHrTask | None:
+        if self.task is not None:
+            self.status.setText(tr("Wait for the current task to finish, or cancel it."))
+            return None
+
+        def failed(message: str) -> None:
+            self._idle()
+            self.status.setText(message)
+            if self.on_failed is not None:
+                self.on_failed(message)
+
+        def done(result) -> None:
+            self._idle()
+            try:
+                on_done(result)
+            except IdfHrError as exc:
+                self.status.setText(str(exc))
+
+        for button in self.buttons:
+            button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.status.setText(busy_text)
+        self.task = tasks.IdfHrTask(description, work, on_done=done, on_error=failed)
+        self.task.progressChanged.connect(
+            lambda v: self.progress.setRange(0, 100) or self.progress.setValue(int(v))
+        )
+        return tasks.start(self.task)
+
+    def _idle(self) -> None:
+        self.task = None
+        for button in self.buttons:
+            button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
