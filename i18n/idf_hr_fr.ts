@@ -14,7 +14,7 @@
       <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="91" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="90" />
       <source>ARCEP files (local file or URL)</source>
       <translation>Fichiers ARCEP (fichier local ou URL)</translation>
     </message>
@@ -49,7 +49,7 @@
       <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="406" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="393" />
       <source>Added {n} layer(s) to the map.</source>
       <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
     </message>
@@ -69,7 +69,7 @@
       <translation>Ajouter…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="275" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>All quarters (Temporal Controller)</source>
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
@@ -99,7 +99,7 @@
       <translation>Entre le</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
       <source>Boundaries</source>
       <translation>Limites administratives</translation>
     </message>
@@ -109,7 +109,7 @@
       <translation>Parcourir…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="103" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
       <source>Buildings (IPE)</source>
       <translation>Immeubles (IPE)</translation>
     </message>
@@ -209,12 +209,12 @@
       <translation>Collections (séparées par des virgules)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
       <source>Columns</source>
       <translation>Colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="217" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="222" />
       <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
@@ -239,7 +239,7 @@
       <translation>Service des communes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="125" />
       <source>Compute coverage</source>
       <translation>Calculer la couverture</translation>
     </message>
@@ -249,7 +249,7 @@
       <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="243" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
       <source>Computing the coverage…</source>
       <translation>Calcul de la couverture…</translation>
     </message>
@@ -354,7 +354,7 @@
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="478" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="452" />
       <source>Downloading {title}…</source>
       <translation>Téléchargement de {title}…</translation>
     </message>
@@ -429,7 +429,7 @@
       <translation>Erreur : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="219" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="224" />
       <source>Every column was found. Press Compute.</source>
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
@@ -459,12 +459,12 @@
       <translation>Emprise à télécharger</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="84" />
       <source>Fibre (FttH)</source>
       <translation>Fibre (FttH)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="368" />
       <source>Field</source>
       <translation>Champ</translation>
     </message>
@@ -484,7 +484,7 @@
       <translation>Date de début (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="117" />
       <source>FttH</source>
       <translation>FttH</translation>
     </message>
@@ -494,17 +494,17 @@
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="274" />
       <source>FttH buildings (IPE)</source>
       <translation>Immeubles FttH (IPE)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="252" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
       <source>FttH coverage by EPT</source>
       <translation>Couverture FttH par EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="252" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
       <source>FttH coverage by commune</source>
       <translation>Couverture FttH par commune</translation>
     </message>
@@ -514,7 +514,7 @@
       <translation>Couverture FttH par {level}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>FttH deployment</source>
       <translation>Déploiement FttH</translation>
     </message>
@@ -529,7 +529,7 @@
       <translation>Jeux de données géographiques uniquement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="390" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="364" />
       <source>Geometry: {field}</source>
       <translation>Géométrie : {field}</translation>
     </message>
@@ -599,22 +599,22 @@
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="243" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
       <source>IdF HR: FttH coverage</source>
       <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="265" />
       <source>IdF HR: catalog search</source>
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="591" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="565" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="368" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="342" />
       <source>IdF HR: dataset preview</source>
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
@@ -634,32 +634,32 @@
       <translation>IdF HR : installation d'ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="475" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="449" />
       <source>IdF HR: load data.gouv.fr resource</source>
       <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="458" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="432" />
       <source>IdF HR: load open data</source>
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="528" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="502" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="299" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="273" />
       <source>IdF HR: open-data search</source>
       <translation>IdF HR : recherche de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="192" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
       <source>IdF HR: read columns</source>
       <translation>IdF HR : lecture des colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="347" />
       <source>IdF HR: thumbnails</source>
       <translation>IdF HR : vignettes</translation>
     </message>
@@ -764,7 +764,7 @@
       <translation>Détection de grande ampleur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="406" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="380" />
       <source>Last update: {date}</source>
       <translation>Dernière mise à jour : {date}</translation>
     </message>
@@ -774,7 +774,7 @@
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="115" />
       <source>Leave empty to use the default names.</source>
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
@@ -789,7 +789,7 @@
       <translation>Licence</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="404" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="378" />
       <source>Licence: {licence}</source>
       <translation>Licence : {licence}</translation>
     </message>
@@ -829,22 +829,22 @@
       <translation>Charger la thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="516" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="490" />
       <source>Loaded: {names}.</source>
       <translation>Chargé : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="461" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="435" />
       <source>Loading every record of {title}…</source>
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="601" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="575" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="505" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -944,7 +944,7 @@
       <translation>Dossier des modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="321" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="326" />
       <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
       <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
     </message>
@@ -974,12 +974,12 @@
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="328" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
       <source>No dataset matches: try other words, another theme, or untick the filters.</source>
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="392" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="366" />
       <source>No geometry field.</source>
       <translation>Aucun champ de géométrie.</translation>
     </message>
@@ -989,17 +989,17 @@
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="298" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="303" />
       <source>No quarter {q} in the loaded data.</source>
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="317" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="304" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="524" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="498" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
     </message>
@@ -1064,7 +1064,7 @@
       <translation>Hors ligne : copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="278" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="252" />
       <source>Offline: searching needs the network. Load one of the cached datasets below.</source>
       <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
     </message>
@@ -1089,12 +1089,12 @@
       <translation>Données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="98" />
       <source>Optional: building-level file (IPE) with imb_etat</source>
       <translation>Facultatif : fichier à l'immeuble (IPE) avec imb_etat</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="95" />
       <source>Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)</source>
       <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
     </message>
@@ -1139,7 +1139,7 @@
       <translation>Choisissez un portail et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="395" />
       <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
       <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
@@ -1149,12 +1149,12 @@
       <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="234" />
       <source>Pick the ARCEP FttH deployment file first.</source>
       <translation>Choisissez d'abord le fichier de déploiement FttH de l'ARCEP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="143" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="142" />
       <source>Pick the ARCEP FttH file and the premises file, then Compute.</source>
       <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux, puis cliquez sur Calculer.</translation>
     </message>
@@ -1169,17 +1169,17 @@
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
       <source>Premises</source>
       <translation>Locaux</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="399" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="373" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="408" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="382" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
     </message>
@@ -1199,7 +1199,7 @@
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
       <source>Quarter</source>
       <translation>Trimestre</translation>
     </message>
@@ -1209,27 +1209,27 @@
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="106" />
       <source>Read columns</source>
       <translation>Lire les colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="109" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
       <source>Read the headers of the files and match the columns by name; change any that is wrong.</source>
       <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="192" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
       <source>Reading the headers…</source>
       <translation>Lecture des en-têtes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="371" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="345" />
       <source>Reading {title}…</source>
       <translation>Lecture de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="381" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="355" />
       <source>Records: {n}</source>
       <translation>Enregistrements : {n}</translation>
     </message>
@@ -1259,7 +1259,7 @@
       <translation>Supprimer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="519" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="493" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
@@ -1334,22 +1334,22 @@
       <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="267" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="268" />
       <source>Searching {name}…</source>
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="552" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="526" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="431" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="405" />
       <source>Select a dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="436" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="410" />
       <source>Select a resource to load.</source>
       <translation>Sélectionnez une ressource à charger.</translation>
     </message>
@@ -1379,7 +1379,7 @@
       <translation>Paramètres…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="264" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
       <source>Share of premises connectable to FttH (fibre), per quarter.</source>
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
@@ -1419,7 +1419,7 @@
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="89" />
       <source>Tables (*.csv *.xlsx *.txt);;All files (*)</source>
       <translation>Tableaux (*.csv *.xlsx *.txt);;Tous les fichiers (*)</translation>
     </message>
@@ -1499,7 +1499,7 @@
       <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="445" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="419" />
       <source>The map extent is empty or covers the whole world: zoom in first.</source>
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
@@ -1569,7 +1569,7 @@
       <translation>Thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -1604,12 +1604,12 @@
       <translation>Données d'entraînement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="368" />
       <source>Type</source>
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="598" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="572" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -1639,12 +1639,12 @@
       <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="314" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="319" />
       <source>Use the Temporal Controller to animate the quarters.</source>
       <translation>Utilisez le Contrôleur temporel pour animer les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="97" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
       <source>Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)</source>
       <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
     </message>
@@ -1654,7 +1654,7 @@
       <translation>Emprise visible de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="332" />
+      <location filename="../idf_hr_plugin/gui/task_runner.py" line="39" />
       <source>Wait for the current task to finish, or cancel it.</source>
       <translation>Attendez la fin de la tâche en cours, ou annulez-la.</translation>
     </message>
@@ -1704,7 +1704,7 @@
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="614" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="588" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
@@ -1724,12 +1724,12 @@
       <translation>automatique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
       <source>communes_*.csv: Logements, Établissements</source>
       <translation>communes_*.csv : Logements, Établissements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
       <source>ftthCommunes_*.csv: connectable premises per quarter</source>
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
     </message>
@@ -1739,7 +1739,7 @@
       <translation>segmentation d'instances</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="336" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="310" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
     </message>
@@ -1796,7 +1796,7 @@
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="306" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="293" />
       <source>undated</source>
       <translation>non daté</translation>
     </message>
@@ -1831,12 +1831,12 @@
       <translation>{m} min</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="285" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="290" />
       <source>{n} communes mapped.</source>
       <translation>{n} communes cartographiées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="324" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="298" />
       <source>{n} datasets. Select one to see its fields, licence and size.</source>
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
@@ -1856,12 +1856,12 @@
       <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="335" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="309" />
       <source>{n} records · {licence} · updated {date}</source>
       <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="339" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="313" />
       <source>{n} resources · {licence} · updated {date}</source>
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
@@ -1871,7 +1871,7 @@
       <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="314" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="301" />
       <source>{n} results. Select some, then Add to map.</source>
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
     </message>
@@ -1891,17 +1891,17 @@
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="565" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="539" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="541" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="515" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="488" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="462" />
       <source>{title}: {n} features added.</source>
       <translation>{title} : {n} entités ajoutées.</translation>
     </message>
@@ -1999,7 +1999,7 @@
       <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="58" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="59" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -2354,12 +2354,12 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="63" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="64" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="109" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="110" />
       <source>The existing output '{path}' is not a GeoPackage; choose another file name.</source>
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
@@ -2539,17 +2539,17 @@
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="50" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="51" />
       <source>The output '{path}' exists and is not a file.</source>
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="40" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="41" />
       <source>The output '{path}' must be a GeoPackage file ending in .gpkg.</source>
       <translation>La sortie '{path}' doit être un fichier GeoPackage se terminant par .gpkg.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="45" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="46" />
       <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -2694,6 +2694,11 @@
       <translation>L'espace disque libre dans {folder} est insuffisant pour ce paquet hors ligne. Libérez de l'espace ou choisissez un autre dossier, puis relancez : le téléchargement reprendra là où il s'est arrêté.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="169" />
+      <source>There is not enough free disk space in {folder} to write the results. Free some space or choose another output folder; nothing was changed.</source>
+      <translation>Il n'y a pas assez d'espace disque libre dans {folder} pour écrire les résultats. Libérez de l'espace ou choisissez un autre dossier de sortie ; rien n'a été modifié.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="112" />
       <source>These images cannot be mosaicked together: they have different band counts ({counts}), e.g. RGB and infrared. Select images of one product.</source>
       <translation>Ces images ne peuvent pas être assemblées en mosaïque : leurs nombres de bandes diffèrent ({counts}), p. ex. RGB et infrarouge. Sélectionnez des images d'un même produit.</translation>
@@ -2729,7 +2734,7 @@
       <translation>Thématique {key} inconnue ; thématiques connues : {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="167" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="175" />
       <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
     </message>

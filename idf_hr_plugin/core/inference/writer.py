@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UserInputError
+from ..fsutil import is_disk_full
 from ..i18n import tr
 
 RUNS_TABLE = "idfhr_runs"
@@ -163,6 +164,13 @@ def write_gpkg(
     except Exception as exc:
         ds = None
         _cleanup(tmp)
+        if is_disk_full(exc, out.parent):
+            raise UserInputError(
+                tr(
+                    "There is not enough free disk space in {folder} to write the results. Free some "
+                    "space or choose another output folder; nothing was changed."
+                ).format(folder=out.parent)
+            ) from exc
         raise UserInputError(
             tr("Writing the GeoPackage '{path}' failed ({err}); nothing was changed.").format(
                 path=out, err=str(exc)[:200]

@@ -17,7 +17,6 @@ anything at ``out_path``.
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import json
 import logging
 import math
@@ -37,6 +36,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
+from ..fsutil import is_disk_full
 from ..i18n import tr
 from ..paths import cache_dir
 
@@ -582,7 +582,7 @@ def _check_writable(folder: Path) -> None:
 
 def _write_error(folder: Path, exc: BaseException) -> UserInputError:
     text = str(exc)
-    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text or "disk full" in text.lower():
+    if is_disk_full(exc, folder):
         return UserInputError(
             tr(
                 "There is not enough free disk space in {folder} for this offline pack. Free some "
