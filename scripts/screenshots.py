@@ -77,7 +77,7 @@ def main() -> None:
 
     from qgis.core import QgsApplication, QgsProject, QgsRectangle
     from qgis.gui import QgsMapCanvas, QgsMessageBar
-    from qgis.PyQt.QtCore import QSettings, Qt
+    from qgis.PyQt.QtCore import QSettings
     from qgis.PyQt.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
     QgsApplication.setPrefixPath("/usr", True)
