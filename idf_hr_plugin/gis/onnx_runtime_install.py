@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 import os
 import shutil
-import subprocess  # nosec B404  (runs pip with a fixed argument list)
+import subprocess  # nosec B404
 import sys
 import uuid
 from pathlib import Path
@@ -183,7 +183,7 @@ def install(
     env = dict(os.environ, PIP_NO_INPUT="1", PYTHONNOUSERSITE="1")
     log_lines: list = []
     try:
-        proc = subprocess.Popen(  # nosec B603  (fixed argv, no shell)
+        proc = subprocess.Popen(  # nosec B603
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
         for line in proc.stdout or ():
