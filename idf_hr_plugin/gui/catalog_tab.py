@@ -326,6 +326,7 @@ class CatalogTab(QWidget):
             return
 
         def work(progress, is_canceled):
+            from ..core.catalog.hrefs import href_to_local_path
             from ..core.http import default_client
 
             client = default_client()
@@ -334,11 +335,11 @@ class CatalogTab(QWidget):
                 if is_canceled():
                     break
                 try:
-                    if href.startswith(("http://", "https://")):
+                    local = href_to_local_path(href)
+                    if local is None:
                         out[idx] = client.get(href, timeout=10).content
                     else:
-                        with open(href, "rb") as fh:
-                            out[idx] = fh.read()
+                        out[idx] = local.read_bytes()
                 except (IdfHrError, OSError) as exc:
                     LOG.info("thumbnail %s not loaded: %s", href, exc)
                 progress((n + 1) / len(wanted))

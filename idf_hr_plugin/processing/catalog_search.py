@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsCoordinateTransform,
     QgsFeatureSink,
     QgsProcessing,
     QgsProcessingException,
@@ -13,7 +12,6 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsProject,
     QgsWkbTypes,
 )
 
@@ -170,7 +168,3 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             raise self.fail(exc) from exc
         feedback.pushInfo(self.tr("{n} results.").format(n=count))
         return {self.OUTPUT: dest_id, "COUNT": count}
-
-
-def project_crs_transform(crs) -> QgsCoordinateTransform:
-    return QgsCoordinateTransform(crs, WGS84, QgsProject.instance())

@@ -46,6 +46,9 @@ def test_search_demo_then_add_mosaic(plugin, demo_region):
     assert tab.results.count() == len(tab.items) > 0, tab.status.text()
     years = {it.year for it in tab.items}
     assert {2024, 2026} <= years
+    # the STAC thumbnails (local files of the demo catalog) show in the results list
+    assert wait_until(lambda: tab.thumb_task is None, timeout=60)
+    assert all(not tab.results.item(r).icon().isNull() for r in range(tab.results.count()))
 
     footprints = tab.footprints_layer()
     assert footprints is not None and footprints.featureCount() == len(tab.items)
