@@ -39,14 +39,14 @@ from ..core.errors import IdfHrError
 from ..gis import layers, tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
-from .task_runner import TaskRunner
+from .task_runner import RunsTasks, TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 ITEM_ROLE = Qt.UserRole + 1
 
 
-class CatalogTab(QWidget):
+class CatalogTab(QWidget, RunsTasks):
     """Search any configured catalog source and stream or pack the imagery it returns."""
 
     def __init__(self, iface, parent=None) -> None:
@@ -267,14 +267,6 @@ class CatalogTab(QWidget):
             self._search_done,
             tr("Searching {name}…").format(name=cfg.name),
         )
-
-    @property
-    def task(self):
-        """The running search, if any."""
-        return self.runner.task
-
-    def cancel(self) -> None:
-        self.runner.cancel()
 
     def _search_done(self, result) -> None:
         items, collections = result

@@ -24,7 +24,7 @@ from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
-from .task_runner import TaskRunner
+from .task_runner import RunsTasks, TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
@@ -69,7 +69,7 @@ class FileRow(QWidget):
         self.edit.setText(value)
 
 
-class FibreTab(QWidget):
+class FibreTab(QWidget, RunsTasks):
     """Load ARCEP FttH deployment files and map the coverage rate per commune and EPT."""
 
     def __init__(self, iface, parent=None) -> None:
@@ -332,17 +332,6 @@ class FibreTab(QWidget):
         )
 
     # -- task plumbing ------------------------------------------------------------------------
-    def _run(self, description: str, work, on_done, busy_text: str) -> None:
-        self.runner.run(description, work, on_done, busy_text)
-
-    @property
-    def task(self):
-        """The running task, if any."""
-        return self.runner.task
-
-    def cancel(self) -> None:
-        self.runner.cancel()
-
     def _show_missing_columns(self, message: str) -> None:
         if "columns were not found" in message or "Columns present" in message:
             self.missing_label.setText(message)

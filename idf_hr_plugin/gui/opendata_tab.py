@@ -33,14 +33,14 @@ from ..gis import tasks
 from ..gis.i18n import tr, user_locale
 from ..gis.settings import Settings
 from .opendata_widgets import AddPortalDialog, PlaceZoomBar
-from .task_runner import TaskRunner
+from .task_runner import RunsTasks, TaskRunner
 
 LOG = logging.getLogger("idf_hr.gui.opendata")
 DATA_ROLE = Qt.UserRole + 1
 COMMON_THEMES = ("", "Environnement", "Urbanisme", "Culture", "Mobilité et Transport", "Services")
 
 
-class OpenDataTab(QWidget):
+class OpenDataTab(QWidget, RunsTasks):
     """Search, preview and load open datasets; themes; cached datasets; commune/EPT zoom."""
 
     def __init__(self, iface, parent=None) -> None:
@@ -226,17 +226,6 @@ class OpenDataTab(QWidget):
         self.select_portal(choice.key)
 
     # -- task plumbing ---------------------------------------------------------------------
-    def _run(self, description: str, work, on_done, busy_text: str) -> None:
-        self.runner.run(description, work, on_done, busy_text)
-
-    @property
-    def task(self):
-        """The running task, if any."""
-        return self.runner.task
-
-    def cancel(self) -> None:
-        self.runner.cancel()
-
     def shutdown(self) -> None:
         for t in (self.task, self.places_task):
             if t is not None:

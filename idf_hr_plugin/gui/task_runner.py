@@ -74,3 +74,20 @@ class TaskRunner:
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
+
+
+class RunsTasks:
+    """Mixin for tabs that hold a :class:`TaskRunner` in ``self.runner``."""
+
+    runner: TaskRunner
+
+    @property
+    def task(self):
+        """The running task, if any."""
+        return self.runner.task
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def _run(self, description: str, work, on_done, busy_text: str) -> None:
+        self.runner.run(description, work, on_done, busy_text)
