@@ -26,7 +26,7 @@ from ..errors import UserInputError
 from ..i18n import tr
 from . import gpkgio
 from ._util import norm_text, parse_number, utc_now
-from .tabular import Table, find_column, missing_columns_message, read_table
+from .tabular import Table, find_column, missing_columns_message, read_table, require_columns
 
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "insee": (
@@ -210,15 +210,15 @@ def _load_wide(table: Table, ci: int, quarter_cols, al) -> FtthData:
 def _load_long(table: Table, ci: int | None, al) -> FtthData:
     qi, ri, pi = table.column(al["quarter"]), table.column(al["connectable"]), table.column(al["premises"])
     ni = table.column(al["name"])
-    missing = {}
-    if ci is None:
-        missing[tr("INSEE code")] = al["insee"]
-    if ri is None:
-        missing[tr("connectable premises")] = al["connectable"]
-    if qi is None:
-        missing[tr('quarter (or quarter columns like "T1 2018")')] = al["quarter"]
-    if missing:
-        raise UserInputError(missing_columns_message(table.path.name, missing, table.header))
+    require_columns(
+        table,
+        table.path.name,
+        [
+            (ci, tr("INSEE code"), al["insee"]),
+            (ri, tr("connectable premises"), al["connectable"]),
+            (qi, tr('quarter (or quarter columns like "T1 2018")'), al["quarter"]),
+        ],
+    )
     data: dict[str, dict[str, int]] = {}
     premises: dict[str, int] = {}
     names: dict[str, str] = {}
@@ -257,15 +257,15 @@ def load_premises(
     al = _aliases(aliases)
     table = _read(path, al)
     ci, hi, bi, ni = (table.column(al[k]) for k in ("insee", "housing", "businesses", "name"))
-    missing = {}
-    if ci is None:
-        missing[tr("INSEE code")] = al["insee"]
-    if hi is None:
-        missing[tr("housing (Logements)")] = al["housing"]
-    if bi is None:
-        missing[tr("businesses (Établissements)")] = al["businesses"]
-    if missing:
-        raise UserInputError(missing_columns_message(Path(path).name, missing, table.header))
+    require_columns(
+        table,
+        Path(path).name,
+        [
+            (ci, tr("INSEE code"), al["insee"]),
+            (hi, tr("housing (Logements)"), al["housing"]),
+            (bi, tr("businesses (Établissements)"), al["businesses"]),
+        ],
+    )
     out = {}
     for row in table.rows:
         code = _insee(row[ci])
@@ -526,15 +526,15 @@ def write_ipe_gpkg(
         al[k] = tuple(v) + al.get(k, ())
     table = read_table(src, is_header=lambda cells: find_column(cells, al["x"]) is not None)
     xi, yi, si = table.column(al["x"]), table.column(al["y"]), table.column(al["state"])
-    missing = {}
-    if xi is None:
-        missing["x / longitude"] = al["x"]
-    if yi is None:
-        missing["y / latitude"] = al["y"]
-    if si is None:
-        missing[tr("building state")] = al["state"]
-    if missing:
-        raise UserInputError(missing_columns_message(Path(src).name, missing, table.header))
+    require_columns(
+        table,
+        Path(src).name,
+        [
+            (xi, "x / longitude", al["x"]),
+            (yi, "y / latitude", al["y"]),
+            (si, tr("building state"), al["state"]),
+        ],
+    )
     ii, ci = table.column(al["id"]), table.column(al["insee"])
     feats, states, skipped, epsg = [], {}, 0, None
     for row in table.rows:

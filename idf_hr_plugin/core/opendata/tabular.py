@@ -135,3 +135,13 @@ def missing_columns_message(file: str, missing: Mapping[str, Sequence[str]], hea
         "Some columns were not found in {file}: {parts}. Columns present: {present}. Rename the "
         "columns or add their names as aliases in the IdF HR settings."
     ).format(file=file, parts=parts, present=", ".join(h for h in header if h))
+
+
+def require_columns(table, file: str, wanted: Sequence[tuple[int | None, str, Sequence[str]]]) -> None:
+    """Raise :class:`UserInputError` naming every required column not found.
+
+    ``wanted`` holds ``(column index or None, what it is, names tried)``.
+    """
+    missing = {what: aliases for index, what, aliases in wanted if index is None}
+    if missing:
+        raise UserInputError(missing_columns_message(file, missing, table.header))
