@@ -27,7 +27,6 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -39,7 +38,7 @@ from ..core.errors import IdfHrError
 from ..gis import layers, tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
-from .task_runner import RunsTasks, TaskRunner
+from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -114,18 +113,7 @@ class CatalogTab(QWidget, RunsTasks):
         form2.addRow(tr("Max. resolution"), self.max_gsd)
         form2.addRow(tr("Collection"), self.collection)
 
-        buttons = QHBoxLayout()
-        self.search_button = QPushButton(tr("Search"))
-        self.search_button.setDefault(True)
-        self.cancel_button = QPushButton(tr("Cancel"))
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.search_button)
-        buttons.addWidget(self.cancel_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
+        buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
 
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))

@@ -13,7 +13,6 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,7 +23,7 @@ from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
-from .task_runner import RunsTasks, TaskRunner
+from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
@@ -121,16 +120,9 @@ class FibreTab(QWidget, RunsTasks):
         self.missing_label.setStyleSheet("color: #b00020")
         map_form.addRow(self.missing_label)
 
-        buttons = QHBoxLayout()
-        self.compute_button = QPushButton(tr("Compute coverage"))
-        self.cancel_button = QPushButton(tr("Cancel"))
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.compute_button)
-        buttons.addWidget(self.cancel_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
+        buttons, self.compute_button, self.cancel_button, self.progress = task_controls(
+            tr("Compute coverage")
+        )
 
         quarter_row = QHBoxLayout()
         self.quarter_combo = QComboBox()

@@ -18,7 +18,6 @@ from qgis.PyQt.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -33,7 +32,7 @@ from ..gis import tasks
 from ..gis.i18n import tr, user_locale
 from ..gis.settings import Settings
 from .opendata_widgets import AddPortalDialog, PlaceZoomBar
-from .task_runner import RunsTasks, TaskRunner
+from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui.opendata")
 DATA_ROLE = Qt.UserRole + 1
@@ -82,17 +81,7 @@ class OpenDataTab(QWidget, RunsTasks):
         form.addRow(tr("Theme"), self.theme_filter)
         form.addRow("", self.geo_only)
 
-        buttons = QHBoxLayout()
-        self.search_button = QPushButton(tr("Search"))
-        self.search_button.setDefault(True)
-        self.cancel_button = QPushButton(tr("Cancel"))
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.search_button)
-        buttons.addWidget(self.cancel_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
+        buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
 
         self.results = QListWidget()
         self.preview = QTextBrowser()

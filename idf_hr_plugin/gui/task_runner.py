@@ -9,6 +9,28 @@ from ..gis import tasks
 from ..gis.i18n import tr
 
 
+def task_controls(run_label: str):
+    """A run button (default), a disabled Cancel button in a row, and a thin progress bar.
+
+    Returns ``(row_layout, run_button, cancel_button, progress)``.
+    """
+    from qgis.PyQt.QtWidgets import QHBoxLayout, QProgressBar, QPushButton
+
+    row = QHBoxLayout()
+    run_button = QPushButton(run_label)
+    run_button.setDefault(True)
+    cancel_button = QPushButton(tr("Cancel"))
+    cancel_button.setEnabled(False)
+    row.addWidget(run_button)
+    row.addWidget(cancel_button)
+    progress = QProgressBar()
+    progress.setRange(0, 100)
+    progress.setValue(0)
+    progress.setTextVisible(False)
+    progress.setMaximumHeight(8)
+    return row, run_button, cancel_button, progress
+
+
 class TaskRunner:
     """Runs ``work`` as an :class:`IdfHrTask` while the tab shows it is busy.
 
