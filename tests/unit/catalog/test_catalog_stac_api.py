@@ -203,7 +203,7 @@ def test_duplicates_across_pages_are_dropped(loopback):
     [
         (Fault("status", 500), {"retries": 0}, "HTTP 500"),
         (Fault("timeout", delay=1.5), {"timeout": 0.3, "retries": 0}, "did not answer"),
-        (Fault("reset"), {"retries": 0}, "Could not connect"),
+        (Fault("reset"), {"retries": 0}, "closed it without answering"),
         (Fault("truncate"), {"retries": 0}, "cut off"),
         (Fault("invalid"), {}, "valid JSON"),
     ],
