@@ -217,6 +217,42 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
+SERVER_TEXT_MAX = 300
+
+
+def server_error_text(resp: HttpResponse) -> str:
+    """The server's own explanation of an error answer, short, or "" when it sent none.
+
+    JSON bodies: ``message``/``description``/``detail``/``error_description``/``error``/``title``
+    (Opendatasoft, STAC APIs, OGC API, data.gouv.fr), followed by ``error_code``/``code``; short
+    plain-text bodies as they are. HTML error pages are not shown.
+    """
+    ctype = resp.headers.get("content-type", "").lower()
+    text = ""
+    code = ""
+    try:
+        doc = json.loads(resp.content.decode("utf-8-sig")) if resp.content else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = None
+    if isinstance(doc, dict):
+        for key in ("message", "description", "detail", "error_description", "error", "title"):
+            value = doc.get(key)
+            if isinstance(value, str) and value.strip():
+                text = value.strip()
+                break
+        raw_code = doc.get("error_code") or doc.get("code")
+        if isinstance(raw_code, str) and raw_code.strip() and raw_code.strip() not in text:
+            code = raw_code.strip()
+    elif doc is None and ("text/plain" in ctype or not ctype) and resp.content:
+        candidate = resp.text.strip()
+        if candidate and "<html" not in candidate[:200].lower():
+            text = candidate
+    text = " ".join(text.split())
+    if len(text) > SERVER_TEXT_MAX:
+        text = text[: SERVER_TEXT_MAX - 1] + "…"
+    return f"{text} ({code})" if text and code else text
+
+
 def _status_advice(status: int) -> str:
     if status in (401, 403):
         return tr("Access was refused: check the authentication configuration (authcfg) of this source.")
@@ -314,16 +350,20 @@ class HttpClient:
                     LOG.info("retrying %s after HTTP %s in %.1fs", url, resp.status, wait)
                     self._sleep(wait, cancel)
                     continue
-            raise NetworkError(
+            said = server_error_text(resp)
+            error = NetworkError(
                 tr("The server at {host} answered HTTP {status} for {url}.").format(
                     host=_host(url), status=resp.status, url=url
                 )
+                + (" " + tr("It said: “{text}”.").format(text=said) if said else "")
                 + " "
                 + _status_advice(resp.status)
                 + _attempts_note(attempt, start),
                 url=url,
                 status=resp.status,
             )
+            error.server_message = said
+            raise error
 
     def get(self, url: str, **kwargs: Any) -> HttpResponse:
         return self.request("GET", url, **kwargs)
