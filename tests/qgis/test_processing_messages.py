@@ -1,4 +1,4 @@
-"""``idfhr:catalogsearch`` and the catalog dock tell the user when a STAC API stopped paging early."""
+"""Processing and the dock say what went wrong: paging stopped early (catalog), the portal's own error (open data)."""
 
 from __future__ import annotations
 
@@ -92,3 +92,26 @@ def test_dock_shows_truncation_warning(plugin_iface, api_proxy):  # noqa: F811
         Settings.SOURCES_JSON.reset()
         Settings.LAST_SOURCE.reset()
         Settings.SEARCH_LIMIT.reset()
+
+
+def test_opendataload_bad_where_quotes_the_portal(qgis_app, loopback, shared_data, tmp_path):
+    from idf_hr_plugin.processing.opendata_load import OpenDataLoadAlgorithm
+    from tests.unit.opendata.fakeportals import FakeOds, load_shared_datasets
+
+    ods = FakeOds(loopback(), load_shared_datasets(shared_data))
+    alg = OpenDataLoadAlgorithm()
+    alg.initAlgorithm()
+    params = {
+        "PORTAL": ods.url,
+        "DATASET": "les-arbres",
+        "WHERE": "hauteurenm = = 20",
+        "OUTPUT": str(tmp_path / "arbres.gpkg"),
+    }
+    context = QgsProcessingContext()
+    feedback = Feedback()
+    assert alg.prepare(params, context, feedback)
+    with pytest.raises(Exception) as err:
+        alg.runPrepared(params, context, feedback)
+    msg = str(err.value)
+    assert "refused the query on les-arbres: ODSQL query is malformed" in msg and "HTTP 400" not in msg
+    assert not (tmp_path / "arbres.gpkg").exists()
