@@ -74,7 +74,7 @@ def test_truncated_body_is_detected(client, server):
     server.fault("/ok.json", Fault("truncate"))
     with pytest.raises(NetworkError) as err:
         client.get(server.url + "/ok.json")
-    assert "cut off" in str(err.value)
+    assert "cut off before the end (received 101 of 100000 bytes)" in str(err.value)
 
 
 def test_invalid_json_is_reported(client, server):
@@ -220,11 +220,3 @@ def test_refused_connection_is_named_and_retries_are_said(client):
         client.get(f"http://127.0.0.1:{port}/x.json")
     msg = str(err.value)
     assert "the connection was refused" in msg and "3 attempts in" in msg
-
-
-def test_body_cut_off_says_how_much_came(client, server):
-    client.retries = 0
-    server.fault("/ok.json", Fault("truncate"))
-    with pytest.raises(NetworkError) as err:
-        client.get(server.url + "/ok.json")
-    assert "cut off before the end (received 101 of 100000 bytes)" in str(err.value)
