@@ -330,16 +330,16 @@ class _Scanner(ast.NodeVisitor):
         if node.attr in REMOVED_CLASSES:
             self.report(node, REMOVED_CLASSES[node.attr])
         path = _dotted(node.value)
-        if path is not None:
-            self._check_member(node, path)
-            # Do not re-check the inner chain (QtCore.Qt of QtCore.Qt.AlignLeft): only names.
-            return
-        self.generic_visit(node)
+        # The inner chain is checked only when the outer one is not a binding class member: in
+        # QtCore.Qt.AlignLeft, QtCore.Qt is fine; in Qgis.WkbType.Point, Qgis.WkbType is the issue.
+        if path is None or not self._check_member(node, path):
+            self.generic_visit(node)
 
-    def _check_member(self, node: ast.Attribute, path: str) -> None:
+    def _check_member(self, node: ast.Attribute, path: str) -> bool:
+        """Check ``path.attr``; False when ``path`` is no binding class."""
         found = _binding_class(path, self.bound)
         if found is None:
-            return
+            return False
         qual, info = found
         attr = node.attr
         shown = f"{path}.{attr}"
@@ -348,7 +348,7 @@ class _Scanner(ast.NodeVisitor):
                 node,
                 f"{shown}: QVariant types are gone in Qt 6; use FIELD_TYPES / field_types() of idf_hr_plugin.gis.qt_compat",
             )
-            return
+            return True
         if attr in info.scoped:
             scoped = path + info.scoped[attr][len(qual) :]
             self.report(
@@ -356,13 +356,14 @@ class _Scanner(ast.NodeVisitor):
                 f"unscoped enum {shown}: PyQt6 needs {scoped}",
                 (node.col_offset, node.end_col_offset or 0, scoped),
             )
-            return
+            return True
         if attr not in info.attrs:
             self.report(
                 node,
                 f"{shown} does not exist in the installed PyQt5/QGIS (the oldest supported): "
                 "it would raise AttributeError there",
             )
+        return True
 
 
 def scan_source(source: str, path: str = "<string>") -> list[Finding]:
