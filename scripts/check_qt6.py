@@ -132,13 +132,17 @@ def _split_top(text: str) -> list[str]:
 def _param_types(doc: str, name: str) -> Iterator[list[str]]:
     """Per overload in a sip docstring (``name(self, a0: Qt.TextFormat)``), the parameter annotations."""
     for line in doc.splitlines():
-        if not line.startswith(f"{name}(") or ")" not in line:
+        if not line.startswith(f"{name}("):
             continue
-        inner = (
-            line[len(name) + 1 : line.rindex(")")]
-            if "->" not in line
-            else line[len(name) + 1 : line.index(") ->")]
-        )
+        depth, end = 0, None
+        for i, ch in enumerate(line):
+            depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+            if depth == 0 and ch == ")":
+                end = i
+                break
+        if end is None:
+            continue
+        inner = line[len(name) + 1 : end]
         params = [p for p in _split_top(inner) if p not in ("self", "*")]
         yield [p.split(":", 1)[1].split("=", 1)[0].strip() if ":" in p else "" for p in params]
 
