@@ -30,7 +30,10 @@ class QgisTransport:
             req.setRawHeader(key.encode("latin-1"), value.encode("latin-1"))
         # the core has its own caches; QGIS's HTTP cache could hand back a stale body (e.g. a cached
         # 200 while the server now answers 503)
-        req.setAttribute(QNetworkRequest.CacheLoadControlAttribute, QNetworkRequest.AlwaysNetwork)
+        req.setAttribute(
+            QNetworkRequest.Attribute.CacheLoadControlAttribute,
+            QNetworkRequest.CacheLoadControl.AlwaysNetwork,
+        )
         if hasattr(req, "setTransferTimeout"):
             req.setTransferTimeout(int(timeout * 1000))
         blocking = QgsBlockingNetworkRequest()
@@ -45,8 +48,8 @@ class QgisTransport:
         else:
             raise TransportError("other", f"unsupported method {method}")
         reply = blocking.reply()
-        status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
-        if code == QgsBlockingNetworkRequest.TimeoutError:
+        status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
+        if code == QgsBlockingNetworkRequest.ErrorCode.TimeoutError:
             raise TransportError("timeout", blocking.errorMessage())
         if status is None:
             message = blocking.errorMessage()

@@ -42,7 +42,7 @@ from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
-ITEM_ROLE = Qt.UserRole + 1
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class CatalogTab(QWidget, RunsTasks):
@@ -117,7 +117,7 @@ class CatalogTab(QWidget, RunsTasks):
 
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))
-        self.results.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.status = QLabel(tr("Pick a source and search."))
         self.status.setWordWrap(True)
 
