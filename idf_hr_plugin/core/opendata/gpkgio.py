@@ -146,39 +146,42 @@ def write_features_gpkg(
     with atomic_path(dest, ".gpkg") as tmp:
         drv = ogr.GetDriverByName("GPKG")
         ds = drv.CreateDataSource(str(tmp))
-        lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
-        for name, kind in fields:
-            lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
-        defn = lyr.GetLayerDefn()
-        ds.StartTransaction()
-        for feat in features:
-            f = ogr.Feature(defn)
-            props = feat.get("properties") or {}
+        lyr = None
+        try:
+            lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
             for name, kind in fields:
-                value = props.get(name)
-                if value is None:
-                    continue
-                if kind == "date":
-                    y, m, d = (int(p) for p in str(value)[:10].split("-"))
-                    f.SetField(name, y, m, d, 0, 0, 0, 0)
-                elif kind == "int":
-                    f.SetField(name, int(value))
-                elif kind == "real":
-                    f.SetField(name, float(value))
-                else:
-                    f.SetField(name, str(value))
-            geom = feat.get("geometry")
-            if geom and gtype != ogr.wkbNone:
-                g = ogr.CreateGeometryFromJson(json.dumps(geom))
-                if gtype == ogr.wkbMultiPolygon and g.GetGeometryType() == ogr.wkbPolygon:
-                    g = ogr.ForceToMultiPolygon(g)
-                elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
-                    g = ogr.ForceToMultiPoint(g)
-                f.SetGeometry(g)
-            lyr.CreateFeature(f)
-            n += 1
-        ds.CommitTransaction()
-        ds = None
+                lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
+            defn = lyr.GetLayerDefn()
+            ds.StartTransaction()
+            for feat in features:
+                f = ogr.Feature(defn)
+                props = feat.get("properties") or {}
+                for name, kind in fields:
+                    value = props.get(name)
+                    if value is None:
+                        continue
+                    if kind == "date":
+                        y, m, d = (int(p) for p in str(value)[:10].split("-"))
+                        f.SetField(name, y, m, d, 0, 0, 0, 0)
+                    elif kind == "int":
+                        f.SetField(name, int(value))
+                    elif kind == "real":
+                        f.SetField(name, float(value))
+                    else:
+                        f.SetField(name, str(value))
+                geom = feat.get("geometry")
+                if geom and gtype != ogr.wkbNone:
+                    g = ogr.CreateGeometryFromJson(json.dumps(geom))
+                    if gtype == ogr.wkbMultiPolygon and g.GetGeometryType() == ogr.wkbPolygon:
+                        g = ogr.ForceToMultiPolygon(g)
+                    elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
+                        g = ogr.ForceToMultiPoint(g)
+                    f.SetGeometry(g)
+                lyr.CreateFeature(f)
+                n += 1
+            ds.CommitTransaction()
+        finally:
+            lyr = ds = None  # closed before the temporary file is moved or removed
         meta = dict(metadata or {})
         meta.setdefault("feature_count", n)
         meta["layer"] = layer
