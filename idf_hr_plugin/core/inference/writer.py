@@ -15,9 +15,7 @@ import contextlib
 import json
 import os
 import re
-import socket
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,6 +23,7 @@ from ..errors import UserInputError
 from ..fsutil import is_disk_full
 from ..gdal_errors import gdal_exceptions
 from ..i18n import tr
+from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
 
 RUNS_TABLE = "idfhr_runs"
 FIELDS = (
@@ -56,7 +55,7 @@ def check_output_path(out_path: str | os.PathLike) -> Path:
         )
     if p.exists() and not p.is_file():
         raise UserInputError(tr("The output '{path}' exists and is not a file.").format(path=p))
-    probe = parent / f".idfhr_write_probe_{uuid.uuid4().hex}"
+    probe = temp_path(p, ".probe")
     try:
         with open(probe, "wb"):
             pass
@@ -79,62 +78,6 @@ def layer_name_for(model_name: str, when: str) -> str:
 
 
 LOCK_WAIT_S = 600.0  # how long a writer waits for another one holding the GeoPackage's write lock
-_TMP_RE = re.compile(r"\.(?P<stem>.+)\.(?P<host>[0-9A-Za-z]*)-(?P<pid>\d+)-[0-9a-f]{8}\.tmp\.gpkg")
-
-
-def _host_tag() -> str:
-    return re.sub(r"[^0-9A-Za-z]+", "", socket.gethostname())[:24]
-
-
-def _temp_path(out: Path) -> Path:
-    """Hidden temporary name next to ``out``, tagged with host and pid so a stale one can be told."""
-    return out.parent / f".{out.stem}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.gpkg"
-
-
-def _cleanup(tmp: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        try:
-            os.unlink(str(tmp) + suffix)
-        except OSError:
-            pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def remove_stale_temps(out: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files that killed writers of ``out`` left behind; returns them.
-
-    Only files of this host whose process is gone are removed (on Windows a file still open by
-    its writer cannot be deleted, which protects live writers there).
-    """
-    out = Path(out)
-    removed = []
-    try:
-        candidates = list(out.parent.glob(".*.tmp.gpkg"))
-    except OSError:
-        return removed
-    for p in candidates:
-        m = _TMP_RE.fullmatch(p.name)
-        if not m or m["stem"] != out.stem or m["host"] != _host_tag():
-            continue
-        pid = int(m["pid"])
-        if pid == os.getpid() or (os.name != "nt" and _pid_alive(pid)):
-            continue
-        try:
-            p.unlink()
-        except OSError:  # still open by a live writer (Windows) or already gone
-            continue
-        _cleanup(p)
-        removed.append(p)
-    return removed
 
 
 def _sql(ds: Any, sql: str) -> Any:
@@ -223,7 +166,7 @@ def _write_new(out: Path, args: tuple) -> str | None:
     """Write a new GeoPackage; None when ``out`` was created by someone else in the meantime."""
     from osgeo import ogr
 
-    tmp = _temp_path(out)
+    tmp = temp_path(out, ".gpkg")
     ds = None
     try:
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
@@ -234,7 +177,7 @@ def _write_new(out: Path, args: tuple) -> str | None:
         return name if _publish(tmp, out) else None
     finally:
         ds = None
-        _cleanup(tmp)
+        remove_with_sidecars(tmp)
 
 
 def _open_gpkg(out: Path) -> Any:
