@@ -68,6 +68,12 @@ def check_output_path(out_path: str | os.PathLike) -> Path:
         ) from exc
     if p.exists() and not os.access(p, os.R_OK):
         raise UserInputError(tr("The existing output '{path}' cannot be read.").format(path=p))
+    if p.exists() and not os.access(p, os.W_OK):  # results are added to it in place
+        raise UserInputError(
+            tr(
+                "The existing output '{path}' is read-only: make it writable or choose another file name."
+            ).format(path=p)
+        )
     return p
 
 
@@ -194,9 +200,25 @@ def _open_gpkg(out: Path) -> Any:
     return ds
 
 
+def _stale(ds: Any, version: Any, check_tables: bool) -> bool:
+    """Whether another connection changed the file since ``ds`` read it (call holding the write lock)."""
+    if _sql(ds, "PRAGMA data_version") != version:
+        return True
+    if not check_tables:
+        return False
+    known = {ds.GetLayer(i).GetName().lower() for i in range(ds.GetLayerCount())}
+    res = ds.ExecuteSQL("SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')")
+    try:
+        registered = {str(f.GetField(0)).lower() for f in res}
+    finally:
+        ds.ReleaseResultSet(res)
+    return not registered <= known  # a commit between GDAL's open and the first pragma
+
+
 def _append_in_place(out: Path, args: tuple, wait_s: float) -> str:
     """Add the layer to an existing GeoPackage inside one transaction holding its write lock."""
     deadline = time.monotonic() + wait_s
+    attempt = 0  # the table check is a heuristic: a file GDAL lists partly must not loop
     while True:
         ds = _open_gpkg(out)
         in_tx = False
@@ -209,8 +231,9 @@ def _append_in_place(out: Path, args: tuple, wait_s: float) -> str:
             # A write as the first statement takes the write lock now, so SQLite waits for a
             # writer holding it (a deferred upgrade after reads would fail at once instead).
             _sql(ds, "UPDATE gpkg_contents SET identifier = identifier WHERE 0")
-            if _sql(ds, "PRAGMA data_version") != version and time.monotonic() < deadline:
-                # Another writer committed while we waited: GDAL's view of the file is stale.
+            attempt += 1
+            if _stale(ds, version, attempt <= 3) and time.monotonic() < deadline:
+                # Another writer committed since GDAL read the file: reopen for a fresh view.
                 ds.RollbackTransaction()
                 in_tx = False
                 continue
