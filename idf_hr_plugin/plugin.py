@@ -72,7 +72,7 @@ class IdfHrPlugin:
 
         self.dock = IdfHrDock(self.iface)
         self.dock.setObjectName("IdfHrDock")
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
         toggle = QAction(icon, tr("IdF HR imagery panel"), self.iface.mainWindow())

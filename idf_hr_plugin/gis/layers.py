@@ -17,7 +17,6 @@ from qgis.core import (
     QgsRasterLayer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.catalog import footprints
 from ..core.catalog.model import Item
@@ -25,8 +24,7 @@ from ..core.errors import UserInputError
 from ..core.paths import cache_dir
 from . import imagery_cache
 from .i18n import tr
-
-QVARIANT_TYPES = {"str": QVariant.String, "float": QVariant.Double, "int": QVariant.Int}
+from .qt_compat import FIELD_TYPES
 
 
 def layer_name(items: Sequence[Item]) -> str:
@@ -122,7 +120,7 @@ def footprint_fields() -> QgsFields:
     """Fields of the footprints layer and of the ``idfhr:catalogsearch`` output."""
     fields = QgsFields()
     for fname, ftype in footprints.FOOTPRINT_FIELDS:
-        fields.append(QgsField(fname, QVARIANT_TYPES[ftype]))
+        fields.append(QgsField(fname, FIELD_TYPES[ftype]))
     return fields
 
 

@@ -37,7 +37,10 @@ class QgisTransport:
             req.setRawHeader(key.encode("latin-1"), value.encode("latin-1"))
         # the core has its own caches; QGIS's HTTP cache could hand back a stale body (e.g. a cached
         # 200 while the server now answers 503)
-        req.setAttribute(QNetworkRequest.CacheLoadControlAttribute, QNetworkRequest.AlwaysNetwork)
+        req.setAttribute(
+            QNetworkRequest.Attribute.CacheLoadControlAttribute,
+            QNetworkRequest.CacheLoadControl.AlwaysNetwork,
+        )
         if hasattr(req, "setTransferTimeout"):
             req.setTransferTimeout(int(timeout * 1000))
         blocking = QgsBlockingNetworkRequest()
@@ -52,7 +55,7 @@ class QgisTransport:
         else:
             raise TransportError("other", f"unsupported method {method}")
         reply = blocking.reply()
-        status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
+        status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         content = bytes(reply.content())
         hdrs = {
             bytes(k).decode("latin-1").lower(): bytes(reply.rawHeader(k)).decode("latin-1")
@@ -62,9 +65,9 @@ class QgisTransport:
         message = blocking.errorMessage() or reply.errorString()
         # Qt's transfer timeout aborts the reply (OperationCanceledError) and QgsBlockingNetworkRequest
         # then returns NoError: what was received tells no answer from a body that stalled.
-        timed_out = code == QgsBlockingNetworkRequest.TimeoutError or error in (
-            QNetworkReply.OperationCanceledError,
-            QNetworkReply.TimeoutError,
+        timed_out = code == QgsBlockingNetworkRequest.ErrorCode.TimeoutError or error in (
+            QNetworkReply.NetworkError.OperationCanceledError,
+            QNetworkReply.NetworkError.TimeoutError,
         )
         if timed_out:
             if status is None:
@@ -72,12 +75,12 @@ class QgisTransport:
             raise TransportError("stalled", message or "stalled", expected=content_length(hdrs))
         if status is None:
             reason = {
-                QNetworkReply.ConnectionRefusedError: "refused",
-                QNetworkReply.HostNotFoundError: "not_found",
-                QNetworkReply.RemoteHostClosedError: "closed",
+                QNetworkReply.NetworkError.ConnectionRefusedError: "refused",
+                QNetworkReply.NetworkError.HostNotFoundError: "not_found",
+                QNetworkReply.NetworkError.RemoteHostClosedError: "closed",
             }.get(error, connection_reason(message))
             raise TransportError("connection", message, reason=reason)
-        if error == QNetworkReply.RemoteHostClosedError:
+        if error == QNetworkReply.NetworkError.RemoteHostClosedError:
             raise TransportError("truncated", message, received=len(content), expected=content_length(hdrs))
         check_complete(method, hdrs, content)
         final_url = reply.request().url().toString() or url

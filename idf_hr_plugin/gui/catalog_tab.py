@@ -43,7 +43,7 @@ from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
-ITEM_ROLE = Qt.UserRole + 1
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class CatalogTab(QWidget, RunsTasks):
@@ -118,7 +118,7 @@ class CatalogTab(QWidget, RunsTasks):
 
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))
-        self.results.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.status = QLabel(tr("Pick a source and search."))
         self.status.setWordWrap(True)
 
@@ -290,7 +290,7 @@ class CatalogTab(QWidget, RunsTasks):
         if warnings:  # e.g. paging stopped early: the list is incomplete and the user must know
             self.status.setText(self.status.text() + "\n" + "\n".join(warnings))
             self.iface.messageBar().pushMessage(
-                tr("IdF HR: catalog search"), " ".join(warnings), Qgis.Warning, 0
+                tr("IdF HR: catalog search"), " ".join(warnings), Qgis.MessageLevel.Warning, 0
             )
         self._selection_changed()
 

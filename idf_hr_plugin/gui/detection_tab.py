@@ -16,6 +16,7 @@ from qgis.core import (
     QgsRectangle,
 )
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -129,13 +130,13 @@ class DetectionTab(QWidget):
 
         self.card_label = QLabel()
         self.card_label.setWordWrap(True)
-        self.card_label.setTextFormat(1)  # Qt.RichText
-        self.card_label.setFrameShape(QLabel.StyledPanel)
+        self.card_label.setTextFormat(Qt.TextFormat.RichText)
+        self.card_label.setFrameShape(QLabel.Shape.StyledPanel)
         root.addWidget(self.card_label)
 
         form2 = QFormLayout()
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.layerChanged.connect(self._update_estimate)
         form2.addRow(tr("Imagery"), self.layer_combo)
 
@@ -153,7 +154,7 @@ class DetectionTab(QWidget):
         ext_row.addWidget(self.draw_button)
         form2.addRow(tr("Where"), ext_row)
         self.mask_combo = QgsMapLayerComboBox()
-        self.mask_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.mask_label = QLabel(tr("Mask layer"))
         form2.addRow(self.mask_label, self.mask_combo)
         self.place_combo = QComboBox()
@@ -195,7 +196,7 @@ class DetectionTab(QWidget):
         form2.addRow(tr("Model type"), self.task_combo)
 
         self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter(tr("GeoPackage (*.gpkg)"))
         self.output_widget.setFilePath(str(self.default_output()))
         form2.addRow(tr("Output"), self.output_widget)
@@ -500,8 +501,10 @@ class DetectionTab(QWidget):
 
     # -- run -----------------------------------------------------------------------------
     def _confirm_large(self, text: str) -> bool:
-        answer = QMessageBox.question(self, tr("Large detection"), text, QMessageBox.Yes | QMessageBox.No)
-        return answer == QMessageBox.Yes
+        answer = QMessageBox.question(
+            self, tr("Large detection"), text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def run(self) -> tasks.IdfHrTask | None:
         """Start a detection task with the current choices; returns it (None when refused)."""
@@ -662,7 +665,7 @@ class DetectionTab(QWidget):
             tr("{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).").format(
                 n=report.features, km2=report.km2, s=report.duration_s, wh=report.energy_wh
             ),
-            Qgis.Success,
+            Qgis.MessageLevel.Success,
             8,
         )
 

@@ -97,7 +97,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.MAX_GSD,
                 self.tr("Maximum ground sample distance (m)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 optional=True,
                 minValue=0.0,
             )
@@ -113,7 +113,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(
-                self.OUTPUT, self.tr("Catalog footprints"), QgsProcessing.TypeVectorPolygon
+                self.OUTPUT, self.tr("Catalog footprints"), QgsProcessing.SourceType.TypeVectorPolygon
             )
         )
 
@@ -152,7 +152,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
 
         fields = footprint_fields()
         sink, dest_id = self.parameterAsSink(
-            parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, WGS84
+            parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Polygon, WGS84
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
@@ -162,7 +162,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
 
         def add(item) -> None:
             nonlocal count
-            sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.FastInsert)
+            sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.Flag.FastInsert)
             count += 1
             feedback.setProgress(min(99.0, 100.0 * count / max(1, self._query.limit)))
 

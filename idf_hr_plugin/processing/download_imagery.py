@@ -63,7 +63,7 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.RESOLUTION,
                 self.tr("Resolution in map units (empty: native)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 optional=True,
                 minValue=0.0,
             )

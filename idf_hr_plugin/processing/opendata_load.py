@@ -105,10 +105,9 @@ class OpenDataLoadAlgorithm(IdfHrAlgorithm):
                 gpkgio.convert_to_gpkg(entry.path, dest, entry.layer, meta, src_layer=entry.layer)
                 out = f"{dest}|layername={entry.layer}"
             else:
-                from osgeo import gdal
+                from ..core.gdal_errors import gdal_exceptions
 
-                gdal.UseExceptions()
-                with atomic_path(dest) as tmp:
+                with gdal_exceptions() as (gdal, _, _), atomic_path(dest) as tmp:
                     gdal.VectorTranslate(str(tmp), str(entry.path), layers=[entry.layer])
                 out = str(dest)
         except Exception as exc:

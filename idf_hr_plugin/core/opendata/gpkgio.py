@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import UserInputError
+from ..gdal_errors import with_gdal_exceptions
 from ..i18n import tr
 from ._util import atomic_path
 
@@ -24,14 +25,13 @@ FieldSpec = Sequence[tuple[str, str]]
 
 
 def _gdal():
+    # callers are wrapped in with_gdal_exceptions: GDAL's error mode is never left changed
     from osgeo import gdal, ogr, osr
 
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    osr.UseExceptions()
     return gdal, ogr, osr
 
 
+@with_gdal_exceptions
 def _srs(epsg: int):
     _, _, osr = _gdal()
     srs = osr.SpatialReference()
@@ -69,6 +69,7 @@ def read_metadata(gpkg: str | os.PathLike[str]) -> dict[str, str]:
         con.close()
 
 
+@with_gdal_exceptions
 def layer_feature_count(dsn: str | os.PathLike[str], layer: str | None = None) -> int:
     """Number of features of a layer (first layer when ``layer`` is None)."""
     _, ogr, _ = _gdal()
@@ -79,6 +80,7 @@ def layer_feature_count(dsn: str | os.PathLike[str], layer: str | None = None) -
     return int(lyr.GetFeatureCount())
 
 
+@with_gdal_exceptions
 def convert_to_gpkg(
     src: str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -113,6 +115,7 @@ def convert_to_gpkg(
 _OGR_KIND = {"str": "OFTString", "int": "OFTInteger64", "real": "OFTReal", "date": "OFTDate"}
 
 
+@with_gdal_exceptions
 def write_features_gpkg(
     dest: str | os.PathLike[str],
     layer: str,
@@ -143,39 +146,42 @@ def write_features_gpkg(
     with atomic_path(dest, ".gpkg") as tmp:
         drv = ogr.GetDriverByName("GPKG")
         ds = drv.CreateDataSource(str(tmp))
-        lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
-        for name, kind in fields:
-            lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
-        defn = lyr.GetLayerDefn()
-        ds.StartTransaction()
-        for feat in features:
-            f = ogr.Feature(defn)
-            props = feat.get("properties") or {}
+        lyr = None
+        try:
+            lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
             for name, kind in fields:
-                value = props.get(name)
-                if value is None:
-                    continue
-                if kind == "date":
-                    y, m, d = (int(p) for p in str(value)[:10].split("-"))
-                    f.SetField(name, y, m, d, 0, 0, 0, 0)
-                elif kind == "int":
-                    f.SetField(name, int(value))
-                elif kind == "real":
-                    f.SetField(name, float(value))
-                else:
-                    f.SetField(name, str(value))
-            geom = feat.get("geometry")
-            if geom and gtype != ogr.wkbNone:
-                g = ogr.CreateGeometryFromJson(json.dumps(geom))
-                if gtype == ogr.wkbMultiPolygon and g.GetGeometryType() == ogr.wkbPolygon:
-                    g = ogr.ForceToMultiPolygon(g)
-                elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
-                    g = ogr.ForceToMultiPoint(g)
-                f.SetGeometry(g)
-            lyr.CreateFeature(f)
-            n += 1
-        ds.CommitTransaction()
-        ds = None
+                lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
+            defn = lyr.GetLayerDefn()
+            ds.StartTransaction()
+            for feat in features:
+                f = ogr.Feature(defn)
+                props = feat.get("properties") or {}
+                for name, kind in fields:
+                    value = props.get(name)
+                    if value is None:
+                        continue
+                    if kind == "date":
+                        y, m, d = (int(p) for p in str(value)[:10].split("-"))
+                        f.SetField(name, y, m, d, 0, 0, 0, 0)
+                    elif kind == "int":
+                        f.SetField(name, int(value))
+                    elif kind == "real":
+                        f.SetField(name, float(value))
+                    else:
+                        f.SetField(name, str(value))
+                geom = feat.get("geometry")
+                if geom and gtype != ogr.wkbNone:
+                    g = ogr.CreateGeometryFromJson(json.dumps(geom))
+                    if gtype == ogr.wkbMultiPolygon and g.GetGeometryType() == ogr.wkbPolygon:
+                        g = ogr.ForceToMultiPolygon(g)
+                    elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
+                        g = ogr.ForceToMultiPoint(g)
+                    f.SetGeometry(g)
+                lyr.CreateFeature(f)
+                n += 1
+            ds.CommitTransaction()
+        finally:
+            lyr = ds = None  # closed before the temporary file is moved or removed
         meta = dict(metadata or {})
         meta.setdefault("feature_count", n)
         meta["layer"] = layer
@@ -184,6 +190,7 @@ def write_features_gpkg(
     return n
 
 
+@with_gdal_exceptions
 def read_features(dsn: str | os.PathLike[str], layer: str | None = None) -> list[dict[str, Any]]:
     """Read a vector layer into GeoJSON-like features (geometry as GeoJSON dicts, in the layer CRS)."""
     _, ogr, _ = _gdal()
