@@ -115,3 +115,44 @@ def test_opendataload_bad_where_quotes_the_portal(qgis_app, loopback, shared_dat
     msg = str(err.value)
     assert "refused the query on les-arbres: ODSQL query is malformed" in msg and "HTTP 400" not in msg
     assert not (tmp_path / "arbres.gpkg").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (
+            lambda src, p: p.write_text(
+                src.read_text(encoding="utf-8").replace("Code commune,Champ,", "Code commune,Indicateur,"),
+                encoding="utf-8",
+            ),
+            r"row selector \(which rows hold the connectable premises\) \(looked for: Champ\)",
+        ),
+        (
+            lambda src, p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40),
+            r"ftth.csv is not a CSV/XLSX text file",
+        ),
+    ],
+    ids=["champ-renamed", "binary"],
+)
+def test_fibrecoverage_refuses_unreadable_ftth_files(qgis_app, shared_data, tmp_path, make, expected):
+    from idf_hr_plugin.processing.fibre_coverage import FibreCoverageAlgorithm
+
+    ftth = tmp_path / "ftth.csv"
+    make(shared_data / "arcep" / "ftthCommunes_IDF.csv", ftth)
+    alg = FibreCoverageAlgorithm()
+    alg.initAlgorithm()
+    out = tmp_path / "coverage.gpkg"
+    params = {
+        "FTTH": str(ftth),
+        "PREMISES": str(shared_data / "arcep" / "communes_IDF.csv"),
+        "BOUNDARIES": str(shared_data / "admin" / "mgp_communes_with_ept.geojson"),
+        "LEVEL": 0,
+        "OUTPUT": str(out),
+    }
+    context = QgsProcessingContext()
+    feedback = Feedback()
+    assert alg.prepare(params, context, feedback)
+    with pytest.raises(Exception, match=expected) as err:
+        alg.runPrepared(params, context, feedback)
+    assert "Unexpected error" not in str(err.value)
+    assert not out.exists()
