@@ -10,8 +10,11 @@ import time
 from .cli import parse_extent, register_command
 from .core.i18n import tr
 
+EXIT_INCOMPLETE = 3  # catalog-search: results printed, but the service stopped paging early
+
 
 def _search_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = "Exit status: 0 complete, 2 error, 3 results incomplete (the service stopped paging early)."
     p.add_argument("--kind", choices=["stac-api", "stac-static", "wmts", "demo"], default="demo")
     p.add_argument(
         "--url", default="", help="catalog URL (STAC API root, catalog.json, WMTS GetCapabilities)"
@@ -28,7 +31,7 @@ def _search_parser(p: argparse.ArgumentParser) -> None:
 def _search_run(args: argparse.Namespace) -> int:
     from .core.catalog import footprints
     from .core.catalog.model import SearchQuery, SourceConfig
-    from .core.catalog.sources import make_source
+    from .core.catalog.sources import make_source, run_search
 
     bbox = None
     if args.bbox:
@@ -42,7 +45,8 @@ def _search_run(args: argparse.Namespace) -> int:
         max_gsd=args.max_gsd,
         limit=args.limit,
     )
-    items = list(source.search(query))
+    outcome = run_search(source, query)
+    items = outcome.items
     for item in items:
         gsd = f"{item.gsd:.2f} m" if item.gsd else "?"
         print(f"{(item.datetime or '')[:10]:10}  {gsd:>7}  {item.collection or '':28}  {item.id}")
@@ -50,7 +54,9 @@ def _search_run(args: argparse.Namespace) -> int:
     if args.geojson:
         footprints.write_footprints_geojson(items, args.geojson)
         print(args.geojson)
-    return 0
+    for warning in outcome.warnings:
+        sys.stderr.write(tr("Warning: {msg}").format(msg=warning) + "\n")
+    return EXIT_INCOMPLETE if outcome.truncated else 0
 
 
 def _download_parser(p: argparse.ArgumentParser) -> None:

@@ -156,15 +156,23 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        from ..core.catalog.sources import run_search
+
         count = 0
+
+        def add(item) -> None:
+            nonlocal count
+            sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.Flag.FastInsert)
+            count += 1
+            feedback.setProgress(min(99.0, 100.0 * count / max(1, self._query.limit)))
+
         try:
             source = source_for(self._config)
             feedback.pushInfo(self.tr("Searching {name}…").format(name=self._config.name))
-            for item in source.search(self._query, cancel=self.cancel_check(feedback)):
-                sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.Flag.FastInsert)
-                count += 1
-                feedback.setProgress(min(99.0, 100.0 * count / max(1, self._query.limit)))
+            outcome = run_search(source, self._query, cancel=self.cancel_check(feedback), on_item=add)
         except Exception as exc:
             raise self.fail(exc) from exc
+        for warning in outcome.warnings:
+            feedback.pushWarning(warning)
         feedback.pushInfo(self.tr("{n} results.").format(n=count))
-        return {self.OUTPUT: dest_id, "COUNT": count}
+        return {self.OUTPUT: dest_id, "COUNT": count, "TRUNCATED": outcome.truncated}
