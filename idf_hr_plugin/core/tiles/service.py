@@ -117,11 +117,13 @@ def cached_gdal_path(path: str, authcfg: str = "", *, start: bool = True) -> str
     the proxy, read with ``authcfg`` (QGIS) or the URL's own credentials; a VRT with remote
     sources is read through a per-process copy. ``start=False`` only uses a running proxy.
     """
-    proxy = ensure() if start else current()
     stable = origin_gdal_path(path)
+    url = _remote_url(stable)
+    if url is None and not stable.lower().endswith(".vrt"):
+        return stable  # local files, WMTS:, /vsis3/...: nothing to route
+    proxy = ensure() if start else current()
     if proxy is None:
         return stable
-    url = _remote_url(stable)
     if url is not None:
         if AUTHCFG_FRAGMENT in url:
             url, stored_authcfg = url.rsplit(AUTHCFG_FRAGMENT, 1)
