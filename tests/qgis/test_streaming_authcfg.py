@@ -5,29 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProject, QgsRectangle
+from qgis.core import QgsProject, QgsRectangle
 from rasterio.windows import Window
 
 from idf_hr_plugin.core.catalog.model import Asset, Item
 from idf_hr_plugin.core.errors import UserInputError
 from idf_hr_plugin.gis import cache_service
 from idf_hr_plugin.gis.layers import imagery_layer
+from tests.qgis.test_authcfg import basic_authcfg  # noqa: F401  (fixture)
 from tests.unit.tiles.conftest import X0, Y0, write_cog
 
-USER, PASSWORD = "technicien", "s3cret-cog"
-
-
-@pytest.fixture
-def authcfg(qgis_app):
-    manager = QgsApplication.authManager()
-    manager.setMasterPassword("idf-hr-test-master", True)
-    cfg = QgsAuthMethodConfig("Basic")
-    cfg.setName("idfhr-cog")
-    cfg.setConfig("username", USER)
-    cfg.setConfig("password", PASSWORD)
-    assert manager.storeAuthenticationConfig(cfg)[0]
-    yield cfg.id()
-    manager.removeAuthenticationConfig(cfg.id())
+USER, PASSWORD = "technicien", "s3cret"  # the account of the basic_authcfg fixture
 
 
 @pytest.fixture
@@ -45,9 +33,14 @@ def _item(url: str) -> Item:
 
 
 def test_imagery_behind_basic_auth_streams_with_authcfg_and_reopens(
-    qgis_app, authcfg, private_cog, tmp_path, _isolated_cache
+    qgis_app,
+    basic_authcfg,
+    private_cog,
+    tmp_path,
+    _isolated_cache,  # noqa: F811
 ):
     srv, path = private_cog
+    authcfg = basic_authcfg
     cache_service.stop()
     proxy = cache_service.start()
     try:
