@@ -83,6 +83,11 @@ def parse_proxy_url(url: str) -> tuple[str, str] | None:
     return origin, ctx[1:] if ctx.startswith("q") else ""
 
 
+def _site(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+
+
 def _basename(url: str) -> str:
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "data"
@@ -105,6 +110,8 @@ class CachingRangeProxy:
         self.requests = 0
         self._contexts: dict[str, CachedHttp] = {}  # "q<authcfg>" / "u<token>" -> authenticated reader
         self._by_credentials: dict[tuple[str, str], str] = {}
+        # the scheme://host:port each context may be used for: credentials never go to another server
+        self._context_origins: dict[str, set[str]] = {}
         self._ctx_lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -178,7 +185,9 @@ class CachingRangeProxy:
             )
         tail = f"{encode_url(origin_url)}/{_basename(origin_url)}"
         if credentials is not None:
-            return f"{self.base_url}/a/{self._credentials_context(credentials)}/{tail}"
+            return (
+                f"{self.base_url}/a/{self._bind(self._credentials_context(credentials), origin_url)}/{tail}"
+            )
         if authcfg:
             if not re.fullmatch(r"[A-Za-z0-9]+", authcfg):
                 raise UserInputError(
@@ -196,8 +205,13 @@ class CachingRangeProxy:
                 if "q" + authcfg not in self._contexts:
                     client = self.client_for_authcfg(authcfg)
                     self._contexts["q" + authcfg] = self.cached_http.view(client, f"authcfg={authcfg}")
-            return f"{self.base_url}/a/q{authcfg}/{tail}"
+            return f"{self.base_url}/a/{self._bind('q' + authcfg, origin_url)}/{tail}"
         return f"{self.base_url}/r/{tail}"
+
+    def _bind(self, ctx: str, origin_url: str) -> str:
+        with self._ctx_lock:
+            self._context_origins.setdefault(ctx, set()).add(_site(origin_url))
+        return ctx
 
     def _credentials_context(self, credentials: tuple[str, str]) -> str:
         with self._ctx_lock:
@@ -225,13 +239,13 @@ class CachingRangeProxy:
         self.requests += 1
         parts = urlsplit(h.path).path.split("/")
         # ["", "r", token] or ["", "r", token, name]; ["", "a", ctx, token, name]
-        reader = self.cached_http
+        reader, reader_ctx = self.cached_http, ""
         if len(parts) == 5 and parts[1] == "a":
             with self._ctx_lock:
                 found = self._contexts.get(parts[2])
             if found is None:
                 return self._error(h, 404, "unknown authentication context")
-            reader = found
+            reader, reader_ctx = found, parts[2]
             parts = ["", "r", parts[3], parts[4]]
         if len(parts) not in (3, 4) or parts[1] != "r":
             return self._error(h, 404, "not found")
@@ -243,6 +257,11 @@ class CachingRangeProxy:
             return self._error(h, 404, "not found")  # side-car probe (.aux.xml, .ovr, ...)
         if not self.allows(origin):
             return self._error(h, 403, "origin not allowed")
+        if reader is not self.cached_http:
+            with self._ctx_lock:
+                sites = self._context_origins.get(reader_ctx, set())
+            if _site(origin) not in sites:
+                return self._error(h, 403, "these credentials are not for this server")
         ctype = mimetypes.guess_type(_basename(origin))[0] or "application/octet-stream"
         try:
             total = reader.size(origin)

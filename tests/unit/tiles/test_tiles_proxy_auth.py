@@ -64,3 +64,19 @@ def test_authcfg_outside_qgis_is_a_clear_error(cog_dir, loopback, tmp_path):
     with CachingRangeProxy(ch, [srv.url]) as proxy:
         with pytest.raises(UserInputError, match="only QGIS can apply"):
             proxy.url_for(f"{srv.url}/small.tif", authcfg="abc1234")
+
+
+def test_credentials_of_one_server_are_never_sent_to_another(cog_dir, loopback, tmp_path):
+    import requests
+
+    from idf_hr_plugin.core.tiles.proxy import encode_url
+
+    srv, other = loopback(cog_dir), loopback(cog_dir)
+    ch = CachedHttp(HttpClient(timeout=5, retries=0), BlockCache(tmp_path / "c", 100_000_000))
+    with CachingRangeProxy(ch, ["http://"]) as proxy:
+        secret_url = f"http://{USER}:{PASSWORD}@{srv.url.removeprefix('http://')}/small.tif"
+        ctx = proxy.url_for(secret_url).split("/a/", 1)[1].split("/", 1)[0]
+        # anyone on this machine could forge a proxy URL pointing the context at another server
+        forged = f"{proxy.base_url}/a/{ctx}/{encode_url(other.url + '/small.tif')}/small.tif"
+        assert requests.get(forged, headers={"Range": "bytes=0-9"}, timeout=5).status_code == 403
+    assert not any("authorization" in r.headers for r in other.log)
