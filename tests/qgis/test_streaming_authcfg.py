@@ -34,7 +34,7 @@ def _item(url: str) -> Item:
 
 def test_imagery_behind_basic_auth_streams_with_authcfg_and_reopens(
     qgis_app,
-    basic_authcfg,
+    basic_authcfg,  # noqa: F811
     private_cog,
     tmp_path,
     _isolated_cache,  # noqa: F811
