@@ -37,7 +37,7 @@ def test_imagery_behind_basic_auth_streams_with_authcfg_and_reopens(
     basic_authcfg,  # noqa: F811
     private_cog,
     tmp_path,
-    _isolated_cache,  # noqa: F811
+    _isolated_cache,
 ):
     srv, path = private_cog
     authcfg = basic_authcfg
