@@ -263,3 +263,25 @@ def test_cli_download_goes_through_the_persistent_cache(cog_dir, loopback, tmp_p
     with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "c.tif") as c:
         np.testing.assert_array_equal(a.read(), c.read())
         assert c.tags().get("source") == source  # the origin is recorded, not the local proxy
+
+
+def test_download_with_credentials_in_the_url_keeps_them_out_of_the_pack_and_cache(
+    cog_dir, loopback, tmp_path, _isolated_cache
+):
+    from idf_hr_plugin.core.tiles import service
+
+    srv = loopback(cog_dir)
+    srv.basic_auth = ("technicien", "pw-Secret-42")
+    source = f"/vsicurl/http://technicien:pw-Secret-42@{srv.url.removeprefix('http://')}/small.tif"
+    extent = (X0 + 20, Y0 - 60, X0 + 60, Y0 - 20)
+    try:
+        result = download_pack(source, extent, "EPSG:2154", tmp_path / "p.tif")
+    finally:
+        service.stop()
+    with rasterio.open(result.path) as ds, rasterio.open(cog_dir / "small.tif") as ref:
+        np.testing.assert_array_equal(ds.read(), ref.read(window=Window(100, 100, 200, 200)))
+        assert ds.tags()["source"] == f"/vsicurl/{srv.url}/small.tif"
+    assert b"pw-Secret-42" not in result.path.read_bytes()
+    for f in _isolated_cache.rglob("*"):
+        if f.is_file() and f.suffix != ".bin":
+            assert b"pw-Secret-42" not in f.read_bytes(), f
