@@ -39,6 +39,7 @@ from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
 from ..fsutil import is_disk_full
 from ..i18n import tr
 from ..paths import cache_dir
+from . import service as cache_service
 
 LOG = logging.getLogger("idf_hr.tiles.offline")
 
@@ -112,6 +113,9 @@ def download_pack(
     stops the run with :class:`Cancelled` (the partial stays for resuming, see module doc).
     ``metadata`` (e.g. ``licence``, ``attribution``) is written into the output with the source,
     extent and date. ``compress``: ``DEFLATE`` (lossless, default) or ``JPEG`` (8-bit RGB/grey).
+    Remote imagery is read through the persistent tile cache (:mod:`.service`), so a second
+    download of the same area costs no network and works with the server unreachable; the
+    journal, messages and metadata name the source in its origin form, without credentials.
     """
     t0 = time.monotonic()
     _wms_cache_in_cache_dir()
@@ -127,9 +131,11 @@ def download_pack(
     _check_writable(out_path.parent)
     partial, journal = partial_paths(out_path)
     say = progress or (lambda _f, _m: None)
+    read_path = cache_service.cached_gdal_path(source)
+    source = cache_service.redact(cache_service.origin_gdal_path(source))
 
     with rasterio.Env(**GDAL_HTTP_ENV):
-        src = _open_source(source)
+        src = _open_source(read_path, source)
         with src:
             grid = _plan(src, source, extent, extent_crs, resolution)
             args = {
@@ -191,9 +197,10 @@ def _is_remote(source: str) -> bool:
     return s.startswith(("/vsicurl", "http://", "https://", "wmts:", "/vsis3", "/vsigs", "/vsiaz"))
 
 
-def _open_source(source: str):
+def _open_source(path: str, source: str):
+    """Open ``path`` (``source`` as read through the cache); errors name ``source``."""
     try:
-        return rasterio.open(source)
+        return rasterio.open(path)
     except GDAL_ERRORS as exc:
         if _is_remote(source):
             raise NetworkError(
