@@ -40,6 +40,32 @@ class CatalogModel:
             return text + " — " + tr("cannot run here")
         return text
 
+    def model_card(self) -> dict:
+        """The card shown before download, with the keys of ``ModelEntry.model_card()``."""
+        c = self.card
+        classes = [
+            {"id": int(k["id"]), "label": str(k["name"]), "color": str(k.get("color") or "#888888")}
+            for k in c.get("classes") or []
+        ]
+        size = c.get("input_size") or []
+        return {
+            "name": self.name,
+            "origin": "catalog",
+            "path": self.model_href,
+            "sha256": self.sha256 or "",
+            "task": c.get("task") or ", ".join(c.get("mlm_tasks") or []),
+            "layout": c.get("layout") or c.get("architecture") or "",
+            "framework": self.framework,
+            "classes": classes,
+            "gsd_m": c.get("gsd_m"),
+            "input_size": list(size),
+            "licence": str(c.get("licence") or ""),
+            "description": str(c.get("description") or ""),
+            "size_bytes": self.size,
+            "error": self.status(),
+            "source": {"kind": "stac-mlm", "catalog": self.source, "item": self.item_href},
+        }
+
     def status(self) -> str:
         """One paragraph: why it cannot be installed, or empty."""
         if self.problems:
