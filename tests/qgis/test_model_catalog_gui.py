@@ -8,18 +8,11 @@ import pytest
 
 from idf_hr_plugin.core.inference.models_registry import ModelRegistry
 from tests.qgis.conftest import wait_until
+from tests.qgis.test_detection_tab import iface  # noqa: F401 (the tab's iface fixture)
 
 
 @pytest.fixture
-def iface(plugin_iface):
-    yield plugin_iface
-    canvas = plugin_iface.window.takeCentralWidget()
-    if canvas is not None:
-        canvas.setParent(None)
-
-
-@pytest.fixture
-def tab(iface, tmp_path):
+def tab(iface, tmp_path):  # noqa: F811
     from idf_hr_plugin.gui.detection_tab import DetectionTab
 
     t = DetectionTab(iface, iface.window)

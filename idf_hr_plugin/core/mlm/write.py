@@ -20,8 +20,11 @@ import logging
 import os
 import re
 import shutil
+import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from ..errors import UserInputError
 from ..i18n import tr
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Île-de-France, the area the plugin's models are meant for (lon/lat), unless the card says otherwise.
 IDF_BBOX = (1.446, 48.120, 3.559, 49.242)
+LOCK_WAIT_S = 30.0
+LOCK_STALE_S = 120.0
 _SPDX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
 _ID_RE = re.compile(r"[^0-9A-Za-z_.-]+")
 
@@ -223,6 +228,42 @@ def _read_only(folder: Path, exc: OSError) -> UserInputError:
     )
 
 
+@contextmanager
+def _catalog_lock(folder: Path) -> Iterator[None]:
+    """Serialise the read-modify-write of ``catalog.json`` between publishers, on any computer of the share.
+
+    A lock file older than :data:`LOCK_STALE_S` was left by a killed publisher and is taken over.
+    """
+    lock = folder / ".catalog.json.lock"
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except OSError:
+                continue  # released meanwhile
+            if age > LOCK_STALE_S:
+                lock.unlink(missing_ok=True)
+                continue
+            if time.monotonic() > deadline:
+                raise UserInputError(
+                    tr(
+                        "Another publisher has been updating {folder} for too long; try again later. "
+                        "If nobody is publishing there, delete {lock}."
+                    ).format(folder=folder, lock=lock)
+                ) from None
+            time.sleep(0.05)
+    try:
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def _root_catalog(path: Path) -> dict:
     if not path.exists():
         return {
@@ -299,13 +340,16 @@ def publish_model(
         item_path = item_dir / f"{item['id']}.json"
         _write_json(item_path, item)
         href = f"./{item['id']}/{item['id']}.json"
-        root = _root_catalog(root_path)  # again: another publisher may have added an item meanwhile
-        links = [
-            ln for ln in root.get("links") or [] if not (ln.get("rel") == "item" and ln.get("href") == href)
-        ]
-        links.append({"rel": "item", "href": href, "type": "application/geo+json", "title": spec.name})
-        root["links"] = links
-        _write_json(root_path, root)
+        with _catalog_lock(folder):
+            root = _root_catalog(root_path)  # again: another publisher may have added an item meanwhile
+            links = [
+                ln
+                for ln in root.get("links") or []
+                if not (ln.get("rel") == "item" and ln.get("href") == href)
+            ]
+            links.append({"rel": "item", "href": href, "type": "application/geo+json", "title": spec.name})
+            root["links"] = links
+            _write_json(root_path, root)
     except OSError as exc:
         if created:
             shutil.rmtree(item_dir, ignore_errors=True)

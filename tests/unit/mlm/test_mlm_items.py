@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from idf_hr_plugin.core.inference.model import load_card, sha256_file
 from idf_hr_plugin.core.mlm import missing_fields, model_from_item, publish_model, validation_errors
 
 from .conftest import BUNDLED_MODEL
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_published_bundled_model_is_a_valid_mlm_item(published, mlm_schemas):
@@ -128,3 +132,61 @@ def test_a_folder_holding_something_else_than_a_catalog_is_refused(tmp_path):
     with pytest.raises(UserInputError, match="is not a STAC catalog; choose another folder"):
         publish_model(BUNDLED_MODEL, folder)
     assert [p.name for p in folder.iterdir()] == ["catalog.json"]
+
+
+def _publish_copy(args):
+    """Worker process: publish a renamed copy of the bundled model (another partner's model)."""
+    import sys
+
+    src_dir, folder, name = args
+    sys.path.insert(0, str(ROOT))
+    from idf_hr_plugin.core.mlm import publish_model as publish
+
+    return str(publish(f"{src_dir}/{name}.onnx", folder))
+
+
+def test_concurrent_publishers_all_end_up_in_the_catalog(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    card = load_card(BUNDLED_MODEL)
+    names = [f"partner_{i}" for i in range(4)]
+    for name in names:
+        (tmp_path / f"{name}.onnx").write_bytes(BUNDLED_MODEL.read_bytes())
+        (tmp_path / f"{name}.json").write_text(json.dumps({**card, "name": name}), "utf-8")
+    folder = tmp_path / "catalog"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        items = list(pool.map(_publish_copy, [(tmp_path, folder, n) for n in names]))
+    root = json.loads((folder / "catalog.json").read_text("utf-8"))
+    linked = sorted(ln["title"] for ln in root["links"] if ln["rel"] == "item")
+    assert linked == names and len(set(items)) == 4
+    assert not (folder / ".catalog.json.lock").exists()
+
+
+def test_a_catalog_being_updated_by_another_publisher_is_waited_for_then_refused(published, monkeypatch):
+    from idf_hr_plugin.core.mlm import write
+
+    folder, item_path = published
+    before = (folder / "catalog.json").read_bytes()
+    lock = folder / ".catalog.json.lock"
+    lock.write_text("other-host 1234\n", "utf-8")  # another partner is mid-update
+    monkeypatch.setattr(write, "LOCK_WAIT_S", 0.3)
+    card = load_card(BUNDLED_MODEL)
+    src = folder.parent / "other.onnx"
+    src.write_bytes(BUNDLED_MODEL.read_bytes())
+    src.with_suffix(".json").write_text(json.dumps({**card, "name": "other"}), "utf-8")
+    with pytest.raises(UserInputError, match="Another publisher has been updating"):
+        publish_model(src, folder)
+    assert (folder / "catalog.json").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [".catalog.json.lock", "catalog.json", item_path.parent.name]
+    )
+    # a lock its publisher left when it was killed is taken over
+    old = lock.stat().st_mtime - write.LOCK_STALE_S - 1
+    os.utime(lock, (old, old))
+    publish_model(src, folder)
+    root = json.loads((folder / "catalog.json").read_text("utf-8"))
+    assert sorted(ln["title"] for ln in root["links"] if ln["rel"] == "item") == [
+        "idfhr_demo_detector",
+        "other",
+    ]
+    assert not lock.exists()
