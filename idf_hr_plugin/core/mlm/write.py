@@ -222,8 +222,8 @@ def _copy(src: Path, dest: Path) -> None:
 def _read_only(folder: Path, exc: OSError) -> UserInputError:
     return UserInputError(
         tr(
-            "The catalog folder {folder} cannot be written ({err}). Choose a folder you can write "
-            "to, or ask its owner for write access; nothing was published."
+            "The catalog folder {folder} cannot be written ({err}), so nothing was published: "
+            "choose a folder you can write to, or ask its owner for write access."
         ).format(folder=folder, err=exc.strerror or exc)
     )
 
