@@ -122,3 +122,21 @@ register_command(
 )
 register_command("download", _download_parser, _download_run, "download an extent of imagery for offline use")
 register_command("demo", _demo_parser, _demo_run, "run the demo job on the embedded synthetic region")
+
+
+# -- publish-model (issue 11): a model as a STAC MLM item in a static catalog folder -----------
+def _publish_model_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model file (its sidecar card <model>.json is published with it)")
+    p.add_argument("catalog", help="static catalog folder, e.g. on a shared drive (created when absent)")
+
+
+def _publish_model_run(args: argparse.Namespace) -> int:
+    from .core.mlm import publish_model
+
+    print(tr("Model published: {path}").format(path=publish_model(args.model, args.catalog)))
+    return 0
+
+
+register_command(
+    "publish-model", _publish_model_parser, _publish_model_run, "publish a model as a STAC MLM item"
+)

@@ -284,3 +284,60 @@ class LoopbackServer:
             with open(path, "rb") as fh:
                 while chunk := fh.read(1 << 16):
                     h.wfile.write(chunk)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RustacServer:
+    """A real STAC API (``rustac serve``, in-memory backend) loaded with collection/item JSON files."""
+
+    def __init__(self, files: list[str]) -> None:
+        import sys
+
+        self.files = [str(f) for f in files]
+        self.exe = str(Path(sys.executable).parent / "rustac")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc = None
+
+    def __enter__(self) -> RustacServer:
+        import subprocess
+        from urllib.request import urlopen
+
+        self.proc = subprocess.Popen(
+            [self.exe, "serve", "-a", f"127.0.0.1:{self.port}", *self.files],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rustac serve exited: {self.proc.stderr.read().decode(errors='replace')}")
+            try:
+                with urlopen(self.url + "collections", timeout=1) as resp:  # noqa: S310 (loopback)
+                    if json.loads(resp.read()).get("collections"):
+                        return self
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("rustac serve did not become ready within 30 s")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None

@@ -122,9 +122,17 @@ class DetectionTab(QWidget):
         self.download_button = QPushButton(tr("Download…"))
         self.download_button.setToolTip(tr("Download a model from a URL; its sha256 is verified."))
         self.download_button.clicked.connect(self._ask_download)
+        self.catalog_button = QPushButton(tr("Shared catalog…"))
+        self.catalog_button.setToolTip(tr("Models of a STAC MLM catalog: cards first, checksum verified."))
+        self.catalog_button.clicked.connect(self.open_model_catalog)
+        self.publish_button = QPushButton(tr("Publish this model…"))
+        self.publish_button.setToolTip(tr("Write this model as a STAC MLM item into a catalog folder."))
+        self.publish_button.clicked.connect(self._ask_publish)
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.import_button)
         row.addWidget(self.download_button)
+        row.addWidget(self.catalog_button)
+        row.addWidget(self.publish_button)
         form.addRow(tr("Model"), row)
         root.addLayout(form)
 
@@ -379,6 +387,38 @@ class DetectionTab(QWidget):
         if ok:
             self.download_model(url.strip(), sha.strip())
 
+    def open_model_catalog(self, url: str = ""):
+        """The shared-catalog dialog of the model manager (non-modal); returns it."""
+        from .model_catalog_dialog import ModelCatalogDialog
+
+        self.catalog_dialog = ModelCatalogDialog(self, url, self)
+        self.catalog_dialog.show()
+        return self.catalog_dialog
+
+    def publish_model(self, folder: str):
+        """Publish the selected model as a STAC MLM item into ``folder``; returns the item path or None."""
+        from ..core.mlm import publish_model
+
+        entry = self.current_entry()
+        if entry is None:
+            return None
+        try:
+            item = publish_model(entry.path, folder)
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return None
+        self.status_label.setText(
+            tr("Model “{name}” published in {folder}: partners add this folder as a shared catalog.").format(
+                name=entry.name, folder=folder
+            )
+        )
+        return item
+
+    def _ask_publish(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("Publish this model into a catalog folder"))
+        if folder:
+            self.publish_model(folder)
+
     # -- extent --------------------------------------------------------------------------
     def _setup_place_option(self) -> None:
         if det.boundaries_cache() is not None:
@@ -626,6 +666,8 @@ class DetectionTab(QWidget):
             self.model_combo,
             self.import_button,
             self.download_button,
+            self.catalog_button,
+            self.publish_button,
             self.layer_combo,
             self.extent_combo,
         ):
