@@ -4,7 +4,9 @@ Cost is O(n log n + p) where p is the number of genuinely overlapping pairs, ins
 O(n^2) of a plain NMS, so one global pass over a whole region's detections (tile seams
 included) stays cheap. Two criteria: IoU, and intersection over the smaller area (IoS) that
 catches an object's fragment cut by a tile border next to the complete object from the
-neighbouring tile. Oriented boxes are compared as shapely polygons, only for candidate pairs.
+neighbouring tile. Oriented boxes are compared by their exact polygon overlap, computed in numpy
+for all candidate pairs at once (convex-quad clipping), after a cheap bound has dropped the pairs
+whose envelopes cannot reach the thresholds.
 """
 
 from __future__ import annotations
@@ -93,12 +95,157 @@ def _axis_overlaps(boxes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple:
     return inter, area[i], area[j]
 
 
-def rbox_polygons(rboxes: np.ndarray) -> list:
-    """(N, 5) cx, cy, w, h, angle -> list of shapely polygons."""
-    from .decoders import rbox_corners
-    from .geom import polygons
+def _cross(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """z of (b - a) x (p - a); ``a``/``b`` (P, 2), ``p`` (P, M, 2) -> (P, M)."""
+    return (b[:, None, 0] - a[:, None, 0]) * (p[..., 1] - a[:, None, 1]) - (b[:, None, 1] - a[:, None, 1]) * (
+        p[..., 0] - a[:, None, 0]
+    )
 
-    return polygons(rbox_corners(np.asarray(rboxes, dtype=np.float64)))
+
+def _shoelace(poly: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Unsigned areas of (P, M, 2) polygons whose first ``n`` vertices are valid."""
+    m = poly.shape[1]
+    k = np.arange(m)
+    nxt = (k[None, :] + 1) % np.maximum(n, 1)[:, None]
+    q = np.take_along_axis(poly, nxt[..., None], axis=1)
+    terms = poly[..., 0] * q[..., 1] - q[..., 0] * poly[..., 1]
+    return np.abs(np.where(k[None, :] < n[:, None], terms, 0.0).sum(axis=1)) / 2
+
+
+def _shoelace_signed(quads: np.ndarray) -> np.ndarray:
+    x, y = quads[..., 0], quads[..., 1]
+    return (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1) / 2
+
+
+def convex_quad_intersection_area(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
+    """Areas of ``qa[k]`` ∩ ``qb[k]`` for (P, 4, 2) convex quadrilaterals, all pairs at once.
+
+    Sutherland–Hodgman: ``qa`` is clipped by the four edge half-planes of ``qb``, vectorised over
+    the pairs (a convex quad clipped four times has at most 8 vertices).
+    """
+    qa = np.asarray(qa, np.float64)
+    qb = np.asarray(qb, np.float64)
+    p = len(qa)
+    if p == 0:
+        return np.zeros(0, np.float64)
+    m = 8
+    poly = np.zeros((p, m, 2), np.float64)
+    poly[:, :4] = qa
+    n = np.full(p, 4, np.int64)
+    # orientation of the clip quad: "inside" is the side its interior lies on
+    orient = np.sign(_shoelace_signed(qb))
+    k = np.arange(m)
+    for e in range(4):
+        a, b = qb[:, e], qb[:, (e + 1) % 4]
+        s = _cross(a, b, poly) * orient[:, None]
+        nxt = (k[None, :] + 1) % np.maximum(n, 1)[:, None]
+        s_next = np.take_along_axis(s, nxt, axis=1)
+        p_next = np.take_along_axis(poly, nxt[..., None], axis=1)
+        live = k[None, :] < n[:, None]
+        inside = s >= 0
+        inside_next = s_next >= 0
+        cut = live & (inside != inside_next)
+        denom = np.where(cut, s - s_next, 1.0)
+        t = np.clip(s / denom, 0.0, 1.0)[..., None]
+        cand = np.empty((p, 2 * m, 2), np.float64)
+        cand[:, 0::2] = poly
+        cand[:, 1::2] = poly + t * (p_next - poly)
+        valid = np.empty((p, 2 * m), bool)
+        valid[:, 0::2] = live & inside
+        valid[:, 1::2] = cut
+        # compact: the valid vertices of each row, in order, to its first columns
+        pos = np.cumsum(valid, axis=1) - 1
+        rows, cols = np.nonzero(valid & (pos < m))
+        poly = np.zeros((p, m, 2), np.float64)
+        poly[rows, pos[rows, cols]] = cand[rows, cols]
+        n = np.minimum(valid.sum(axis=1), m)
+    area = _shoelace(poly, n)
+    area[(n < 3) | (orient == 0)] = 0.0
+    return area
+
+
+def _hits(inter, ai, aj, i, j, iou_thr, ios_thr, groups, fragments) -> np.ndarray:
+    """Which pairs suppress: IoU > iou_thr, or IoS > ios_thr where IoS applies."""
+    hit = inter / np.maximum(ai + aj - inter, 1e-12) > iou_thr
+    if ios_thr is not None:
+        hit |= _ios_allowed(i, j, groups, fragments) & (
+            inter / np.maximum(np.minimum(ai, aj), 1e-12) > ios_thr
+        )
+    return hit
+
+
+def _ios_allowed(i, j, groups, fragments) -> np.ndarray:
+    ok = np.ones(i.size, bool)
+    if groups is not None:
+        g = np.asarray(groups)
+        ok &= g[i] != g[j]
+    if fragments is not None:
+        fr = np.asarray(fragments, bool)
+        ok &= fr[i] | fr[j]
+    return ok
+
+
+def _rotated_greedy(
+    rboxes: np.ndarray,
+    boxes: np.ndarray,
+    order: np.ndarray,
+    rank: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    iou_thr: float,
+    ios_thr: Optional[float],
+    groups: Optional[np.ndarray],
+    fragments: Optional[np.ndarray],
+) -> np.ndarray:
+    """Greedy NMS of oriented boxes over candidate pairs; exact overlaps only where they matter.
+
+    A pair whose polygon overlap cannot reach the thresholds (bounded by the envelopes' overlap
+    and the smaller box) is dropped first. The greedy then runs in waves: every undecided box
+    that no undecided better box can still suppress is kept, and only the pairs leaving the
+    newly kept boxes are clipped exactly (a box suppressed before it is reached costs nothing).
+    """
+    from .decoders import rbox_corners
+
+    n = len(order)
+    rb = np.asarray(rboxes, np.float64)
+    area = np.abs(rb[:, 2] * rb[:, 3])
+    env_inter, _ei, _ej = _axis_overlaps(boxes, i, j)
+    ai, aj = area[i], area[j]
+    small = np.minimum(ai, aj)
+    bound = np.minimum(env_inter, small)
+    tol = 1e-9  # pairs right at a threshold go to the exact test
+    reach = bound / np.maximum(ai + aj - bound, 1e-12) > iou_thr - tol
+    if ios_thr is not None:
+        reach |= _ios_allowed(i, j, groups, fragments) & (bound / np.maximum(small, 1e-12) > ios_thr - tol)
+    i, j = i[reach], j[reach]
+    swap = rank[i] > rank[j]
+    src, dst = np.where(swap, j, i), np.where(swap, i, j)
+    corners = rbox_corners(rb)
+    state = np.zeros(n, np.int8)  # 0 undecided, 1 kept, 2 suppressed
+    while True:
+        undecided = state == 0
+        if not undecided.any():
+            break
+        blocked = np.zeros(n, bool)
+        blocked[dst] = True  # every remaining edge leaves an undecided box
+        new = undecided & ~blocked
+        state[new] = 1
+        out = new[src] & (state[dst] == 0)
+        a, b = src[out], dst[out]
+        if a.size:
+            inter = np.concatenate(
+                [
+                    convex_quad_intersection_area(corners[a[k : k + 65536]], corners[b[k : k + 65536]])
+                    for k in range(0, a.size, 65536)
+                ]
+            )
+            hit = _hits(inter, area[a], area[b], a, b, iou_thr, ios_thr, groups, fragments)
+            state[b[hit]] = 2
+        live = state[src] == 0
+        src, dst = src[live], dst[live]
+        live = state[dst] == 0
+        src, dst = src[live], dst[live]
+    return order[state[order] == 1]
 
 
 def nms(
@@ -134,34 +281,22 @@ def nms(
         order = np.lexsort((-scores, np.asarray(priority)))
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
-    i, j = candidate_pairs(boxes)
     if class_ids is not None and not agnostic:
         c = np.asarray(class_ids)
+        # classes side by side, far apart, so the grid only pairs boxes of the same class
+        _u, cls_rank = np.unique(c, return_inverse=True)
+        span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
+        shift = cls_rank.reshape(-1).astype(np.float64) * 2.0 * span
+        i, j = candidate_pairs(boxes + np.stack([shift, np.zeros(n), shift, np.zeros(n)], axis=1))
         same = c[i] == c[j]
         i, j = i[same], j[same]
+    else:
+        i, j = candidate_pairs(boxes)
+    if rboxes is not None:
+        return _rotated_greedy(rboxes, boxes, order, rank, i, j, iou_thr, ios_thr, groups, fragments)
     if i.size:
-        if rboxes is not None:  # polygons only for the boxes of candidate pairs
-            need = np.unique(np.concatenate([i, j]))
-            polys = [None] * n
-            for k, p in zip(need, rbox_polygons(np.asarray(rboxes)[need])):
-                polys[k] = p
-            inter = np.array([polys[a].intersection(polys[b]).area for a, b in zip(i, j)], np.float64)
-            ai = np.array([polys[a].area for a in i], np.float64)
-            aj = np.array([polys[b].area for b in j], np.float64)
-        else:
-            inter, ai, aj = _axis_overlaps(boxes, i, j)
-        iou = inter / np.maximum(ai + aj - inter, 1e-12)
-        hit = iou > iou_thr
-        if ios_thr is not None:
-            ios = inter / np.maximum(np.minimum(ai, aj), 1e-12)
-            ios_hit = ios > ios_thr
-            if groups is not None:
-                g = np.asarray(groups)
-                ios_hit &= g[i] != g[j]
-            if fragments is not None:
-                fr = np.asarray(fragments, bool)
-                ios_hit &= fr[i] | fr[j]
-            hit |= ios_hit
+        inter, ai, aj = _axis_overlaps(boxes, i, j)
+        hit = _hits(inter, ai, aj, i, j, iou_thr, ios_thr, groups, fragments)
         i, j = i[hit], j[hit]
     if i.size == 0:
         return order
