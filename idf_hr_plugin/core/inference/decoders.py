@@ -95,9 +95,23 @@ def _check_rank(arr: np.ndarray, rank: int, layout: str) -> None:
         )
 
 
+def _check_width(arr: np.ndarray, axis: int, want: int, layout: str) -> None:
+    """Refuse an output whose box/class axis does not have the size the model's metadata implies."""
+    if arr.shape[axis] != want:
+        raise UserInputError(
+            tr(
+                "The model returned an output of shape {shape}, but its '{layout}' layout and its "
+                "class list need {want} values per box on axis {axis}; its results would be wrong. "
+                "Export the model again, or set its task and layout in the model card."
+            ).format(shape=tuple(arr.shape), layout=layout, want=want, axis=axis)
+        )
+
+
 def decode_yolov8(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """YOLOv8/YOLO11 ``(B, 4+nc, A)``: rows cx, cy, w, h, class scores (already sigmoid)."""
     _check_rank(pred, 3, "yolov8")
+    if nc:
+        _check_width(pred, 1, 4 + nc, "yolov8")
     nc = nc or pred.shape[1] - 4
     out = []
     for p in pred:
@@ -146,6 +160,8 @@ def decode_yolov5(pred: np.ndarray, conf: float) -> list:
 def decode_obb(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """Ultralytics OBB ``(B, 4+nc+1, A)``: cx, cy, w, h, class scores, angle (radians) last."""
     _check_rank(pred, 3, "yolov8_obb")
+    if nc:
+        _check_width(pred, 1, 5 + nc, "yolov8_obb")
     nc = nc or pred.shape[1] - 5
     out = []
     for p in pred:
@@ -175,6 +191,8 @@ def decode_yolov8_seg(pred: np.ndarray, protos: np.ndarray, conf: float, nc: int
     _check_rank(pred, 3, "yolov8_seg")
     _check_rank(protos, 4, "yolov8_seg")
     nm = protos.shape[1]
+    if nc:
+        _check_width(pred, 1, 4 + nc + nm, "yolov8_seg")
     nc = nc or pred.shape[1] - 4 - nm
     out = []
     for p, pr in zip(pred, protos):
@@ -207,6 +225,7 @@ def decode_end2end(
     the remaining columns are mask coefficients.
     """
     _check_rank(pred, 3, "end2end")
+    _check_width(pred, 2, 7 if obb else 6 + (0 if protos is None else protos.shape[1]), "end2end")
     out = []
     for b, p in enumerate(pred):
         keep = np.nonzero(p[:, 4] > conf)[0]
@@ -384,6 +403,8 @@ def decode_detections(spec, outputs: Sequence[np.ndarray], conf: float) -> list:
     """Dispatch on ``spec.layout``; returns one :class:`Detections` per batch item."""
     lay = spec.layout
     nc = spec.num_classes or None
+    # fp16 exports (or graphs) may return float16: decode in float32
+    outputs = [o if o.dtype == np.float32 else np.asarray(o, np.float32) for o in outputs]
     if lay == "yolov8":
         return decode_yolov8(outputs[0], conf, nc)
     if lay == "yolov5":

@@ -308,7 +308,10 @@ def load_model_spec(
         spec.input_size = (h, w)
     elif spec.tile_size:
         spec.input_size = (spec.tile_size, spec.tile_size)
-    detected_task, detected_layout = detect_task_layout(spec)
+    if task and layout:  # the user's explicit choice: no guessing, nothing to contradict
+        detected_task, detected_layout = task, layout
+    else:
+        detected_task, detected_layout = detect_task_layout(spec)
     spec.task = task or detected_task
     spec.layout = layout or (
         detected_layout if not task or task == detected_task else _default_layout(task, spec)
@@ -454,6 +457,8 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if meta.get("_card_task") or meta.get("_card_layout"):
         task = meta.get("_card_task") or "detection"
         return task, meta.get("_card_layout") or _default_layout(task, spec)
+    if spec.convention == "ultralytics" and "task" in meta:
+        return _ultralytics_task_layout(spec)
     hint = meta.get("_task_hint")
     outs = [o.shape for o in spec.outputs]
     nc = spec.num_classes or None
@@ -500,6 +505,18 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
             return "detection", "yolov5"
         if hint in ("semantic_segmentation", "regression"):
             return hint, ("seg_maps" if hint == "semantic_segmentation" else "regression_map")
+        if hint in ("detection", "obb"):
+            if d1i is not None:  # (B, 4+nc[+1], anchors)
+                return hint, _default_layout(hint, spec)
+            if d2i is not None and hint == "detection":  # (B, N, 5+nc)
+                return hint, "yolov5"
+            raise UserInputError(
+                tr(
+                    "The model '{name}' is a detector, but its output shape {shape} does not say "
+                    "which box layout it uses; set det_type in its metadata, or the layout in its "
+                    "model card."
+                ).format(name=Path(spec.path).name, shape=out)
+            )
         return "semantic_segmentation", "seg_maps"  # (B, H, W) with dynamic dims
     if len(out) == 4:
         oh = out[2]
@@ -513,6 +530,119 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if len(out) == 2:
         return "regression", "vector"
     return hint or "detection", _default_layout(hint or "detection", spec)
+
+
+_ULTRA_LAYOUTS = {
+    ("detection", False): "yolov8",
+    ("detection", True): "end2end",
+    ("obb", False): "yolov8_obb",
+    ("obb", True): "end2end_obb",
+    ("instance_segmentation", False): "yolov8_seg",
+    ("instance_segmentation", True): "end2end_seg",
+}
+
+
+def _ultralytics_task_layout(spec: ModelSpec) -> tuple[str, str]:
+    """(task, layout) of an Ultralytics export from its metadata; the output shapes only confirm.
+
+    ``task`` decides the head; ``args.nms`` / ``end2end`` decide raw head vs NMS-included rows.
+    Only when the export says neither (older versions) do the shapes choose between the two.
+    """
+    meta = spec.metadata
+    raw = str(_py_literal(meta["task"])).strip()
+    task = _ULTRA_TASKS.get(raw)
+    if task is None:
+        raise UserInputError(
+            tr(
+                "The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and "
+                "segment models only. Export a detection, oriented-box or instance-segmentation model."
+            ).format(name=Path(spec.path).name, task=raw)
+        )
+    if meta.get("_end2end"):
+        end2end = True
+    elif "end2end" in meta or (meta.get("_ultra_args") or {}).get("nms") is False:
+        end2end = str(meta.get("end2end", "")).lower() == "true"
+    else:
+        end2end = _looks_end2end(spec, task)
+    layout = _ULTRA_LAYOUTS[(task, end2end)]
+    check_layout_shapes(spec, task, layout)
+    return task, layout
+
+
+def _looks_end2end(spec: ModelSpec, task: str) -> bool:
+    """Rows (B, max_det, 6|7|6+nm) rather than a raw head (B, 4+nc+..., anchors)?"""
+    pred = next((o.shape for o in spec.outputs if len(o.shape) == 3), None)
+    if pred is None or not isinstance(pred[2], int):
+        return False
+    width = {"detection": (6,), "obb": (7,), "instance_segmentation": (6 + _n_masks(spec),)}[task]
+    return pred[2] in width and (not isinstance(pred[1], int) or pred[1] > pred[2])
+
+
+def _n_masks(spec: ModelSpec) -> int:
+    protos = next((o.shape for o in spec.outputs if len(o.shape) == 4), None)
+    return int(protos[1]) if protos is not None and isinstance(protos[1], int) else 32
+
+
+def check_layout_shapes(spec: ModelSpec, task: str, layout: str) -> None:
+    """Refuse a detector whose outputs contradict ``layout`` and its class count.
+
+    Named (dynamic) dimensions pass here; the decoders check the real arrays at run time.
+    """
+    if layout not in (
+        "yolov8",
+        "yolov8_obb",
+        "yolov8_seg",
+        "end2end",
+        "end2end_obb",
+        "end2end_seg",
+        "yolov5",
+    ):
+        return
+    nc = spec.num_classes or None
+    seg = layout.endswith("_seg")
+    nm = _n_masks(spec)
+    ranks = sorted(len(o.shape) for o in spec.outputs)
+    want_ranks = [3, 4] if seg else [3]
+    expected = {
+        "yolov8": f"(batch, {4 + nc if nc else '4+classes'}, anchors)",
+        "yolov8_obb": f"(batch, {5 + nc if nc else '5+classes'}, anchors)",
+        "yolov8_seg": f"(batch, {4 + nc + nm if nc else '4+classes+32'}, anchors) + (batch, {nm}, h, w)",
+        "yolov5": f"(batch, boxes, {5 + nc if nc else '5+classes'})",
+        "end2end": "(batch, max_det, 6)",
+        "end2end_obb": "(batch, max_det, 7)",
+        "end2end_seg": f"(batch, max_det, {6 + nm}) + (batch, {nm}, h, w)",
+    }[layout]
+    bad = ranks != want_ranks
+    if not bad:
+        pred = next(o.shape for o in spec.outputs if len(o.shape) == 3)
+        fixed = {
+            "yolov8": (1, 4 + nc if nc else None),
+            "yolov8_obb": (1, 5 + nc if nc else None),
+            "yolov8_seg": (1, 4 + nc + nm if nc else None),
+            "yolov5": (2, 5 + nc if nc else None),
+            "end2end": (2, 6),
+            "end2end_obb": (2, 7),
+            "end2end_seg": (2, 6 + nm),
+        }[layout]
+        dim, value = fixed
+        bad = value is not None and isinstance(pred[dim], int) and pred[dim] != value
+    if bad:
+        classes = tr("{n} classes").format(n=nc) if nc else tr("an unknown number of classes")
+        raise UserInputError(
+            tr(
+                "The model '{name}' says it is a {task} model ({layout}) with {classes}, but its "
+                "output shapes are {shapes} where {expected} is expected. The export and its metadata "
+                "disagree, so its results would be wrong: export the model again, or set its task and "
+                "layout in the model card."
+            ).format(
+                name=Path(spec.path).name,
+                task=task,
+                layout=layout,
+                classes=classes,
+                shapes=", ".join(str(tuple(o.shape)) for o in spec.outputs),
+                expected=expected,
+            )
+        )
 
 
 def _finish_classes(spec: ModelSpec) -> None:
