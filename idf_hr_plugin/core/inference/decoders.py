@@ -284,16 +284,22 @@ def materialise_masks(det: Detections, input_hw: tuple) -> Detections:
     sy, sx = mh / H, mw / W
     masks, mboxes = [], []
     flat = det.protos.reshape(nm, -1)
-    for box, coef in zip(det.boxes, det.coeffs):
-        x0 = int(np.clip(np.floor(box[0]), 0, W))
-        y0 = int(np.clip(np.floor(box[1]), 0, H))
-        x1 = int(np.clip(np.ceil(box[2]), 0, W))
-        y1 = int(np.clip(np.ceil(box[3]), 0, H))
+    bx = np.asarray(det.boxes, np.float64).reshape(-1, 4)
+    x0s = np.clip(np.floor(bx[:, 0]), 0, W).astype(int)
+    y0s = np.clip(np.floor(bx[:, 1]), 0, H).astype(int)
+    x1s = np.clip(np.ceil(bx[:, 2]), 0, W).astype(int)
+    y1s = np.clip(np.ceil(bx[:, 3]), 0, H).astype(int)
+    chunk = max(1, (1 << 22) // max(1, mh * mw))  # proto combinations of ~16 MB at a time
+    base, all_logits = -chunk, None
+    for k, (x0, y0, x1, y1) in enumerate(zip(x0s.tolist(), y0s.tolist(), x1s.tolist(), y1s.tolist())):
         if x1 <= x0 or y1 <= y0:
             masks.append(np.zeros((0, 0), bool))
             mboxes.append((x0, y0, x0, y0))
             continue
-        logits = (coef @ flat).reshape(mh, mw)
+        if k >= base + chunk:  # one matrix product per chunk of detections, not one per mask
+            base = k
+            all_logits = (det.coeffs[base : base + chunk] @ flat).reshape(-1, mh, mw)
+        logits = all_logits[k - base]
         # sample the proto map at the centres of the box's input pixels
         ys = np.clip((np.arange(y0, y1) + 0.5) * sy - 0.5, 0, mh - 1)
         xs = np.clip((np.arange(x0, x1) + 0.5) * sx - 0.5, 0, mw - 1)
