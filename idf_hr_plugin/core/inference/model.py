@@ -328,6 +328,8 @@ def load_model_spec(
                 layout=spec.layout, layouts=", ".join(LAYOUTS)
             )
         )
+    if not (task and layout):  # what the metadata or card says must fit the outputs
+        check_layout_shapes(spec, spec.task, spec.layout)
     _finish_classes(spec)
     return spec
 
@@ -564,9 +566,7 @@ def _ultralytics_task_layout(spec: ModelSpec) -> tuple[str, str]:
         end2end = str(meta.get("end2end", "")).lower() == "true"
     else:
         end2end = _looks_end2end(spec, task)
-    layout = _ULTRA_LAYOUTS[(task, end2end)]
-    check_layout_shapes(spec, task, layout)
-    return task, layout
+    return task, _ULTRA_LAYOUTS[(task, end2end)]
 
 
 def _looks_end2end(spec: ModelSpec, task: str) -> bool:
