@@ -588,50 +588,31 @@ def check_layout_shapes(spec: ModelSpec, task: str, layout: str) -> None:
 
     Named (dynamic) dimensions pass here; the decoders check the real arrays at run time.
     """
-    if layout not in (
-        "yolov8",
-        "yolov8_obb",
-        "yolov8_seg",
-        "end2end",
-        "end2end_obb",
-        "end2end_seg",
-        "yolov5",
-    ):
+    rows = layout in ("yolov5", "end2end", "end2end_obb", "end2end_seg")  # one row per box
+    if layout not in _ULTRA_LAYOUTS.values() and not rows:
         return
     nc = spec.num_classes or None
-    seg = layout.endswith("_seg")
     nm = _n_masks(spec)
-    ranks = sorted(len(o.shape) for o in spec.outputs)
-    want_ranks = [3, 4] if seg else [3]
-    expected = {
-        "yolov8": f"(batch, {4 + nc if nc else '4+classes'}, anchors)",
-        "yolov8_obb": f"(batch, {5 + nc if nc else '5+classes'}, anchors)",
-        "yolov8_seg": f"(batch, {4 + nc + nm if nc else '4+classes+32'}, anchors) + (batch, {nm}, h, w)",
-        "yolov5": f"(batch, boxes, {5 + nc if nc else '5+classes'})",
-        "end2end": "(batch, max_det, 6)",
-        "end2end_obb": "(batch, max_det, 7)",
-        "end2end_seg": f"(batch, max_det, {6 + nm}) + (batch, {nm}, h, w)",
-    }[layout]
-    bad = ranks != want_ranks
-    if not bad:
-        pred = next(o.shape for o in spec.outputs if len(o.shape) == 3)
-        fixed = {
-            "yolov8": (1, 4 + nc if nc else None),
-            "yolov8_obb": (1, 5 + nc if nc else None),
-            "yolov8_seg": (1, 4 + nc + nm if nc else None),
-            "yolov5": (2, 5 + nc if nc else None),
-            "end2end": (2, 6),
-            "end2end_obb": (2, 7),
-            "end2end_seg": (2, 6 + nm),
-        }[layout]
-        dim, value = fixed
-        bad = value is not None and isinstance(pred[dim], int) and pred[dim] != value
+    # values per box on the box axis: fixed for NMS rows, else given by the class count
+    width = {"end2end": 6, "end2end_obb": 7, "end2end_seg": 6 + nm}
+    if nc:
+        width.update(yolov8=4 + nc, yolov8_obb=5 + nc, yolov8_seg=4 + nc + nm, yolov5=5 + nc)
+    want = width.get(layout)
+    seg = layout.endswith("_seg")
+    axis = 2 if rows else 1
+    expected = "(batch, boxes, {w})" if rows else "(batch, {w}, anchors)"
+    unknown = {"yolov5": "5+nc", "yolov8_obb": "5+nc", "yolov8_seg": f"4+nc+{nm}"}.get(layout, "4+nc")
+    expected = expected.format(w=want or unknown) + (f" + (batch, {nm}, h, w)" if seg else "")
+    bad = sorted(len(o.shape) for o in spec.outputs) != ([3, 4] if seg else [3])
+    if not bad and want is not None:
+        dim = next(o.shape for o in spec.outputs if len(o.shape) == 3)[axis]
+        bad = isinstance(dim, int) and dim != want
     if bad:
         classes = tr("{n} classes").format(n=nc) if nc else tr("an unknown number of classes")
         raise UserInputError(
             tr(
-                "The model '{name}' says it is a {task} model ({layout}) with {classes}, but its "
-                "output shapes are {shapes} where {expected} is expected. The export and its metadata "
+                "The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but "
+                "its output shapes are {shapes} where {expected} is expected. The export and its metadata "
                 "disagree, so its results would be wrong: export the model again, or set its task and "
                 "layout in the model card."
             ).format(
