@@ -132,9 +132,11 @@ def decode_yolov8(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     return out
 
 
-def decode_yolov5(pred: np.ndarray, conf: float) -> list:
+def decode_yolov5(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """YOLOv5/v7 ``(B, N, 5+nc)``: cx, cy, w, h, objectness, class probs; score = obj x cls."""
     _check_rank(pred, 3, "yolov5")
+    if nc:
+        _check_width(pred, 2, 5 + nc, "yolov5")
     out = []
     for p in pred:
         obj = p[:, 4]
@@ -414,7 +416,7 @@ def decode_detections(spec, outputs: Sequence[np.ndarray], conf: float) -> list:
     if lay == "yolov8":
         return decode_yolov8(outputs[0], conf, nc)
     if lay == "yolov5":
-        return decode_yolov5(outputs[0], conf)
+        return decode_yolov5(outputs[0], conf, nc)
     if lay == "yolov8_obb":
         return decode_obb(outputs[0], conf, nc)
     if lay in ("yolov8_seg", "end2end_seg"):

@@ -177,3 +177,22 @@ def test_semantic_graphs_and_deepness_dummies(models, shared_data):
     x = np.random.default_rng(0).random((2, 3, 512, 512), dtype=np.float32)
     scores, _ = decode_semantic(sess.run(None, {spec.input.name: x}), spec.seg_output_classes, (512, 512))
     assert scores.shape == (2, 2, 512, 512)
+
+
+@pytest.mark.parametrize(
+    "decode, shape",
+    [
+        (lambda a: decode_yolov8(a, 0.25, nc=3), (1, 9, 20)),  # 4+5 rows for 3 classes
+        (lambda a: decode_obb(a, 0.25, nc=3), (1, 7, 20)),  # no angle row
+        (lambda a: decode_yolov5(a, 0.25, nc=3), (1, 20, 6)),  # 5+1 columns for 3 classes
+        (lambda a: decode_end2end(a, 0.25), (1, 20, 7)),  # 7 columns: an OBB row, not a box row
+        (lambda a: decode_end2end(a, 0.25, obb=True), (1, 20, 6)),
+    ],
+)
+def test_output_that_does_not_fit_the_class_count_is_refused(decode, shape):
+    """Dynamic exports name their dims: the real array is checked before anything is decoded."""
+    from idf_hr_plugin.core.errors import UserInputError
+
+    a = np.random.default_rng(0).random(shape, dtype=np.float32)
+    with pytest.raises(UserInputError, match=r"values per box on axis \d; its results would be wrong"):
+        decode(a)
