@@ -64,6 +64,8 @@ class Detections:
     model_sha256: str = ""
     vintage: str = ""
     run_id: str = ""
+    attributes: dict = field(default_factory=dict)  # extra columns, e.g. ``fid`` when read from a file
+    run_record: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.geometry = G.as_geometry_array(self.geometry)
@@ -443,5 +445,6 @@ def compare_segmentation(before: Detections, after: Detections) -> SegmentationC
         "notes": notes,
         "vintage_before": str(before.vintage),
         "vintage_after": str(after.vintage),
+        "crs": G.LAMBERT93 if notes else str(before.crs),
     }
     return SegmentationChange(totals, G.as_geometry_array(geoms), columns, metadata)
