@@ -157,6 +157,12 @@ def _prepare(before: Detections, after: Detections) -> tuple[np.ndarray, np.ndar
     return geoms[0], geoms[1], areas[0], areas[1], notes
 
 
+def _iou(a, b) -> float:
+    inter = a.intersection(b).area
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _assign(ia: np.ndarray, ib: np.ndarray, iou: np.ndarray, na: int, nb: int):
     """One-to-one assignment maximising the summed IoU per connected component of the pair graph."""
     if len(ia) == 0:
@@ -250,44 +256,41 @@ def compare_detections(
     partner_b[mb] = ma
 
     # seam fragments: an unmatched piece mostly inside a matched object of the other vintage,
-    # touching that object's partner, is merged into the partner
-    merged_a = {}  # matched index in A -> list of absorbed A indices
-    merged_b = {}
+    # touching that object's partner, is merged into the partner when that improves the pair's IoU
+    # (so a small object under an unchanged large one is never swallowed)
+    geoms_a_final = ga.copy()
+    geoms_b_final = gb.copy()
+    merged_a: dict = {}  # matched index in A -> absorbed A indices
+    merged_b: dict = {}
     for side in ("a", "b"):
         if side == "a":
             own, other, own_partner, other_partner, own_area = ia, ib, partner_a, partner_b, ar_a
-            geoms, merged = ga, merged_a
+            geoms, final, other_final, merged = ga, geoms_a_final, geoms_b_final, merged_a
         else:
             own, other, own_partner, other_partner, own_area = ib, ia, partner_b, partner_a, ar_b
-            geoms, merged = gb, merged_b
-        sel = (own_partner[own] < 0) & (other_partner[other] >= 0) & (inter >= fragment_cover * own_area[own])
+            geoms, final, other_final, merged = gb, geoms_b_final, geoms_a_final, merged_b
+        sel = (
+            (own_partner[own] == -1) & (other_partner[other] >= 0) & (inter >= fragment_cover * own_area[own])
+        )
         for k in np.nonzero(sel)[0]:  # rare: only pieces left over by a seam
             u, host = own[k], other_partner[other[k]]
-            if own_partner[u] != -1 or geoms[u].distance(geoms[host]) > seam_tol_m:
+            if own_partner[u] != -1 or geoms[u].distance(final[host]) > seam_tol_m:
                 continue
+            target = other_final[other[k]]
+            grown = final[host].union(geoms[u])
+            if _iou(grown, target) <= _iou(final[host], target):
+                continue
+            final[host] = grown
             own_partner[u] = -2  # absorbed
             merged.setdefault(host, []).append(u)
-    geoms_a_final = ga.copy()
-    geoms_b_final = gb.copy()
-    from shapely.ops import unary_union
-
-    for host, parts in merged_a.items():
-        geoms_a_final[host] = unary_union([ga[host]] + [ga[p] for p in parts])
-    for host, parts in merged_b.items():
-        geoms_b_final[host] = unary_union([gb[host]] + [gb[p] for p in parts])
     n_merged = len(merged_a) + len(merged_b)
     if n_merged:
-        fix = np.array([k for k in range(len(ma)) if ma[k] in merged_a or mb[k] in merged_b], dtype=np.int64)
-        for k in fix:
-            a_, b_ = geoms_a_final[ma[k]], geoms_b_final[mb[k]]
-            i_ = a_.intersection(b_).area
-            miou[k] = i_ / (a_.area + b_.area - i_)
-        ar_a = ar_a.copy()
-        ar_b = ar_b.copy()
-        for host in merged_a:
-            ar_a[host] = geoms_a_final[host].area
-        for host in merged_b:
-            ar_b[host] = geoms_b_final[host].area
+        ar_a, ar_b = ar_a.copy(), ar_b.copy()
+        for k in range(len(ma)):
+            if ma[k] in merged_a or mb[k] in merged_b:
+                miou[k] = _iou(geoms_a_final[ma[k]], geoms_b_final[mb[k]])
+                ar_a[ma[k]] = geoms_a_final[ma[k]].area
+                ar_b[mb[k]] = geoms_b_final[mb[k]].area
 
     # matched pairs
     a_area, b_area = ar_a[ma], ar_b[mb]

@@ -214,3 +214,11 @@ def test_segmentation_overlay_gives_canopy_lost_and_gained_within_the_common_are
     assert t["gained_m2"] == pytest.approx(20.0)  # 40..42 only: 42..45 was not analysed in 2024
     assert t["net_m2"] == pytest.approx(-60.0)
     assert sorted(res.columns["change"].tolist()) == ["gained", "lost"]
+
+
+def test_a_small_object_under_an_unchanged_large_one_is_not_swallowed_as_a_seam_piece():
+    crown = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    small = box(7, 7, 9, 9)  # a young tree under the large crown, felled by 2026
+    res = compare_detections(run([crown, small], classes=["tree"] * 2), run([crown], classes=["tree"]))
+    got = sorted((r["index_before"], r["change"], r["merged_parts"]) for r in res.rows())
+    assert got == [(0, "unchanged", 0), (1, "removed", 0)]
