@@ -295,8 +295,17 @@ def compare_detections(
     # matched pairs
     a_area, b_area = ar_a[ma], ar_b[mb]
     rel = np.abs(b_area - a_area) / np.maximum(np.maximum(a_area, b_area), 1e-12)
-    ca = np.array([geoms_a_final[i].centroid.coords[0] for i in ma]).reshape(-1, 2)
-    cb = np.array([geoms_b_final[i].centroid.coords[0] for i in mb]).reshape(-1, 2)
+    if n_merged:  # merged footprints are no longer their original boxes
+        box_a, box_b, rect_a, rect_b = box_a.copy(), box_b.copy(), rect_a.copy(), rect_b.copy()
+        for merged, final, bx, rc in (
+            (merged_a, geoms_a_final, box_a, rect_a),
+            (merged_b, geoms_b_final, box_b, rect_b),
+        ):
+            for host in merged:
+                bx[host] = final[host].bounds
+                rc[host] = False
+    ca = G.centroids(geoms_a_final[ma], box_a[ma], rect_a[ma])
+    cb = G.centroids(geoms_b_final[mb], box_b[mb], rect_b[mb])
     moved = np.hypot(*(cb - ca).T) if len(ma) else np.zeros(0)
     status_m = np.where((rel > area_change) | (moved > shift_m), MODIFIED, UNCHANGED)
 

@@ -10,6 +10,7 @@ Nothing here ever loops over all pairs.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Iterable
 
 import numpy as np
@@ -32,8 +33,10 @@ def as_geometry_array(geoms: Iterable) -> np.ndarray:
     """A 1-D object array of shapely geometries (lists, tuples and arrays accepted)."""
     if isinstance(geoms, np.ndarray) and geoms.dtype == object and geoms.ndim == 1:
         return geoms
-    out = np.empty(len(geoms), dtype=object)  # type: ignore[arg-type]
-    out[:] = list(geoms)
+    geoms = list(geoms)
+    out = np.empty(len(geoms), dtype=object)
+    for i, g in enumerate(geoms):  # element-wise: numpy would unpack multi-part geometries
+        out[i] = g
     return out
 
 
@@ -43,7 +46,45 @@ def bounds(geoms: np.ndarray) -> np.ndarray:
         return np.zeros((0, 4))
     if SHAPELY2:
         return _sh.bounds(geoms)
-    return np.array([g.bounds for g in geoms], dtype=float).reshape(-1, 4)
+    fast = _geos_extent_functions()
+    if fast is None:
+        return np.array([g.bounds or (np.nan,) * 4 for g in geoms], dtype=float).reshape(-1, 4)
+    handle, funcs = fast
+    out = np.empty((len(geoms), 4))
+    v = ctypes.c_double()
+    ref = ctypes.byref(v)
+    for i, g in enumerate(geoms):  # 4 direct GEOS calls; shapely 1.8's .bounds builds an envelope
+        ptr = g._geom
+        for k, f in enumerate(funcs):
+            out[i, k] = v.value if f(handle, ptr, ref) else np.nan
+    return out
+
+
+_EXTENT = None
+
+
+def _geos_extent_functions():
+    """GEOS ``GEOSGeom_get[XY]M(in|ax)_r`` through shapely 1.8's ctypes handle (None if absent)."""
+    global _EXTENT
+    if _EXTENT is None:
+        try:
+            from shapely.geos import lgeos
+
+            funcs = []
+            for name in (
+                "GEOSGeom_getXMin_r",
+                "GEOSGeom_getYMin_r",
+                "GEOSGeom_getXMax_r",
+                "GEOSGeom_getYMax_r",
+            ):
+                f = getattr(lgeos._lgeos, name)
+                f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)]
+                f.restype = ctypes.c_int
+                funcs.append(f)
+            _EXTENT = (lgeos.geos_handle, tuple(funcs))
+        except (ImportError, AttributeError):
+            _EXTENT = False
+    return _EXTENT or None
 
 
 def areas(geoms: np.ndarray) -> np.ndarray:
@@ -185,6 +226,18 @@ def within_mask(geoms: np.ndarray, area) -> np.ndarray:
     return np.fromiter((p.contains(g) for g in geoms), dtype=bool, count=len(geoms))
 
 
+def centroids(geoms: np.ndarray, box: np.ndarray, rect: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` centroids: box centres for axis-aligned rectangles (vectorised), GEOS otherwise."""
+    out = np.column_stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2]).reshape(-1, 2)
+    other = np.nonzero(~rect)[0]
+    if len(other):
+        if SHAPELY2:
+            out[other] = _sh.get_coordinates(_sh.centroid(geoms[other]))
+        else:
+            out[other] = [geoms[i].centroid.coords[0] for i in other]
+    return out
+
+
 def representative_points(geoms: np.ndarray) -> np.ndarray:
     """``(n, 2)`` coordinates of a point guaranteed inside each geometry (GEOS point-on-surface)."""
     if len(geoms) == 0:
@@ -239,9 +292,7 @@ def to_lambert93(geoms: np.ndarray, crs) -> tuple[np.ndarray, bool]:
         return _sh.transform(geoms, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))), True
     from shapely.ops import transform
 
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = [transform(tf.transform, g) for g in geoms]
-    return out, True
+    return as_geometry_array([transform(tf.transform, g) for g in geoms]), True
 
 
 def check_metric(crs) -> None:

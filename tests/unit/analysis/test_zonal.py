@@ -98,3 +98,16 @@ def test_csv_and_xlsx_exports(tmp_path):
     assert wb.sheetnames == ["statistics", "zones", "metadata"]
     assert wb["statistics"]["A2"].value == "Créteil"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.csv", "stats.xlsx"]
+
+
+def test_multipart_zones_and_objects_are_kept_whole():
+    from shapely.geometry import MultiPolygon
+
+    zone = MultiPolygon(
+        [box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 300, Y0, X0 + 400, Y0 + 100)]
+    )  # with an island
+    obj = MultiPolygon([box(X0 + 310, Y0 + 10, X0 + 320, Y0 + 20), box(X0 + 330, Y0 + 10, X0 + 335, Y0 + 20)])
+    res = zonal_statistics([zone], ["Île"], [obj], ["building"], [box(X0, Y0, X0 + 100, Y0 + 100)])
+    assert res.zones[0]["zone_area_km2"] == pytest.approx(0.02)
+    assert res.zones[0]["analysed_fraction"] == pytest.approx(0.5)
+    assert res.rows[0]["count"] == 1 and res.rows[0]["area_m2"] == pytest.approx(150.0)
