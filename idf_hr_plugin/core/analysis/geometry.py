@@ -55,7 +55,7 @@ def bounds(geoms: np.ndarray) -> np.ndarray:
     ref = ctypes.byref(v)
     for i, g in enumerate(geoms):  # 4 direct GEOS calls; shapely 1.8's .bounds builds an envelope
         ptr = g._geom
-        for k, f in enumerate(funcs):
+        for k, f in enumerate(funcs[:4]):
             out[i, k] = v.value if f(handle, ptr, ref) else np.nan
     return out
 
@@ -64,7 +64,10 @@ _EXTENT = None
 
 
 def _geos_extent_functions():
-    """GEOS ``GEOSGeom_get[XY]M(in|ax)_r`` through shapely 1.8's ctypes handle (None if absent)."""
+    """GEOS ``GEOSGeom_get[XY]M(in|ax)_r`` and ``GEOSArea_r`` through shapely 1.8's ctypes handle.
+
+    None when absent (GEOS < 3.7): callers then use the slower shapely properties.
+    """
     global _EXTENT
     if _EXTENT is None:
         try:
@@ -76,10 +79,12 @@ def _geos_extent_functions():
                 "GEOSGeom_getYMin_r",
                 "GEOSGeom_getXMax_r",
                 "GEOSGeom_getYMax_r",
+                "GEOSArea_r",
             ):
                 f = getattr(lgeos._lgeos, name)
-                f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)]
-                f.restype = ctypes.c_int
+                if f.argtypes is None:  # shapely declares GEOSArea_r itself; leave its prototype alone
+                    f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)]
+                    f.restype = ctypes.c_int
                 funcs.append(f)
             _EXTENT = (lgeos.geos_handle, tuple(funcs))
         except (ImportError, AttributeError):
@@ -91,7 +96,17 @@ def areas(geoms: np.ndarray) -> np.ndarray:
     """Areas in CRS units² (call only on metric geometries)."""
     if SHAPELY2:
         return _sh.area(geoms)
-    return np.fromiter((g.area for g in geoms), dtype=float, count=len(geoms))
+    fast = _geos_extent_functions()
+    if fast is None:
+        return np.fromiter((g.area for g in geoms), dtype=float, count=len(geoms))
+    handle, funcs = fast
+    f = funcs[4]
+    v = ctypes.c_double()
+    ref = ctypes.byref(v)
+    out = np.empty(len(geoms))
+    for i, g in enumerate(geoms):
+        out[i] = v.value if f(handle, g._geom, ref) else np.nan
+    return out
 
 
 def is_rectangle(geoms_area: np.ndarray, box: np.ndarray) -> np.ndarray:
