@@ -49,15 +49,18 @@ def bounds(geoms: np.ndarray) -> np.ndarray:
     fast = _geos_extent_functions()
     if fast is None:
         return np.array([g.bounds or (np.nan,) * 4 for g in geoms], dtype=float).reshape(-1, 4)
-    handle, funcs = fast
-    out = np.empty((len(geoms), 4))
-    v = ctypes.c_double()
-    ref = ctypes.byref(v)
-    for i, g in enumerate(geoms):  # 4 direct GEOS calls; shapely 1.8's .bounds builds an envelope
-        ptr = g._geom
-        for k, f in enumerate(funcs[:4]):
-            out[i, k] = v.value if f(handle, ptr, ref) else np.nan
-    return out
+    handle, (f0, f1, f2, f3, _) = fast
+    c0, c1, c2, c3 = (ctypes.c_double() for _ in range(4))
+    r0, r1, r2, r3 = (ctypes.byref(c) for c in (c0, c1, c2, c3))
+    rows = []
+    nan4 = (np.nan,) * 4
+    for g in geoms:  # 4 direct GEOS calls; shapely 1.8's .bounds builds an envelope geometry
+        p = g._geom
+        if f0(handle, p, r0) and f1(handle, p, r1) and f2(handle, p, r2) and f3(handle, p, r3):
+            rows.append((c0.value, c1.value, c2.value, c3.value))
+        else:  # empty geometry
+            rows.append(nan4)
+    return np.array(rows, dtype=float).reshape(-1, 4)
 
 
 _EXTENT = None
