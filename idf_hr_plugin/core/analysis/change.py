@@ -157,6 +157,22 @@ def _prepare(before: Detections, after: Detections) -> tuple[np.ndarray, np.ndar
     return geoms[0], geoms[1], areas[0], areas[1], notes
 
 
+def _common_ground(before: Detections, after: Detections):
+    """Same model, one metric CRS, and the ground both runs analysed: ``(geoms_before, geoms_after,
+    common_area, notes)``; refuses different models or runs that do not overlap."""
+    _same_model(before, after)
+    ga, gb, area_a, area_b, notes = _prepare(before, after)
+    common = area_a.intersection(area_b)
+    if common.is_empty or common.area <= 0:
+        raise AnalysisError(
+            tr(
+                "The two runs do not overlap (their analysed areas have no common ground), so nothing "
+                "can be compared; run both vintages over the same extent."
+            )
+        )
+    return ga, gb, common, notes
+
+
 def _iou(a, b) -> float:
     inter = a.intersection(b).area
     union = a.area + b.area - inter
@@ -215,16 +231,7 @@ def compare_detections(
     absent), ``merged_parts``. Geometry: the after footprint, or the before one for removed
     objects. Raises :class:`AnalysisError` for different models or runs that do not overlap.
     """
-    _same_model(before, after)
-    ga, gb, area_a, area_b, notes = _prepare(before, after)
-    common = area_a.intersection(area_b)
-    if common.is_empty or common.area <= 0:
-        raise AnalysisError(
-            tr(
-                "The two runs do not overlap (their analysed areas have no common ground), so nothing "
-                "can be compared; run both vintages over the same extent."
-            )
-        )
+    ga, gb, common, notes = _common_ground(before, after)
     if exclude_classes:
         keep_a = ~np.isin(before.classes, list(exclude_classes))
         keep_b = ~np.isin(after.classes, list(exclude_classes))
@@ -397,16 +404,7 @@ def compare_segmentation(before: Detections, after: Detections) -> SegmentationC
     """
     from shapely.ops import unary_union
 
-    _same_model(before, after)
-    ga, gb, area_a, area_b, notes = _prepare(before, after)
-    common = area_a.intersection(area_b)
-    if common.is_empty or common.area <= 0:
-        raise AnalysisError(
-            tr(
-                "The two runs do not overlap (their analysed areas have no common ground), so nothing "
-                "can be compared; run both vintages over the same extent."
-            )
-        )
+    ga, gb, common, notes = _common_ground(before, after)
     totals, geoms, cls_col, lab_col, chg_col, area_col = [], [], [], [], [], []
     keys = list(dict.fromkeys(before.classes.tolist() + after.classes.tolist()))
     for key in keys:

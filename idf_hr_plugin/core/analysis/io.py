@@ -39,6 +39,18 @@ def _ogr():
     return ogr, osr
 
 
+def _open(path: str | os.PathLike, update: bool, message: str):
+    """``ogr.Open`` that turns GDAL's failure into an :class:`AnalysisError` built from ``message``."""
+    ogr, _ = _ogr()
+    try:
+        ds = ogr.Open(str(path), 1 if update else 0)
+    except RuntimeError as exc:
+        raise AnalysisError(message.format(path=path, err=exc)) from exc
+    if ds is None:
+        raise AnalysisError(message.format(path=path, err="GDAL returned nothing"))
+    return ds
+
+
 def read_runs_table(gpkg: str | os.PathLike) -> list[dict]:
     """Rows of the ``idfhr_runs`` table (empty if absent), with ``report_json`` parsed and merged in."""
     uri = Path(gpkg).resolve().as_uri() + "?mode=ro"
@@ -128,14 +140,11 @@ def read_detections(
     from shapely import wkb
 
     ogr, _ = _ogr()
-    try:
-        ds = ogr.Open(str(gpkg))
-    except RuntimeError as exc:
-        raise AnalysisError(
-            tr(
-                "'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections."
-            ).format(path=gpkg, err=exc)
-        ) from exc
+    ds = _open(
+        gpkg,
+        False,
+        tr("'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections."),
+    )
     names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
     vector = [n for n in names if n != RUNS_TABLE]
     if layer is None:
@@ -296,14 +305,11 @@ def write_layer(
             ds.CommitTransaction()
             ds = None
         return layer
-    try:
-        ds = ogr.Open(str(out), 1)
-    except RuntimeError as exc:
-        raise AnalysisError(
-            tr(
-                "The existing output '{path}' cannot be opened for writing ({err}); choose another file."
-            ).format(path=out, err=exc)
-        ) from exc
+    ds = _open(
+        out,
+        True,
+        tr("The existing output '{path}' cannot be opened for writing ({err}); choose another file."),
+    )
     if ds.GetDriver().GetName() != "GPKG":
         raise AnalysisError(
             tr("The existing output '{path}' is not a GeoPackage; choose another file name.").format(path=out)

@@ -157,3 +157,10 @@ def test_reading_refuses_ambiguous_or_wrong_layers(two_runs):
             ),
             two_runs / "x.shp",
         )
+
+
+def test_reading_a_file_that_is_not_a_geopackage_says_so(tmp_path):
+    bad = tmp_path / "notes.gpkg"
+    bad.write_text("not a database", encoding="utf-8")
+    with pytest.raises(AnalysisError, match="cannot be opened as a vector file"):
+        read_detections(bad)
