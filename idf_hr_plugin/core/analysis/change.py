@@ -71,6 +71,8 @@ class Detections:
         self.geometry = G.as_geometry_array(self.geometry)
         n = len(self.geometry)
         self.classes = np.asarray(self.classes)
+        if n == 0 and self.classes.dtype.kind == "f":  # np.asarray([]) is float: no class type to keep
+            self.classes = self.classes.astype(object)
         self.scores = np.asarray(self.scores, dtype=float)
         self.labels = np.asarray(self.labels if self.labels is not None else self.classes.astype(str))
         if not (len(self.classes) == len(self.scores) == len(self.labels) == n):
@@ -173,6 +175,17 @@ def _common_ground(before: Detections, after: Detections):
     return ga, gb, common, notes
 
 
+def _pick(idx_a, vals_a, idx_b, vals_b, fill, dtype) -> np.ndarray:
+    """Per record, the value of its before object (``idx_a``), overridden by its after object's."""
+    n = len(idx_a) if idx_a is not None else len(idx_b)
+    out = np.full(n, fill, dtype=dtype)
+    for idx, vals in ((idx_a, vals_a), (idx_b, vals_b)):
+        if idx is not None:
+            has = idx >= 0
+            out[has] = vals[idx[has]]
+    return out
+
+
 def _iou(a, b) -> float:
     inter = a.intersection(b).area
     union = a.area + b.area - inter
@@ -247,6 +260,8 @@ def compare_detections(
     ar_a, ar_b = G.areas(ga), G.areas(gb)
     rect_a, rect_b = G.is_rectangle(ar_a, box_a), G.is_rectangle(ar_b, box_b)
     ia, ib = G.candidate_pairs(ga, gb, box_a, box_b)
+    if cls_a.dtype.kind != cls_b.dtype.kind:  # e.g. an empty run's float array vs names
+        cls_a, cls_b = cls_a.astype(str), cls_b.astype(str)
     same = cls_a[ia] == cls_b[ib]
     ia, ib = ia[same], ib[same]
     inter = G.pair_intersection_areas(ga, gb, ia, ib, box_a, box_b, rect_a, rect_b)
@@ -330,18 +345,24 @@ def compare_detections(
     change = np.concatenate(
         [status_m, np.where(inside_a, REMOVED, UNCERTAIN), np.where(inside_b, NEW, UNCERTAIN)]
     ).astype(object)
-    sa_all = before.scores[ka]
-    sb_all = after.scores[kb]
-    score_before = np.where(has_a, sa_all[np.maximum(idx_a, 0)], np.nan)
-    score_after = np.where(has_b, sb_all[np.maximum(idx_b, 0)], np.nan)
+    score_before = _pick(idx_a, before.scores[ka], None, None, np.nan, float)
+    score_after = _pick(None, None, idx_b, after.scores[kb], np.nan, float)
     conf = np.where(
         has_a & has_b,
         score_before * score_after,
         np.where(has_a, score_before, score_after),
     )
     conf = np.where(change == UNCERTAIN, 0.0, np.nan_to_num(conf))
-    cls = np.where(has_b, after.classes[kb][np.maximum(idx_b, 0)], before.classes[ka][np.maximum(idx_a, 0)])
-    lab = np.where(has_b, after.labels[kb][np.maximum(idx_b, 0)], before.labels[ka][np.maximum(idx_a, 0)])
+    ints = before.classes.dtype.kind in "iu" and after.classes.dtype.kind in "iu"
+    cls = _pick(
+        idx_a,
+        before.classes[ka],
+        idx_b,
+        after.classes[kb],
+        -1 if ints else None,
+        np.int64 if ints else object,
+    )
+    lab = _pick(idx_a, before.labels[ka], idx_b, after.labels[kb], None, object)
     geom = np.empty(nm + nr + nn, dtype=object)
     geom[:nm] = geoms_b_final[mb]
     geom[nm : nm + nr] = geoms_a_final[ua]
@@ -353,19 +374,19 @@ def compare_detections(
     columns = {
         "change": change,
         "class": cls,
-        "label": lab.astype(object),
+        "label": lab,
         "score_before": score_before,
         "score_after": score_after,
-        "area_before_m2": np.where(has_a, ar_a[np.maximum(idx_a, 0)], np.nan),
-        "area_after_m2": np.where(has_b, ar_b[np.maximum(idx_b, 0)], np.nan),
+        "area_before_m2": _pick(idx_a, ar_a, None, None, np.nan, float),
+        "area_after_m2": _pick(None, None, idx_b, ar_b, np.nan, float),
         "iou": np.concatenate([miou, np.full(nr + nn, np.nan)]),
         "confidence": conf,
         "vintage_before": np.full(n, str(before.vintage), dtype=object),
         "vintage_after": np.full(n, str(after.vintage), dtype=object),
         "run_before": np.full(n, str(before.run_id), dtype=object),
         "run_after": np.full(n, str(after.run_id), dtype=object),
-        "index_before": np.where(has_a, ka[np.maximum(idx_a, 0)], -1),
-        "index_after": np.where(has_b, kb[np.maximum(idx_b, 0)], -1),
+        "index_before": _pick(idx_a, ka, None, None, -1, np.int64),
+        "index_after": _pick(None, None, idx_b, kb, -1, np.int64),
         "merged_parts": merged_parts,
     }
     metadata = {

@@ -222,3 +222,15 @@ def test_a_small_object_under_an_unchanged_large_one_is_not_swallowed_as_a_seam_
     res = compare_detections(run([crown, small], classes=["tree"] * 2), run([crown], classes=["tree"]))
     got = sorted((r["index_before"], r["change"], r["merged_parts"]) for r in res.rows())
     assert got == [(0, "unchanged", 0), (1, "removed", 0)]
+
+
+@pytest.mark.parametrize("empty_side", ["before", "after", "both"])
+def test_a_run_with_no_detections_gives_an_empty_but_valid_result(empty_side):
+    some = [box(0, 0, 10, 10), box(20, 0, 30, 10)]
+    before = run([] if empty_side in ("before", "both") else some)
+    after = run([] if empty_side in ("after", "both") else some)
+    res = compare_detections(before, after)
+    expected = {"before": ["new", "new"], "after": ["removed", "removed"], "both": []}[empty_side]
+    assert [r["change"] for r in res.rows()] == expected
+    seg = compare_segmentation(before, after)
+    assert len(seg.totals) == (0 if empty_side == "both" else 1)

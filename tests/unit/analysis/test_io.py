@@ -164,3 +164,15 @@ def test_reading_a_file_that_is_not_a_geopackage_says_so(tmp_path):
     bad.write_text("not a database", encoding="utf-8")
     with pytest.raises(AnalysisError, match="cannot be opened as a vector file"):
         read_detections(bad)
+
+
+def test_an_empty_comparison_writes_an_empty_but_valid_layer(tmp_path):
+    area = box(*EXTENT)
+    from idf_hr_plugin.core.analysis.change import Detections
+
+    empty = Detections([], [], [], area, model_name="demo-yolo")
+    write_change_layer(compare_detections(empty, empty), tmp_path / "none.gpkg")
+    ds = ogr.Open(str(tmp_path / "none.gpkg"))
+    lyr = ds.GetLayerByName("changes")
+    assert lyr.GetFeatureCount() == 0
+    assert lyr.GetLayerDefn().GetFieldIndex("confidence") >= 0
