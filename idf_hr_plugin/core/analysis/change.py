@@ -94,6 +94,7 @@ class ChangeResult:
     geometry: np.ndarray
     columns: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
+    compared_area: Any = None  # ground both runs analysed (Lambert-93 or the runs' metric CRS)
 
     def __len__(self) -> int:
         return len(self.geometry)
@@ -403,7 +404,7 @@ def compare_detections(
         "notes": notes,
         "crs": G.LAMBERT93 if notes else str(before.crs),
     }
-    return ChangeResult(geometry=geom, columns=columns, metadata=metadata)
+    return ChangeResult(geometry=geom, columns=columns, metadata=metadata, compared_area=common)
 
 
 @dataclass
@@ -414,6 +415,7 @@ class SegmentationChange:
     geometry: np.ndarray
     columns: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
+    compared_area: Any = None
 
 
 def compare_segmentation(before: Detections, after: Detections) -> SegmentationChange:
@@ -478,4 +480,4 @@ def compare_segmentation(before: Detections, after: Detections) -> SegmentationC
         "vintage_after": str(after.vintage),
         "crs": G.LAMBERT93 if notes else str(before.crs),
     }
-    return SegmentationChange(totals, G.as_geometry_array(geoms), columns, metadata)
+    return SegmentationChange(totals, G.as_geometry_array(geoms), columns, metadata, compared_area=common)

@@ -111,3 +111,28 @@ def test_multipart_zones_and_objects_are_kept_whole():
     assert res.zones[0]["zone_area_km2"] == pytest.approx(0.02)
     assert res.zones[0]["analysed_fraction"] == pytest.approx(0.5)
     assert res.rows[0]["count"] == 1 and res.rows[0]["area_m2"] == pytest.approx(150.0)
+
+
+def test_change_result_feeds_zonal_statistics_over_the_compared_ground():
+    from idf_hr_plugin.core.analysis import Detections, compare_detections
+
+    zone = box(X0, Y0, X0 + 1000, Y0 + 1000)
+    house = box(X0 + 100, Y0 + 100, X0 + 110, Y0 + 110)
+    pool = box(X0 + 200, Y0 + 200, X0 + 208, Y0 + 204)
+    before = Detections(
+        [house], [0], [0.9], box(X0, Y0, X0 + 500, Y0 + 1000), labels=["building"], model_name="m"
+    )
+    after = Detections([house, pool], [0, 1], [0.9, 0.8], box(X0, Y0, X0 + 250, Y0 + 1000), model_name="m")
+    ch = compare_detections(before, after)
+    res = zonal_statistics(
+        [zone],
+        ["Z"],
+        ch.geometry,
+        ch.columns["class"],
+        [ch.compared_area],
+        labels=ch.columns["label"],
+        change=ch.columns["change"],
+    )
+    rows = {r["class"]: r for r in res.rows}
+    assert res.zones[0]["analysed_fraction"] == pytest.approx(0.25)  # only where both vintages looked
+    assert (rows[0]["n_unchanged"], rows[1]["n_new"], rows[1]["net_change"]) == (1, 1, 1)
