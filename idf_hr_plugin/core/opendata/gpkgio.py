@@ -64,7 +64,7 @@ def _write_metadata_sql(ds: Any, meta: Mapping[str, Any]) -> None:
     ds.ExecuteSQL(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
     for k, v in meta.items():  # OGR's SQL takes no parameters: the values are quoted by sql_literal
         row = f"({sql_literal(k)}, {sql_literal('' if v is None else v)})"
-        ds.ExecuteSQL(f"INSERT OR REPLACE INTO {META_TABLE} (key, value) VALUES {row}")  # noqa: S608  # nosec B608
+        ds.ExecuteSQL(f"INSERT OR REPLACE INTO {META_TABLE} (key, value) VALUES {row}")  # noqa: S608
 
 
 def _finish_meta(metadata: Mapping[str, Any] | None, layer: str, count: int) -> dict[str, Any]:
