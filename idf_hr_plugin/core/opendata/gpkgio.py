@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import UserInputError
 from ..gdal_errors import with_gdal_exceptions
@@ -75,6 +75,30 @@ def _finish_meta(metadata: Mapping[str, Any] | None, layer: str, count: int) -> 
     return meta
 
 
+def _fill_layer(
+    ds: Any,
+    layer: str,
+    srs: Any,
+    gtype: int,
+    field_defns: Sequence[Any],
+    make_features: Callable[[Any], Iterator[Any]],
+    metadata: Mapping[str, Any] | None,
+) -> int:
+    """Replace ``layer`` of an open datasource by the features ``make_features(defn)`` yields (inside
+    the caller's transaction) and record it in ``idf_hr_metadata``; returns the feature count."""
+    drop_layer(ds, layer)
+    lyr = ds.CreateLayer(layer, srs=srs, geom_type=gtype)
+    for fdefn in field_defns:
+        lyr.CreateField(fdefn)
+    n = 0
+    for f in make_features(lyr.GetLayerDefn()):
+        lyr.CreateFeature(f)
+        n += 1
+    lyr.SyncToDisk()  # spatial index, extent and counts now, inside the transaction
+    _write_metadata_sql(ds, _finish_meta(metadata, layer, n))
+    return n
+
+
 def read_metadata(gpkg: str | os.PathLike[str]) -> dict[str, str]:
     """The ``idf_hr_metadata`` table as a dict (empty if absent); raises ``sqlite3.DatabaseError`` if corrupt."""
     uri = Path(gpkg).resolve().as_uri() + "?mode=ro"
@@ -131,24 +155,20 @@ def convert_to_gpkg(
         out = None  # close
         converted = ogr.Open(str(tmp))
 
-        def fill(ds: Any) -> int:
-            src_lyr = converted.GetLayerByName(layer)
-            drop_layer(ds, layer)
-            # not ds.CopyLayer: it opens transactions of its own, and this runs inside ours
-            src_defn = src_lyr.GetLayerDefn()
-            new = ds.CreateLayer(layer, srs=src_lyr.GetSpatialRef(), geom_type=src_lyr.GetGeomType())
-            for i in range(src_defn.GetFieldCount()):
-                new.CreateField(src_defn.GetFieldDefn(i))
-            defn = new.GetLayerDefn()
-            count = 0
-            for f in src_lyr:
+        def copies(defn: Any) -> Iterator[Any]:
+            for f in converted.GetLayerByName(layer):
                 g = ogr.Feature(defn)
                 g.SetFrom(f)
-                new.CreateFeature(g)
-                count += 1
-            new.SyncToDisk()
-            _write_metadata_sql(ds, _finish_meta(metadata, layer, count))
-            return count
+                yield g
+
+        def fill(ds: Any) -> int:
+            # not ds.CopyLayer: it opens transactions of its own, and this runs inside ours
+            src_lyr = converted.GetLayerByName(layer)
+            src_defn = src_lyr.GetLayerDefn()
+            fdefns = [src_defn.GetFieldDefn(i) for i in range(src_defn.GetFieldCount())]
+            return _fill_layer(
+                ds, layer, src_lyr.GetSpatialRef(), src_lyr.GetGeomType(), fdefns, copies, metadata
+            )
 
         try:
             return add_to_gpkg(dest, fill)
@@ -189,13 +209,7 @@ def write_features_gpkg(
     }
     gtype = gtypes[str(geometry_type)]
 
-    def fill(ds: Any) -> int:
-        drop_layer(ds, layer)
-        lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
-        for name, kind in fields:
-            lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
-        defn = lyr.GetLayerDefn()
-        n = 0
+    def make(defn: Any) -> Iterator[Any]:
         for feat in features:
             f = ogr.Feature(defn)
             props = feat.get("properties") or {}
@@ -220,13 +234,11 @@ def write_features_gpkg(
                 elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
                     g = ogr.ForceToMultiPoint(g)
                 f.SetGeometry(g)
-            lyr.CreateFeature(f)
-            n += 1
-        lyr.SyncToDisk()
-        _write_metadata_sql(ds, _finish_meta(metadata, layer, n))
-        return n
+            yield f
 
-    return add_to_gpkg(dest, fill)
+    srs = _srs(epsg) if gtype != ogr.wkbNone else None
+    fdefns = [ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])) for name, kind in fields]
+    return add_to_gpkg(dest, lambda ds: _fill_layer(ds, layer, srs, gtype, fdefns, make, metadata))
 
 
 @with_gdal_exceptions
