@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,30 @@ def test_fibre_exports_keep_the_other_layers(tmp_path):
     assert res.feature_count == 1
     assert tables(gpkg) == {"mine", "ftth_buildings"}
     assert_user_data_kept(gpkg)
+
+
+def test_an_edit_committed_by_another_program_during_the_write_is_kept(tmp_path):
+    gpkg = user_gpkg(tmp_path / "projet.gpkg")
+    other = sqlite3.connect(gpkg, isolation_level=None)  # e.g. QGIS editing the notes table
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock: the export waits for it
+        other.execute("INSERT INTO notes (text) VALUES ('saisi pendant l''export')")
+        done: list[int] = []
+        writer = threading.Thread(
+            target=lambda: done.append(
+                gpkgio.write_features_gpkg(gpkg, "pts", _points(5, "z"), [("n", "str")], "Point")
+            )
+        )
+        writer.start()
+        other.execute("COMMIT")
+        writer.join(120)
+    finally:
+        other.close()
+    assert done == [5]
+    assert tables(gpkg) == {"mine", "pts"}
+    con = sqlite3.connect(gpkg)
+    try:
+        notes = [r[0] for r in con.execute("SELECT text FROM notes ORDER BY id")]
+    finally:
+        con.close()
+    assert notes == ["à rappeler lundi", "saisi pendant l'export"]
