@@ -17,6 +17,7 @@ ALGORITHMS = (
     ("opendata_load", "OpenDataLoadAlgorithm"),
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
+    ("offline_kit", "OfflineKitAlgorithm"),
 )
 
 
