@@ -129,7 +129,7 @@ def _kit_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gsd", type=float, help="imagery resolution in metres (default: best coverage)")
     p.add_argument("--boundaries", help="commune boundaries file (default: settings or geo.api.gouv.fr)")
-    p.add_argument("--ftth", help="ARCEP FttH deployment file or URL (fibre layer)")
+    p.add_argument("--ftth", help="ARCEP FttH deployment file or URL (default: the bundled ARCEP figures)")
     p.add_argument("--premises", help="ARCEP premises file or URL (Logements, Établissements)")
     p.add_argument("--opendata", action="append", default=[], help="vector file to include (repeatable)")
     p.add_argument("--model", action="append", default=[], help="ONNX model with its card (repeatable)")

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 from .errors import Cancelled, UserInputError
 from .fsutil import free_bytes
 from .i18n import tr
+from .paths import RESOURCES_DIR
 
 LOG = logging.getLogger("idf_hr.offline_kit")
 
@@ -47,6 +48,22 @@ SPACE_MARGIN = 1.2  # free space asked for, relative to the estimate
 COG_RAW_FACTOR = 1.1
 
 LICENCE_OUVERTE = "Licence Ouverte / Open Licence 2.0 (Etalab)"
+# Offline copies of the Licence Ouverte boundaries and ARCEP figures (scripts/bundle_open_data.py).
+BUNDLED_DIR = RESOURCES_DIR / "opendata"
+BUNDLED_BOUNDARIES = BUNDLED_DIR / "mgp_communes.gpkg"
+BUNDLED_FTTH = BUNDLED_DIR / "ftth_mgp_communes.csv"
+BUNDLED_INFO = "README.json"
+
+
+def bundled_info(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Source, licence and vintage of a bundled file (empty for any other file)."""
+    p = Path(path)
+    try:
+        if p.resolve().parent != BUNDLED_DIR.resolve():
+            return {}
+        return dict(json.loads((BUNDLED_DIR / BUNDLED_INFO).read_text(encoding="utf-8")).get(p.name) or {})
+    except (OSError, ValueError):
+        return {}
 
 
 @dataclass
@@ -393,6 +410,7 @@ def boundaries_part(boundaries: Any, insee_codes: Sequence[str], relpath: str = 
         "licence": LICENCE_OUVERTE,
         "vintage": when,
     }
+    meta.update({k: v for k, v in bundled_info(boundaries.source).items() if k != "title"})
 
     def build(dest: Path, progress: ProgressFn, cancel: CancelFn) -> None:
         gpkgio.write_features_gpkg(dest, "communes", feats, fields, metadata=meta)
@@ -439,6 +457,7 @@ def fibre_part(
         "licence": LICENCE_OUVERTE,
         "vintage": ", ".join(result.quarters),
     }
+    meta.update({k: v for k, v in bundled_info(ftth_path).items() if k in ("source_url", "licence")})
 
     def build(dest: Path, progress: ProgressFn, cancel: CancelFn) -> None:
         arcep.write_coverage_gpkg(result, zone, dest, level="commune")

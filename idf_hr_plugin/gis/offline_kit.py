@@ -7,6 +7,7 @@ of a kit from the settings (boundaries, catalog). The copy/resume logic is in ``
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +28,8 @@ from ..core import offline_kit as kit
 from ..core.errors import UserInputError
 from ..core.paths import cache_dir
 from .i18n import tr
+
+LOG = logging.getLogger("idf_hr.offline_kit")
 
 
 # -- project file ---------------------------------------------------------------------------
@@ -252,15 +255,15 @@ def plan_offline_kit(
 ) -> kit.KitPlan:
     """Everything a kit of ``zone`` (commune/EPT name or code) or ``extent`` (Lambert-93) will hold.
 
-    ``ftth``/``premises``: ARCEP files (paths or URLs); ``opendata``: cached GeoPackages or any
-    vector files; ``models``: ONNX files with their cards. Boundaries always go in.
+    ``ftth``/``premises``: ARCEP files (paths or URLs; default: the bundled figures); ``opendata``: cached GeoPackages or any
+    vector files; ``models``: ONNX files with their cards. Boundaries and fibre always go in.
     """
-    from .opendata_layers import arcep_aliases, fetch_table, load_boundaries
+    from .opendata_layers import arcep_aliases, fetch_table
 
     target = kit.check_target(target)
     if not zone and not extent:
         raise UserInputError(tr("Choose a commune or an EPT, or give an extent, for the kit."))
-    bounds = load_boundaries(boundaries_file)
+    bounds = _boundaries(boundaries_file)
     if zone:
         label, codes, bbox = kit.resolve_zone(bounds, zone)
         if extent:
@@ -278,16 +281,30 @@ def plan_offline_kit(
         parts += catalog_imagery_parts(source_config, vintages, bbox, target, gsd)
     parts.append(kit.boundaries_part(bounds, codes))
     if ftth:
-        parts.append(
-            kit.fibre_part(
-                fetch_table(ftth), fetch_table(premises) if premises else None, bounds, codes, arcep_aliases()
-            )
-        )
+        ftth_path, premises_path = fetch_table(ftth), fetch_table(premises) if premises else None
+    else:  # the ARCEP figures bundled with the plugin (their vintage is in the layer metadata)
+        ftth_path, premises_path = kit.BUNDLED_FTTH, None
+    parts.append(kit.fibre_part(ftth_path, premises_path, bounds, codes, arcep_aliases()))
     for src in opendata:
         parts.append(kit.vector_part(src, Path(src).stem))
     for model in models:
         parts.append(kit.model_part(model))
     return kit.KitPlan(target=target, zone=label, extent=bbox, crs="EPSG:2154", parts=parts)
+
+
+def _boundaries(local_file: str | None):
+    """The boundaries file, the settings' file or the API (cached); offline, the bundled copy."""
+    from ..core.errors import NetworkError
+    from ..core.opendata.boundaries import Boundaries
+    from .opendata_layers import load_boundaries
+
+    try:
+        return load_boundaries(local_file)
+    except NetworkError as exc:
+        LOG.warning(
+            "offline kit: boundaries service unreachable (%s); using the bundled 2018 boundaries", exc
+        )
+        return Boundaries.from_file(kit.BUNDLED_BOUNDARIES)
 
 
 def build_offline_kit(plan: kit.KitPlan, progress=None, cancel=None) -> kit.KitResult:

@@ -50,7 +50,8 @@ class OfflineKitAlgorithm(IdfHrAlgorithm):
         return self.tr(
             "Builds one folder to work with the network off, for a commune or EPT (or an extent): a "
             "QGIS project with relative paths, the imagery of the chosen vintages (COG), the commune "
-            "boundaries, the FttH coverage (from ARCEP files), chosen open-data layers and detection "
+            "boundaries, the FttH coverage (from your ARCEP files, or the figures bundled with the plugin), "
+            "chosen open-data layers and detection "
             "models with their cards. Copy the folder to another laptop or a USB stick; its "
             "GeoPackages open in QField. The size is estimated and the free disk space checked "
             "before starting. Cancelling leaves nothing; after a failure, running again with the "
@@ -105,7 +106,9 @@ class OfflineKitAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterString(
-                self.FTTH, self.tr("ARCEP FttH deployment file or URL (empty: no fibre layer)"), optional=True
+                self.FTTH,
+                self.tr("ARCEP FttH deployment file or URL (empty: the bundled ARCEP figures)"),
+                optional=True,
             )
         )
         self.addParameter(

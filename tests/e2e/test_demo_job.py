@@ -72,3 +72,15 @@ def test_demo_project_opens_on_the_demo_region(demo_region, tmp_path, _isolated_
     assert rx0 < x0 < x1 < rx1 and ry0 < y0 < y1 < ry1
     assert 300 < x1 - x0 < 1_000
     assert 500 < seen["scale"] < 20_000
+    # `make demo` also leaves a small offline kit of the demo commune, which opens with the network off
+    kit = subprocess.run(
+        ["unshare", "-n", sys.executable, str(Path(__file__).with_name("open_project.py"))]
+        + [str(out / "kit_saint_maur" / "kit_saint_maur.qgz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert kit.returncode == 0, kit.stderr[-3000:]
+    kit_layers = json.loads(kit.stdout.strip().splitlines()[-1])["layers"]
+    assert len(kit_layers) == 3 and all(lyr["valid"] for lyr in kit_layers), kit_layers

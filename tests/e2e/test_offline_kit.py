@@ -170,3 +170,25 @@ def test_processing_offlinekit_builds_a_kit_without_imagery(qgis_process, shared
     ]
     assert all(lyr["valid"] for lyr in seen["layers"])
     assert (out / "models" / "idfhr_demo_detector.json").exists()
+
+
+def test_kit_built_with_the_network_off_carries_the_bundled_boundaries_and_fibre(tmp_path):
+    out = tmp_path / "kit_offline"
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "idf_hr_plugin", "offline-kit", "--out", str(out)]
+        + ["--zone", "Saint-Maur-des-Fossés", "--catalog", "none"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    seen = open_offline(out / "kit_offline.qgz")
+    layers = {lyr["name"]: lyr for lyr in seen["layers"]}
+    communes, fibre = layers["Communes (MGP boundaries)"], layers["FttH coverage by commune (ARCEP)"]
+    assert communes["valid"] and fibre["valid"]
+    # what the user reads in the layer properties: licence, source and vintage of the bundled copies
+    assert "Licence Ouverte" in " ".join(communes["licences"]) and "Vintage: 2018" in communes["abstract"]
+    assert "ADMIN EXPRESS" in communes["abstract"]
+    assert "Licence Ouverte" in " ".join(fibre["licences"]) and "T1 2018" in fibre["abstract"]
