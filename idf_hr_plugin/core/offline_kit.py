@@ -133,9 +133,9 @@ def staging_dir(target: str | os.PathLike[str]) -> Path:
 
 
 def check_target(target: str | os.PathLike[str]) -> Path:
-    """The absolute target folder; refuses an existing one (a kit never overwrites anything)."""
+    """The absolute target folder; refuses an existing one unless empty (a kit never overwrites anything)."""
     t = Path(target).expanduser().resolve()
-    if t.exists():
+    if t.exists() and not (t.is_dir() and not any(t.iterdir())):
         raise UserInputError(
             tr(
                 "{path} already exists: choose a new folder name for the kit (nothing was overwritten)."
@@ -283,6 +283,8 @@ def build_kit(
     manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     _save_manifest(stage, manifest)
     size = sum(f.stat().st_size for f in stage.rglob("*") if f.is_file())
+    if target.is_dir():
+        target.rmdir()  # an empty folder picked for the kit (checked above)
     os.replace(stage, target)
     say(1.0, tr("Offline kit ready: {path}").format(path=target))
     return KitResult(

@@ -130,8 +130,10 @@ def test_kit_built_online_opens_offline_on_another_machine(demo_region, loopback
 def test_kit_refuses_an_existing_folder_and_a_zone_outside_the_mgp(shared_data, tmp_path):
     existing = tmp_path / "kit"
     existing.mkdir()
+    (existing / "notes.txt").write_text("field notes")
     proc = run_cli("offline-kit", "--out", str(existing), "--zone", "94068", "--catalog", "none")
     assert proc.returncode == 2 and "already exists" in proc.stderr and "Traceback" not in proc.stderr
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]
     proc = run_cli(
         "offline-kit",
         "--out",

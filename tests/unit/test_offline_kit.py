@@ -109,6 +109,13 @@ def test_not_enough_free_space_is_refused_before_writing_anything(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_folder_picked_for_the_kit_receives_it(tmp_path):
+    target = tmp_path / "kit"
+    target.mkdir()  # what a folder picker hands over
+    result = kit.build_kit(plan_of(target, Builds().part("boundaries")), write_project)
+    assert (result.path / "vectors" / "boundaries.gpkg").exists()
+
+
 def test_an_existing_folder_is_never_overwritten(tmp_path):
     target = tmp_path / "kit"
     target.mkdir()
