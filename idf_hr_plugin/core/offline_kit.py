@@ -301,7 +301,15 @@ def resolve_zone(boundaries: Any, text: str) -> tuple[str, list[str], tuple[floa
     """(label, INSEE codes, Lambert-93 bbox) of a commune or EPT given by name or code."""
     from .opendata.boundaries import Commune
 
-    item = boundaries.find(text)
+    try:
+        item = boundaries.find(text)
+    except UserInputError as exc:
+        raise UserInputError(
+            tr(
+                'No commune or EPT of the Métropole du Grand Paris matches "{name}": check the spelling, '
+                "use the INSEE code or the EPT id (T1 to T12), or give an extent instead."
+            ).format(name=text)
+        ) from exc
     if isinstance(item, Commune):
         label, codes = f"{item.nom} ({item.insee})", [item.insee]
     else:

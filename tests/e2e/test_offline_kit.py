@@ -146,6 +146,7 @@ def test_kit_refuses_an_existing_folder_and_a_zone_outside_the_mgp(shared_data, 
         str(shared_data / "admin" / "mgp_communes_with_ept.geojson"),
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert 'No commune or EPT of the Métropole du Grand Paris matches "Lyon"' in proc.stderr
     assert not (tmp_path / "new").exists()
 
 
