@@ -85,6 +85,8 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
     log(f"    project: {project}")
     kit = demo_kit(out_dir, pack.path, extent, latest)
     log(f"    offline kit: {kit.project} ({kit.bytes / 1e6:.1f} MB, {kit.seconds:.1f} s)")
+    model_item = _publish_bundled_model(out_dir)
+    log(f"    bundled model as a STAC MLM item: {model_item}")
     log(f"Done in {time.monotonic() - t0:.0f} s. Files are in {out_dir}")
     return {
         "region": region.root,
@@ -93,8 +95,17 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
         "png": png,
         "project": project,
         "kit": kit.path,
+        "model_item": model_item,
         "detections": detections[0] if detections else None,
     }
+
+
+def _publish_bundled_model(out_dir: Path) -> Path:
+    """Publish the bundled model into ``out_dir/models_catalog`` (a static STAC catalog, MLM extension)."""
+    from ..core.inference.models_registry import BUNDLED_DIR
+    from ..core.mlm import publish_model
+
+    return Path(publish_model(BUNDLED_DIR / "idfhr_demo_detector.onnx", Path(out_dir) / "models_catalog"))
 
 
 def demo_kit(out_dir: Path, pack: Path, extent, year: int):

@@ -48,6 +48,11 @@ def test_demo_cli_runs_the_whole_job(demo_region, tmp_path, _isolated_cache):
     # the central 400 m of the region holds dozens of houses and trees: the bundled model finds them
     assert labels.count("building") > 50 and labels.count("tree") > 50
     assert np.isfinite(layer.GetFeatureCount())
+    # the bundled model is published as a STAC MLM item that the model manager lists back
+    from idf_hr_plugin.core.inference.models_registry import MlmCatalog
+
+    models = MlmCatalog(str(out / "models_catalog")).models()
+    assert len(models) == 1 and models[0].usable and models[0].sha256, models
 
 
 def test_demo_project_opens_on_the_demo_region(demo_region, tmp_path, _isolated_cache):

@@ -55,7 +55,7 @@ def test_load_unload_load_leaves_no_trace(plugin_iface):
         assert not isinstance(core_http.default_client().transport, QgisTransport)
         from qgis.PyQt.QtCore import QCoreApplication, QEvent
 
-        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # run deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # run deleteLater()
         assert _toolbars(plugin_iface) == []
 
 
