@@ -204,6 +204,7 @@ def test_change_layer_waits_for_another_writer_and_keeps_its_edit(two_runs):
         write_change_layer(res, target, "changes_2024_2026")
     finally:
         holder.wait(timeout=60)
+        holder.stdout.close()
     assert {"changes_2024_2026", "idfhr_runs", "yolo_2026"} <= set(layers(target))
     con = sqlite3.connect(str(target))
     try:
