@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject, QgsVectorLayer
 
-from idf_hr_plugin.processing.opendata_load import OpenDataLoadAlgorithm, decode_destination
+from idf_hr_plugin.processing.destinations import decode_destination
+from idf_hr_plugin.processing.opendata_load import OpenDataLoadAlgorithm
 from tests.unit.opendata.fakeportals import FakeOds, load_shared_datasets
 from tests.unit.opendata.test_gpkg_in_place import assert_user_data_kept, tables, user_gpkg
 

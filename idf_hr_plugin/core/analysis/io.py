@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..errors import Cancelled
+from ..gpkg_tx import add_to_gpkg
 from ..i18n import tr
 from . import geometry as G
 from .change import Detections
@@ -275,12 +276,11 @@ def write_layer(
 ) -> str:
     """Write a MultiPolygon layer (+ ``metadata`` as JSON in the layer's ``IDFHR_ANALYSIS`` item).
 
-    New file: temporary file renamed into place. Existing GeoPackage: layer added in place in one
-    transaction (an existing layer of that name is refused). ``cancel()`` returning True stops the
-    write with :class:`Cancelled` and leaves nothing behind. Returns the layer name.
+    Written through :func:`..gpkg_tx.add_to_gpkg`: a new file appears only once complete; in an
+    existing GeoPackage the layer is added in place in one transaction (an existing layer of that
+    name is refused), waiting for another writer holding the file. ``cancel()`` returning True
+    stops the write with :class:`Cancelled` and leaves nothing behind. Returns the layer name.
     """
-    from ..opendata._util import atomic_path
-
     ogr, osr = _ogr()
     out = Path(path)
     if out.suffix.lower() != ".gpkg":
@@ -292,44 +292,20 @@ def write_layer(
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     meta = json.dumps(metadata or {}, default=str, ensure_ascii=False)
 
-    def create(ds):
+    def create(ds) -> str:
+        if any(ds.GetLayer(i).GetName().lower() == layer.lower() for i in range(ds.GetLayerCount())):
+            raise AnalysisError(
+                tr(
+                    "The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name."
+                ).format(path=out, layer=layer)
+            )
         lyr = ds.CreateLayer(layer, srs, ogr.wkbMultiPolygon, options=["FID=fid", "GEOMETRY_NAME=geom"])
         _fill(lyr, ogr, geometry, columns, cancel)
         lyr.SetMetadataItem("IDFHR_ANALYSIS", meta)
-
-    if not out.exists():
-        with atomic_path(out, ".gpkg") as tmp:
-            ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
-            ds.StartTransaction()
-            create(ds)
-            ds.CommitTransaction()
-            ds = None
+        lyr.SyncToDisk()  # spatial index, extent and counts now, inside the transaction
         return layer
-    ds = _open(
-        out,
-        True,
-        tr("The existing output '{path}' cannot be opened for writing ({err}); choose another file."),
-    )
-    if ds.GetDriver().GetName() != "GPKG":
-        raise AnalysisError(
-            tr("The existing output '{path}' is not a GeoPackage; choose another file name.").format(path=out)
-        )
-    if ds.GetLayerByName(layer) is not None:
-        raise AnalysisError(
-            tr("The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name.").format(
-                path=out, layer=layer
-            )
-        )
-    ds.StartTransaction()
-    try:
-        create(ds)
-        ds.CommitTransaction()
-    except BaseException:
-        ds.RollbackTransaction()
-        raise
-    finally:
-        ds = None
-    return layer
+
+    return add_to_gpkg(out, create)
 
 
 def write_change_layer(
