@@ -18,6 +18,7 @@ import pytest
 from osgeo import gdal, ogr, osr
 from shapely.geometry import box
 
+from idf_hr_plugin.core.analysis import read_detections, write_layer
 from idf_hr_plugin.core.catalog.model import Asset, Item
 from idf_hr_plugin.core.catalog.mosaic import build_mosaic_vrt
 from idf_hr_plugin.core.errors import IdfHrError
@@ -74,6 +75,15 @@ FEATURE = {
     "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
     "properties": {"n": "a"},
 }
+
+
+def _analysis_gpkg(tmp: Path) -> Path:
+    """A one-object detection layer written by the analysis writer (with the mode as the test set it)."""
+    path = tmp / "analysis_in.gpkg"
+    if not path.exists():
+        cols = {"class_id": [1], "label": ["building"], "score": [0.9]}
+        write_layer(path, "det", [box(X0, Y0 - 2, X0 + 1, Y0 - 1)], cols)
+    return path
 
 
 def _entry_points(tmp: Path) -> dict:
@@ -145,6 +155,14 @@ def _entry_points(tmp: Path) -> dict:
         "demo truth": (
             lambda: write_truth(tmp / f"t{next(n)}.gpkg", scene),
             lambda: write_truth(tmp / "absent2" / "t.gpkg", scene),
+        ),
+        "analysis layer writer": (
+            lambda: write_layer(tmp / f"a{next(n)}.gpkg", "changes", geoms, {"change": ["new"]}),
+            lambda: write_layer(not_gpkg, "changes", geoms, {"change": ["new"]}),
+        ),
+        "analysis detections reader": (
+            lambda: read_detections(_analysis_gpkg(tmp), analysed_area=box(X0, Y0 - 10, X0 + 10, Y0)),
+            lambda: read_detections(not_gpkg),
         ),
     }
 

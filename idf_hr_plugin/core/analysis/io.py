@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..errors import Cancelled
+from ..gdal_errors import with_gdal_exceptions
 from ..gpkg_tx import add_to_gpkg
 from ..i18n import tr
 from . import geometry as G
@@ -32,11 +33,9 @@ SCORE_FIELDS = ("score", "confidence")
 
 
 def _ogr():
-    from osgeo import gdal, ogr, osr
+    """OGR and OSR; callers run inside :func:`..gdal_errors.gdal_exceptions` (QGIS's mode is restored)."""
+    from osgeo import ogr, osr
 
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    osr.UseExceptions()
     return ogr, osr
 
 
@@ -122,6 +121,7 @@ def _run_area(run: dict, crs: str):
     return geom
 
 
+@with_gdal_exceptions
 def read_detections(
     gpkg: str | os.PathLike,
     layer: Optional[str] = None,
@@ -264,6 +264,7 @@ def _fill(lyr, ogr, geometry, columns, cancel, every: int = 2000) -> int:
     return len(geometry)
 
 
+@with_gdal_exceptions
 def write_layer(
     path: str | os.PathLike,
     layer: str,
@@ -328,6 +329,7 @@ def write_change_layer(
     )
 
 
+@with_gdal_exceptions
 def read_layer_metadata(path: str | os.PathLike, layer: str) -> dict:
     """The analysis metadata written with a layer by :func:`write_layer` (empty if none)."""
     ogr, _ = _ogr()
