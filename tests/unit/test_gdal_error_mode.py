@@ -232,3 +232,16 @@ def test_scoped_mode_nests_and_overlaps_across_threads(mode):
     with pytest.raises(ValueError):
         fails()
     assert exception_modes() == mode
+
+
+def test_only_the_scoped_helper_switches_gdal_exceptions_on():
+    """A module calling ``UseExceptions()`` itself would flip GDAL's mode for QGIS and every plugin."""
+    package = Path(__file__).resolve().parents[2] / "idf_hr_plugin"
+    offenders = [
+        f"{path.relative_to(package)}:{no}"
+        for path in package.rglob("*.py")
+        if path.name != "gdal_errors.py"
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".UseExceptions()" in line.split("#")[0]
+    ]
+    assert offenders == [], "use core.gdal_errors.gdal_exceptions() instead: " + ", ".join(offenders)
