@@ -225,7 +225,6 @@ def plan_tiles(
     said in ``plan.notes`` — or, if geographic, refused when ``geographic="error"``. ``mask``: shapely geometry (or list) in ``mask_crs``; tiles that do
     not touch it are skipped and counted.
     """
-    import rasterio
     from affine import Affine
     from rasterio.warp import transform_bounds
 
@@ -239,12 +238,9 @@ def plan_tiles(
                 ov=overlap, ts=tile_size
             )
         )
-    try:
-        src = rasterio.open(raster)
-    except Exception as exc:
-        raise UserInputError(
-            tr("The raster '{path}' cannot be opened ({err}).").format(path=raster, err=str(exc)[:200])
-        ) from exc
+    from .reader import open_raster
+
+    src = open_raster(raster)
     notes: list = []
     with src:
         src_crs = src.crs

@@ -38,6 +38,7 @@ from rasterio.windows import Window, from_bounds
 from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
 from ..fsutil import is_disk_full
 from ..i18n import tr
+from ..inference.reader import check_complete
 from ..paths import cache_dir
 
 LOG = logging.getLogger("idf_hr.tiles.offline")
@@ -131,6 +132,7 @@ def download_pack(
     with rasterio.Env(**GDAL_HTTP_ENV):
         src = _open_source(source)
         with src:
+            check_complete(src, source)  # a truncated GeoTIFF is refused before any work
             grid = _plan(src, source, extent, extent_crs, resolution)
             args = {
                 "version": JOURNAL_VERSION,
