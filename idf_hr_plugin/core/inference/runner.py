@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..i18n import tr
 from . import geom as G
+from .clip import clip_to_plan
 from .decoders import decode_detections, decode_semantic, materialise_masks, output_mapping
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
@@ -462,6 +463,8 @@ def run_detection(
         min_area_px=small,
         simplify_px=simp,
     )
+    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+    feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
     timings["merge_s"] = time.perf_counter() - t_m
     geoms = feats.geoms
     crs_out = to_crs(out_crs) if out_crs is not None else plan.grid.crs

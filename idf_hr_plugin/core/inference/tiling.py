@@ -75,6 +75,7 @@ class TilePlan:
     extent: tuple = ()  # bounds in grid CRS
     raster_crs: Any = None
     notes: list = field(default_factory=list)
+    footprint: Any = None  # the raster's outline in grid CRS (shapely polygon)
 
     @property
     def area_km2(self) -> float:
@@ -192,6 +193,23 @@ def to_crs(value) -> Any:
         ) from exc
 
 
+def _footprint(src, grid_crs, n: int = 32):
+    """Outline of the raster's pixels in ``grid_crs`` (edges densified, so a warp's curve shows)."""
+    from shapely.geometry import Polygon
+
+    w, h, t = src.width, src.height, src.transform
+    ring = (
+        [(w * k / n, 0.0) for k in range(n)]
+        + [(float(w), h * k / n) for k in range(n)]
+        + [(w * (n - k) / n, float(h)) for k in range(n)]
+        + [(0.0, h * (n - k) / n) for k in range(n)]
+    )
+    poly = Polygon([t * p for p in ring])
+    if grid_crs == src.crs:
+        return poly
+    return transform_geom(poly, src.crs, grid_crs)
+
+
 def _crs_label(crs) -> str:
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else (crs.to_string()[:60] or "?")
@@ -278,6 +296,7 @@ def plan_tiles(
             )
         same_crs = grid_crs == src_crs
         native_res = abs(src.transform.a)
+        footprint = _footprint(src, grid_crs)
         if same_crs:
             rbounds = tuple(src.bounds)
         else:
@@ -397,6 +416,7 @@ def plan_tiles(
         extent=(x0, y0, x1, y1),
         raster_crs=src_crs,
         notes=notes,
+        footprint=footprint,
     )
 
 
