@@ -7,8 +7,49 @@ import json
 import sys
 import time
 
-from .cli import parse_extent, register_command
+from .cli import checked, parse_extent, register_command
+from .core.errors import UserInputError
 from .core.i18n import tr
+from .core.inference.params import check_input_file, check_int, check_positive
+
+
+def _lonlat_bbox(text: str) -> tuple:
+    """``lon_min,lat_min,lon_max,lat_max`` in WGS84 degrees."""
+    bbox, _crs = parse_extent(text)
+    if not (
+        -180 <= bbox[0] <= 180 and -180 <= bbox[2] <= 180 and -90 <= bbox[1] <= 90 and -90 <= bbox[3] <= 90
+    ):
+        raise UserInputError(
+            tr(
+                "The bbox '{text}' must be in WGS84 degrees: longitudes -180 to 180, latitudes -90 to 90."
+            ).format(text=text)
+        )
+    return bbox
+
+
+def _date(text: str, name: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise UserInputError(
+            tr("{name} '{text}' is not a date like 2024-06-30.").format(name=name, text=text)
+        ) from None
+    return text.strip()
+
+
+def _new_file(text: str, name: str) -> str:
+    """An output file whose folder exists (the file itself may exist and is replaced)."""
+    from pathlib import Path
+
+    p = Path(text)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir() or not folder.is_dir():
+        raise UserInputError(
+            tr("{name} '{text}' must be a file in an existing folder.").format(name=name, text=text)
+        )
+    return text
 
 
 def _search_parser(p: argparse.ArgumentParser) -> None:
@@ -16,13 +57,19 @@ def _search_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url", default="", help="catalog URL (STAC API root, catalog.json, WMTS GetCapabilities)"
     )
-    p.add_argument("--bbox", help="lon_min,lat_min,lon_max,lat_max (WGS84)")
-    p.add_argument("--start", help="from date, YYYY-MM-DD")
-    p.add_argument("--end", help="to date, YYYY-MM-DD")
+    p.add_argument("--bbox", type=checked(_lonlat_bbox), help="lon_min,lat_min,lon_max,lat_max (WGS84)")
+    p.add_argument("--start", type=checked(_date, "--start"), help="from date, YYYY-MM-DD")
+    p.add_argument("--end", type=checked(_date, "--end"), help="to date, YYYY-MM-DD")
     p.add_argument("--collection", action="append", default=[], help="collection id (repeatable)")
-    p.add_argument("--max-gsd", type=float, help="maximum ground sample distance in metres")
-    p.add_argument("--limit", type=int, default=500)
-    p.add_argument("--geojson", help="write the footprints to this GeoJSON file")
+    p.add_argument(
+        "--max-gsd",
+        type=checked(check_positive, "--max-gsd"),
+        help="maximum ground sample distance in metres",
+    )
+    p.add_argument("--limit", type=checked(check_int, "--limit", 1), default=500)
+    p.add_argument(
+        "--geojson", type=checked(_new_file, "--geojson"), help="write the footprints to this GeoJSON file"
+    )
 
 
 def _search_run(args: argparse.Namespace) -> int:
@@ -30,9 +77,13 @@ def _search_run(args: argparse.Namespace) -> int:
     from .core.catalog.model import SearchQuery, SourceConfig
     from .core.catalog.sources import make_source
 
-    bbox = None
-    if args.bbox:
-        bbox, _crs = parse_extent(args.bbox)
+    if args.kind != "demo" and not args.url.strip():
+        raise UserInputError(tr("--kind {kind} needs --url, the catalog address.").format(kind=args.kind))
+    if args.start and args.end and args.start[:10] > args.end[:10]:
+        raise UserInputError(
+            tr("--start {start} is after --end {end}; swap them.").format(start=args.start, end=args.end)
+        )
+    bbox = args.bbox
     source = make_source(SourceConfig(id="cli", name=args.url or args.kind, kind=args.kind, url=args.url))
     query = SearchQuery(
         bbox=bbox,
@@ -55,9 +106,18 @@ def _search_run(args: argparse.Namespace) -> int:
 
 def _download_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, help="GDAL path, /vsicurl/ URL, VRT or WMTS: connection string")
-    p.add_argument("--extent", required=True, help="xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)")
+    p.add_argument(
+        "--extent",
+        required=True,
+        type=checked(parse_extent),
+        help="xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)",
+    )
     p.add_argument("--out", required=True, help="output .tif (COG) or .gpkg")
-    p.add_argument("--resolution", type=float, help="output resolution in source units (default: native)")
+    p.add_argument(
+        "--resolution",
+        type=checked(check_positive, "--resolution"),
+        help="output resolution in source units (default: native)",
+    )
 
 
 def _download_run(args: argparse.Namespace) -> int:
@@ -65,8 +125,11 @@ def _download_run(args: argparse.Namespace) -> int:
 
     from .core.tiles.offline import download_pack
 
-    extent, crs = parse_extent(args.extent)
+    extent, crs = args.extent
     out = Path(args.out)
+    if out.suffix.lower() not in (".tif", ".tiff", ".gpkg"):
+        raise UserInputError(tr("--out '{path}' must end in .tif (COG) or .gpkg.").format(path=out))
+    check_input_file(args.source, tr("imagery file"))
     last = [0.0]
 
     def progress(fraction: float, message: str = "") -> None:
@@ -104,7 +167,14 @@ def _demo_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .gis.demo_job import run_demo
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserInputError(
+            tr("--out '{path}' is a file; give a folder for the demo outputs.").format(path=args.out)
+        )
 
     result = run_demo(args.out, detect=not args.no_detect)
     print(json.dumps({k: str(v) for k, v in result.items() if v is not None}, indent=2))
