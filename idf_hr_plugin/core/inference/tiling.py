@@ -79,10 +79,10 @@ class TilePlan:
 
     @property
     def area_km2(self) -> float:
-        if self.mask is not None:
-            return float(self.mask.area) / 1e6
-        x0, y0, x1, y1 = self.extent
-        return (x1 - x0) * (y1 - y0) / 1e6
+        """Area analysed: raster footprint ∩ extent ∩ mask (a mask larger than the imagery does not count)."""
+        from .clip import analysed_area
+
+        return float(analysed_area(self).area) / 1e6
 
     @property
     def pixels(self) -> int:

@@ -94,3 +94,10 @@ def test_object_across_the_mask_is_cut_at_the_mask(models, tmp_path, model):
         assert feats[0][1] == pytest.approx(3.0 * 4.0, abs=0.5)  # not 16 m²
     else:
         assert feats[0][1] < 16.0 - 0.1
+
+
+def test_km2_counts_only_the_imagery_under_the_mask(models, tmp_path):
+    r = make_raster(tmp_path / "k.tif", size=(600, 300), squares=[(X0 + 30.0, Y0 - 30.0, 4.0)])
+    mask = box(X0 - 100.0, Y0 - 40.0, X0 + 50.0, Y0 + 100.0)  # reaches far off the imagery
+    rep = run_detection(models["yolov8"], str(r), mask=[mask], mask_crs="EPSG:2154")
+    assert rep.km2 == pytest.approx(50.0 * 40.0 / 1e6)  # not the mask's 150 x 140 m
