@@ -109,7 +109,9 @@ def check_complete(src, path: str) -> None:
     GDAL opens such a file (a 1 KB stub even reads as 'no CRS') and fails only when the missing
     blocks are read, deep in a run; the block offsets in the header tell it up front.
     """
-    if src.driver != "GTiff":
+    from .params import is_local_path
+
+    if src.driver != "GTiff" or not is_local_path(path):  # remote: no extra request (caches, quotas)
         return
     size = _file_size(path)
     if size is None:
