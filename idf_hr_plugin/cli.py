@@ -196,6 +196,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except IdfHrError as exc:
         sys.stderr.write("\n" + tr("Error: {msg}").format(msg=str(exc)) + "\n")
         return 2
+    except Exception as exc:
+        if not _is_gdal_error(exc):
+            raise
+        # a data file GDAL could not read, past the checks that name it: still one sentence
+        msg = " ".join(str(exc).split())[:300]
+        sys.stderr.write(
+            "\n"
+            + tr(
+                "Error: GDAL could not read the data ({msg}). Check that the file is complete and readable."
+            ).format(msg=msg)
+            + "\n"
+        )
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("\n" + tr("Interrupted; nothing was written.") + "\n")
         return 130
+
+
+def _is_gdal_error(exc: BaseException) -> bool:
+    try:
+        from rasterio._err import CPLE_BaseError
+        from rasterio.errors import RasterioError
+    except ImportError:  # pragma: no cover - rasterio is a dependency of the CLI
+        return False
+    return isinstance(exc, (RasterioError, CPLE_BaseError))

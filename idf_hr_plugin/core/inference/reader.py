@@ -145,8 +145,13 @@ def open_raster(path: str):
     """
     import rasterio
 
+    from .params import is_local_path
+
+    # a remote raster: do not list its folder on the server looking for sidecar files
+    env = {} if is_local_path(path) else {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
     try:
-        src = rasterio.open(path)
+        with rasterio.Env(**env):
+            src = rasterio.open(path)
     except Exception as exc:
         raise raster_error(path, exc) from exc
     try:

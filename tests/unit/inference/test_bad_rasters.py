@@ -83,3 +83,28 @@ def test_cli_download_of_truncated_raster_exits_2(tmp_path, capsys, keep):
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and str(bad) in err and "incomplete" in err
     assert not out.exists()
+
+
+def test_cli_detect_on_truncated_remote_cog_exits_2(models, tmp_path, loopback, capsys, monkeypatch):
+    monkeypatch.setenv("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")  # no folder listing on this server
+    served = tmp_path / "www"
+    served.mkdir()
+    bad = _truncated(tmp_path, 0.6)
+    (served / "cut.tif").write_bytes(bad.read_bytes())
+    srv = loopback(served)
+    url = f"/vsicurl/{srv.url}/cut.tif"
+    code = cli.main(
+        [
+            "detect",
+            "--model",
+            str(models["yolov8"]),
+            "--raster",
+            url,
+            "--out",
+            str(tmp_path / "o.gpkg"),
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "cut.tif" in err and "could not be read" in err
+    assert not (tmp_path / "o.gpkg").exists()
