@@ -51,8 +51,11 @@ def _new_file(text: str, name: str) -> str:
         )
     return text
 
+EXIT_INCOMPLETE = 3  # catalog-search: results printed, but the service stopped paging early
+
 
 def _search_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = "Exit status: 0 complete, 2 error, 3 results incomplete (the service stopped paging early)."
     p.add_argument("--kind", choices=["stac-api", "stac-static", "wmts", "demo"], default="demo")
     p.add_argument(
         "--url", default="", help="catalog URL (STAC API root, catalog.json, WMTS GetCapabilities)"
@@ -75,7 +78,7 @@ def _search_parser(p: argparse.ArgumentParser) -> None:
 def _search_run(args: argparse.Namespace) -> int:
     from .core.catalog import footprints
     from .core.catalog.model import SearchQuery, SourceConfig
-    from .core.catalog.sources import make_source
+    from .core.catalog.sources import make_source, run_search
 
     if args.kind != "demo" and not args.url.strip():
         raise UserInputError(tr("--kind {kind} needs --url, the catalog address.").format(kind=args.kind))
@@ -93,7 +96,8 @@ def _search_run(args: argparse.Namespace) -> int:
         max_gsd=args.max_gsd,
         limit=args.limit,
     )
-    items = list(source.search(query))
+    outcome = run_search(source, query)
+    items = outcome.items
     for item in items:
         gsd = f"{item.gsd:.2f} m" if item.gsd else "?"
         print(f"{(item.datetime or '')[:10]:10}  {gsd:>7}  {item.collection or '':28}  {item.id}")
@@ -101,7 +105,9 @@ def _search_run(args: argparse.Namespace) -> int:
     if args.geojson:
         footprints.write_footprints_geojson(items, args.geojson)
         print(args.geojson)
-    return 0
+    for warning in outcome.warnings:
+        sys.stderr.write(tr("Warning: {msg}").format(msg=warning) + "\n")
+    return EXIT_INCOMPLETE if outcome.truncated else 0
 
 
 def _download_parser(p: argparse.ArgumentParser) -> None:
@@ -186,3 +192,103 @@ register_command(
 )
 register_command("download", _download_parser, _download_run, "download an extent of imagery for offline use")
 register_command("demo", _demo_parser, _demo_run, "run the demo job on the embedded synthetic region")
+
+
+# -- publish-model (issue 11): a model as a STAC MLM item in a static catalog folder -----------
+def _publish_model_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model file (its sidecar card <model>.json is published with it)")
+    p.add_argument("catalog", help="static catalog folder, e.g. on a shared drive (created when absent)")
+
+
+def _publish_model_run(args: argparse.Namespace) -> int:
+    from .core.mlm import publish_model
+
+    print(tr("Model published: {path}").format(path=publish_model(args.model, args.catalog)))
+    return 0
+
+
+register_command(
+    "publish-model", _publish_model_parser, _publish_model_run, "publish a model as a STAC MLM item"
+)
+
+
+# -- offline-kit --------------------------------------------------------------------------------
+def _kit_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="kit folder to create (must not exist)")
+    p.add_argument("--zone", default="", help="commune or EPT: name or code (e.g. 94068, T10)")
+    p.add_argument("--extent", help="imagery extent xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)")
+    p.add_argument("--catalog", default="demo", help="imagery: 'demo', a static STAC catalog URL, or 'none'")
+    p.add_argument(
+        "--vintage", type=int, action="append", default=[], help="year (repeatable; default: latest)"
+    )
+    p.add_argument("--gsd", type=float, help="imagery resolution in metres (default: best coverage)")
+    p.add_argument("--boundaries", help="commune boundaries file (default: settings or geo.api.gouv.fr)")
+    p.add_argument("--ftth", help="ARCEP FttH deployment file or URL (default: the bundled ARCEP figures)")
+    p.add_argument("--premises", help="ARCEP premises file or URL (Logements, Établissements)")
+    p.add_argument("--opendata", action="append", default=[], help="vector file to include (repeatable)")
+    p.add_argument("--model", action="append", default=[], help="ONNX model with its card (repeatable)")
+    p.add_argument("--estimate", action="store_true", help="print the plan and size estimate, write nothing")
+
+
+def _kit_run(args: argparse.Namespace) -> int:
+    from .core.catalog.model import SourceConfig
+    from .core.offline_kit import human_size
+    from .gis.headless import ensure_qgis_app
+    from .gis.offline_kit import build_offline_kit, plan_offline_kit
+
+    ensure_qgis_app()
+    extent = None
+    if args.extent:
+        extent, crs = parse_extent(args.extent)
+        if crs not in (None, "EPSG:2154"):
+            from pyproj import Transformer
+
+            t = Transformer.from_crs(crs, "EPSG:2154", always_xy=True)
+            xs, ys = t.transform([extent[0], extent[2]], [extent[1], extent[3]])
+            extent = (min(xs), min(ys), max(xs), max(ys))
+    source = None
+    if args.catalog == "demo":
+        source = SourceConfig(id="demo", name="IdF HR demo", kind="demo")
+    elif args.catalog != "none":
+        source = SourceConfig(id="kit", name="STAC", kind="stac-static", url=args.catalog)
+    plan = plan_offline_kit(
+        args.out,
+        zone=args.zone,
+        extent=extent,
+        source_config=source,
+        vintages=args.vintage,
+        gsd=args.gsd,
+        boundaries_file=args.boundaries,
+        ftth=args.ftth,
+        premises=args.premises,
+        opendata=args.opendata,
+        models=args.model,
+    )
+    print(tr("Offline kit for {zone}:").format(zone=plan.zone))
+    print(plan.summary())
+    if args.estimate:
+        return 0
+    last = [0.0]
+
+    def progress(fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.5 or fraction >= 1.0:
+            last[0] = now
+            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
+            sys.stderr.flush()
+
+    result = build_offline_kit(plan, progress=progress)
+    sys.stderr.write("\n")
+    print(
+        tr("Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).").format(
+            path=result.path,
+            size=human_size(result.bytes),
+            n=result.parts_built,
+            resumed=result.parts_resumed,
+        )
+    )
+    print(result.project)
+    return 0
+
+
+register_command("offline-kit", _kit_parser, _kit_run, "prepare an offline kit folder for a commune or EPT")

@@ -540,11 +540,11 @@ def file_layer(path: str | os.PathLike[str], name: str, layer: str | None = None
 
 def _symbol_for(layer: QgsVectorLayer, hint: StyleHint) -> QgsSymbol:
     gtype = layer.geometryType()
-    if gtype == QgsWkbTypes.PointGeometry:
+    if gtype == QgsWkbTypes.GeometryType.PointGeometry:
         sym = QgsMarkerSymbol.createSimple(
             {"name": hint.symbol, "color": hint.color, "outline_color": hint.stroke, "size": "3"}
         )
-    elif gtype == QgsWkbTypes.LineGeometry:
+    elif gtype == QgsWkbTypes.GeometryType.LineGeometry:
         sym = QgsLineSymbol.createSimple({"line_color": hint.color, "line_width": "0.6"})
     else:
         sym = QgsFillSymbol.createSimple(
@@ -579,7 +579,7 @@ def coverage_renderer(field_name: str = "coverage_pct") -> QgsGraduatedSymbolRen
         sym = QgsFillSymbol.createSimple({"color": color, "outline_color": "#636363", "outline_width": "0.2"})
         ranges.append(QgsRendererRange(float(lo), float(min(hi, 100.0)), sym, label))
     renderer = QgsGraduatedSymbolRenderer(field_name, ranges)
-    renderer.setMode(QgsGraduatedSymbolRenderer.Custom)
+    renderer.setMode(QgsGraduatedSymbolRenderer.Mode.Custom)
     return renderer
 
 
@@ -589,7 +589,7 @@ def set_quarter_temporal(layer: QgsVectorLayer, field_name: str = "quarter_date"
     props.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
     props.setStartField(field_name)
     props.setFixedDuration(float(months))
-    props.setDurationUnits(QgsUnitTypes.TemporalMonths)
+    props.setDurationUnits(QgsUnitTypes.TemporalUnit.TemporalMonths)
     props.setIsActive(True)
 
 

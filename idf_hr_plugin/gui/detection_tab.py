@@ -16,6 +16,7 @@ from qgis.core import (
     QgsRectangle,
 )
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -121,21 +122,29 @@ class DetectionTab(QWidget):
         self.download_button = QPushButton(tr("Download…"))
         self.download_button.setToolTip(tr("Download a model from a URL; its sha256 is verified."))
         self.download_button.clicked.connect(self._ask_download)
+        self.catalog_button = QPushButton(tr("Shared catalog…"))
+        self.catalog_button.setToolTip(tr("Models of a STAC MLM catalog: cards first, checksum verified."))
+        self.catalog_button.clicked.connect(self.open_model_catalog)
+        self.publish_button = QPushButton(tr("Publish this model…"))
+        self.publish_button.setToolTip(tr("Write this model as a STAC MLM item into a catalog folder."))
+        self.publish_button.clicked.connect(self._ask_publish)
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.import_button)
         row.addWidget(self.download_button)
+        row.addWidget(self.catalog_button)
+        row.addWidget(self.publish_button)
         form.addRow(tr("Model"), row)
         root.addLayout(form)
 
         self.card_label = QLabel()
         self.card_label.setWordWrap(True)
-        self.card_label.setTextFormat(1)  # Qt.RichText
-        self.card_label.setFrameShape(QLabel.StyledPanel)
+        self.card_label.setTextFormat(Qt.TextFormat.RichText)
+        self.card_label.setFrameShape(QLabel.Shape.StyledPanel)
         root.addWidget(self.card_label)
 
         form2 = QFormLayout()
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.layerChanged.connect(self._update_estimate)
         form2.addRow(tr("Imagery"), self.layer_combo)
 
@@ -153,7 +162,7 @@ class DetectionTab(QWidget):
         ext_row.addWidget(self.draw_button)
         form2.addRow(tr("Where"), ext_row)
         self.mask_combo = QgsMapLayerComboBox()
-        self.mask_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.mask_label = QLabel(tr("Mask layer"))
         form2.addRow(self.mask_label, self.mask_combo)
         self.place_combo = QComboBox()
@@ -195,7 +204,7 @@ class DetectionTab(QWidget):
         form2.addRow(tr("Model type"), self.task_combo)
 
         self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter(tr("GeoPackage (*.gpkg)"))
         self.output_widget.setFilePath(str(self.default_output()))
         form2.addRow(tr("Output"), self.output_widget)
@@ -378,6 +387,38 @@ class DetectionTab(QWidget):
         if ok:
             self.download_model(url.strip(), sha.strip())
 
+    def open_model_catalog(self, url: str = ""):
+        """The shared-catalog dialog of the model manager (non-modal); returns it."""
+        from .model_catalog_dialog import ModelCatalogDialog
+
+        self.catalog_dialog = ModelCatalogDialog(self, url, self)
+        self.catalog_dialog.show()
+        return self.catalog_dialog
+
+    def publish_model(self, folder: str):
+        """Publish the selected model as a STAC MLM item into ``folder``; returns the item path or None."""
+        from ..core.mlm import publish_model
+
+        entry = self.current_entry()
+        if entry is None:
+            return None
+        try:
+            item = publish_model(entry.path, folder)
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return None
+        self.status_label.setText(
+            tr("Model “{name}” published in {folder}: partners add this folder as a shared catalog.").format(
+                name=entry.name, folder=folder
+            )
+        )
+        return item
+
+    def _ask_publish(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("Publish this model into a catalog folder"))
+        if folder:
+            self.publish_model(folder)
+
     # -- extent --------------------------------------------------------------------------
     def _setup_place_option(self) -> None:
         if det.boundaries_cache() is not None:
@@ -500,8 +541,10 @@ class DetectionTab(QWidget):
 
     # -- run -----------------------------------------------------------------------------
     def _confirm_large(self, text: str) -> bool:
-        answer = QMessageBox.question(self, tr("Large detection"), text, QMessageBox.Yes | QMessageBox.No)
-        return answer == QMessageBox.Yes
+        answer = QMessageBox.question(
+            self, tr("Large detection"), text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def run(self) -> tasks.IdfHrTask | None:
         """Start a detection task with the current choices; returns it (None when refused)."""
@@ -623,6 +666,8 @@ class DetectionTab(QWidget):
             self.model_combo,
             self.import_button,
             self.download_button,
+            self.catalog_button,
+            self.publish_button,
             self.layer_combo,
             self.extent_combo,
         ):
@@ -662,7 +707,7 @@ class DetectionTab(QWidget):
             tr("{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).").format(
                 n=report.features, km2=report.km2, s=report.duration_s, wh=report.energy_wh
             ),
-            Qgis.Success,
+            Qgis.MessageLevel.Success,
             8,
         )
 

@@ -78,7 +78,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterFile(
                 self.MODEL,
                 self.tr("ONNX model (file, or the name of a model of the model manager)"),
-                behavior=QgsProcessingParameterFile.File,
+                behavior=QgsProcessingParameterFile.Behavior.File,
                 extension="onnx",
             )
         )
@@ -91,7 +91,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterFeatureSource(
                 self.MASK,
                 self.tr("Mask polygons (tiles and detections outside are dropped)"),
-                [QgsProcessing.TypeVectorPolygon],
+                [QgsProcessing.SourceType.TypeVectorPolygon],
                 optional=True,
             )
         )
@@ -103,7 +103,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
                 QgsProcessingParameterNumber(
                     name,
                     label,
-                    type=QgsProcessingParameterNumber.Double,
+                    type=QgsProcessingParameterNumber.Type.Double,
                     optional=True,
                     minValue=0.0,
                     maxValue=1.0,
@@ -113,7 +113,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.BATCH,
                 self.tr("Batch size (0: automatic)"),
-                type=QgsProcessingParameterNumber.Integer,
+                type=QgsProcessingParameterNumber.Type.Integer,
                 defaultValue=0,
                 minValue=0,
                 maxValue=256,
@@ -121,7 +121,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterVectorDestination(
-                self.OUTPUT, self.tr("Detections (GeoPackage)"), type=QgsProcessing.TypeVectorPolygon
+                self.OUTPUT,
+                self.tr("Detections (GeoPackage)"),
+                type=QgsProcessing.SourceType.TypeVectorPolygon,
             )
         )
         task_param = QgsProcessingParameterEnum(
@@ -130,7 +132,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             options=[self.tr("automatic")] + list(TASKS),
             defaultValue=0,
         )
-        task_param.setFlags(task_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        task_param.setFlags(task_param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(task_param)
         bands_param = QgsProcessingParameterString(
             self.BANDS,
@@ -139,7 +141,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             ),
             optional=True,
         )
-        bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(bands_param)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of objects")))
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Run report (JSON)")))

@@ -63,7 +63,7 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.RESOLUTION,
                 self.tr("Resolution in map units (empty: native)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 optional=True,
                 minValue=0.0,
             )
@@ -71,6 +71,9 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Offline pack")))
 
     def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
+        from ..gis import cache_service
+
+        cache_service.start()  # remote imagery is read through the persistent cache, also in qgis_process
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         source = self.parameterAsString(parameters, self.SOURCE, context).strip()
         if layer is not None:

@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsDataSourceUri,
     QgsProcessingException,
     QgsProcessingParameterExtent,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
+    QgsProcessingUtils,
+    QgsProviderRegistry,
     QgsVectorLayer,
 )
 
 from .base import IdfHrAlgorithm
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+
+
+def decode_destination(dest: str) -> tuple[str, str | None, str | None]:
+    """(file path, table or None, provider key or None) of a Processing vector destination.
+
+    QGIS's "Save to GeoPackage" gives ``ogr:dbname='…/file.gpkg' table="name" (geom)``; a plain
+    path or ``path|layername=name`` is a file too. Another provider (``postgres:…``) comes back
+    with its key so the caller can refuse it.
+    """
+    ok, provider, uri = QgsProcessingUtils.decodeProviderKeyAndUri(dest)  # "provider://uri"
+    if not ok:  # "provider:uri", as the destination widget writes it (QGIS 3.22)
+        m = re.match(r"^([A-Za-z][A-Za-z0-9_]{2,}):(?!//)(.*)$", dest, re.S)
+        if not m or m.group(1) not in QgsProviderRegistry.instance().providerList():
+            return dest, None, None
+        provider, uri = m.groups()
+    if provider != "ogr":
+        return uri, None, provider
+    parsed = QgsDataSourceUri(uri)
+    if parsed.database():
+        return parsed.database(), parsed.table() or None, provider
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", uri)
+    return str(parts.get("path") or uri), parts.get("layerName") or None, provider
 
 
 class OpenDataLoadAlgorithm(IdfHrAlgorithm):
@@ -73,6 +99,14 @@ class OpenDataLoadAlgorithm(IdfHrAlgorithm):
             if not rect.isNull() and not rect.isEmpty():
                 self._bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        self._path, self._table, provider = decode_destination(self._dest)
+        if provider not in (None, "ogr"):
+            raise QgsProcessingException(
+                self.tr(
+                    "This algorithm writes a file (GeoPackage, GeoJSON…), not a {provider} table; "
+                    "choose a file as the output."
+                ).format(provider=provider)
+            )
         self._offline = odl.offline()
         return True
 
@@ -100,15 +134,16 @@ class OpenDataLoadAlgorithm(IdfHrAlgorithm):
                 "title": entry.title,
                 "retrieved_at": entry.retrieved_at.isoformat(),
             }
-            dest = Path(self._dest)
+            dest = Path(self._path)
             if dest.suffix.lower() == ".gpkg":
-                gpkgio.convert_to_gpkg(entry.path, dest, entry.layer, meta, src_layer=entry.layer)
-                out = f"{dest}|layername={entry.layer}"
+                # added in place to an existing GeoPackage: its other layers and tables are kept
+                layer = self._table or entry.layer
+                gpkgio.convert_to_gpkg(entry.path, dest, layer, meta, src_layer=entry.layer)
+                out = f"{dest}|layername={layer}"
             else:
-                from osgeo import gdal
+                from ..core.gdal_errors import gdal_exceptions
 
-                gdal.UseExceptions()
-                with atomic_path(dest) as tmp:
+                with gdal_exceptions() as (gdal, _, _), atomic_path(dest) as tmp:
                     gdal.VectorTranslate(str(tmp), str(entry.path), layers=[entry.layer])
                 out = str(dest)
         except Exception as exc:

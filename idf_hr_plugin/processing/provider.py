@@ -17,6 +17,8 @@ ALGORITHMS = (
     ("opendata_load", "OpenDataLoadAlgorithm"),
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
+    ("publish_model", "PublishModelAlgorithm"),
+    ("offline_kit", "OfflineKitAlgorithm"),
 )
 
 

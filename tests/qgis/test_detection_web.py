@@ -92,7 +92,7 @@ def _rendered_red_centres(layer, tmp_path) -> list:
     png = render_png(
         [layer], tmp_path / "ref.png", extent=QgsRectangle(662000, 6855840, 662160, 6856000), size=(800, 800)
     )
-    img = QImage(str(png)).convertToFormat(QImage.Format_RGB888)
+    img = QImage(str(png)).convertToFormat(QImage.Format.Format_RGB888)
     ptr = img.constBits()
     ptr.setsize(img.sizeInBytes())
     arr = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]

@@ -308,7 +308,10 @@ def load_model_spec(
         spec.input_size = (h, w)
     elif spec.tile_size:
         spec.input_size = (spec.tile_size, spec.tile_size)
-    detected_task, detected_layout = detect_task_layout(spec)
+    if task and layout:  # the user's explicit choice: no guessing, nothing to contradict
+        detected_task, detected_layout = task, layout
+    else:
+        detected_task, detected_layout = detect_task_layout(spec)
     spec.task = task or detected_task
     spec.layout = layout or (
         detected_layout if not task or task == detected_task else _default_layout(task, spec)
@@ -325,6 +328,8 @@ def load_model_spec(
                 layout=spec.layout, layouts=", ".join(LAYOUTS)
             )
         )
+    if not (task and layout):  # what the metadata or card says must fit the outputs
+        check_layout_shapes(spec, spec.task, spec.layout)
     _finish_classes(spec)
     return spec
 
@@ -454,6 +459,8 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if meta.get("_card_task") or meta.get("_card_layout"):
         task = meta.get("_card_task") or "detection"
         return task, meta.get("_card_layout") or _default_layout(task, spec)
+    if spec.convention == "ultralytics" and "task" in meta:
+        return _ultralytics_task_layout(spec)
     hint = meta.get("_task_hint")
     outs = [o.shape for o in spec.outputs]
     nc = spec.num_classes or None
@@ -500,6 +507,18 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
             return "detection", "yolov5"
         if hint in ("semantic_segmentation", "regression"):
             return hint, ("seg_maps" if hint == "semantic_segmentation" else "regression_map")
+        if hint in ("detection", "obb"):
+            if d1i is not None:  # (B, 4+nc[+1], anchors)
+                return hint, _default_layout(hint, spec)
+            if d2i is not None and hint == "detection":  # (B, N, 5+nc)
+                return hint, "yolov5"
+            raise UserInputError(
+                tr(
+                    "The model '{name}' is a detector, but its output shape {shape} does not say "
+                    "which box layout it uses; set det_type in its metadata, or the layout in its "
+                    "model card."
+                ).format(name=Path(spec.path).name, shape=out)
+            )
         return "semantic_segmentation", "seg_maps"  # (B, H, W) with dynamic dims
     if len(out) == 4:
         oh = out[2]
@@ -513,6 +532,98 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if len(out) == 2:
         return "regression", "vector"
     return hint or "detection", _default_layout(hint or "detection", spec)
+
+
+_ULTRA_LAYOUTS = {
+    ("detection", False): "yolov8",
+    ("detection", True): "end2end",
+    ("obb", False): "yolov8_obb",
+    ("obb", True): "end2end_obb",
+    ("instance_segmentation", False): "yolov8_seg",
+    ("instance_segmentation", True): "end2end_seg",
+}
+
+
+def _ultralytics_task_layout(spec: ModelSpec) -> tuple[str, str]:
+    """(task, layout) of an Ultralytics export from its metadata; the output shapes only confirm.
+
+    ``task`` decides the head; ``args.nms`` / ``end2end`` decide raw head vs NMS-included rows.
+    Only when the export says neither (older versions) do the shapes choose between the two.
+    """
+    meta = spec.metadata
+    raw = str(_py_literal(meta["task"])).strip()
+    task = _ULTRA_TASKS.get(raw)
+    if task is None:
+        raise UserInputError(
+            tr(
+                "The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and "
+                "segment models only. Export a detection, oriented-box or instance-segmentation model."
+            ).format(name=Path(spec.path).name, task=raw)
+        )
+    if meta.get("_end2end"):
+        end2end = True
+    elif "end2end" in meta or (meta.get("_ultra_args") or {}).get("nms") is False:
+        end2end = str(meta.get("end2end", "")).lower() == "true"
+    else:
+        end2end = _looks_end2end(spec, task)
+    return task, _ULTRA_LAYOUTS[(task, end2end)]
+
+
+def _looks_end2end(spec: ModelSpec, task: str) -> bool:
+    """Rows (B, max_det, 6|7|6+nm) rather than a raw head (B, 4+nc+..., anchors)?"""
+    pred = next((o.shape for o in spec.outputs if len(o.shape) == 3), None)
+    if pred is None or not isinstance(pred[2], int):
+        return False
+    width = {"detection": (6,), "obb": (7,), "instance_segmentation": (6 + _n_masks(spec),)}[task]
+    return pred[2] in width and (not isinstance(pred[1], int) or pred[1] > pred[2])
+
+
+def _n_masks(spec: ModelSpec) -> int:
+    protos = next((o.shape for o in spec.outputs if len(o.shape) == 4), None)
+    return int(protos[1]) if protos is not None and isinstance(protos[1], int) else 32
+
+
+def check_layout_shapes(spec: ModelSpec, task: str, layout: str) -> None:
+    """Refuse a detector whose outputs contradict ``layout`` and its class count.
+
+    Named (dynamic) dimensions pass here; the decoders check the real arrays at run time.
+    """
+    rows = layout in ("yolov5", "end2end", "end2end_obb", "end2end_seg")  # one row per box
+    if layout not in _ULTRA_LAYOUTS.values() and not rows:
+        return
+    nc = spec.num_classes or None
+    nm = _n_masks(spec)
+    # values per box on the box axis: fixed for NMS rows, else given by the class count
+    width = {"end2end": 6, "end2end_obb": 7, "end2end_seg": 6 + nm}
+    if nc:
+        width.update(yolov8=4 + nc, yolov8_obb=5 + nc, yolov8_seg=4 + nc + nm, yolov5=5 + nc)
+    want = width.get(layout)
+    seg = layout.endswith("_seg")
+    axis = 2 if rows else 1
+    expected = "(batch, boxes, {w})" if rows else "(batch, {w}, anchors)"
+    unknown = {"yolov5": "5+nc", "yolov8_obb": "5+nc", "yolov8_seg": f"4+nc+{nm}"}.get(layout, "4+nc")
+    expected = expected.format(w=want or unknown) + (f" + (batch, {nm}, h, w)" if seg else "")
+    bad = sorted(len(o.shape) for o in spec.outputs) != ([3, 4] if seg else [3])
+    if not bad and want is not None:
+        dim = next(o.shape for o in spec.outputs if len(o.shape) == 3)[axis]
+        bad = isinstance(dim, int) and dim != want
+    if bad:
+        classes = tr("{n} classes").format(n=nc) if nc else tr("an unknown number of classes")
+        raise UserInputError(
+            tr(
+                "The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but "
+                "its output shapes are {shapes} where {expected} is expected. The export and its metadata "
+                "disagree, so its results would be wrong: export the model again, or set its task and "
+                "layout in the model card."
+            ).format(
+                name=Path(spec.path).name,
+                task=task,
+                layout=layout,
+                classes=classes,
+                shapes=", ".join(str(tuple(o.shape)) for o in spec.outputs),
+                expected=expected,
+            )
+        )
 
 
 def _finish_classes(spec: ModelSpec) -> None:
