@@ -51,6 +51,7 @@ def _new_file(text: str, name: str) -> str:
         )
     return text
 
+
 EXIT_INCOMPLETE = 3  # catalog-search: results printed, but the service stopped paging early
 
 
@@ -203,6 +204,8 @@ def _publish_model_parser(p: argparse.ArgumentParser) -> None:
 def _publish_model_run(args: argparse.Namespace) -> int:
     from .core.mlm import publish_model
 
+    check_input_file(args.model, tr("model file"))
+
     print(tr("Model published: {path}").format(path=publish_model(args.model, args.catalog)))
     return 0
 
@@ -216,12 +219,24 @@ register_command(
 def _kit_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="kit folder to create (must not exist)")
     p.add_argument("--zone", default="", help="commune or EPT: name or code (e.g. 94068, T10)")
-    p.add_argument("--extent", help="imagery extent xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)")
+    p.add_argument(
+        "--extent",
+        type=checked(parse_extent),
+        help="imagery extent xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)",
+    )
     p.add_argument("--catalog", default="demo", help="imagery: 'demo', a static STAC catalog URL, or 'none'")
     p.add_argument(
-        "--vintage", type=int, action="append", default=[], help="year (repeatable; default: latest)"
+        "--vintage",
+        type=checked(check_int, "--vintage", 1900, 2100),
+        action="append",
+        default=[],
+        help="year (repeatable; default: latest)",
     )
-    p.add_argument("--gsd", type=float, help="imagery resolution in metres (default: best coverage)")
+    p.add_argument(
+        "--gsd",
+        type=checked(check_positive, "--gsd"),
+        help="imagery resolution in metres (default: best coverage)",
+    )
     p.add_argument("--boundaries", help="commune boundaries file (default: settings or geo.api.gouv.fr)")
     p.add_argument("--ftth", help="ARCEP FttH deployment file or URL (default: the bundled ARCEP figures)")
     p.add_argument("--premises", help="ARCEP premises file or URL (Logements, Établissements)")
@@ -236,10 +251,14 @@ def _kit_run(args: argparse.Namespace) -> int:
     from .gis.headless import ensure_qgis_app
     from .gis.offline_kit import build_offline_kit, plan_offline_kit
 
+    files = [(args.boundaries, tr("boundaries file")), (args.ftth, tr("FttH file"))]
+    files += [(args.premises, tr("premises file"))] + [(f, tr("open data file")) for f in args.opendata]
+    for path, what in files + [(f, tr("model file")) for f in args.model]:
+        check_input_file(path, what)  # before any work; URLs are left to the loaders
     ensure_qgis_app()
     extent = None
     if args.extent:
-        extent, crs = parse_extent(args.extent)
+        extent, crs = args.extent
         if crs not in (None, "EPSG:2154"):
             from pyproj import Transformer
 

@@ -139,3 +139,23 @@ def test_demo_out_must_be_a_folder(tmp_path, capsys):
     f.write_text("x")
     code, err = _run(["demo", "--out", str(f)], capsys)
     assert code == 2 and "file.txt" in err and "folder" in err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["offline-kit", "--out", "kit", "--gsd", "0"], ["--gsd", "greater than 0"]),
+        (["offline-kit", "--out", "kit", "--vintage", "20245"], ["--vintage", "between 1900 and 2100"]),
+        (["offline-kit", "--out", "kit", "--extent", "10,10,0,0"], ["extent", "empty"]),
+        (["offline-kit", "--out", "kit", "--model", "missing.onnx"], ["missing.onnx", "does not exist"]),
+        (["offline-kit", "--out", "kit", "--boundaries", "missing.geojson"], ["missing.geojson"]),
+        (["publish-model", "missing.onnx", "catalog"], ["missing.onnx", "does not exist"]),
+    ],
+)
+def test_kit_and_publish_check_their_options_first(argv, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(argv, capsys)
+    assert code == 2 and "Traceback" not in err
+    for w in words:
+        assert w in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing created
