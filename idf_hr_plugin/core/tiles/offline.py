@@ -41,6 +41,7 @@ from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
 from ..fsutil import is_disk_full
 from ..gpkg_tx import add_to_gpkg, copy_tiles_table, publish
 from ..i18n import tr
+from ..inference.reader import check_complete
 from ..paths import cache_dir
 from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
 from . import service as cache_service
@@ -144,6 +145,7 @@ def download_pack(
     with rasterio.Env(**GDAL_HTTP_ENV):
         src = _open_source(read_path, source)
         with src:
+            check_complete(src, source)  # a truncated GeoTIFF is refused before any work
             grid = _plan(src, source, extent, extent_crs, resolution)
             args = {
                 "version": JOURNAL_VERSION,
