@@ -1,0 +1,300 @@
+"""The change chain shared by the CLI, Processing, the Analyse tab and the accuracy check:
+two detection runs (or two existing detection layers) -> ``compare_detections`` -> change layer;
+and the yardstick that scores detected changes against a ground truth.
+
+Cars are parked somewhere else on every flight, so a car "new" or "removed" says nothing about the
+territory: :data:`DEFAULT_EXCLUDED` leaves them out of change detection unless the user asks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ..errors import Cancelled
+from ..i18n import tr
+from .change import NEW, REMOVED, ChangeResult, Detections, compare_detections
+from .errors import AnalysisError
+from .io import read_detections
+
+DEFAULT_EXCLUDED = ("car",)
+ZONE_NAME_FIELDS = ("nom", "name", "NOM", "NAME", "nom_com", "libelle", "ept_nom", "zone")
+CancelCb = Callable[[], bool]
+
+
+def parse_classes(text: str | Sequence[str] | None) -> set:
+    """``"car, tree"`` or a list -> ``{"car", "tree"}``; empty / None -> empty set."""
+    if text is None:
+        return set()
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return {str(s).strip() for s in items if str(s).strip()}
+
+
+def _exclusion_keys(run: Detections, names: set) -> set:
+    """Excluded class keys of ``run``: names match the class key or its label (class ids stay ids)."""
+    keys = set()
+    for k, lab in zip(run.classes.tolist(), run.labels.tolist()):
+        if str(k) in names or str(lab) in names:
+            keys.add(k)
+    return keys
+
+
+def compare_runs(
+    before: Detections,
+    after: Detections,
+    *,
+    exclude: Optional[set] = None,
+    cancel: Optional[CancelCb] = None,
+    **options: Any,
+) -> ChangeResult:
+    """``compare_detections`` with classes excluded by name or label (default: cars)."""
+    names = set(DEFAULT_EXCLUDED) if exclude is None else set(exclude)
+    keys = _exclusion_keys(before, names) | _exclusion_keys(after, names)
+    if cancel is not None and cancel():
+        raise Cancelled()
+    result = compare_detections(before, after, exclude_classes=keys or None, **options)
+    result.metadata["excluded_classes"] = sorted(names)
+    result.metadata["compared_area_wkt"] = result.compared_area.wkt  # so zonal statistics can reuse it
+    if cancel is not None and cancel():
+        raise Cancelled()
+    return result
+
+
+def detect_vintages(
+    model: str | os.PathLike,
+    rasters: Sequence[str],
+    vintages: Sequence[str],
+    out_dir: str | os.PathLike,
+    *,
+    extent: Optional[Sequence[float]] = None,
+    extent_crs: Any = None,
+    cancel: Optional[CancelCb] = None,
+    progress: Optional[Callable[[float, str], None]] = None,
+    session: Any = None,
+) -> list[Detections]:
+    """Run ``model`` on each raster over the same ``extent``; return the runs as :class:`Detections`.
+
+    Each run is written to ``out_dir/detections_<vintage>.gpkg`` (an existing file is refused by the
+    engine). ``cancel()`` is honoured inside each run; ``progress(fraction, message)``.
+    """
+    from ..inference import run_detection
+
+    if len(rasters) != len(vintages):
+        raise AnalysisError(tr("Give one vintage per imagery layer."))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    n = len(rasters)
+    for i, (raster, vintage) in enumerate(zip(rasters, vintages)):
+
+        def tiles(done: int, total: int, _eta: float, i=i, vintage=vintage) -> None:
+            if progress is not None and total:
+                progress((i + done / total) / n, tr("Detection on {v}").format(v=vintage))
+
+        report = run_detection(
+            str(model),
+            str(raster),
+            extent=extent,
+            extent_crs=extent_crs,
+            out_path=out_dir / f"detections_{vintage}.gpkg",
+            vintage=str(vintage),
+            source=Path(str(raster)).name,
+            progress=tiles,
+            cancel=cancel,
+            session=session,
+        )
+        runs.append(read_detections(report.out_path, report.layer))
+    return runs
+
+
+def read_zones(
+    path: str | os.PathLike, layer: Optional[str] = None, name_field: Optional[str] = None
+) -> tuple[list, list[str], str]:
+    """Polygons of a vector file as ``(geometries, names, crs)``.
+
+    ``name_field`` names the zones; when omitted, a field called ``nom``/``name``/``NOM`` is used,
+    else the user is asked to choose one (the error lists the fields).
+    """
+    from shapely import wkb
+
+    from .io import _layer_crs, _ogr, _open
+
+    ogr, _ = _ogr()
+    ds = _open(path, False, tr("'{path}' cannot be opened as a vector file ({err}); choose a polygon layer."))
+    lyr = ds.GetLayerByName(layer) if layer else ds.GetLayer(0)
+    if lyr is None:
+        raise AnalysisError(tr("The layer '{layer}' is not in '{path}'.").format(layer=layer, path=path))
+    defn = lyr.GetLayerDefn()
+    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    if name_field is None:
+        name_field = next((f for f in ZONE_NAME_FIELDS if f in fields), None)
+    if name_field is None or name_field not in fields:
+        raise AnalysisError(
+            tr(
+                "The zones layer has no field '{field}' to name the zones; choose one of its fields: {fields}."
+            ).format(field=name_field or "nom", fields=", ".join(fields) or "-")
+        )
+    geoms, names = [], []
+    for f in lyr:
+        g = f.GetGeometryRef()
+        if g is None or g.IsEmpty():
+            continue
+        geoms.append(wkb.loads(bytes(g.ExportToIsoWkb())))
+        names.append(f.GetField(name_field))
+    return geoms, names, _layer_crs(lyr) or "EPSG:4326"
+
+
+def boundary_zones(level: str, boundaries: Any = None) -> tuple[list, list[str], str]:
+    """MGP zones from the boundaries service (cache first, offline-capable): ``level`` is
+    ``commune``, ``ept`` or ``mgp`` (one zone). Returns ``(geometries, names, "EPSG:4326")``."""
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    from ..opendata.boundaries import Boundaries
+
+    b = boundaries if boundaries is not None else Boundaries.fetch()
+    if level not in ("commune", "ept", "mgp"):
+        raise AnalysisError(
+            tr("The zones must be commune, ept, mgp or a polygon file, not '{z}'.").format(z=level)
+        )
+    fc = b.feature_collection("ept" if level == "ept" else "commune")
+    geoms = [shape(f["geometry"]) for f in fc["features"] if f.get("geometry")]
+    key = "ept_nom" if level == "ept" else "nom"
+    names = [f["properties"][key] for f in fc["features"] if f.get("geometry")]
+    if level == "mgp":
+        geoms, names = [unary_union(geoms)], ["Métropole du Grand Paris"]
+    return geoms, names, "EPSG:4326"
+
+
+def layer_statistics(
+    gpkg: str | os.PathLike,
+    layer: Optional[str],
+    zones: Sequence,
+    zone_names: Sequence,
+    zones_crs: Any,
+):
+    """Zonal statistics of a detection layer, or of a change layer written by this module (its
+    compared area and statuses are used). Returns a ``ZonalResult``."""
+    from shapely import wkt
+
+    from .io import read_layer_metadata
+    from .zonal import zonal_statistics
+
+    run = read_detections(gpkg, layer, fields=())
+    if layer is None:  # read_detections accepted the file's only layer
+        from .io import _ogr
+
+        ogr, _ = _ogr()
+        ds = ogr.Open(str(gpkg))
+        layer = next(
+            n for n in (ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())) if n != "idfhr_runs"
+        )
+        ds = None
+    meta = read_layer_metadata(gpkg, layer)
+    change = None
+    area = run.analysed_area
+    if meta.get("compared_area_wkt"):
+        area = wkt.loads(meta["compared_area_wkt"])
+        change = read_detections(gpkg, layer, analysed_area=area, fields=("change",)).attributes["change"]
+    if area is None:
+        raise AnalysisError(
+            tr(
+                "The layer '{layer}' does not say which ground was analysed, so densities and the "
+                "analysed fraction cannot be given; use a layer written by an IdF HR detection or "
+                "change run."
+            ).format(layer=layer or gpkg)
+        )
+    return zonal_statistics(
+        zones,
+        zone_names,
+        run.geometry,
+        run.classes,
+        [area],
+        zones_crs=zones_crs,
+        crs=run.crs,
+        labels=run.labels,
+        change=change,
+    )
+
+
+def _prf(tp: int, detected: int, true: int) -> dict:
+    """Precision / recall / F1 (None where undefined: nothing detected or nothing to find)."""
+    p = tp / detected if detected else None
+    r = tp / true if true else None
+    f1 = (2 * p * r / (p + r) if p + r > 0 else 0.0) if p is not None and r is not None else None
+    rnd = lambda v: None if v is None else round(v, 4)  # noqa: E731
+    return {
+        "precision": rnd(p),
+        "recall": rnd(r),
+        "f1": rnd(f1),
+        "tp": tp,
+        "detected": detected,
+        "true": true,
+    }
+
+
+def _truth_status(truth_before: Detections, truth_after: Detections, status: str):
+    """Ground-truth objects of ``status`` (``new`` from the after truth, ``removed`` from the before)."""
+    src = truth_after if status == NEW else truth_before
+    sel = np.asarray(src.attributes["change"]).astype(str) == status
+    return src.geometry[sel], src.classes[sel].astype(str)
+
+
+def change_accuracy(
+    result: ChangeResult,
+    truth_before: Detections,
+    truth_after: Detections,
+    *,
+    area: Any = None,
+    iou_min: float = 0.3,
+) -> dict:
+    """Precision / recall / F1 of detected ``new`` and ``removed`` objects per class.
+
+    ``truth_*`` are the ground truth of each vintage with a ``change`` attribute. A detected change
+    is right when it overlaps (IoU >= ``iou_min``, one-to-one, greedy by IoU) a true change of the
+    same status and class. Only objects whose representative point lies in ``area`` (default: the
+    compared area) are scored. Returns ``{status: {class: {precision, recall, f1, tp, detected,
+    true}}}``.
+    """
+    from shapely.geometry import Point
+
+    area = result.compared_area if area is None else area
+    out: dict = {}
+    classes = sorted(set(truth_before.classes.astype(str)) | set(truth_after.classes.astype(str)))
+    for status in (NEW, REMOVED):
+        sel = result.columns["change"].astype(str) == status
+        d_geom = result.geometry[sel]
+        d_cls = result.columns["label"][sel].astype(str)
+        t_geom, t_cls = _truth_status(truth_before, truth_after, status)
+
+        def inside(geoms):
+            return np.array([area.contains(Point(g.representative_point())) for g in geoms], bool)
+
+        di, ti = inside(d_geom), inside(t_geom)
+        per: dict = {}
+        for c in classes:
+            dg = [g for g, k, ok in zip(d_geom, d_cls, di) if k == c and ok]
+            tg = [g for g, k, ok in zip(t_geom, t_cls, ti) if k == c and ok]
+            pairs = []
+            for i, a in enumerate(dg):
+                for j, b in enumerate(tg):
+                    if a.intersects(b):
+                        inter = a.intersection(b).area
+                        iou = inter / (a.area + b.area - inter)
+                        if iou >= iou_min:
+                            pairs.append((iou, i, j))
+            used_d, used_t = set(), set()
+            for _iou, i, j in sorted(pairs, reverse=True):
+                if i not in used_d and j not in used_t:
+                    used_d.add(i)
+                    used_t.add(j)
+            per[c] = _prf(len(used_d), len(dg), len(tg))
+        kept = [v for c, v in per.items() if c not in DEFAULT_EXCLUDED]
+        per["all_but_" + "_".join(DEFAULT_EXCLUDED)] = _prf(
+            sum(v["tp"] for v in kept), sum(v["detected"] for v in kept), sum(v["true"] for v in kept)
+        )
+        out[status] = per
+    return out
