@@ -18,6 +18,8 @@ ALGORITHMS = (
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
     ("publish_model", "PublishModelAlgorithm"),
+    ("change_detection", "ChangeDetectionAlgorithm"),
+    ("zonal_statistics", "ZonalStatisticsAlgorithm"),
 )
 
 

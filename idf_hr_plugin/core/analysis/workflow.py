@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import Cancelled
 from ..i18n import tr
-from .change import NEW, REMOVED, ChangeResult, Detections, compare_detections
+from .change import NEW, REMOVED, ChangeResult, Detections, compare_detections, compare_segmentation
 from .errors import AnalysisError
 from .io import read_detections
 
@@ -42,6 +42,12 @@ def _exclusion_keys(run: Detections, names: set) -> set:
     return keys
 
 
+def is_segmentation(run: Detections) -> bool:
+    """True when the run record says the model was a semantic-segmentation model."""
+    rec = run.run_record or {}
+    return str(rec.get("task") or (rec.get("parameters") or {}).get("task") or "") == "semantic_segmentation"
+
+
 def compare_runs(
     before: Detections,
     after: Detections,
@@ -50,12 +56,16 @@ def compare_runs(
     cancel: Optional[CancelCb] = None,
     **options: Any,
 ) -> ChangeResult:
-    """``compare_detections`` with classes excluded by name or label (default: cars)."""
+    """``compare_detections`` with classes excluded by name or label (default: cars); two
+    semantic-segmentation runs are overlaid instead (``compare_segmentation``: gained / lost)."""
     names = set(DEFAULT_EXCLUDED) if exclude is None else set(exclude)
-    keys = _exclusion_keys(before, names) | _exclusion_keys(after, names)
     if cancel is not None and cancel():
         raise Cancelled()
-    result = compare_detections(before, after, exclude_classes=keys or None, **options)
+    if is_segmentation(before) and is_segmentation(after):
+        result = compare_segmentation(before, after)
+    else:
+        keys = _exclusion_keys(before, names) | _exclusion_keys(after, names)
+        result = compare_detections(before, after, exclude_classes=keys or None, **options)
     result.metadata["excluded_classes"] = sorted(names)
     result.metadata["compared_area_wkt"] = result.compared_area.wkt  # so zonal statistics can reuse it
     if cancel is not None and cancel():
@@ -110,6 +120,20 @@ def detect_vintages(
     return runs
 
 
+def check_name_field(name_field: Optional[str], fields: Sequence[str]) -> str:
+    """The field naming the zones: ``name_field``, else a usual name (``nom``, ``name``…); when
+    there is none, the error asks the user to choose one of ``fields``."""
+    if not name_field:
+        name_field = next((f for f in ZONE_NAME_FIELDS if f in fields), None)
+    if not name_field or name_field not in fields:
+        raise AnalysisError(
+            tr(
+                "The zones layer has no field '{field}' to name the zones; choose one of its fields: {fields}."
+            ).format(field=name_field or "nom", fields=", ".join(fields) or "-")
+        )
+    return name_field
+
+
 def read_zones(
     path: str | os.PathLike, layer: Optional[str] = None, name_field: Optional[str] = None
 ) -> tuple[list, list[str], str]:
@@ -128,15 +152,9 @@ def read_zones(
     if lyr is None:
         raise AnalysisError(tr("The layer '{layer}' is not in '{path}'.").format(layer=layer, path=path))
     defn = lyr.GetLayerDefn()
-    fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    if name_field is None:
-        name_field = next((f for f in ZONE_NAME_FIELDS if f in fields), None)
-    if name_field is None or name_field not in fields:
-        raise AnalysisError(
-            tr(
-                "The zones layer has no field '{field}' to name the zones; choose one of its fields: {fields}."
-            ).format(field=name_field or "nom", fields=", ".join(fields) or "-")
-        )
+    name_field = check_name_field(
+        name_field, [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    )
     geoms, names = [], []
     for f in lyr:
         g = f.GetGeometryRef()
@@ -298,3 +316,49 @@ def change_accuracy(
         )
         out[status] = per
     return out
+
+
+def zone_indicators(result: Any) -> dict[str, np.ndarray]:
+    """One row per zone of a ``ZonalResult``: the columns of the joined zones layer.
+
+    ``analysed_label`` reads "analysé à 12 %" so a map label never hides how much was seen;
+    densities are per analysed km² (None where nothing was analysed: no extrapolation).
+    """
+    zones = result.zones
+    change = any("n_new" in r for r in result.rows)
+    cols: dict[str, list] = {
+        "zone": [z["zone"] for z in zones],
+        "zone_area_km2": [z["zone_area_km2"] for z in zones],
+        "analysed_km2": [z["analysed_km2"] for z in zones],
+        "analysed_pct": [round(100 * z["analysed_fraction"], 2) for z in zones],
+        "analysed_label": [f"analysé à {100 * z['analysed_fraction']:.0f} %" for z in zones],
+        "count": [z["count"] for z in zones],
+        "density_per_km2": [
+            z["count"] / z["analysed_km2"] if z["analysed_km2"] > 0 else np.nan for z in zones
+        ],
+    }
+    if change:
+        for key in ("n_new", "n_removed", "net_change"):
+            cols[key] = [sum(r[key] for r in result.rows if r["zone"] == z["zone"]) for z in zones]
+    return {
+        k: np.asarray(v, dtype=object if k in ("zone", "analysed_label") else None) for k, v in cols.items()
+    }
+
+
+def write_zones_layer(
+    result: Any,
+    zones: Sequence,
+    zones_crs: Any,
+    path: str | os.PathLike,
+    layer: str = "zone_statistics",
+    *,
+    cancel: Optional[CancelCb] = None,
+) -> str:
+    """The zones (in Lambert-93) joined with :func:`zone_indicators`, as a GeoPackage layer."""
+    from . import geometry as G
+    from .io import write_layer
+
+    geoms, _ = G.to_lambert93(G.as_geometry_array(list(zones)), zones_crs)
+    return write_layer(
+        path, layer, geoms, zone_indicators(result), crs=G.LAMBERT93, metadata=result.metadata, cancel=cancel
+    )

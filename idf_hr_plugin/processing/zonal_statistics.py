@@ -1,0 +1,201 @@
+"""``idfhr:zonalstatistics`` — counts, areas and densities per zone (communes, EPT, MGP or any polygons)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputString,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+    QgsVectorLayer,
+)
+
+from .base import IdfHrAlgorithm
+
+ZONE_KINDS = ("commune", "ept", "mgp", "layer")
+INDICATOR_KEYS = ("count", "density_per_km2", "analysed_pct", "n_new", "n_removed", "net_change")
+
+
+class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
+    NAME = "zonalstatistics"
+    GROUP_ID = "analysis"
+
+    INPUT = "INPUT"
+    ZONES = "ZONES"
+    ZONES_LAYER = "ZONES_LAYER"
+    NAME_FIELD = "NAME_FIELD"
+    INDICATOR = "INDICATOR"
+    TABLE = "TABLE"
+    OUTPUT = "OUTPUT"
+    ANALYSED = "ANALYSED"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Statistics per zone (communes, EPT, MGP)")
+
+    def group(self) -> str:
+        return self.tr("Analysis")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Counts, areas and densities per zone and class of a detection or change layer. Zones: the "
+            "MGP communes, EPT or the whole MGP (boundaries service, cached for offline use) or any "
+            "polygon layer with a field naming the zones. Areas are in Lambert-93 whatever the zones' "
+            "CRS. Each zone states the share of its area that was analysed ('analysé à 12 %'); "
+            "densities are per analysed km², never extrapolated to the unanalysed part. Outputs: a "
+            "table (CSV or XLSX) and the zones layer joined with the figures, styled on the chosen "
+            "indicator."
+        )
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(
+            QgsProcessingParameterVectorLayer(
+                self.INPUT, self.tr("Detection or change layer"), [QgsProcessing.SourceType.TypeVectorPolygon]
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.ZONES,
+                self.tr("Zones"),
+                options=[
+                    self.tr("MGP communes"),
+                    self.tr("EPT"),
+                    self.tr("Whole MGP"),
+                    self.tr("Zones layer below"),
+                ],
+                defaultValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorLayer(
+                self.ZONES_LAYER,
+                self.tr("Zones layer"),
+                [QgsProcessing.SourceType.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.NAME_FIELD,
+                self.tr("Field naming the zones"),
+                parentLayerParameterName=self.ZONES_LAYER,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.INDICATOR,
+                self.tr("Indicator mapped on the zones"),
+                options=[
+                    self.tr("Number of objects"),
+                    self.tr("Objects per analysed km²"),
+                    self.tr("Analysed share (%)"),
+                    self.tr("New objects (change layer)"),
+                    self.tr("Removed objects (change layer)"),
+                    self.tr("Net change, new − removed (change layer)"),
+                ],
+                defaultValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.TABLE, self.tr("Statistics table"), self.tr("CSV (*.csv);;Excel (*.xlsx)")
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Zones with statistics"))
+        )
+        self.addOutput(QgsProcessingOutputString(self.ANALYSED, self.tr("Analysed share per zone")))
+
+    def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
+        from ..core.analysis.errors import AnalysisError
+        from ..core.analysis.workflow import check_name_field
+        from ..gis.analysis_layers import gpkg_source
+        from ..gis.i18n import tr
+
+        try:
+            self._input = gpkg_source(self.parameterAsVectorLayer(parameters, self.INPUT, context))
+            self._kind = ZONE_KINDS[self.parameterAsEnum(parameters, self.ZONES, context)]
+            self._zones = None
+            if self._kind == "layer":
+                zl = self.parameterAsVectorLayer(parameters, self.ZONES_LAYER, context)
+                if zl is None:
+                    raise AnalysisError(tr("Choose the zones layer, or communes, EPT or the whole MGP."))
+                fields = [f.name() for f in zl.fields()]
+                name = check_name_field(
+                    self.parameterAsString(parameters, self.NAME_FIELD, context) or None, fields
+                )
+                from shapely import wkb
+
+                geoms, names = [], []
+                for f in zl.getFeatures():
+                    g = f.geometry()
+                    if g.isEmpty():
+                        continue
+                    geoms.append(wkb.loads(bytes(g.asWkb())))
+                    names.append(f[name])
+                self._zones = (geoms, names, zl.crs().authid() or zl.crs().toWkt())
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        self._indicator = INDICATOR_KEYS[self.parameterAsEnum(parameters, self.INDICATOR, context)]
+        self._table = self.parameterAsFileOutput(parameters, self.TABLE, context)
+        self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        out = self._dest
+        if not out.lower().endswith(".gpkg"):
+            out = str(Path(out).with_suffix(".gpkg"))
+        self._out = out
+        return True
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from ..core.analysis.workflow import boundary_zones, layer_statistics, write_zones_layer
+        from ..gis.i18n import tr
+
+        cancel = self.cancel_check(feedback)
+        try:
+            zones, names, zcrs = self._zones or boundary_zones(self._kind)
+            result = layer_statistics(*self._input, zones, names, zcrs)
+            if self._indicator.startswith("n_") or self._indicator == "net_change":
+                if not any("n_new" in r for r in result.rows):
+                    self._indicator = "count"
+                    feedback.pushWarning(
+                        tr("The input is not a change layer: the zones are mapped by count.")
+                    )
+            table = self._table
+            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
+            self._layer = "zone_statistics"
+            write_zones_layer(result, zones, zcrs, self._out, self._layer, cancel=cancel)
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        for note in result.metadata.get("notes", []):
+            feedback.pushInfo(note)
+        lines = [
+            tr("{zone}: {n} objects, analysed at {pct:.0f} %").format(
+                zone=z["zone"], n=z["count"], pct=100 * z["analysed_fraction"]
+            )
+            for z in result.zones
+            if z["analysed_fraction"] > 0
+        ]
+        for line in lines:
+            feedback.pushInfo(line)
+        uri = f"{self._out}|layername={self._layer}"
+        if context.willLoadLayerOnCompletion(self._dest):
+            layers = dict(context.layersToLoadOnCompletion())
+            details = layers.pop(self._dest)
+            details.name = tr("Zone statistics")
+            layers[uri] = details
+            context.setLayersToLoadOnCompletion(layers)
+        self._uri = uri
+        return {self.OUTPUT: uri, self.TABLE: table, self.ANALYSED: "; ".join(lines)}
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        """Store the graduated style on the chosen indicator as the GeoPackage's default style."""
+        from ..gis.analysis_layers import style_zones_layer
+
+        layer = QgsVectorLayer(self._uri, self._layer, "ogr")
+        if layer.isValid():
+            style_zones_layer(layer, self._indicator, save=True)
+        return {}
