@@ -36,7 +36,11 @@ def test_changedetection_from_two_detection_layers(qgis_process, tmp_path):
     out = tmp_path / "changes.gpkg"
     res = qgis_process.run(
         "idfhr:changedetection",
-        {"BEFORE": f"{before}|layername=yolo_2024", "AFTER": f"{after}|layername=yolo_2026", "OUTPUT": str(out)},
+        {
+            "BEFORE": f"{before}|layername=yolo_2024",
+            "AFTER": f"{after}|layername=yolo_2026",
+            "OUTPUT": str(out),
+        },
     )
     assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
     # the car of 2026 is left out by default, and the run says so
@@ -51,14 +55,18 @@ def test_changedetection_refuses_two_models_and_writes_nothing(qgis_process, tmp
     out = tmp_path / "changes.gpkg"
     res = qgis_process.run(
         "idfhr:changedetection",
-        {"BEFORE": f"{before}|layername=yolo_2024", "AFTER": f"{after}|layername=yolo_2026", "OUTPUT": str(out)},
+        {
+            "BEFORE": f"{before}|layername=yolo_2024",
+            "AFTER": f"{after}|layername=yolo_2026",
+            "OUTPUT": str(out),
+        },
     )
     assert res["_returncode"] != 0
     assert "different models" in res["_stderr"] + res["_stdout"]
     assert not out.exists()
 
 
-def test_changedetection_runs_the_model_on_two_images_then_compares(qgis_process_ort, shared_data, tmp_path):
+def test_changedetection_runs_the_model_on_two_images_then_compares(qgis_process_ort, shared_data, tmp_path):  # noqa: F811
     img = shared_data / "imagery" / "ign_ortho_20cm_rgb_l93.tif"
     out = tmp_path / "changes.gpkg"
     res = qgis_process_ort.run(
