@@ -170,10 +170,11 @@ def _changes_run(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from .core.analysis import read_detections, write_change_layer
-    from .core.analysis.workflow import compare_runs, detect_vintages, parse_classes
+    from .core.analysis.workflow import check_new_layer, compare_runs, detect_vintages, parse_classes
     from .core.errors import UserInputError
 
     exclude = parse_classes(args.exclude)
+    check_new_layer(args.out, args.layer)
     if args.before and args.after:
         before, after = (read_detections(*_gpkg_layer(t)) for t in (args.before, args.after))
     elif args.model and args.before_raster and args.after_raster and args.extent:

@@ -24,7 +24,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.analysis.workflow import DEFAULT_EXCLUDED, ZONE_NAME_FIELDS, parse_classes
+from ..core.analysis.workflow import DEFAULT_EXCLUDED, ZONE_NAME_FIELDS, check_new_layer, parse_classes
 from ..core.errors import IdfHrError
 from ..gis import analysis_layers as al
 from ..gis.i18n import tr
@@ -182,6 +182,7 @@ class AnalysisTab(QWidget, RunsTasks):
 
         try:
             out = self._output_path(self.change_output, (".gpkg",), tr("change layer"))
+            check_new_layer(out, "changes")
             exclude = parse_classes(self.exclude_edit.text())
             rasters: list = []
             if self.mode_images.isChecked():
@@ -259,6 +260,8 @@ class AnalysisTab(QWidget, RunsTasks):
                 raise IdfHrError(tr("Choose the detection or change layer to count."))
             source = al.gpkg_source(layer)
             table = self._output_path(self.table_output, (".csv", ".xlsx"), tr("statistics table"))
+            out = str(Path(table).with_suffix("")) + "_zones.gpkg"
+            check_new_layer(out, "zone_statistics")
             kind = self.zones_kind.currentData()
             zones = None
             if kind == "layer":
@@ -276,7 +279,6 @@ class AnalysisTab(QWidget, RunsTasks):
             self.status.setText(str(exc))
             return
         indicator = self.indicator.currentData()
-        out = str(Path(table).with_suffix("")) + "_zones.gpkg"
 
         def work(progress, is_canceled):
             zg, zn, zc = zones or boundary_zones(kind)

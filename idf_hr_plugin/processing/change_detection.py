@@ -151,11 +151,13 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..core.analysis import read_detections, write_change_layer
         from ..core.analysis.errors import AnalysisError
-        from ..core.analysis.workflow import compare_runs, detect_vintages
+        from ..core.analysis.workflow import check_new_layer, compare_runs, detect_vintages
         from ..gis.i18n import tr
 
         cancel = self.cancel_check(feedback)
+        self._layer = "changes"
         try:
+            check_new_layer(self._out, self._layer)
             if len(self._runs) == 2:
                 before, after = (read_detections(p, lyr) for p, lyr in self._runs)
             elif len(self._rasters) == 2 and self._model and self._extent:
@@ -179,7 +181,6 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
                     tr("Give either two detection layers, or two imagery layers with a model and an extent.")
                 )
             result = compare_runs(before, after, exclude=self._exclude, cancel=cancel)
-            self._layer = "changes"
             write_change_layer(result, self._out, self._layer, cancel=cancel)
         except Exception as exc:
             raise self.fail(exc) from exc

@@ -87,16 +87,42 @@ def detect_vintages(
 ) -> list[Detections]:
     """Run ``model`` on each raster over the same ``extent``; return the runs as :class:`Detections`.
 
-    Each run is written to ``out_dir/detections_<vintage>.gpkg`` (an existing file is refused by the
-    engine). ``cancel()`` is honoured inside each run; ``progress(fraction, message)``.
+    Each run is written to ``out_dir/detections_<vintage>.gpkg`` (an existing file is refused);
+    both appear only once both runs are complete. ``cancel()`` is honoured inside each run;
+    ``progress(fraction, message)``.
     """
-    from ..inference import run_detection
+    import shutil
+    import tempfile
 
     if len(rasters) != len(vintages):
         raise AnalysisError(tr("Give one vintage per imagery layer."))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs = []
+    finals = [out_dir / f"detections_{v}.gpkg" for v in vintages]
+    taken = [str(p) for p in finals if p.exists()]
+    if taken:
+        raise AnalysisError(
+            tr("The detection output {paths} already exists; choose another output name.").format(
+                paths=", ".join(taken)
+            )
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # runs go to a hidden folder and are moved into place only when both are complete, so a
+    # cancelled or failed chain leaves nothing behind
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.part-", dir=out_dir.parent))
+    try:
+        runs = _run_all(model, rasters, vintages, work, extent, extent_crs, cancel, progress, session)
+        out_dir.mkdir(exist_ok=True)
+        for final in finals:
+            os.replace(work / final.name, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [read_detections(final, run.layer) for run, final in zip(runs, finals)]
+
+
+def _run_all(model, rasters, vintages, out_dir: Path, extent, extent_crs, cancel, progress, session) -> list:
+    from ..inference import run_detection
+
+    reports = []
     n = len(rasters)
     for i, (raster, vintage) in enumerate(zip(rasters, vintages)):
 
@@ -116,8 +142,8 @@ def detect_vintages(
             cancel=cancel,
             session=session,
         )
-        runs.append(read_detections(report.out_path, report.layer))
-    return runs
+        reports.append(report)
+    return reports
 
 
 def check_name_field(name_field: Optional[str], fields: Sequence[str]) -> str:
@@ -252,6 +278,25 @@ def _prf(tp: int, detected: int, true: int) -> dict:
         "detected": detected,
         "true": true,
     }
+
+
+def check_new_layer(path: str | os.PathLike, layer: str) -> None:
+    """Refuse, before any work, an output GeoPackage that already holds ``layer``."""
+    from .io import _ogr
+
+    if not Path(path).exists():
+        return
+    ogr, _ = _ogr()
+    try:
+        ds = ogr.Open(str(path))
+    except RuntimeError:
+        ds = None
+    if ds is not None and ds.GetLayerByName(layer) is not None:
+        raise AnalysisError(
+            tr(
+                "The GeoPackage '{path}' already has a layer '{layer}'; choose another file or layer name."
+            ).format(path=path, layer=layer)
+        )
 
 
 def _truth_status(truth_before: Detections, truth_after: Detections, status: str):
