@@ -61,6 +61,24 @@ def gpkg_source(layer: QgsVectorLayer) -> tuple[str, Optional[str]]:
     return path, name
 
 
+def zones_from_layer(layer: Optional[QgsVectorLayer], name_field: Optional[str]) -> tuple[list, list, str]:
+    """``(shapely geometries, names, CRS)`` of a polygon layer; a missing name field is asked for."""
+    from shapely import wkb
+
+    from ..core.analysis.errors import AnalysisError
+    from ..core.analysis.workflow import check_name_field
+
+    if layer is None:
+        raise AnalysisError(tr("Choose the zones layer, or communes, EPT or the whole MGP."))
+    name = check_name_field(name_field or None, [f.name() for f in layer.fields()])
+    geoms, names = [], []
+    for f in layer.getFeatures():
+        if not f.geometry().isEmpty():
+            geoms.append(wkb.loads(bytes(f.geometry().asWkb())))
+            names.append(f[name])
+    return geoms, names, layer.crs().authid() or layer.crs().toWkt()
+
+
 def _fill(color: str) -> QgsFillSymbol:
     return QgsFillSymbol.createSimple({"color": color, "outline_color": "#333333", "outline_width": "0.3"})
 

@@ -245,11 +245,9 @@ class AnalysisTab(QWidget, RunsTasks):
     # -- statistics -----------------------------------------------------------------------
     def compute_statistics(self) -> None:
         """Statistics per zone of the chosen layer; table written, zones layer joined and styled."""
-        from shapely import wkb
 
         from ..core.analysis.workflow import (
             boundary_zones,
-            check_name_field,
             layer_statistics,
             write_zones_layer,
         )
@@ -265,16 +263,9 @@ class AnalysisTab(QWidget, RunsTasks):
             kind = self.zones_kind.currentData()
             zones = None
             if kind == "layer":
-                zl = self.zones_layer_combo.currentLayer()
-                if zl is None:
-                    raise IdfHrError(tr("Choose the zones layer, or communes, EPT or the whole MGP."))
-                name = check_name_field(self.name_field.currentField(), [f.name() for f in zl.fields()])
-                geoms, names = [], []
-                for f in zl.getFeatures():
-                    if not f.geometry().isEmpty():
-                        geoms.append(wkb.loads(bytes(f.geometry().asWkb())))
-                        names.append(f[name])
-                zones = (geoms, names, zl.crs().authid() or zl.crs().toWkt())
+                zones = al.zones_from_layer(
+                    self.zones_layer_combo.currentLayer(), self.name_field.currentField()
+                )
         except IdfHrError as exc:
             self.status.setText(str(exc))
             return

@@ -44,3 +44,18 @@ class IdfHrAlgorithm(QgsProcessingAlgorithm):
         if isinstance(exc, (IdfHrError, Cancelled)):
             return QgsProcessingException(str(exc))
         return QgsProcessingException(_tr("Unexpected error: {error}").format(error=exc))
+
+    def gpkg_destination(self, parameters, name: str, context) -> tuple[str, str]:
+        """``(destination as given, the .gpkg file written)`` of a vector destination parameter."""
+        dest = self.parameterAsOutputLayer(parameters, name, context)
+        return dest, dest if dest.lower().endswith(".gpkg") else str(Path(dest).with_suffix(".gpkg"))
+
+    @staticmethod
+    def load_layer_instead(context, dest: str, uri: str, name: str) -> None:
+        """Load ``uri`` (a layer inside the written GeoPackage) under ``name`` instead of ``dest``."""
+        if context.willLoadLayerOnCompletion(dest):
+            layers = dict(context.layersToLoadOnCompletion())
+            details = layers.pop(dest)
+            details.name = name
+            layers[uri] = details
+            context.setLayersToLoadOnCompletion(layers)

@@ -141,11 +141,7 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
             for v in (self.parameterAsString(parameters, self.VINTAGES, context) or "before,after").split(",")
         ]
         self._exclude = parse_classes(self.parameterAsString(parameters, self.EXCLUDE, context))
-        self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        out = self._dest
-        if not out.lower().endswith(".gpkg"):
-            out = str(Path(out).with_suffix(".gpkg"))
-        self._out = out
+        self._dest, self._out = self.gpkg_destination(parameters, self.OUTPUT, context)
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -193,12 +189,7 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
         feedback.pushInfo(tr("{n} objects compared: {detail}.").format(n=len(result), detail=text or "-"))
         feedback.setProgress(100)
         uri = f"{self._out}|layername={self._layer}"
-        if context.willLoadLayerOnCompletion(self._dest):
-            layers = dict(context.layersToLoadOnCompletion())
-            details = layers.pop(self._dest)
-            details.name = tr("Changes")
-            layers[uri] = details
-            context.setLayersToLoadOnCompletion(layers)
+        self.load_layer_instead(context, self._dest, uri, tr("Changes"))
         self._uri = uri
         return {self.OUTPUT: uri, self.COUNTS: text}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputString,
@@ -112,42 +110,22 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.ANALYSED, self.tr("Analysed share per zone")))
 
     def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
-        from ..core.analysis.errors import AnalysisError
-        from ..core.analysis.workflow import check_name_field
-        from ..gis.analysis_layers import gpkg_source
-        from ..gis.i18n import tr
+        from ..gis.analysis_layers import gpkg_source, zones_from_layer
 
         try:
             self._input = gpkg_source(self.parameterAsVectorLayer(parameters, self.INPUT, context))
             self._kind = ZONE_KINDS[self.parameterAsEnum(parameters, self.ZONES, context)]
             self._zones = None
             if self._kind == "layer":
-                zl = self.parameterAsVectorLayer(parameters, self.ZONES_LAYER, context)
-                if zl is None:
-                    raise AnalysisError(tr("Choose the zones layer, or communes, EPT or the whole MGP."))
-                fields = [f.name() for f in zl.fields()]
-                name = check_name_field(
-                    self.parameterAsString(parameters, self.NAME_FIELD, context) or None, fields
+                self._zones = zones_from_layer(
+                    self.parameterAsVectorLayer(parameters, self.ZONES_LAYER, context),
+                    self.parameterAsString(parameters, self.NAME_FIELD, context),
                 )
-                from shapely import wkb
-
-                geoms, names = [], []
-                for f in zl.getFeatures():
-                    g = f.geometry()
-                    if g.isEmpty():
-                        continue
-                    geoms.append(wkb.loads(bytes(g.asWkb())))
-                    names.append(f[name])
-                self._zones = (geoms, names, zl.crs().authid() or zl.crs().toWkt())
         except Exception as exc:
             raise self.fail(exc) from exc
         self._indicator = INDICATOR_KEYS[self.parameterAsEnum(parameters, self.INDICATOR, context)]
         self._table = self.parameterAsFileOutput(parameters, self.TABLE, context)
-        self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        out = self._dest
-        if not out.lower().endswith(".gpkg"):
-            out = str(Path(out).with_suffix(".gpkg"))
-        self._out = out
+        self._dest, self._out = self.gpkg_destination(parameters, self.OUTPUT, context)
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -182,12 +160,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
         for line in lines:
             feedback.pushInfo(line)
         uri = f"{self._out}|layername={self._layer}"
-        if context.willLoadLayerOnCompletion(self._dest):
-            layers = dict(context.layersToLoadOnCompletion())
-            details = layers.pop(self._dest)
-            details.name = tr("Zone statistics")
-            layers[uri] = details
-            context.setLayersToLoadOnCompletion(layers)
+        self.load_layer_instead(context, self._dest, uri, tr("Zone statistics"))
         self._uri = uri
         return {self.OUTPUT: uri, self.TABLE: table, self.ANALYSED: "; ".join(lines)}
 
