@@ -123,3 +123,18 @@ def test_report_button_opens_the_report_dialog_on_the_result(plugin, monkeypatch
     monkeypatch.setattr(rd, "show_report_dialog", lambda iface, parent, layer: seen.append((parent, layer)))
     tab.report_button.click()
     assert seen == [(tab, None)]
+
+
+def test_change_group_holds_the_changes_and_both_vintages_imagery(plugin, tmp_path, shared_data):
+    before, after = _runs(tmp_path)
+    out = tmp_path / "changes.gpkg"
+    from idf_hr_plugin.cli import main
+
+    assert main(["changes", "--before", before, "--after", after, "--out", str(out)]) == 0
+    img = str(shared_data / "imagery" / "ign_ortho_20cm_rgb_l93.tif")
+    layer = al.add_change_group(
+        str(out), "changes", [(img, "2024"), (img, "2026")], group_name="Avant / après"
+    )
+    group = QgsProject.instance().layerTreeRoot().findGroup("Avant / après")
+    assert [n.name() for n in group.children()] == ["Changes", "Imagery 2024", "Imagery 2026"]
+    assert group.findLayer(layer.id()) is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from osgeo import ogr
 
@@ -86,3 +88,49 @@ def test_an_output_layer_that_exists_is_refused_before_any_work(tmp_path, capsys
     assert main(argv) == 2
     assert "already has a layer 'changes'" in capsys.readouterr().err
     assert not (tmp_path / "changes_runs").exists()
+
+
+def test_runs_in_different_crs_are_reprojected_and_the_user_is_told(tmp_path, capsys):
+    from osgeo import gdal
+
+    before, after = _runs(tmp_path)
+    moved = tmp_path / "d2026_3857.gpkg"
+    gdal.VectorTranslate(str(moved), after, options="-t_srs EPSG:3857 -f GPKG yolo_2026")
+    con = sqlite3.connect(str(moved))  # keep the run record (extent in Lambert-93)
+    con.execute("ATTACH ? AS src", (after,))
+    con.execute("CREATE TABLE idfhr_runs AS SELECT * FROM src.idfhr_runs")
+    con.commit()
+    con.close()
+    out = tmp_path / "changes.gpkg"
+    assert main(["changes", "--before", before, "--after", str(moved), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "reprojected from EPSG:3857 to Lambert-93" in captured.err
+    assert "unchanged 1" in captured.out and "new 1" in captured.out  # same objects found again
+
+
+def test_commune_ept_and_mgp_zones_come_from_the_offline_boundaries(shared_data):
+    from idf_hr_plugin.core.analysis.workflow import boundary_zones
+    from idf_hr_plugin.core.opendata.boundaries import Boundaries
+
+    b = Boundaries.from_file(shared_data / "admin" / "mgp_communes_with_ept.geojson")
+    geoms, names, crs = boundary_zones("commune", b)
+    assert len(geoms) == len(names) == 131 and "Montreuil" in names and crs == "EPSG:4326"
+    assert len(boundary_zones("ept", b)[1]) == 12
+    geoms, names, _ = boundary_zones("mgp", b)
+    assert names == ["Métropole du Grand Paris"] and len(geoms) == 1
+
+
+def test_two_segmentation_runs_are_overlaid_gained_and_lost():
+    from shapely.geometry import box
+
+    from idf_hr_plugin.core.analysis import Detections
+    from idf_hr_plugin.core.analysis.workflow import compare_runs
+
+    area = box(0, 0, 100, 100)
+    rec = {"task": "semantic_segmentation"}
+    kw = dict(analysed_area=area, model_name="seg", run_record=rec)
+    before = Detections([box(0, 0, 50, 50)], ["water"], [1.0], vintage="2024", **kw)
+    after = Detections([box(0, 0, 50, 60)], ["water"], [1.0], vintage="2026", **kw)
+    result = compare_runs(before, after)
+    assert result.columns["change"].tolist() == ["gained"]
+    assert result.columns["area_m2"].tolist() == [500.0]
