@@ -223,6 +223,9 @@ def _stats_parser(p: argparse.ArgumentParser) -> None:
         "--zones", required=True, help="commune, ept, mgp (boundaries service, cache first) or a polygon file"
     )
     p.add_argument("--name-field", help="field naming the zones of a polygon file (default: nom/name)")
+    p.add_argument(
+        "--boundaries", help="local MGP communes file for commune/ept/mgp (offline; default: cache)"
+    )
     p.add_argument("--out", required=True, help="output table: .csv or .xlsx")
 
 
@@ -236,7 +239,10 @@ def _stats_run(args: argparse.Namespace) -> int:
     if suffix not in (".csv", ".xlsx"):
         raise UserInputError(tr("The output '{path}' must end in .csv or .xlsx.").format(path=args.out))
     if args.zones in ("commune", "communes", "ept", "mgp"):
-        zones, names, zcrs = boundary_zones(args.zones.rstrip("s"))
+        from .core.opendata.boundaries import Boundaries
+
+        b = Boundaries.from_file(args.boundaries) if args.boundaries else None
+        zones, names, zcrs = boundary_zones(args.zones.rstrip("s"), b)
     else:
         zones, names, zcrs = read_zones(args.zones, None, args.name_field)
     result = layer_statistics(*_gpkg_layer(args.layer), zones, names, zcrs)

@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
@@ -26,6 +27,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
     INPUT = "INPUT"
     ZONES = "ZONES"
     ZONES_LAYER = "ZONES_LAYER"
+    BOUNDARIES = "BOUNDARIES"
     NAME_FIELD = "NAME_FIELD"
     INDICATOR = "INDICATOR"
     TABLE = "TABLE"
@@ -66,6 +68,13 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
                     self.tr("Zones layer below"),
                 ],
                 defaultValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.BOUNDARIES,
+                self.tr("Commune boundaries file (empty: geo.api.gouv.fr, cached)"),
+                optional=True,
             )
         )
         self.addParameter(
@@ -116,6 +125,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
             self._input = gpkg_source(self.parameterAsVectorLayer(parameters, self.INPUT, context))
             self._kind = ZONE_KINDS[self.parameterAsEnum(parameters, self.ZONES, context)]
             self._zones = None
+            self._boundaries = self.parameterAsFile(parameters, self.BOUNDARIES, context) or None
             if self._kind == "layer":
                 self._zones = zones_from_layer(
                     self.parameterAsVectorLayer(parameters, self.ZONES_LAYER, context),
@@ -134,7 +144,12 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
 
         cancel = self.cancel_check(feedback)
         try:
-            zones, names, zcrs = self._zones or boundary_zones(self._kind)
+            if self._zones is None:
+                from ..core.opendata.boundaries import Boundaries
+
+                b = Boundaries.from_file(self._boundaries) if self._boundaries else None
+                self._zones = boundary_zones(self._kind, b)
+            zones, names, zcrs = self._zones
             result = layer_statistics(*self._input, zones, names, zcrs)
             if self._indicator.startswith("n_") or self._indicator == "net_change":
                 if not any("n_new" in r for r in result.rows):

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..errors import Cancelled
+from ..gdal_errors import with_gdal_exceptions
 from ..i18n import tr
 from .change import NEW, REMOVED, ChangeResult, Detections, compare_detections, compare_segmentation
 from .errors import AnalysisError
@@ -160,6 +161,7 @@ def check_name_field(name_field: Optional[str], fields: Sequence[str]) -> str:
     return name_field
 
 
+@with_gdal_exceptions
 def read_zones(
     path: str | os.PathLike, layer: Optional[str] = None, name_field: Optional[str] = None
 ) -> tuple[list, list[str], str]:
@@ -213,6 +215,7 @@ def boundary_zones(level: str, boundaries: Any = None) -> tuple[list, list[str],
     return geoms, names, "EPSG:4326"
 
 
+@with_gdal_exceptions
 def layer_statistics(
     gpkg: str | os.PathLike,
     layer: Optional[str],
@@ -280,6 +283,7 @@ def _prf(tp: int, detected: int, true: int) -> dict:
     }
 
 
+@with_gdal_exceptions
 def check_new_layer(path: str | os.PathLike, layer: str) -> None:
     """Refuse, before any work, an output GeoPackage that already holds ``layer``."""
     from .io import _ogr
