@@ -142,6 +142,88 @@ register_command(
 )
 
 
+# -- offline-kit --------------------------------------------------------------------------------
+def _kit_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="kit folder to create (must not exist)")
+    p.add_argument("--zone", default="", help="commune or EPT: name or code (e.g. 94068, T10)")
+    p.add_argument("--extent", help="imagery extent xmin,ymin,xmax,ymax[:EPSG] (default CRS EPSG:2154)")
+    p.add_argument("--catalog", default="demo", help="imagery: 'demo', a static STAC catalog URL, or 'none'")
+    p.add_argument(
+        "--vintage", type=int, action="append", default=[], help="year (repeatable; default: latest)"
+    )
+    p.add_argument("--gsd", type=float, help="imagery resolution in metres (default: best coverage)")
+    p.add_argument("--boundaries", help="commune boundaries file (default: settings or geo.api.gouv.fr)")
+    p.add_argument("--ftth", help="ARCEP FttH deployment file or URL (default: the bundled ARCEP figures)")
+    p.add_argument("--premises", help="ARCEP premises file or URL (Logements, Établissements)")
+    p.add_argument("--opendata", action="append", default=[], help="vector file to include (repeatable)")
+    p.add_argument("--model", action="append", default=[], help="ONNX model with its card (repeatable)")
+    p.add_argument("--estimate", action="store_true", help="print the plan and size estimate, write nothing")
+
+
+def _kit_run(args: argparse.Namespace) -> int:
+    from .core.catalog.model import SourceConfig
+    from .core.offline_kit import human_size
+    from .gis.headless import ensure_qgis_app
+    from .gis.offline_kit import build_offline_kit, plan_offline_kit
+
+    ensure_qgis_app()
+    extent = None
+    if args.extent:
+        extent, crs = parse_extent(args.extent)
+        if crs not in (None, "EPSG:2154"):
+            from pyproj import Transformer
+
+            t = Transformer.from_crs(crs, "EPSG:2154", always_xy=True)
+            xs, ys = t.transform([extent[0], extent[2]], [extent[1], extent[3]])
+            extent = (min(xs), min(ys), max(xs), max(ys))
+    source = None
+    if args.catalog == "demo":
+        source = SourceConfig(id="demo", name="IdF HR demo", kind="demo")
+    elif args.catalog != "none":
+        source = SourceConfig(id="kit", name="STAC", kind="stac-static", url=args.catalog)
+    plan = plan_offline_kit(
+        args.out,
+        zone=args.zone,
+        extent=extent,
+        source_config=source,
+        vintages=args.vintage,
+        gsd=args.gsd,
+        boundaries_file=args.boundaries,
+        ftth=args.ftth,
+        premises=args.premises,
+        opendata=args.opendata,
+        models=args.model,
+    )
+    print(tr("Offline kit for {zone}:").format(zone=plan.zone))
+    print(plan.summary())
+    if args.estimate:
+        return 0
+    last = [0.0]
+
+    def progress(fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.5 or fraction >= 1.0:
+            last[0] = now
+            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
+            sys.stderr.flush()
+
+    result = build_offline_kit(plan, progress=progress)
+    sys.stderr.write("\n")
+    print(
+        tr("Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).").format(
+            path=result.path,
+            size=human_size(result.bytes),
+            n=result.parts_built,
+            resumed=result.parts_resumed,
+        )
+    )
+    print(result.project)
+    return 0
+
+
+register_command("offline-kit", _kit_parser, _kit_run, "prepare an offline kit folder for a commune or EPT")
+
+
 # -- changes / stats (issue 8): change between two vintages, statistics per zone ---------------
 def _changes_parser(p: argparse.ArgumentParser) -> None:
     p.epilog = (

@@ -45,10 +45,14 @@ class IdfHrAlgorithm(QgsProcessingAlgorithm):
             return QgsProcessingException(str(exc))
         return QgsProcessingException(_tr("Unexpected error: {error}").format(error=exc))
 
-    def gpkg_destination(self, parameters, name: str, context) -> tuple[str, str]:
-        """``(destination as given, the .gpkg file written)`` of a vector destination parameter."""
+    def gpkg_destination(self, parameters, name: str, context) -> tuple[str, str, str | None]:
+        """``(destination as given, the .gpkg file written, table or None)`` of a vector destination
+        ("Save to GeoPackage" gives a file and a table)."""
+        from .destinations import file_destination
+
         dest = self.parameterAsOutputLayer(parameters, name, context)
-        return dest, dest if dest.lower().endswith(".gpkg") else str(Path(dest).with_suffix(".gpkg"))
+        out, table = file_destination(dest)
+        return dest, out if out.lower().endswith(".gpkg") else str(Path(out).with_suffix(".gpkg")), table
 
     @staticmethod
     def load_layer_instead(context, dest: str, uri: str, name: str) -> None:

@@ -141,7 +141,8 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
             for v in (self.parameterAsString(parameters, self.VINTAGES, context) or "before,after").split(",")
         ]
         self._exclude = parse_classes(self.parameterAsString(parameters, self.EXCLUDE, context))
-        self._dest, self._out = self.gpkg_destination(parameters, self.OUTPUT, context)
+        self._dest, self._out, table = self.gpkg_destination(parameters, self.OUTPUT, context)
+        self._layer = table or "changes"
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -151,7 +152,6 @@ class ChangeDetectionAlgorithm(IdfHrAlgorithm):
         from ..gis.i18n import tr
 
         cancel = self.cancel_check(feedback)
-        self._layer = "changes"
         try:
             check_new_layer(self._out, self._layer)
             if len(self._runs) == 2:

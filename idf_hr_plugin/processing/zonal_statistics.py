@@ -135,7 +135,8 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
             raise self.fail(exc) from exc
         self._indicator = INDICATOR_KEYS[self.parameterAsEnum(parameters, self.INDICATOR, context)]
         self._table = self.parameterAsFileOutput(parameters, self.TABLE, context)
-        self._dest, self._out = self.gpkg_destination(parameters, self.OUTPUT, context)
+        self._dest, self._out, table = self.gpkg_destination(parameters, self.OUTPUT, context)
+        self._layer = table or "zone_statistics"
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -159,7 +160,6 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
                     )
             table = self._table
             (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
-            self._layer = "zone_statistics"
             write_zones_layer(result, zones, zcrs, self._out, self._layer, cancel=cancel)
         except Exception as exc:
             raise self.fail(exc) from exc
