@@ -314,7 +314,7 @@ def _stats_parser(p: argparse.ArgumentParser) -> None:
 def _stats_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .core.analysis.workflow import boundary_zones, layer_statistics, read_zones
+    from .core.analysis.workflow import boundary_zones, layer_statistics, read_zones, zone_summary
     from .core.errors import UserInputError
 
     suffix = Path(args.out).suffix.lower()
@@ -329,12 +329,8 @@ def _stats_run(args: argparse.Namespace) -> int:
         zones, names, zcrs = read_zones(args.zones, None, args.name_field)
     result = layer_statistics(*_gpkg_layer(args.layer), zones, names, zcrs)
     (result.to_xlsx if suffix == ".xlsx" else result.to_csv)(args.out)
-    for z in result.zones:
-        print(
-            tr("{zone}: {n} objects, analysed at {pct:.0f} %").format(
-                zone=z["zone"], n=z["count"], pct=100 * z["analysed_fraction"]
-            )
-        )
+    for line in zone_summary(result):
+        print(line)
     print(args.out)
     return 0
 

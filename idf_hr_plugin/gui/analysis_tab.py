@@ -24,7 +24,13 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.analysis.workflow import DEFAULT_EXCLUDED, ZONE_NAME_FIELDS, check_new_layer, parse_classes
+from ..core.analysis.workflow import (
+    DEFAULT_EXCLUDED,
+    ZONE_NAME_FIELDS,
+    check_new_layer,
+    parse_classes,
+    zone_summary,
+)
 from ..core.errors import IdfHrError
 from ..gis import analysis_layers as al
 from ..gis.i18n import tr
@@ -284,15 +290,8 @@ class AnalysisTab(QWidget, RunsTasks):
             al.style_zones_layer(vl, key)
             QgsProject.instance().addMapLayer(vl)
             self.zones_layer = vl
-            seen = [z for z in result.zones if z["analysed_fraction"] > 0]
-            lines = [
-                tr("{zone}: {n} objects, analysed at {pct:.0f} %").format(
-                    zone=z["zone"], n=z["count"], pct=100 * z["analysed_fraction"]
-                )
-                for z in seen[:5]
-            ]
-            more = tr(" (and {n} more zones)").format(n=len(seen) - 5) if len(seen) > 5 else ""
-            self.status.setText("; ".join(lines) + more + ". " + tr("Table: {path}").format(path=table))
+            lines = zone_summary(result, most=5)
+            self.status.setText("; ".join(lines) + ". " + tr("Table: {path}").format(path=table))
 
         self._run(tr("IdF HR statistics per zone"), work, done, tr("Counting per zone…"))
 

@@ -140,7 +140,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..core.analysis.workflow import boundary_zones, layer_statistics, write_zones_layer
+        from ..core.analysis.workflow import boundary_zones, layer_statistics, write_zones_layer, zone_summary
         from ..gis.i18n import tr
 
         cancel = self.cancel_check(feedback)
@@ -165,13 +165,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
             raise self.fail(exc) from exc
         for note in result.metadata.get("notes", []):
             feedback.pushInfo(note)
-        lines = [
-            tr("{zone}: {n} objects, analysed at {pct:.0f} %").format(
-                zone=z["zone"], n=z["count"], pct=100 * z["analysed_fraction"]
-            )
-            for z in result.zones
-            if z["analysed_fraction"] > 0
-        ]
+        lines = zone_summary(result)
         for line in lines:
             feedback.pushInfo(line)
         uri = f"{self._out}|layername={self._layer}"

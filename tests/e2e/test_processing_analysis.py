@@ -116,3 +116,28 @@ def test_zonalstatistics_asks_for_a_name_then_maps_the_analysed_share(qgis_proce
     assert {r["zone"] for r in rows} == {"W", "E"}
     style = _default_style(out, "zone_statistics")
     assert 'type="graduatedSymbol"' in style and 'attr="density_per_km2"' in style
+
+
+def test_zonalstatistics_per_commune_from_a_local_boundaries_file(qgis_process, shared_data, tmp_path):
+    _before, after = _runs(tmp_path)
+    table, out = tmp_path / "communes.csv", tmp_path / "communes.gpkg"
+    res = qgis_process.run(
+        "idfhr:zonalstatistics",
+        {
+            "INPUT": f"{after}|layername=yolo_2026",
+            "ZONES": 0,
+            "BOUNDARIES": str(shared_data / "admin" / "mgp_communes_with_ept.geojson"),
+            "TABLE": str(table),
+            "OUTPUT": str(out),
+        },
+    )
+    assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
+    assert (
+        res["results"]["ANALYSED"] == "Paris: 3 objects, analysed at 0.038 %; 130 zones not analysed at all"
+    )
+    rows = {r[0]: r[1:] for r in _rows(out, "zone_statistics", "zone", "analysed_label", "count")}
+    assert (
+        len(rows) == 131
+        and rows["Paris"] == ("analysé à 0,038 %", 3)
+        and rows["Montreuil"] == ("analysé à 0 %", 0)
+    )

@@ -367,6 +367,35 @@ def change_accuracy(
     return out
 
 
+def pct_text(fraction: float, decimal: str = ".") -> str:
+    """A share as a percentage that never reads 0 when something was analysed: 12, 0.04, < 0.01."""
+    p = 100.0 * float(fraction)
+    if p == 0 or p >= 1:
+        text = f"{p:.0f}"
+    elif p >= 0.01:
+        text = f"{p:.2g}"
+    else:
+        text = "< 0.01"
+    return text.replace(".", decimal)
+
+
+def zone_summary(result: Any, most: Optional[int] = None) -> list[str]:
+    """One line per zone that was (partly) analysed: "Paris: 3 objects, analysed at 0.04 %"; with
+    ``most``, the lines after it are summed up in a last line."""
+    seen = [z for z in result.zones if z["analysed_fraction"] > 0]
+    lines = [
+        tr("{zone}: {n} objects, analysed at {pct} %").format(
+            zone=z["zone"], n=z["count"], pct=pct_text(z["analysed_fraction"])
+        )
+        for z in seen[:most]
+    ]
+    if most is not None and len(seen) > most:
+        lines.append(tr("and {n} more zones").format(n=len(seen) - most))
+    if len(seen) < len(result.zones):
+        lines.append(tr("{n} zones not analysed at all").format(n=len(result.zones) - len(seen)))
+    return lines
+
+
 def zone_indicators(result: Any) -> dict[str, np.ndarray]:
     """One row per zone of a ``ZonalResult``: the columns of the joined zones layer.
 
@@ -380,7 +409,7 @@ def zone_indicators(result: Any) -> dict[str, np.ndarray]:
         "zone_area_km2": [z["zone_area_km2"] for z in zones],
         "analysed_km2": [z["analysed_km2"] for z in zones],
         "analysed_pct": [round(100 * z["analysed_fraction"], 2) for z in zones],
-        "analysed_label": [f"analysé à {100 * z['analysed_fraction']:.0f} %" for z in zones],
+        "analysed_label": [f"analysé à {pct_text(z['analysed_fraction'], ',')} %" for z in zones],
         "count": [z["count"] for z in zones],
         "density_per_km2": [
             z["count"] / z["analysed_km2"] if z["analysed_km2"] > 0 else np.nan for z in zones

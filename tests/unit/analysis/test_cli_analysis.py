@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from osgeo import ogr, osr
 from pyproj import Transformer
 from shapely.geometry import Polygon, box
@@ -133,3 +134,20 @@ def test_stats_of_a_change_layer_counts_new_and_removed_per_zone(tmp_path, capsy
     rows = {(r["zone"], r["label"]): r for r in csv.DictReader(open(out, encoding="utf-8"))}
     assert rows[("Ouest", "swimming_pool")]["n_new"] == "1"
     assert rows[("Est", "building")]["n_unchanged"] == "1" and rows[("Est", "building")]["net_change"] == "0"
+
+
+def test_stats_per_commune_never_reads_zero_when_a_sliver_was_analysed(tmp_path, capsys, shared_data):
+    _before, after = _runs(tmp_path)
+    communes = str(shared_data / "admin" / "mgp_communes_with_ept.geojson")
+    out = tmp_path / "communes.xlsx"
+    assert main(["stats", after, "--zones", "commune", "--boundaries", communes, "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # 0.04 km² of Paris's 105 km² analysed: said as such, not rounded to 0, not extrapolated
+    assert lines[0] == "Paris: 3 objects, analysed at 0.038 %"
+    assert lines[1] == "130 zones not analysed at all"
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(out)["zones"]
+    header = [c.value for c in sheet[1]]
+    paris = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "Paris")
+    assert paris[header.index("analysed_km2")] == pytest.approx(0.04, rel=1e-3)
