@@ -31,17 +31,15 @@ def _default_style(path, layer):
     return row[0] if row else ""
 
 
+def _change_layers(qgis_process, before, after, out):
+    params = {"BEFORE": f"{before}|layername=yolo_2024", "AFTER": f"{after}|layername=yolo_2026"}
+    return qgis_process.run("idfhr:changedetection", {**params, "OUTPUT": str(out)})
+
+
 def test_changedetection_from_two_detection_layers(qgis_process, tmp_path):
     before, after = _runs(tmp_path)
     out = tmp_path / "changes.gpkg"
-    res = qgis_process.run(
-        "idfhr:changedetection",
-        {
-            "BEFORE": f"{before}|layername=yolo_2024",
-            "AFTER": f"{after}|layername=yolo_2026",
-            "OUTPUT": str(out),
-        },
-    )
+    res = _change_layers(qgis_process, before, after, out)
     assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
     # the car of 2026 is left out by default, and the run says so
     assert _rows(out, "changes", "label", "change") == [("building", "unchanged"), ("swimming_pool", "new")]
@@ -53,14 +51,7 @@ def test_changedetection_from_two_detection_layers(qgis_process, tmp_path):
 def test_changedetection_refuses_two_models_and_writes_nothing(qgis_process, tmp_path):
     before, after = _runs(tmp_path, sha_after="beef")
     out = tmp_path / "changes.gpkg"
-    res = qgis_process.run(
-        "idfhr:changedetection",
-        {
-            "BEFORE": f"{before}|layername=yolo_2024",
-            "AFTER": f"{after}|layername=yolo_2026",
-            "OUTPUT": str(out),
-        },
-    )
+    res = _change_layers(qgis_process, before, after, out)
     assert res["_returncode"] != 0
     assert "different models" in res["_stderr"] + res["_stdout"]
     assert not out.exists()

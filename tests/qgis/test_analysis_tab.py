@@ -32,6 +32,18 @@ def _add(path, layer):
     return vl
 
 
+def _compare(tab, tmp_path, sha_after):
+    """Compare the two synthetic runs (the second made by model ``sha_after``) in the tab."""
+    before, after = _runs(tmp_path, sha_after=sha_after)
+    tab.before_layer.setLayer(_add(before, "yolo_2024"))
+    tab.after_layer.setLayer(_add(after, "yolo_2026"))
+    out = tmp_path / "changes.gpkg"
+    tab.change_output.setFilePath(str(out))
+    tab.compare_button.click()
+    _wait(tab)
+    return out
+
+
 def test_tab_is_in_the_dock_and_fits_a_small_dock(plugin):
     tab = plugin.dock.analysis_tab
     titles = [plugin.dock.tabs.tabText(i) for i in range(plugin.dock.tabs.count())]
@@ -44,13 +56,7 @@ def test_tab_is_in_the_dock_and_fits_a_small_dock(plugin):
 
 def test_compare_two_detection_layers_adds_the_styled_change_layer(plugin, tmp_path):
     tab = plugin.dock.analysis_tab
-    before, after = _runs(tmp_path)
-    tab.before_layer.setLayer(_add(before, "yolo_2024"))
-    tab.after_layer.setLayer(_add(after, "yolo_2026"))
-    out = tmp_path / "changes.gpkg"
-    tab.change_output.setFilePath(str(out))
-    tab.compare_button.click()
-    _wait(tab)
+    _compare(tab, tmp_path, "f00d")
     layer = tab.change_layer
     assert layer is not None and layer.isValid(), tab.status.text()
     assert "new 1" in tab.status.text() and "Classes left out: car" in tab.status.text()
@@ -71,13 +77,7 @@ def test_compare_two_detection_layers_adds_the_styled_change_layer(plugin, tmp_p
 
 def test_compare_refuses_two_models_and_writes_nothing(plugin, tmp_path):
     tab = plugin.dock.analysis_tab
-    before, after = _runs(tmp_path, sha_after="beef")
-    tab.before_layer.setLayer(_add(before, "yolo_2024"))
-    tab.after_layer.setLayer(_add(after, "yolo_2026"))
-    out = tmp_path / "changes.gpkg"
-    tab.change_output.setFilePath(str(out))
-    tab.compare_button.click()
-    _wait(tab)
+    out = _compare(tab, tmp_path, "beef")
     assert "different models" in tab.status.text()
     assert tab.change_layer is None and not out.exists()
 
@@ -138,3 +138,38 @@ def test_change_group_holds_the_changes_and_both_vintages_imagery(plugin, tmp_pa
     group = QgsProject.instance().layerTreeRoot().findGroup("Avant / après")
     assert [n.name() for n in group.children()] == ["Changes", "Imagery 2024", "Imagery 2026"]
     assert group.findLayer(layer.id()) is not None
+
+
+def test_compare_two_images_runs_the_model_over_the_map_view(plugin, plugin_iface, tmp_path, shared_data):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsRectangle
+
+    from idf_hr_plugin.demo.change_accuracy import MODEL
+
+    tab = plugin.dock.analysis_tab
+    img = str(shared_data / "imagery" / "ign_ortho_20cm_rgb_l93.tif")
+    layers = [QgsRasterLayer(img, name) for name in ("ortho 2023", "ortho 2024")]
+    for rl in layers:
+        assert rl.isValid()
+        QgsProject.instance().addMapLayer(rl)
+    canvas = plugin_iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:2154"))
+    canvas.setExtent(QgsRectangle(770549.8, 6277549.8, 770600.2, 6277600.2))
+    tab.mode_images.setChecked(True)
+    assert not tab.before_layer.isEnabled() and tab.model_widget.isEnabled()
+    tab.before_raster.setLayer(layers[0])
+    tab.after_raster.setLayer(layers[1])
+    tab.model_widget.setFilePath(str(MODEL))
+    tab.vintages_edit.setText("2023,2024")
+    tab.change_output.setFilePath(str(tmp_path / "ortho_changes.gpkg"))
+    tab.compare_button.click()
+    _wait(tab)
+    layer = tab.change_layer
+    assert layer is not None and layer.isValid(), tab.status.text()
+    # the same image twice: nothing new, nothing removed
+    assert {f["change"] for f in layer.getFeatures()} <= {"unchanged", "uncertain"}
+    group = QgsProject.instance().layerTreeRoot().findLayer(layer.id()).parent()
+    assert [n.name() for n in group.children()] == ["Changes", "Imagery 2023", "Imagery 2024"]
+    assert sorted(p.name for p in (tmp_path / "ortho_changes_runs").iterdir()) == [
+        "detections_2023.gpkg",
+        "detections_2024.gpkg",
+    ]
