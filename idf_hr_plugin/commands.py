@@ -311,3 +311,118 @@ def _kit_run(args: argparse.Namespace) -> int:
 
 
 register_command("offline-kit", _kit_parser, _kit_run, "prepare an offline kit folder for a commune or EPT")
+
+
+# -- changes / stats (issue 8): change between two vintages, statistics per zone ---------------
+def _changes_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "Either two detection GeoPackages (--before/--after, FILE or FILE:LAYER) or two rasters and a "
+        "model (--model --before-raster --after-raster --extent). Cars are excluded by default "
+        "(parked elsewhere on every flight); pass --exclude '' to keep them."
+    )
+    p.add_argument("--before", help="detections of the first vintage: FILE.gpkg[:LAYER]")
+    p.add_argument("--after", help="detections of the second vintage: FILE.gpkg[:LAYER]")
+    p.add_argument("--model", help="ONNX model run on both rasters")
+    p.add_argument("--before-raster", help="imagery of the first vintage")
+    p.add_argument("--after-raster", help="imagery of the second vintage")
+    p.add_argument("--vintages", default="before,after", help="names of the two vintages, e.g. 2024,2026")
+    p.add_argument("--extent", help="xmin,ymin,xmax,ymax[:EPSG] analysed on both rasters")
+    p.add_argument("--exclude", default="car", help="classes left out, comma-separated (default: car)")
+    p.add_argument("--out", required=True, help="output GeoPackage (.gpkg); an existing one gets a new layer")
+    p.add_argument("--layer", default="changes", help="output layer name (default: changes)")
+
+
+def _gpkg_layer(text: str) -> tuple:
+    path, _, layer = text.partition(".gpkg:")
+    return (path + ".gpkg", layer) if layer else (text, None)
+
+
+def _changes_run(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .core.analysis import read_detections, write_change_layer
+    from .core.analysis.workflow import check_new_layer, compare_runs, detect_vintages, parse_classes
+    from .core.errors import UserInputError
+
+    exclude = parse_classes(args.exclude)
+    check_new_layer(args.out, args.layer)
+    if args.before and args.after:
+        before, after = (read_detections(*_gpkg_layer(t)) for t in (args.before, args.after))
+    elif args.model and args.before_raster and args.after_raster and args.extent:
+        extent, crs = parse_extent(args.extent)
+        vintages = [v.strip() for v in args.vintages.split(",")]
+        if len(vintages) != 2 or vintages[0] == vintages[1]:
+            raise UserInputError(tr("--vintages must name two different vintages, e.g. 2024,2026."))
+        from pathlib import Path
+
+        before, after = detect_vintages(
+            args.model,
+            [args.before_raster, args.after_raster],
+            vintages,
+            Path(args.out).with_suffix("").as_posix() + "_runs",
+            extent=extent,
+            extent_crs=crs or "EPSG:2154",
+        )
+    else:
+        raise UserInputError(
+            tr(
+                "Give either --before and --after detection GeoPackages, or --model, --before-raster, "
+                "--after-raster and --extent."
+            )
+        )
+    result = compare_runs(before, after, exclude=exclude)
+    write_change_layer(result, args.out, args.layer)
+    for note in result.metadata.get("notes", []):
+        sys.stderr.write(note + "\n")
+    counts = Counter(result.columns["change"].tolist())
+    print(
+        tr("{n} objects compared: {detail}; layer '{layer}' written to {path}.").format(
+            n=len(result),
+            detail=", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+            layer=args.layer,
+            path=args.out,
+        )
+    )
+    if exclude:
+        print(tr("Classes left out: {c}.").format(c=", ".join(sorted(exclude))))
+    return 0
+
+
+def _stats_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("layer", help="detection or change layer: FILE.gpkg[:LAYER]")
+    p.add_argument(
+        "--zones", required=True, help="commune, ept, mgp (boundaries service, cache first) or a polygon file"
+    )
+    p.add_argument("--name-field", help="field naming the zones of a polygon file (default: nom/name)")
+    p.add_argument(
+        "--boundaries", help="local MGP communes file for commune/ept/mgp (offline; default: cache)"
+    )
+    p.add_argument("--out", required=True, help="output table: .csv or .xlsx")
+
+
+def _stats_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.analysis.workflow import boundary_zones, layer_statistics, read_zones, zone_summary
+    from .core.errors import UserInputError
+
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise UserInputError(tr("The output '{path}' must end in .csv or .xlsx.").format(path=args.out))
+    if args.zones in ("commune", "communes", "ept", "mgp"):
+        from .core.opendata.boundaries import Boundaries
+
+        b = Boundaries.from_file(args.boundaries) if args.boundaries else None
+        zones, names, zcrs = boundary_zones(args.zones.rstrip("s"), b)
+    else:
+        zones, names, zcrs = read_zones(args.zones, None, args.name_field)
+    result = layer_statistics(*_gpkg_layer(args.layer), zones, names, zcrs)
+    (result.to_xlsx if suffix == ".xlsx" else result.to_csv)(args.out)
+    for line in zone_summary(result):
+        print(line)
+    print(args.out)
+    return 0
+
+
+register_command("changes", _changes_parser, _changes_run, "compare two vintages' detections (change layer)")
+register_command("stats", _stats_parser, _stats_run, "statistics per zone of a detection or change layer")

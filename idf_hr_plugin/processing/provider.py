@@ -19,6 +19,8 @@ ALGORITHMS = (
     ("detect", "DetectAlgorithm"),
     ("publish_model", "PublishModelAlgorithm"),
     ("offline_kit", "OfflineKitAlgorithm"),
+    ("change_detection", "ChangeDetectionAlgorithm"),
+    ("zonal_statistics", "ZonalStatisticsAlgorithm"),
 )
 
 
