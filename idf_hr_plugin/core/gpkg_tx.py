@@ -92,6 +92,7 @@ def _write_new(out: Path, fill: FillFn, attach: tuple[tuple[str, Path], ...] = (
     """Write a new GeoPackage; ``_NOT_PUBLISHED`` when ``out`` was created by someone else meanwhile."""
     from osgeo import ogr
 
+    out.parent.mkdir(parents=True, exist_ok=True)  # as atomic_path did: cache sub-folders appear on first use
     tmp = temp_path(out, ".gpkg")
     ds = None
     try:

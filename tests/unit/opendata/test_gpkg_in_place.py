@@ -144,3 +144,10 @@ def test_an_edit_committed_by_another_program_during_the_write_is_kept(tmp_path)
     finally:
         con.close()
     assert notes == ["à rappeler lundi", "saisi pendant l'export"]
+
+
+def test_new_geopackage_in_a_folder_not_created_yet(tmp_path):
+    """Cache sub-folders (fibre/, opendata/) appear on first use: the first export must not fail."""
+    gpkg = tmp_path / "fibre" / "coverage.gpkg"
+    assert gpkgio.write_features_gpkg(gpkg, "pts", _points(2, "a"), [("n", "str")], "Point") == 2
+    assert [p.name for p in gpkg.parent.iterdir()] == ["coverage.gpkg"]
