@@ -18,6 +18,7 @@ ALGORITHMS = (
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
     ("publish_model", "PublishModelAlgorithm"),
+    ("report", "ReportAlgorithm"),
 )
 
 
