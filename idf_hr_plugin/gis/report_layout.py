@@ -35,6 +35,7 @@ from qgis.core import (
     QgsPrintLayout,
     QgsProject,
     QgsRectangle,
+    QgsRenderContext,
     QgsRendererCategory,
     QgsTableCell,
     QgsUnitTypes,
@@ -181,6 +182,7 @@ def build_report_layout(
     """The report as an editable two-page A4 landscape print layout (not added to the project)."""
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
+    layout.renderContext().setTextRenderFormat(QgsRenderContext.TextFormatAlwaysText)
     layout.setName(name or f"{data.title} — {data.layer}")
     pages = layout.pageCollection()
     pages.page(0).setPageSize("A4", QgsLayoutItemPage.Landscape)
@@ -413,6 +415,7 @@ def export_pdf(
         settings = QgsLayoutExporter.PdfExportSettings()
         settings.dpi = 150
         settings.rasterizeWholeImage = False
+        settings.textRenderFormat = QgsRenderContext.TextFormatAlwaysText  # searchable, copyable text
         result = QgsLayoutExporter(layout).exportToPdf(str(tmp), settings)
         if result != QgsLayoutExporter.Success:
             from ..core.errors import IdfHrError

@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
-    QMessageBox,
     QVBoxLayout,
 )
 
@@ -112,8 +111,7 @@ class ReportDialog(QDialog):
         try:
             self.result_paths = self.write_report()
         except IdfHrError as exc:
-            self.status.setText(str(exc))
-            QMessageBox.warning(self, tr("Report"), str(exc))
+            self.status.setText(str(exc))  # the dialog stays open so the user can fix the choice
             return
         msg = tr("Report written: {pdf}. Its layout '{layout}' is in the project's layout manager.").format(
             pdf=self.result_paths["pdf"], layout=self.result_paths["layout"].name()

@@ -418,7 +418,13 @@ def gather_report_data(
     params: dict[str, Any] = {}
     if runs:
         p = runs[-1].get("parameters") or {}
-        params.update({k: v for k, v in p.items() if not isinstance(v, (list, dict)) or k == "extent"})
+        params.update(
+            {
+                k: v
+                for k, v in p.items()
+                if v is not None and (not isinstance(v, (list, dict)) or k == "extent")
+            }
+        )
     for k in ("iou_min", "area_change", "shift_m", "edge_m", "compared_area_m2", "assignment"):
         if k in meta:
             params[k] = meta[k]
