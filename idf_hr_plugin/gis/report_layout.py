@@ -290,7 +290,7 @@ def build_report_layout(
         ]
         _table(layout, rows, [h for _, h in keys], m, y2 + 14, 277, 62)
     else:
-        _label(layout, data.text("no_zones"), m, y2 + 14, 277, 6, 8)
+        _label(layout, data.text("zones_outside" if data.zones_given else "no_zones"), m, y2 + 14, 277, 6, 8)
 
     _label(layout, data.text("frugality"), m, y2 + 80, 135, 6, 11, True)
     if data.runs:
@@ -313,7 +313,7 @@ def build_report_layout(
         _label(layout, data.text("no_runs"), m, y2 + 87, 135, 10, 8)
 
     _label(layout, data.text("parameters"), m, y2 + 133, 135, 6, 11, True)
-    params = "\n".join(f"{k}: {_fmt(v)}" for k, v in list(data.parameters.items())[:12])
+    params = "\n".join(f"{k}: {_fmt(v)}" for k, v in list(data.parameters.items())[:16])
     notes = "\n".join(data.notes[:4])
     _label(layout, (params + ("\n" + notes if notes else "")) or "—", m, y2 + 140, 135, 62, 6.5)
 
@@ -487,7 +487,7 @@ def export_html(
             _html_table([h for _, h in keys], [[_fmt(r.get(k)) for k, _ in keys] for r in data.zone_rows])
         )
     else:
-        parts.append(f"<p>{e(data.text('no_zones'))}</p>")
+        parts.append(f"<p>{e(data.text('zones_outside' if data.zones_given else 'no_zones'))}</p>")
     parts.append(f"<h2>{e(data.text('frugality'))}</h2>")
     if data.runs:
         head = [data.text(k) for k in ("run", "vintage", "duration", "cpu", "km2", "energy")]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.qgis.test_detection_tab import iface, model_file, tab  # noqa: F401  (Detection tab fixtures)
 from tests.unit.analysis.test_report_data import make_runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,3 +211,23 @@ def test_report_dialog_writes_the_pdf_and_adds_an_editable_layout_to_the_project
         for lay in project.layoutManager().layouts():
             project.layoutManager().removeLayout(lay)
         project.removeMapLayer(layer.id())
+
+
+def test_detection_tab_report_button_reports_on_the_run_just_made(tab, tmp_path):  # noqa: F811
+    from idf_hr_plugin.gui.report_dialog import ReportDialog
+    from tests.qgis.test_detection_tab import _raster_layer, wait_until
+
+    assert not tab.report_button.isEnabled()  # nothing to report on before a run
+    tab.layer_combo.setLayer(_raster_layer(tmp_path))
+    tab.set_extent_mode("layer")
+    tab.output_widget.setFilePath(str(tmp_path / "out.gpkg"))
+    tab.conf_spin.setValue(0.5)
+    tab.run()
+    assert wait_until(lambda: tab.task is None, 60), tab.status_label.text()
+    assert tab.report_button.isEnabled()
+    tab.report_button.click()
+    dialog = tab.findChildren(ReportDialog)[-1]
+    assert dialog.layer_combo.currentLayer() is tab.last_layer
+    dialog.pdf_widget.setFilePath(str(tmp_path / "run.pdf"))
+    dialog.accept()
+    assert "Red squares" in pdf_text(tmp_path / "run.pdf")  # the run's own model card

@@ -48,6 +48,7 @@ LABELS: dict[str, dict[str, str]] = {
         "net_change": "Solde",
         "zones": "Statistiques par zone",
         "no_zones": "Aucune zone fournie : pas de tableau par zone.",
+        "zones_outside": "Aucune des zones fournies ne recoupe l'emprise analysée.",
         "frugality": "Sobriété : coût des calculs",
         "run": "Exécution",
         "vintage": "Millésime",
@@ -99,6 +100,7 @@ LABELS: dict[str, dict[str, str]] = {
         "net_change": "Net change",
         "zones": "Statistics per zone",
         "no_zones": "No zones given: no per-zone table.",
+        "zones_outside": "None of the zones given overlaps the analysed extent.",
         "frugality": "Frugality: what the computation cost",
         "run": "Run",
         "vintage": "Vintage",
@@ -155,6 +157,7 @@ class ReportData:
     n_features: int = 0
     counts: dict = field(default_factory=dict)  # label -> {status: count} ("detected" for detections)
     zone_rows: list = field(default_factory=list)
+    zones_given: bool = False
     runs: list = field(default_factory=list)
     model: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
@@ -359,6 +362,7 @@ def gather_report_data(
         report.n_features = len(rows)
     else:
         report.zone_rows = rows
+        report.zones_given = True
         report.n_features = sum(int(r.get("count") or 0) for r in rows)
         for r in rows:
             cls = str(r.get("label") or r.get("class") or "")
@@ -372,10 +376,6 @@ def gather_report_data(
             else:
                 per["detected"] = per.get("detected", 0) + int(r.get("count") or 0)
         report.counts = {k: v for k, v in report.counts.items() if any(v.values())}
-
-    # per-zone table computed from the layer's objects
-    if zones is not None and kind in ("detections", "changes"):
-        report.zone_rows = _zone_rows(path, layer, kind, zones, zone_names, zones_crs, meta, extent)
 
     # run records
     run_ids: list[str] = []
@@ -404,6 +404,13 @@ def gather_report_data(
     runs.sort(key=lambda r: str(r.get("vintage", "")))
     report.runs = [_frugality(r) for r in runs]
 
+    # per-zone table computed from the layer's objects
+    if zones is not None and kind in ("detections", "changes"):
+        report.zones_given = True
+        report.zone_rows = _zone_rows(
+            path, layer, kind, zones, zone_names, zones_crs, runs, extent, report.notes
+        )
+
     # model card
     sha = str(meta.get("model_sha256") or (runs[-1].get("model_sha256") if runs else "") or "")
     name = str(meta.get("model_name") or (runs[-1].get("model_name") if runs else "") or "")
@@ -416,6 +423,9 @@ def gather_report_data(
 
     # parameters
     params: dict[str, Any] = {}
+    for k in ("iou_min", "area_change", "shift_m", "edge_m", "compared_area_m2", "assignment"):
+        if k in meta:  # the analysis' own parameters first, then the detection run's
+            params[k] = meta[k]
     if runs:
         p = runs[-1].get("parameters") or {}
         params.update(
@@ -425,9 +435,6 @@ def gather_report_data(
                 if v is not None and (not isinstance(v, (list, dict)) or k == "extent")
             }
         )
-    for k in ("iou_min", "area_change", "shift_m", "edge_m", "compared_area_m2", "assignment"):
-        if k in meta:
-            params[k] = meta[k]
     report.parameters = params
 
     # sources and licences
@@ -446,16 +453,29 @@ def gather_report_data(
     return report
 
 
-def _zone_rows(path, layer, kind, zones, zone_names, zones_crs, meta, extent) -> list[dict]:
+def _zone_rows(path, layer, kind, zones, zone_names, zones_crs, runs, extent, notes) -> list[dict]:
     from shapely.geometry import box
 
-    from .io import read_detections
+    from .io import _run_area, read_detections
     from .zonal import zonal_statistics
 
     fields = ("change",) if kind == "changes" else ()
-    area = box(*extent) if extent else None
-    det = read_detections(path, layer, analysed_area=area, fields=fields)
-    analysed = det.analysed_area if det.analysed_area is not None else area
+    det = read_detections(path, layer, fields=fields)
+    # ground analysed: the runs' recorded areas (both vintages for a change layer), else the layer's box
+    areas = [_run_area(r, det.crs) for r in runs]
+    analysed = None
+    if areas and all(a is not None for a in areas):
+        analysed = areas[0]
+        for a in areas[1:]:
+            analysed = analysed.intersection(a)
+    elif extent:
+        analysed = box(*extent)
+        notes.append(
+            tr(
+                "The runs do not record their analysed area: the analysed share of each zone is taken "
+                "from the extent of the objects found, so it may be underestimated."
+            )
+        )
     result = zonal_statistics(
         zones,
         zone_names,
@@ -467,7 +487,9 @@ def _zone_rows(path, layer, kind, zones, zone_names, zones_crs, meta, extent) ->
         labels=det.labels,
         change=det.attributes.get("change") if kind == "changes" else None,
     )
-    return [r for r in result.rows if r["count"] or r.get("net_change")] or result.zones
+    # only zones the analysis touched: a commune layer of the whole region gives a few rows, not 1,276
+    rows = [r for r in result.rows if r["count"] or r.get("net_change")]
+    return rows or [z for z in result.zones if z["analysed_km2"] > 0]
 
 
 def read_zones(
