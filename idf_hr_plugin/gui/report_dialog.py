@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProject
+from qgis.core import Qgis, QgsFieldProxyModel, QgsMapLayerProxyModel, QgsProject
 from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -117,7 +117,7 @@ class ReportDialog(QDialog):
             pdf=self.result_paths["pdf"], layout=self.result_paths["layout"].name()
         )
         if self.iface is not None and hasattr(self.iface, "messageBar"):
-            self.iface.messageBar().pushSuccess(tr("IdF HR"), msg)
+            self.iface.messageBar().pushMessage(tr("IdF HR"), msg, Qgis.MessageLevel.Success, 8)
         super().accept()
 
 
