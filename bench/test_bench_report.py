@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from tests.conftest import SHARED_DATA
 from tests.unit.analysis.test_report_data import make_runs
 
 
-def test_bench_report_generation(qgis_app, shared_data, tmp_path):
+def test_bench_report_generation(qgis_app, tmp_path):
     from qgis.core import (
         QgsMapRendererSequentialJob,
         QgsMapSettings,
@@ -24,7 +27,9 @@ def test_bench_report_generation(qgis_app, shared_data, tmp_path):
     from idf_hr_plugin.core.analysis.report_data import gather_report_data
     from idf_hr_plugin.gis.report_layout import chart_png, report_from_file
 
-    runs = make_runs(shared_data, tmp_path)
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA}")
+    runs = make_runs(SHARED_DATA, tmp_path)
     t0 = time.perf_counter()
     data = gather_report_data(runs["changes"], runs_from=[str(runs["runs"])])
     t_gather = time.perf_counter() - t0

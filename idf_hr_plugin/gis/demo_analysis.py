@@ -100,8 +100,11 @@ def run_analysis_demo(
     if after is None:
         after = detect(after_v, f"detections_{after_v}")
     before = detect(before_v, f"detections_{before_v}")
-    det_b = read_detections(before[0], before[1])
-    det_a = read_detections(after[0], after[1])
+    from shapely.geometry import box
+
+    area = box(*pack_extent)  # both runs cover the pack extent (the 2026 one may not record it)
+    det_b = read_detections(before[0], before[1], analysed_area=area)
+    det_a = read_detections(after[0], after[1], analysed_area=area)
     changes = compare_detections(det_b, det_a)
     ch_gpkg = _fresh(out_dir / f"changes_{before_v}_{after_v}.gpkg")
     write_change_layer(changes, ch_gpkg, "changes")
