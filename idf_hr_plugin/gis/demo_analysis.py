@@ -16,7 +16,7 @@ Log = Callable[[str], None]
 
 COMMUNE = "Saint-Maur-des-Fossés"
 DEMO_SOURCE = "IdF HR demo region (SYNTHETIC imagery), Etalab-2.0"
-BOUNDARIES_SOURCE = "Communes: IGN ADMIN EXPRESS via geo.api.gouv.fr, Licence Ouverte / Etalab 2.0"
+BOUNDARIES_SOURCE = "Communes: IGN ADMIN EXPRESS ({where}), Licence Ouverte / Etalab 2.0"
 
 
 def _mosaic(region, vintage: int, out_dir: Path) -> Path:
@@ -32,7 +32,7 @@ def _mosaic(region, vintage: int, out_dir: Path) -> Path:
 
 
 def _zone(region, boundaries_file: Optional[str], log: Log):
-    """(geometries, names, crs) of Saint-Maur-des-Fossés, else the demo region's box (said so)."""
+    """((geometries, names, crs), sources) of Saint-Maur-des-Fossés, else the demo region's box (said so)."""
     from shapely.geometry import box, shape
 
     from ..core.errors import IdfHrError
@@ -40,13 +40,17 @@ def _zone(region, boundaries_file: Optional[str], log: Log):
 
     try:
         b = Boundaries.from_file(boundaries_file) if boundaries_file else Boundaries.fetch()
-        return [shape(b.geometry(COMMUNE))], [COMMUNE], "EPSG:4326"
+        return ([shape(b.geometry(COMMUNE))], [COMMUNE], "EPSG:4326"), [
+            BOUNDARIES_SOURCE.format(
+                where=Path(b.source).name if boundaries_file else b.source or "geo.api.gouv.fr"
+            )
+        ]
     except (IdfHrError, OSError, KeyError, LookupError) as exc:
         log(
             f"    Commune boundaries unavailable ({exc}); statistics use the demo region's box instead. "
             "Load the MGP boundaries once online (Open data tab) or pass a local communes file."
         )
-        return [box(*region.bounds)], [f"{COMMUNE} (demo region box)"], "EPSG:2154"
+        return ([box(*region.bounds)], [f"{COMMUNE} (demo region box)"], "EPSG:2154"), []
 
 
 def _fresh(path: Path) -> Path:
@@ -113,7 +117,7 @@ def run_analysis_demo(
         counts[s] = counts.get(s, 0) + 1
     log("    changes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
-    zones = _zone(region, boundaries_file, log)
+    zones, zone_sources = _zone(region, boundaries_file, log)
     ensure_qgis_app()
     pdf = out_dir / "rapport_changements.pdf"
     out = report_from_file(
@@ -124,7 +128,7 @@ def run_analysis_demo(
         zones=zones,
         runs_from=[str(before[0]), str(after[0])],
         html_path=out_dir / "rapport_changements.html",
-        sources=[BOUNDARIES_SOURCE],
+        sources=zone_sources,
     )
     png = first_page_png(pdf, out_dir / "rapport_changements_p1.png")
     log(f"    report: {pdf}")

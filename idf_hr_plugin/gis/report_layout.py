@@ -567,7 +567,8 @@ def generate_report(
                 layers.append(rl)
     for lyr in layers:
         if lyr.id() not in project.mapLayers():
-            project.addMapLayer(lyr, False)  # layout maps need layers the project owns
+            # layout maps need layers the project owns; an editable layout keeps them in the legend
+            project.addMapLayer(lyr, add_to_project)
             keep.append(lyr)
     chart = chart_png(data)
     layout = build_report_layout(project, data, layers, chart=chart)

@@ -32,7 +32,7 @@ class ReportDialog(QDialog):
         root = QVBoxLayout(self)
         form = QFormLayout()
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.VectorLayer)  # statistics may be a plain table
         if layer is not None:
             self.layer_combo.setLayer(layer)
         form.addRow(tr("Detection, change or statistics layer"), self.layer_combo)

@@ -105,3 +105,4 @@ def test_demo_analysis_writes_the_change_report_for_saint_maur(qgis_app, demo_re
     assert "Saint-Maur-des-Fossés" in text and "Rapport de changements entre millésimes" in text
     assert "SYNTHÉTIQUES" in text  # synthetic imagery is said so on the report
     assert "2024" in text and "2026" in text  # both runs' cost is reported
+    assert "Licence Ouverte" in text  # the commune boundaries' source and licence

@@ -194,6 +194,7 @@ def test_report_dialog_writes_the_pdf_and_adds_an_editable_layout_to_the_project
     from idf_hr_plugin.gui.report_dialog import show_report_dialog
 
     project = QgsProject.instance()
+    before = set(project.mapLayers())
     layer = QgsVectorLayer(f"{runs['changes']}|layername=changes", "changes", "ogr")
     project.addMapLayer(layer)
     try:
@@ -203,14 +204,17 @@ def test_report_dialog_writes_the_pdf_and_adds_an_editable_layout_to_the_project
         dialog.accept()
         assert (tmp_path / "dock.pdf").is_file() and (tmp_path / "dock.html").is_file()
         name = dialog.result_paths["layout"].name()
-        assert project.layoutManager().layoutByName(name) is not None
+        layout = project.layoutManager().layoutByName(name)
+        assert layout is not None
+        # still editable after the dialog: the map's layers belong to the project
+        assert all(project.mapLayer(lyr.id()) is not None for lyr in layout.itemById("map").layers())
         dialog.pdf_widget.setFilePath("")
         dialog.accept()  # nothing to write to: the dialog says so and stays open
         assert dialog.status.text() == "Choose the PDF file to write."
     finally:
         for lay in project.layoutManager().layouts():
             project.layoutManager().removeLayout(lay)
-        project.removeMapLayer(layer.id())
+        project.removeMapLayers([i for i in project.mapLayers() if i not in before])
 
 
 def test_detection_tab_report_button_reports_on_the_run_just_made(tab, tmp_path):  # noqa: F811
@@ -230,4 +234,8 @@ def test_detection_tab_report_button_reports_on_the_run_just_made(tab, tmp_path)
     assert dialog.layer_combo.currentLayer() is tab.last_layer
     dialog.pdf_widget.setFilePath(str(tmp_path / "run.pdf"))
     dialog.accept()
-    assert "Red squares" in pdf_text(tmp_path / "run.pdf")  # the run's own model card
+    try:
+        assert "Red squares" in pdf_text(tmp_path / "run.pdf")  # the run's own model card
+    finally:
+        manager = dialog.result_paths["layout"].layoutManager()
+        manager.removeLayout(dialog.result_paths["layout"])
