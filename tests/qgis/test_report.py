@@ -237,5 +237,5 @@ def test_detection_tab_report_button_reports_on_the_run_just_made(tab, tmp_path)
     try:
         assert "Red squares" in pdf_text(tmp_path / "run.pdf")  # the run's own model card
     finally:
-        manager = dialog.result_paths["layout"].layoutManager()
+        manager = dialog.result_paths["layout"].project().layoutManager()
         manager.removeLayout(dialog.result_paths["layout"])
