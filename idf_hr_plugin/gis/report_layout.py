@@ -58,6 +58,7 @@ STATUS_COLORS = {
 PALETTE = ["#d95f02", "#1f78b4", "#6a3d9a", "#33a02c", "#e7298a", "#a6761d", "#666666", "#e6ab02"]
 
 W, H = 297.0, 210.0  # A4 landscape, mm
+MAX_ZONE_ROWS = 14  # rows of the per-zone table that fit on page 2; the HTML version has them all
 
 
 # -- chart ------------------------------------------------------------------------------------
@@ -272,7 +273,9 @@ def build_report_layout(
         _label(layout, data.text("nothing"), x_right, 76, 82, 12, 11, True)
     else:
         head = [data.text("class"), data.text("status"), data.text("count")]
-        _table(layout, data.count_rows(), head, x_right, 76, 82, 84)
+        count_rows = data.count_rows()  # up to 25 rows (5 classes x 5 statuses) must fit in 84 mm
+        size = 7.0 if len(count_rows) <= 18 else max(4.5, 7.0 * 18 / len(count_rows))
+        _table(layout, count_rows[:40], head, x_right, 76, 82, 84, size=size)
 
     _label(layout, data.text("sources"), m, 164, 277, 5, 9, True)
     src = data.sources + [data.text("page")]
@@ -285,10 +288,16 @@ def build_report_layout(
     if data.zone_rows:
         keys = _zone_keys(data)
         rows = [
-            [_fmt(r.get(k)) if k != "analysed_fraction" else _pct(r.get(k)) for k, _ in keys]
-            for r in data.zone_rows[:14]
+            [
+                _pct(r.get(k)) if k == "analysed_fraction" else _fmt(r.get(k), 4 if "km2" in k else 2)
+                for k, _ in keys
+            ]
+            for r in data.zone_rows[:MAX_ZONE_ROWS]
         ]
         _table(layout, rows, [h for _, h in keys], m, y2 + 14, 277, 62)
+        if len(data.zone_rows) > MAX_ZONE_ROWS:
+            more = data.text("more_rows", n=len(data.zone_rows) - MAX_ZONE_ROWS)
+            _label(layout, more, m, y2 + 74, 277, 5, 7)
     else:
         _label(layout, data.text("zones_outside" if data.zones_given else "no_zones"), m, y2 + 14, 277, 6, 8)
 

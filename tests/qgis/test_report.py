@@ -239,3 +239,25 @@ def test_detection_tab_report_button_reports_on_the_run_just_made(tab, tmp_path)
     finally:
         manager = dialog.result_paths["layout"].project().layoutManager()
         manager.removeLayout(dialog.result_paths["layout"])
+
+
+def test_many_zones_the_pdf_says_where_the_other_rows_are_and_the_html_has_them_all(qgis_app, runs, tmp_path):
+    from shapely.geometry import box
+
+    from idf_hr_plugin.gis.report_layout import report_from_file
+
+    x0, y0, x1, y1 = runs["area"].bounds
+    step = (x1 - x0) / 5
+    cells = [
+        box(x0 + i * step, y0 + j * step, x0 + (i + 1) * step, y0 + (j + 1) * step)
+        for i in range(5)
+        for j in range(5)
+    ]
+    names = [f"Îlot {k:02d}" for k in range(len(cells))]
+    pdf, html = tmp_path / "zones.pdf", tmp_path / "zones.html"
+    out = report_from_file(runs["runs"], "det_2026", pdf, zones=(cells, names, "EPSG:2154"), html_path=html)
+    n = len(out["data"].zone_rows)
+    assert n > 14
+    text = " ".join(pdf_text(pdf).split())
+    assert f"… et {n - 14} ligne(s) de plus : voir la version HTML du rapport." in text
+    assert html.read_text(encoding="utf-8").count("<td>Îlot ") == n
