@@ -97,3 +97,29 @@ def test_bad_inputs_are_refused_with_a_sentence(runs, tmp_path):
         gather_report_data(runs["runs"])
     with pytest.raises(AnalysisError, match="does not exist"):
         gather_report_data(tmp_path / "missing.gpkg")
+
+
+def test_zone_statistics_layer_brings_its_own_rows_and_counts(runs, tmp_path):
+    import numpy as np
+
+    from idf_hr_plugin.core.analysis import write_layer, zonal_statistics
+
+    det = read_detections(runs["changes"], "changes", analysed_area=runs["area"], fields=("change",))
+    zone = runs["area"].buffer(-1)
+    stats = zonal_statistics(
+        [zone],
+        ["Zone A"],
+        det.geometry,
+        det.labels,
+        [runs["area"]],
+        labels=det.labels,
+        change=det.attributes["change"],
+    )
+    cols = {k: np.array([r[k] for r in stats.rows]) for k in stats.rows[0] if k != "density_per_km2"}
+    path = tmp_path / "stats.gpkg"
+    write_layer(path, "stats", [zone] * len(stats.rows), cols, metadata=stats.metadata)
+    data = gather_report_data(path)
+    assert data.kind == "zonal" and data.title == "Rapport de statistiques par zone"
+    assert {r["zone"] for r in data.zone_rows} == {"Zone A"}
+    assert data.counts["car"]["new"] == sum(r["n_new"] for r in stats.rows if r["label"] == "car") > 0
+    assert data.n_features == sum(r["count"] for r in stats.rows)
