@@ -38,7 +38,7 @@ lint: setup
 	$(VENV)/bin/ruff check $(PLUGIN) tests scripts bench
 	$(VENV)/bin/ruff format --check $(PLUGIN) tests scripts bench
 	$(VENV)/bin/bandit -q -c pyproject.toml -r $(PLUGIN)
-	$(PY) scripts/check_qt6.py $(PLUGIN) scripts
+	$(PY) scripts/check_qt6.py $(PLUGIN) scripts tests
 
 bench: setup
 	$(PY) -m pytest -q bench --benchmark-columns=min,mean,max,rounds -p no:cacheprovider -s

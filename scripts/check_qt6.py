@@ -260,6 +260,12 @@ def _binding_class(path: str, bound: set[str]) -> tuple[str, ClassInfo] | None:
     return None
 
 
+# Standard-library modules whose functions share names with Qt methods (os.open, socket.listen…).
+NON_QT_MODULES = frozenset(
+    {"os", "io", "socket", "sys", "gzip", "bz2", "lzma", "tarfile", "zipfile", "codecs"}
+)
+
+
 class _Scanner(ast.NodeVisitor):
     def __init__(self, path: str, lines: list[str]) -> None:
         self.path = path
@@ -308,7 +314,10 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Attribute):
+        receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(receiver, ast.Name) and receiver.id in NON_QT_MODULES:
+            pass  # os.open(path, flags, 0o644) is not QIODevice.open(mode)
+        elif isinstance(node.func, ast.Attribute):
             positions = enum_only_params().get(node.func.attr, set())
             for pos, arg in enumerate(node.args):
                 if pos in positions and _is_int_literal(arg):

@@ -400,6 +400,7 @@ def compute_fibre(
     quarters: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     outputs: Mapping[str, str] | None = None,
+    layers: Mapping[str, str] | None = None,
     ipe_src: str | None = None,
     client: HttpClient | None = None,
     cancel: CancelCheck | None = None,
@@ -457,7 +458,8 @@ def compute_fibre(
     written: dict[str, Path] = {}
     for i, level in enumerate(levels):
         dest = Path((outputs or {}).get(level) or base / f"ftth_coverage_{level}_{tag}.gpkg")
-        written[level] = arcep.write_coverage_gpkg(result, bounds, dest, level=level)
+        layer = (layers or {}).get(level)  # default: ftth_coverage_<level>
+        written[level] = arcep.write_coverage_gpkg(result, bounds, dest, level=level, layer=layer)
         step(0.6 + 0.3 * (i + 1) / len(levels))
     ipe = None
     if ipe_src:

@@ -104,12 +104,18 @@ class DetectionTab(QWidget):
         self.install_button = QPushButton(tr("Install ONNX Runtime"))
         self.install_button.setToolTip(
             tr(
-                "Installs onnxruntime and onnx into a folder of your QGIS profile; QGIS's own packages are not changed."
+                "Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed."
             )
         )
         self.install_button.clicked.connect(self.install_runtime)
+        # only when this QGIS session cannot load the runtime it just installed
+        self.restart_button = QPushButton(tr("Restart QGIS"))
+        self.restart_button.setToolTip(tr("Quit QGIS (asking to save your project) and start it again."))
+        self.restart_button.clicked.connect(self.restart_qgis)
+        self.restart_button.setVisible(False)
         rl.addWidget(self.runtime_label, 1)
         rl.addWidget(self.install_button)
+        rl.addWidget(self.restart_button)
         root.addWidget(self.runtime_box)
 
         form = QFormLayout()
@@ -277,9 +283,7 @@ class DetectionTab(QWidget):
         def done(result) -> None:
             self.install_task = None
             self.install_button.setEnabled(True)
-            self.status_label.setText(tr("ONNX Runtime installed in {path}.").format(path=result["target"]))
-            self.refresh_runtime()
-            self.reload_models()
+            self.runtime_installed(result["target"])
 
         def failed(message: str) -> None:
             self.install_task = None
@@ -288,6 +292,46 @@ class DetectionTab(QWidget):
 
         self.install_task = ort_install.install_task(done, failed, self.iface.messageBar())
         tasks.start(self.install_task)
+
+    def runtime_installed(self, folder: str) -> bool:
+        """Load the ONNX Runtime just installed in ``folder`` into this QGIS and re-read the models.
+
+        True when detections can run at once; otherwise the tab says to restart QGIS, with a button.
+        """
+        err = ort_install.load_runtime(folder)
+        if err:
+            message = tr(
+                "ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). "
+                "Restart QGIS, then run the detection."
+            ).format(path=folder, err=err)
+            self.runtime_box.setVisible(True)
+            self.runtime_label.setText(message)
+            self.status_label.setText(message)
+            self.install_button.setVisible(False)
+            self.restart_button.setVisible(True)
+            self.run_button.setEnabled(False)
+            self.run_button.setToolTip(tr("Restart QGIS first (button above)."))
+            return False
+        self.refresh_runtime()
+        self.reload_models()
+        self.status_label.setText(
+            tr("ONNX Runtime installed in {path}; detections can run now.").format(path=folder)
+        )
+        return True
+
+    def restart_qgis(self) -> None:
+        """Quit QGIS through its own Exit action (it asks to save the project) and start it again."""
+        from qgis.core import QgsApplication
+        from qgis.PyQt.QtCore import QProcess
+
+        app = QgsApplication.instance()
+        args = list(app.arguments())
+
+        def relaunch() -> None:
+            QProcess.startDetached(args[0], args[1:])
+
+        app.aboutToQuit.connect(relaunch)  # not reached if the user cancels the quit
+        self.iface.actionExit().trigger()
 
     # -- models --------------------------------------------------------------------------
     def registry(self):

@@ -193,7 +193,24 @@ class DetectAlgorithm(IdfHrAlgorithm):
             out = str(Path(out).with_suffix(".gpkg"))
         self._out = out
         self._dest = out
+        self._check_before_run()
         return True
+
+    def _check_before_run(self) -> None:
+        """Refuse bad parameters and an unreadable (e.g. truncated) raster before the run starts."""
+        from ..core.errors import IdfHrError
+        from ..core.inference.params import check_detection_params
+        from ..core.inference.reader import open_raster
+        from ..core.inference.writer import check_output_path
+
+        try:
+            check_detection_params(conf=self._conf, iou=self._iou, batch_size=self._batch)
+            check_output_path(self._out)
+            if self._source.reader_factory is None:  # read by GDAL: the same check as the engine's
+                open_raster(self._source.raster).close()
+        except IdfHrError as exc:
+            self._source.close()
+            raise self.fail(exc) from exc
 
     def _model_path(self, value: str) -> str:
         if value and Path(value).is_file():

@@ -18,6 +18,9 @@ ALGORITHMS = (
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
     ("publish_model", "PublishModelAlgorithm"),
+    ("offline_kit", "OfflineKitAlgorithm"),
+    ("change_detection", "ChangeDetectionAlgorithm"),
+    ("zonal_statistics", "ZonalStatisticsAlgorithm"),
     ("report", "ReportAlgorithm"),
 )
 

@@ -120,7 +120,7 @@ class RawServer:
 
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock.listen(8)  # qt6: ok (a Python socket)
         self.connections = 0
         self.behave = behave
         self._conns = []

@@ -80,6 +80,7 @@ def test_project_with_streamed_imagery_reopens_after_restart_and_without_plugin(
 
     text = saved.read_text(encoding="utf-8")
     assert first_url not in text and "/r/" not in text  # no proxy URL of a dead session
+    assert first.secret not in text  # the relay secret is never saved
     assert f"/vsicurl/{srv.url}/a.tif" in text
     vrts = [d.split("</datasource>")[0] for d in text.split("<datasource>")[1:] if ".vrt<" in d]
     assert len(vrts) == 1
@@ -105,6 +106,7 @@ def test_project_with_streamed_imagery_reopens_after_restart_and_without_plugin(
     again = tmp_path / "again.qgs"
     assert QgsProject.instance().write(str(again))
     assert second.base_url not in again.read_text(encoding="utf-8")
+    assert second.secret not in again.read_text(encoding="utf-8")  # the relay secret is never saved
 
     # IdF HR not installed: the project opens with plain /vsicurl/
     cache_service.stop()

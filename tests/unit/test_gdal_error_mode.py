@@ -18,6 +18,7 @@ import pytest
 from osgeo import gdal, ogr, osr
 from shapely.geometry import box
 
+from idf_hr_plugin.core.analysis import read_detections, write_layer
 from idf_hr_plugin.core.catalog.model import Asset, Item
 from idf_hr_plugin.core.catalog.mosaic import build_mosaic_vrt
 from idf_hr_plugin.core.errors import IdfHrError
@@ -74,6 +75,15 @@ FEATURE = {
     "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
     "properties": {"n": "a"},
 }
+
+
+def _analysis_gpkg(tmp: Path) -> Path:
+    """A one-object detection layer written by the analysis writer (with the mode as the test set it)."""
+    path = tmp / "analysis_in.gpkg"
+    if not path.exists():
+        cols = {"class_id": [1], "label": ["building"], "score": [0.9]}
+        write_layer(path, "det", [box(X0, Y0 - 2, X0 + 1, Y0 - 1)], cols)
+    return path
 
 
 def _entry_points(tmp: Path) -> dict:
@@ -146,6 +156,14 @@ def _entry_points(tmp: Path) -> dict:
             lambda: write_truth(tmp / f"t{next(n)}.gpkg", scene),
             lambda: write_truth(tmp / "absent2" / "t.gpkg", scene),
         ),
+        "analysis layer writer": (
+            lambda: write_layer(tmp / f"a{next(n)}.gpkg", "changes", geoms, {"change": ["new"]}),
+            lambda: write_layer(not_gpkg, "changes", geoms, {"change": ["new"]}),
+        ),
+        "analysis detections reader": (
+            lambda: read_detections(_analysis_gpkg(tmp), analysed_area=box(X0, Y0 - 10, X0 + 10, Y0)),
+            lambda: read_detections(not_gpkg),
+        ),
     }
 
 
@@ -214,3 +232,16 @@ def test_scoped_mode_nests_and_overlaps_across_threads(mode):
     with pytest.raises(ValueError):
         fails()
     assert exception_modes() == mode
+
+
+def test_only_the_scoped_helper_switches_gdal_exceptions_on():
+    """A module calling ``UseExceptions()`` itself would flip GDAL's mode for QGIS and every plugin."""
+    package = Path(__file__).resolve().parents[2] / "idf_hr_plugin"
+    offenders = [
+        f"{path.relative_to(package)}:{no}"
+        for path in package.rglob("*.py")
+        if path.name != "gdal_errors.py"
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".UseExceptions()" in line.split("#")[0]
+    ]
+    assert offenders == [], "use core.gdal_errors.gdal_exceptions() instead: " + ", ".join(offenders)

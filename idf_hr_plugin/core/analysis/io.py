@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..errors import Cancelled
+from ..gdal_errors import with_gdal_exceptions
+from ..gpkg_tx import add_to_gpkg
 from ..i18n import tr
 from . import geometry as G
 from .change import Detections
@@ -31,11 +33,9 @@ SCORE_FIELDS = ("score", "confidence")
 
 
 def _ogr():
-    from osgeo import gdal, ogr, osr
+    """OGR and OSR; callers run inside :func:`..gdal_errors.gdal_exceptions` (QGIS's mode is restored)."""
+    from osgeo import ogr, osr
 
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    osr.UseExceptions()
     return ogr, osr
 
 
@@ -121,6 +121,7 @@ def _run_area(run: dict, crs: str):
     return geom
 
 
+@with_gdal_exceptions
 def read_detections(
     gpkg: str | os.PathLike,
     layer: Optional[str] = None,
@@ -263,6 +264,7 @@ def _fill(lyr, ogr, geometry, columns, cancel, every: int = 2000) -> int:
     return len(geometry)
 
 
+@with_gdal_exceptions
 def write_layer(
     path: str | os.PathLike,
     layer: str,
@@ -275,12 +277,11 @@ def write_layer(
 ) -> str:
     """Write a MultiPolygon layer (+ ``metadata`` as JSON in the layer's ``IDFHR_ANALYSIS`` item).
 
-    New file: temporary file renamed into place. Existing GeoPackage: layer added in place in one
-    transaction (an existing layer of that name is refused). ``cancel()`` returning True stops the
-    write with :class:`Cancelled` and leaves nothing behind. Returns the layer name.
+    Written through :func:`..gpkg_tx.add_to_gpkg`: a new file appears only once complete; in an
+    existing GeoPackage the layer is added in place in one transaction (an existing layer of that
+    name is refused), waiting for another writer holding the file. ``cancel()`` returning True
+    stops the write with :class:`Cancelled` and leaves nothing behind. Returns the layer name.
     """
-    from ..opendata._util import atomic_path
-
     ogr, osr = _ogr()
     out = Path(path)
     if out.suffix.lower() != ".gpkg":
@@ -292,44 +293,20 @@ def write_layer(
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     meta = json.dumps(metadata or {}, default=str, ensure_ascii=False)
 
-    def create(ds):
+    def create(ds) -> str:
+        if any(ds.GetLayer(i).GetName().lower() == layer.lower() for i in range(ds.GetLayerCount())):
+            raise AnalysisError(
+                tr(
+                    "The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name."
+                ).format(path=out, layer=layer)
+            )
         lyr = ds.CreateLayer(layer, srs, ogr.wkbMultiPolygon, options=["FID=fid", "GEOMETRY_NAME=geom"])
         _fill(lyr, ogr, geometry, columns, cancel)
         lyr.SetMetadataItem("IDFHR_ANALYSIS", meta)
-
-    if not out.exists():
-        with atomic_path(out, ".gpkg") as tmp:
-            ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
-            ds.StartTransaction()
-            create(ds)
-            ds.CommitTransaction()
-            ds = None
+        lyr.SyncToDisk()  # spatial index, extent and counts now, inside the transaction
         return layer
-    ds = _open(
-        out,
-        True,
-        tr("The existing output '{path}' cannot be opened for writing ({err}); choose another file."),
-    )
-    if ds.GetDriver().GetName() != "GPKG":
-        raise AnalysisError(
-            tr("The existing output '{path}' is not a GeoPackage; choose another file name.").format(path=out)
-        )
-    if ds.GetLayerByName(layer) is not None:
-        raise AnalysisError(
-            tr("The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name.").format(
-                path=out, layer=layer
-            )
-        )
-    ds.StartTransaction()
-    try:
-        create(ds)
-        ds.CommitTransaction()
-    except BaseException:
-        ds.RollbackTransaction()
-        raise
-    finally:
-        ds = None
-    return layer
+
+    return add_to_gpkg(out, create)
 
 
 def write_change_layer(
@@ -352,6 +329,7 @@ def write_change_layer(
     )
 
 
+@with_gdal_exceptions
 def read_layer_metadata(path: str | os.PathLike, layer: str) -> dict:
     """The analysis metadata written with a layer by :func:`write_layer` (empty if none)."""
     ogr, _ = _ogr()

@@ -1,7 +1,8 @@
 """Load an ONNX model and describe it: Ultralytics / Deepness metadata + sidecar card -> ModelSpec.
 
-The ONNX file is read with ``onnx`` only for its metadata and I/O shapes (no weights are
-copied); the inference session is created with :func:`create_session`.
+Metadata and I/O shapes are read by ONNX Runtime itself (``get_modelmeta()``, ``get_inputs()``,
+``get_outputs()``): the ``onnx`` package is not needed at run time. The inference session is
+created with :func:`create_session`.
 """
 
 from __future__ import annotations
@@ -151,36 +152,59 @@ def _json_value(value: str) -> Any:
         return _py_literal(value)
 
 
-def _dims(value_info) -> list:
-    dims = []
-    for d in value_info.type.tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        else:
-            dims.append(d.dim_param or "?")
-    return dims
+def _dims(shape) -> list:
+    """ONNX Runtime's shape (ints, names of dynamic dims, None for unknown ones) as ints or strings."""
+    return [int(d) if isinstance(d, int) else (str(d) if d else "?") for d in shape or []]
 
 
-_ELEM = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 3: "int8", 6: "int32", 7: "int64"}
+_ELEM = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+}
 
 
-def _read_onnx(path: Path):
+class RuntimeMissing(UserInputError):
+    """ONNX Runtime cannot be imported: models can be neither described nor run until it is installed."""
+
+
+def _tensor(arg) -> TensorInfo:
+    return TensorInfo(arg.name, _dims(arg.shape), _ELEM.get(arg.type, "float32"))
+
+
+def _read_onnx(path: Path) -> tuple[dict, list, list]:
+    """(metadata, inputs, outputs) of an ONNX model, read by ONNX Runtime itself.
+
+    The graph is not optimised (metadata and I/O only), so this is cheap next to a real session.
+    """
     try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - onnx is a dependency of the engine
-        raise UserInputError(
-            tr("The Python package 'onnx' is missing; install the detection dependencies first.")
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise RuntimeMissing(
+            tr(
+                "ONNX Runtime is not installed, so the model cannot be read or run. Install it from the "
+                "Detection tab (Install ONNX Runtime) or with pip install onnxruntime."
+            )
         ) from exc
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
     try:
-        # load_external_data=False: we only need the graph's metadata and I/O shapes
-        return onnx.load(str(path), load_external_data=False)
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise UserInputError(
             tr(
                 "'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by "
                 "Ultralytics, Deepness or another ONNX exporter."
-            ).format(path=path, err=type(exc).__name__)
+            ).format(path=path, err=str(exc)[:200] or type(exc).__name__)
         ) from exc
+    meta = dict(sess.get_modelmeta().custom_metadata_map or {})
+    return meta, [_tensor(i) for i in sess.get_inputs()], [_tensor(o) for o in sess.get_outputs()]
 
 
 def _parse_class_names(raw: Any) -> tuple[dict, list]:
@@ -256,19 +280,15 @@ def load_model_spec(
                 "{got}). The file is corrupted or is not the model you meant: download it again."
             ).format(path=p.name, want=want, got=digest)
         )
-    proto = _read_onnx(p)
-    meta = {m.key: m.value for m in proto.metadata_props}
-    graph = proto.graph
-    init_names = {i.name for i in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in init_names]
+    meta, inputs, outs = _read_onnx(p)
     if len(inputs) != 1:
         raise UserInputError(
             tr("The model '{name}' has {n} inputs; only single-image models are supported.").format(
                 name=p.name, n=len(inputs)
             )
         )
-    inp = inputs[0]
-    in_shape = _dims(inp)
+    in_info = inputs[0]
+    in_shape = in_info.shape
     if len(in_shape) != 4:
         raise UserInputError(
             tr(
@@ -276,10 +296,6 @@ def load_model_spec(
                 "(batch, channels, height, width)."
             ).format(name=p.name, shape=in_shape)
         )
-    in_info = TensorInfo(inp.name, in_shape, _ELEM.get(inp.type.tensor_type.elem_type, "float32"))
-    outs = [
-        TensorInfo(o.name, _dims(o), _ELEM.get(o.type.tensor_type.elem_type, "float32")) for o in graph.output
-    ]
     spec = ModelSpec(
         path=str(p.resolve()),
         name=str(card.get("name") or p.stem),

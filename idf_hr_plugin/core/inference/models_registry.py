@@ -33,7 +33,15 @@ from ..http import HttpClient, default_client
 from ..i18n import tr
 from ..mlm.read import CatalogModel, model_from_item
 from ..paths import RESOURCES_DIR, cache_dir
-from .model import ModelSpec, available_providers, load_card, load_model_spec, physical_cores, sha256_file
+from .model import (
+    ModelSpec,
+    RuntimeMissing,
+    available_providers,
+    load_card,
+    load_model_spec,
+    physical_cores,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +213,9 @@ class ModelRegistry:
         try:
             entry.card = load_card(path)
             entry.spec = load_model_spec(path)
+        except RuntimeMissing as exc:
+            entry.error = str(exc)
+            return entry  # not cached: the model is usable as soon as ONNX Runtime is installed
         except IdfHrError as exc:
             entry.error = str(exc)
         except Exception as exc:  # a broken file must not hide the other models

@@ -6,24 +6,22 @@ SQLite transaction that holds the file's write lock: a second writer waits for t
 does not fail, and neither run is lost), tables edited by other programs are kept, and the
 file keeps its permissions, owner and symlinks. A failed, cancelled or killed run changes
 nothing: SQLite rolls an interrupted transaction back the next time the file is opened, and a
-temporary file left by a killed process is removed by the next run writing into that folder.
+temporary file left by a killed process is removed by the next run writing into that folder
+(the mechanism is :mod:`..gpkg_tx`, shared by every GeoPackage writer of the plugin).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UserInputError
-from ..fsutil import is_disk_full
-from ..gdal_errors import gdal_exceptions
+from ..gpkg_tx import LOCK_WAIT_S, add_to_gpkg
 from ..i18n import tr
-from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
+from ..tempfiles import temp_path
 
 RUNS_TABLE = "idfhr_runs"
 FIELDS = (
@@ -83,21 +81,6 @@ def layer_name_for(model_name: str, when: str) -> str:
     return f"{base[:40]}_{when}"
 
 
-LOCK_WAIT_S = 600.0  # how long a writer waits for another one holding the GeoPackage's write lock
-
-
-def _sql(ds: Any, sql: str) -> Any:
-    """Run one SQL statement on an OGR datasource; returns the first column of the first row."""
-    res = ds.ExecuteSQL(sql)
-    if res is None:
-        return None
-    try:
-        f = res.GetNextFeature()
-        return f.GetField(0) if f is not None else None
-    finally:
-        ds.ReleaseResultSet(res)
-
-
 def _fill(
     ds: Any,
     layer_name: str,
@@ -154,107 +137,6 @@ def _fill(
     return name
 
 
-def _publish(tmp: Path, out: Path) -> bool:
-    """Move a complete new file to ``out`` unless ``out`` appeared meanwhile (then False)."""
-    try:
-        os.link(tmp, out)  # atomic, and never replaces a file another writer just created
-        return True
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links on this file system
-        if out.exists():
-            return False
-        os.replace(tmp, out)
-        return True
-
-
-def _write_new(out: Path, args: tuple) -> str | None:
-    """Write a new GeoPackage; None when ``out`` was created by someone else in the meantime."""
-    from osgeo import ogr
-
-    tmp = temp_path(out, ".gpkg")
-    ds = None
-    try:
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
-        ds.StartTransaction()
-        name = _fill(ds, *args)
-        ds.CommitTransaction()
-        ds = None  # close: flush everything before the move
-        return name if _publish(tmp, out) else None
-    finally:
-        ds = None
-        remove_with_sidecars(tmp)
-
-
-def _open_gpkg(out: Path) -> Any:
-    from osgeo import ogr
-
-    try:
-        ds = ogr.Open(str(out), update=1)
-    except RuntimeError:
-        ds = None
-    if ds is None or ds.GetDriver().GetName() != "GPKG":
-        raise UserInputError(
-            tr("The existing output '{path}' is not a GeoPackage; choose another file name.").format(path=out)
-        )
-    return ds
-
-
-def _stale(ds: Any, version: Any, check_tables: bool) -> bool:
-    """Whether another connection changed the file since ``ds`` read it (call holding the write lock)."""
-    if _sql(ds, "PRAGMA data_version") != version:
-        return True
-    if not check_tables:
-        return False
-    known = {ds.GetLayer(i).GetName().lower() for i in range(ds.GetLayerCount())}
-    res = ds.ExecuteSQL("SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')")
-    try:
-        registered = {str(f.GetField(0)).lower() for f in res}
-    finally:
-        ds.ReleaseResultSet(res)
-    return not registered <= known  # a commit between GDAL's open and the first pragma
-
-
-def _append_in_place(out: Path, args: tuple, wait_s: float) -> str:
-    """Add the layer to an existing GeoPackage inside one transaction holding its write lock."""
-    deadline = time.monotonic() + wait_s
-    attempt = 0  # the table check is a heuristic: a file GDAL lists partly must not loop
-    while True:
-        ds = _open_gpkg(out)
-        in_tx = False
-        try:
-            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            _sql(ds, f"PRAGMA busy_timeout = {left_ms}")
-            version = _sql(ds, "PRAGMA data_version")
-            ds.StartTransaction()
-            in_tx = True
-            # A write as the first statement takes the write lock now, so SQLite waits for a
-            # writer holding it (a deferred upgrade after reads would fail at once instead).
-            _sql(ds, "UPDATE gpkg_contents SET identifier = identifier WHERE 0")
-            attempt += 1
-            if _stale(ds, version, attempt <= 3) and time.monotonic() < deadline:
-                # Another writer committed since GDAL read the file: reopen for a fresh view.
-                ds.RollbackTransaction()
-                in_tx = False
-                continue
-            name = _fill(ds, *args)
-            ds.CommitTransaction()
-            in_tx = False
-            return name
-        except BaseException:
-            if in_tx:
-                with contextlib.suppress(Exception):  # closing without a commit rolls back too
-                    ds.RollbackTransaction()
-            raise
-        finally:
-            ds = None
-
-
-def _is_locked(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "database is locked" in text or "database table is locked" in text
-
-
 def write_gpkg(
     out_path: str | os.PathLike,
     layer_name: str,
@@ -275,36 +157,7 @@ def write_gpkg(
     """
     out = check_output_path(out_path)
     args = (layer_name, crs_wkt, geoms, records, run_record, multipolygon)
-    with gdal_exceptions():
-        try:
-            remove_stale_temps(out)
-            if not out.exists():
-                name = _write_new(out, args)
-                if name is not None:
-                    return name
-            return _append_in_place(out, args, lock_wait_s)
-        except (UserInputError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if _is_locked(exc):
-                raise UserInputError(
-                    tr(
-                        "The GeoPackage '{path}' stayed locked by another program for {seconds} seconds. "
-                        "Close what is writing to it (or choose another file) and run again; nothing was changed."
-                    ).format(path=out, seconds=round(lock_wait_s))
-                ) from exc
-            if is_disk_full(exc, out.parent):
-                raise UserInputError(
-                    tr(
-                        "There is not enough free disk space in {folder} to write the results. Free some "
-                        "space or choose another output folder; nothing was changed."
-                    ).format(folder=out.parent)
-                ) from exc
-            raise UserInputError(
-                tr("Writing the GeoPackage '{path}' failed ({err}); nothing was changed.").format(
-                    path=out, err=str(exc)[:200]
-                )
-            ) from exc
+    return add_to_gpkg(out, lambda ds: _fill(ds, *args), lock_wait_s=lock_wait_s)
 
 
 def read_runs(gpkg: str | os.PathLike) -> list:

@@ -7,6 +7,13 @@ fast and offline. ``<b64>`` is the URL-safe base64 of the origin URL (no padding
 side-car probes (``.aux.xml``, ``.ovr``, ``.msk``) cheap 404s. Only origins under one of the
 allowed prefixes are proxied (others get 403), and the server listens on 127.0.0.1 only.
 
+It is no open relay for other local processes or for web pages that can reach 127.0.0.1: every
+proxy address starts with a per-process secret (``http://127.0.0.1:<port>/<secret>/r/...``,
+:attr:`CachingRangeProxy.base_url` includes it), and only the origin URLs the plugin asked
+:meth:`CachingRangeProxy.url_for` to route are served. Any other request gets 403 and causes
+no outbound request. The secret lives in memory only: what is saved (projects, journals) is the
+origin form (:func:`parse_proxy_url`, ``service.origin_gdal_path``).
+
 Authenticated origins are served under ``/a/<ctx>/<b64>/<name>``: ``<ctx>`` is ``q<authcfg id>``
 (a QGIS authentication configuration, applied by the client the proxy gets from
 ``client_for_authcfg``) or ``u<random token>`` standing for the user:password an origin URL
@@ -65,8 +72,9 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
-_PROXY_URL = re.compile(
-    r"http://127\.0\.0\.1:\d+/(?:r|a/(?P<ctx>[A-Za-z0-9]+))/(?P<token>[A-Za-z0-9_-]+)(?:/[A-Za-z0-9._-]*)?"
+_PROXY_URL = re.compile(  # the secret segment is absent in the addresses of IdF HR 0.1
+    r"http://127\.0\.0\.1:\d+(?:/[A-Za-z0-9_-]{16,})?/(?:r|a/(?P<ctx>[A-Za-z0-9]+))/"
+    r"(?P<token>[A-Za-z0-9_-]+)(?:/[A-Za-z0-9._-]*)?"
 )
 
 
@@ -108,6 +116,9 @@ class CachingRangeProxy:
         self.allowed_prefixes = tuple(allowed_prefixes)
         self.client_for_authcfg = client_for_authcfg
         self.requests = 0
+        # unguessable first path segment of every address this proxy serves (memory only)
+        self.secret = secrets.token_urlsafe(24)
+        self._routed: set[str] = set()  # the origin URLs url_for was asked to route
         self._contexts: dict[str, CachedHttp] = {}  # "q<authcfg>" / "u<token>" -> authenticated reader
         self._by_credentials: dict[tuple[str, str], str] = {}
         # the scheme://host:port each context may be used for: credentials never go to another server
@@ -129,7 +140,8 @@ class CachingRangeProxy:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, fmt, *args):
-                LOG.debug("proxy: " + fmt, *args)
+                if LOG.isEnabledFor(logging.DEBUG):  # the request line carries the secret: never logged
+                    LOG.debug("proxy: %s", (fmt % args).replace(proxy.secret, "<secret>"))
 
             def do_GET(self):
                 proxy._handle(self, head=False)
@@ -158,10 +170,11 @@ class CachingRangeProxy:
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/<secret>``: the prefix of every address this proxy serves."""
         if self._httpd is None:
             raise RuntimeError("proxy not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}/{self.secret}"
 
     # -- public API ---------------------------------------------------------------
     def allows(self, origin_url: str) -> bool:
@@ -184,6 +197,8 @@ class CachingRangeProxy:
                 ).format(url=origin_url)
             )
         tail = f"{encode_url(origin_url)}/{_basename(origin_url)}"
+        with self._ctx_lock:
+            self._routed.add(origin_url)
         if credentials is not None:
             return (
                 f"{self.base_url}/a/{self._bind(self._credentials_context(credentials), origin_url)}/{tail}"
@@ -238,6 +253,10 @@ class CachingRangeProxy:
     def _handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         self.requests += 1
         parts = urlsplit(h.path).path.split("/")
+        # ["", secret, "r", ...] or ["", secret, "a", ...]: without the secret, nothing is fetched
+        if len(parts) < 3 or not secrets.compare_digest(parts[1].encode(), self.secret.encode()):
+            return self._error(h, 403, "forbidden")
+        parts = parts[:1] + parts[2:]
         # ["", "r", token] or ["", "r", token, name]; ["", "a", ctx, token, name]
         reader, reader_ctx = self.cached_http, ""
         if len(parts) == 5 and parts[1] == "a":
@@ -255,7 +274,9 @@ class CachingRangeProxy:
             return self._error(h, 404, "not found")
         if len(parts) == 4 and parts[3] != _basename(origin):
             return self._error(h, 404, "not found")  # side-car probe (.aux.xml, .ovr, ...)
-        if not self.allows(origin):
+        with self._ctx_lock:
+            routed = origin in self._routed
+        if not routed or not self.allows(origin):
             return self._error(h, 403, "origin not allowed")
         if reader is not self.cached_http:
             with self._ctx_lock:

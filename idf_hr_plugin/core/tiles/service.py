@@ -6,7 +6,7 @@ QGIS plugin installs its proxy (QGIS network stack, ``authcfg``, settings) with 
 anywhere else :func:`cached_gdal_path` starts a default one on first use (``requests``,
 ``<cache_dir()>/tiles``).
 
-Proxy URLs (``http://127.0.0.1:<port>/...``) only live inside one process. What is stored
+Proxy URLs (``http://127.0.0.1:<port>/<secret>/...``) only live inside one process. What is stored
 (projects, VRT mosaics, offline pack journals) is the origin form given by :func:`origin_gdal_path`:
 ``/vsicurl/<origin URL>`` and VRTs whose sources are such URLs, which GDAL opens with or without
 IdF HR. A VRT with remote sources is read through a per-process copy (:func:`cached_gdal_path`),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess  # nosec B404 - the lock holder is our own child process
+import sys
 
 import pytest
 from osgeo import ogr, osr
@@ -176,3 +178,37 @@ def test_an_empty_comparison_writes_an_empty_but_valid_layer(tmp_path):
     lyr = ds.GetLayerByName("changes")
     assert lyr.GetFeatureCount() == 0
     assert lyr.GetLayerDefn().GetFieldIndex("confidence") >= 0
+
+
+def test_change_layer_waits_for_another_writer_and_keeps_its_edit(two_runs):
+    """Another program holding the GeoPackage's write lock is waited for, not failed on, and its edit is kept."""
+    res = compare_detections(
+        read_detections(two_runs / "d2024.gpkg"), read_detections(two_runs / "d2026.gpkg")
+    )
+    target = two_runs / "d2026.gpkg"
+    holder = subprocess.Popen(  # nosec B603 - fixed interpreter and arguments
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); c.execute('CREATE TABLE field_notes (note TEXT)'); "
+            "c.execute(\"INSERT INTO field_notes VALUES ('checked on site')\"); "
+            "print('locked', flush=True); time.sleep(2); c.execute('COMMIT')",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        write_change_layer(res, target, "changes_2024_2026")
+    finally:
+        holder.wait(timeout=60)
+        holder.stdout.close()
+    assert {"changes_2024_2026", "idfhr_runs", "yolo_2026"} <= set(layers(target))
+    con = sqlite3.connect(str(target))
+    try:
+        assert con.execute("SELECT note FROM field_notes").fetchall() == [("checked on site",)]
+    finally:
+        con.close()
+    assert sorted(p.name for p in two_runs.iterdir()) == ["d2024.gpkg", "d2026.gpkg"]
