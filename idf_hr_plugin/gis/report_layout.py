@@ -37,6 +37,7 @@ from qgis.core import (
     QgsRectangle,
     QgsRenderContext,
     QgsRendererCategory,
+    QgsScaleBarSettings,
     QgsTableCell,
     QgsUnitTypes,
 )
@@ -45,16 +46,10 @@ from qgis.PyQt.QtGui import QColor, QFont
 
 from ..core.analysis.report_data import ReportData
 from ..core.errors import Cancelled
+from .analysis_layers import CHANGE_STYLES
 from .i18n import tr
 
-STATUS_COLORS = {
-    "new": "#1a9641",
-    "removed": "#d7191c",
-    "unchanged": "#9e9e9e",
-    "modified": "#fdae61",
-    "uncertain": "#7b3294",
-    "detected": "#2b83ba",
-}
+STATUS_COLORS = {**{v: c for v, _label, c in CHANGE_STYLES}, "detected": "#2b83ba"}
 PALETTE = ["#d95f02", "#1f78b4", "#6a3d9a", "#33a02c", "#e7298a", "#a6761d", "#666666", "#e6ab02"]
 
 W, H = 297.0, 210.0  # A4 landscape, mm
@@ -89,7 +84,7 @@ def chart_png(data: ReportData, dpi: int = 150) -> Optional[bytes]:
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylabel(data.text("count"), fontsize=8)
         if len(statuses) > 1:
-            ax.legend(fontsize=6, ncol=min(len(statuses), 3), frameon=False)
+            ax.legend(fontsize=6, ncol=min(len(statuses), 3), frameon=False, loc="best")
         ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(data.text("counts" if data.kind != "detections" else "counts_classes"), fontsize=9)
     fig.tight_layout()
@@ -150,26 +145,34 @@ def _fmt(v, nd: int = 2) -> str:
 
 
 def style_report_layer(layer, data: ReportData, colors: Optional[dict] = None) -> None:
-    """Categorised style: by change status for a change layer, by class label otherwise."""
-    field = "change" if data.kind == "changes" else "label"
+    """Change layer: the Analyse tab's change style, labels in the report's language, statuses
+    present only. Detection layer: categories by class label."""
+    if data.kind == "changes":
+        from .analysis_layers import change_renderer
+
+        renderer = change_renderer()
+        present = set(data.statuses)
+        for i in reversed(range(len(renderer.categories()))):
+            value = renderer.categories()[i].value()
+            if value not in present:
+                renderer.deleteCategory(i)
+            else:
+                renderer.updateCategoryLabel(i, data.text(value))
+        layer.setRenderer(renderer)
+        return
+    field = "label"
     if layer.fields().indexOf(field) < 0:
         return
-    values = (
-        data.statuses
-        if data.kind == "changes"
-        else sorted({str(v) for v in layer.uniqueValues(layer.fields().indexOf(field))})
-    )
+    values = sorted({str(v) for v in layer.uniqueValues(layer.fields().indexOf(field))})
     cats = []
     for i, v in enumerate(values):
-        color = (colors or {}).get(v) or STATUS_COLORS.get(v) or PALETTE[i % len(PALETTE)]
-        sym = QgsFillSymbol.createSimple(
-            {"color": QColor(color).name() + "55", "outline_color": color, "outline_width": "0.4"}
-        )
-        c = QColor(color)
-        c.setAlpha(90)
-        sym.setColor(c)
-        sym.symbolLayer(0).setStrokeColor(QColor(color))
-        cats.append(QgsRendererCategory(v, sym, data.text(v) if data.kind == "changes" else v))
+        color = QColor((colors or {}).get(v) or PALETTE[i % len(PALETTE)])
+        sym = QgsFillSymbol.createSimple({"outline_width": "0.4"})
+        fill = QColor(color)
+        fill.setAlpha(90)
+        sym.setColor(fill)
+        sym.symbolLayer(0).setStrokeColor(color)
+        cats.append(QgsRendererCategory(v, sym, v))
     layer.setRenderer(QgsCategorizedSymbolRenderer(field, cats))
 
 
@@ -217,8 +220,10 @@ def build_report_layout(
     bar.setLinkedMap(map_item)
     bar.setUnits(QgsUnitTypes.DistanceMeters)
     bar.setUnitLabel("m")
-    bar.applyDefaultSize(QgsUnitTypes.DistanceMeters)
-    bar.setMaximumBarWidth(60)
+    bar.setNumberOfSegmentsLeft(0)
+    bar.setNumberOfSegments(2)
+    bar.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFixed)
+    bar.setUnitsPerSegment(_nice(map_item.extent().width() / 8) if ext is not None else 100.0)
     layout.addLayoutItem(bar)
     bar.attemptMove(QgsLayoutPoint(m + 2, 146, QgsUnitTypes.LayoutMillimeters))
     bar.setBackgroundEnabled(True)
@@ -272,7 +277,7 @@ def build_report_layout(
     if data.empty:
         _label(layout, data.text("nothing"), x_right, 76, 82, 12, 11, True)
     else:
-        head = [data.text("class"), data.text("status"), data.text("count")]
+        head = [data.text(data.count_key), data.text("status"), data.text("count")]
         count_rows = data.count_rows()  # up to 25 rows (5 classes x 5 statuses) must fit in 84 mm
         size = 7.0 if len(count_rows) <= 18 else max(4.5, 7.0 * 18 / len(count_rows))
         _table(layout, count_rows[:40], head, x_right, 76, 82, 84, size=size)
@@ -287,13 +292,7 @@ def build_report_layout(
     _label(layout, data.text("zones"), m, y2 + 7, 277, 6, 11, True)
     if data.zone_rows:
         keys = _zone_keys(data)
-        rows = [
-            [
-                _pct(r.get(k)) if k == "analysed_fraction" else _fmt(r.get(k), 4 if "km2" in k else 2)
-                for k, _ in keys
-            ]
-            for r in data.zone_rows[:MAX_ZONE_ROWS]
-        ]
+        rows = [[_cell(k, r.get(k)) for k, _ in keys] for r in data.zone_rows[:MAX_ZONE_ROWS]]
         _table(layout, rows, [h for _, h in keys], m, y2 + 14, 277, 62)
         if len(data.zone_rows) > MAX_ZONE_ROWS:
             more = data.text("more_rows", n=len(data.zone_rows) - MAX_ZONE_ROWS)
@@ -339,6 +338,14 @@ def _pct(v) -> str:
     return f"{p:.0f} %" if p >= 10 or p == 0 else f"{p:.1f} %"
 
 
+def _cell(key: str, value) -> str:
+    if key == "analysed_fraction":
+        return _pct(value)
+    if key == "analysed_pct":
+        return _pct(None if value is None else float(value) / 100)
+    return _fmt(value, 4 if "km2" in key else 2)
+
+
 def _zone_keys(data: ReportData) -> list[tuple[str, str]]:
     first = data.zone_rows[0]
     keys = [("zone", data.text("zone"))]
@@ -354,6 +361,7 @@ def _zone_keys(data: ReportData) -> list[tuple[str, str]]:
     keys += [
         ("analysed_km2", data.text("analysed_km2")),
         ("analysed_fraction", data.text("analysed_fraction")),
+        ("analysed_pct", data.text("analysed_fraction")),  # the Analyse tab's zones layer, in %
     ]
     return [(k, h) for k, h in keys if k in first]
 
@@ -387,6 +395,16 @@ def _map_extent(data: ReportData, layers) -> Optional[QgsRectangle]:
         r = QgsRectangle(layers[-1].extent())
     r.scale(1.05)
     return r
+
+
+def _nice(x: float) -> float:
+    """1, 2 or 5 times a power of ten, not above ``x`` (a readable scale-bar segment)."""
+    import math
+
+    if x <= 0:
+        return 1.0
+    p = 10 ** math.floor(math.log10(x))
+    return max(m * p for m in (1, 2, 5) if m * p <= x)
 
 
 def _fit(r: QgsRectangle, aspect: float) -> QgsRectangle:
@@ -487,13 +505,13 @@ def export_html(
     else:
         parts.append(f"<p>{e(data.text('chart_missing'))}</p>")
     parts.append(
-        _html_table([data.text("class"), data.text("status"), data.text("count")], data.count_rows())
+        _html_table([data.text(data.count_key), data.text("status"), data.text("count")], data.count_rows())
     )
     parts.append(f"<h2>{e(data.text('zones'))}</h2>")
     if data.zone_rows:
         keys = _zone_keys(data)
         parts.append(
-            _html_table([h for _, h in keys], [[_fmt(r.get(k)) for k, _ in keys] for r in data.zone_rows])
+            _html_table([h for _, h in keys], [[_cell(k, r.get(k)) for k, _ in keys] for r in data.zone_rows])
         )
     else:
         parts.append(f"<p>{e(data.text('zones_outside' if data.zones_given else 'no_zones'))}</p>")
@@ -567,7 +585,12 @@ def generate_report(
     if not layers:
         vl = QgsVectorLayer(f"{data.path}|layername={data.layer}", data.layer, "ogr")
         if vl.isValid():
-            style_report_layer(vl, data)
+            if data.kind == "zonal" and vl.fields().indexOf("count") >= 0:
+                from .analysis_layers import style_zones_layer
+
+                style_zones_layer(vl, "count")
+            else:
+                style_report_layer(vl, data)
             layers.append(vl)
     for p in imagery:
         if p and Path(p).is_file():
@@ -596,43 +619,6 @@ def generate_report(
         for lyr in keep:
             project.removeMapLayer(lyr.id())
     return out
-
-
-def layer_source(layer) -> tuple[str, str]:
-    """(GeoPackage path, layer name) of a file-based vector layer; refuses other providers."""
-    from qgis.core import QgsProviderRegistry
-
-    from ..core.errors import UserInputError
-
-    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
-    path = parts.get("path") or ""
-    if layer.providerType() != "ogr" or not path or not Path(path).is_file():
-        raise UserInputError(
-            tr(
-                "The layer '{name}' is not stored in a file; save it as a GeoPackage and report on that."
-            ).format(name=layer.name())
-        )
-    name = parts.get("layerName") or ""
-    if not name:
-        from osgeo import ogr
-
-        ds = ogr.Open(path)
-        name = ds.GetLayer(parts.get("layerId") or 0).GetName() if ds is not None else ""
-    return path, name
-
-
-def zones_from_layer(layer, name_field: str) -> tuple[list, list, str]:
-    """(shapely geometries, names, CRS authid) of a QGIS zone layer."""
-    from shapely import wkb
-
-    geoms, names = [], []
-    for f in layer.getFeatures():
-        g = f.geometry()
-        if g.isNull() or g.isEmpty():
-            continue
-        geoms.append(wkb.loads(bytes(g.asWkb())))
-        names.append(str(f[name_field]))
-    return geoms, names, layer.crs().authid() or layer.crs().toWkt()
 
 
 def report_from_file(

@@ -77,7 +77,8 @@ class ReportDialog(QDialog):
 
     def write_report(self) -> dict:
         """Write the report with the dialog's choices; raises :class:`IdfHrError` with a clear message."""
-        from ..gis.report_layout import layer_source, report_from_file, zones_from_layer
+        from ..gis.analysis_layers import gpkg_source, zones_from_layer
+        from ..gis.report_layout import report_from_file
 
         layer = self.layer_combo.currentLayer()
         if layer is None:
@@ -87,7 +88,7 @@ class ReportDialog(QDialog):
             raise IdfHrError(tr("Choose the PDF file to write."))
         if not pdf.lower().endswith(".pdf"):
             pdf += ".pdf"
-        path, name = layer_source(layer)
+        path, name = gpkg_source(layer)
         zones = None
         zl = self.zones_combo.currentLayer()
         if zl is not None:

@@ -98,7 +98,8 @@ class ReportAlgorithm(IdfHrAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..core.errors import UserInputError
-        from ..gis.report_layout import layer_source, report_from_file, zones_from_layer
+        from ..gis.analysis_layers import gpkg_source, zones_from_layer
+        from ..gis.report_layout import report_from_file
 
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         if layer is None:
@@ -109,7 +110,7 @@ class ReportAlgorithm(IdfHrAlgorithm):
         zl = self.parameterAsVectorLayer(parameters, self.ZONES, context)
         field = self.parameterAsString(parameters, self.ZONE_FIELD, context)
         try:
-            path, name = layer_source(layer)
+            path, name = gpkg_source(layer)
             zones = None
             if zl is not None:
                 if not field:

@@ -42,7 +42,7 @@ def test_qgis_process_refuses_a_layer_that_is_not_a_result_with_a_sentence(
         {"INPUT": str(shared_data / "admin" / "paris_arrondissements.geojson"), "OUTPUT": str(pdf)},
     )
     assert res["_returncode"] != 0
-    assert "choose a layer written by IdF HR" in res["_stderr"] + res["_stdout"]
+    assert "is not stored in a GeoPackage" in res["_stderr"] + res["_stdout"]
     assert not pdf.exists()
 
 

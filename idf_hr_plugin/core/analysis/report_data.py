@@ -160,6 +160,7 @@ class ReportData:
     counts: dict = field(default_factory=dict)  # label -> {status: count} ("detected" for detections)
     zone_rows: list = field(default_factory=list)
     zones_given: bool = False
+    count_key: str = "class"  # what ``counts`` is keyed by: "class", or "zone" for a per-zone table
     runs: list = field(default_factory=list)
     model: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
@@ -239,6 +240,21 @@ def _layer_fields_and_rows(path: str, layer: Optional[str]):
         code, auth = srs.GetAuthorityCode(None), srs.GetAuthorityName(None)
         crs = f"{auth}:{code}" if code and auth else ""
     return layer, fields, rows, ext, crs
+
+
+def _analysed_zones_extent(path: str, layer: str) -> Optional[tuple]:
+    ds = _open(path, False, tr("'{path}' cannot be opened ({err})."))
+    lyr = ds.GetLayerByName(layer)
+    lyr.SetAttributeFilter("analysed_km2 > 0")
+    boxes = [f.GetGeometryRef().GetEnvelope() for f in lyr if f.GetGeometryRef() is not None]
+    if not boxes:  # GetExtent() ignores the filter: envelopes of the analysed zones instead
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[2] for b in boxes),
+        max(b[1] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def _kind(fields: Sequence[str]) -> str:
@@ -341,6 +357,8 @@ def gather_report_data(
         )
     layer, fields, rows, extent, crs = _layer_fields_and_rows(path, layer)
     kind = _kind(fields)
+    if kind == "zonal" and "analysed_km2" in fields:
+        extent = _analysed_zones_extent(path, layer) or extent  # map on the zones the runs covered
     meta = read_layer_metadata(path, layer)
     report = ReportData(
         kind=kind,
@@ -366,8 +384,10 @@ def gather_report_data(
         report.zone_rows = rows
         report.zones_given = True
         report.n_features = sum(int(r.get("count") or 0) for r in rows)
+        if not any(f in fields for f in ("label", "class")):
+            report.count_key = "zone"  # one row per zone (the Analyse tab's zones layer): chart per zone
         for r in rows:
-            cls = str(r.get("label") or r.get("class") or "")
+            cls = str(r.get("label") or r.get("class") or r.get("zone") or "")
             if not cls:
                 continue
             per = report.counts.setdefault(cls, {})

@@ -123,3 +123,26 @@ def test_zone_statistics_layer_brings_its_own_rows_and_counts(runs, tmp_path):
     assert {r["zone"] for r in data.zone_rows} == {"Zone A"}
     assert data.counts["car"]["new"] == sum(r["n_new"] for r in stats.rows if r["label"] == "car") > 0
     assert data.n_features == sum(r["count"] for r in stats.rows)
+
+
+def test_analyse_tab_zones_layer_is_reported_per_zone(runs, tmp_path):
+    from idf_hr_plugin.core.analysis import zonal_statistics
+    from idf_hr_plugin.core.analysis.workflow import write_zones_layer
+
+    det = read_detections(runs["changes"], "changes", analysed_area=runs["area"], fields=("change",))
+    zones = [runs["area"].buffer(-1)]
+    stats = zonal_statistics(
+        zones,
+        ["Zone A"],
+        det.geometry,
+        det.labels,
+        [runs["area"]],
+        labels=det.labels,
+        change=det.attributes["change"],
+    )
+    path = tmp_path / "zones.gpkg"
+    write_zones_layer(stats, zones, "EPSG:2154", path)
+    data = gather_report_data(path, lang="en")
+    assert data.kind == "zonal" and data.count_key == "zone"
+    assert data.counts == {"Zone A": {"new": 11, "removed": 0}}
+    assert data.zone_rows[0]["analysed_pct"] > 90
