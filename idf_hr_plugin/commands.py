@@ -426,3 +426,53 @@ def _stats_run(args: argparse.Namespace) -> int:
 
 register_command("changes", _changes_parser, _changes_run, "compare two vintages' detections (change layer)")
 register_command("stats", _stats_parser, _stats_run, "statistics per zone of a detection or change layer")
+
+
+# -- report (issue 8): the PDF (+ HTML) report of a detection, change or statistics layer -------
+def _report_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("gpkg", help="GeoPackage holding the detection, change or zone-statistics layer")
+    p.add_argument("--layer", help="layer name (needed when the file holds several layers)")
+    p.add_argument("--out", required=True, help="PDF file to write")
+    p.add_argument("--html", help="also write this self-contained HTML version")
+    p.add_argument("--lang", choices=["fr", "en"], default="fr", help="report language (default fr)")
+    p.add_argument("--zones", help="zone file (GeoPackage, GeoJSON) for the per-zone table")
+    p.add_argument("--zone-field", default="nom", help="field naming the zones (default nom)")
+    p.add_argument(
+        "--runs", action="append", default=[], help="other GeoPackage with idfhr_runs (repeatable)"
+    )
+
+
+def _report_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.errors import UserInputError
+
+    if not args.out.lower().endswith(".pdf"):
+        raise UserInputError(tr("The output '{path}' must end in .pdf.").format(path=args.out))
+    if not Path(args.gpkg).is_file():
+        raise UserInputError(
+            tr("The file '{path}' does not exist; give a GeoPackage of results.").format(path=args.gpkg)
+        )
+    zones = None
+    if args.zones:
+        from .core.analysis.report_data import read_zones
+
+        zones = read_zones(args.zones, args.zone_field)
+    from .gis.headless import ensure_qgis_app
+    from .gis.report_layout import report_from_file
+
+    ensure_qgis_app()
+    out = report_from_file(
+        args.gpkg, args.layer, args.out, lang=args.lang, zones=zones, runs_from=args.runs, html_path=args.html
+    )
+    if not out["chart"]:
+        sys.stderr.write(out["data"].text("chart_missing") + "\n")
+    print(tr("Report written: {path}").format(path=out["pdf"]))
+    if out.get("html"):
+        print(tr("HTML version: {path}").format(path=out["html"]))
+    return 0
+
+
+register_command(
+    "report", _report_parser, _report_run, "write the PDF report of a detection/change/statistics layer"
+)

@@ -240,6 +240,11 @@ class DetectionTab(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(self.summary_label.textInteractionFlags() | 1)
         root.addWidget(self.summary_label)
+        self.report_button = QPushButton(tr("Report…"))  # PDF report of the last result (issue 8)
+        self.report_button.setToolTip(tr("Write a PDF report of this result (print layout, editable)."))
+        self.report_button.setEnabled(False)
+        self.report_button.clicked.connect(self._open_report)
+        root.addWidget(self.report_button)
         root.addStretch(1)
         self._setup_place_option()
         self._extent_mode_changed()
@@ -741,6 +746,7 @@ class DetectionTab(QWidget):
             return
         self._show_provider(report.providers, report.threads)
         self.summary_label.setText(summary_text(report))
+        self.report_button.setEnabled(True)
         self.status_label.setText(
             tr("Done: layer “{layer}” added to the group “{group}”.").format(
                 layer=report.layer, group=det.RESULTS_GROUP
@@ -754,6 +760,11 @@ class DetectionTab(QWidget):
             Qgis.MessageLevel.Success,
             8,
         )
+
+    def _open_report(self) -> None:
+        from .report_dialog import show_report_dialog
+
+        show_report_dialog(self.iface, self, self.last_layer)
 
     def cancel(self) -> None:
         if self.task is not None:

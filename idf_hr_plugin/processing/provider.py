@@ -21,6 +21,7 @@ ALGORITHMS = (
     ("offline_kit", "OfflineKitAlgorithm"),
     ("change_detection", "ChangeDetectionAlgorithm"),
     ("zonal_statistics", "ZonalStatisticsAlgorithm"),
+    ("report", "ReportAlgorithm"),
 )
 
 
