@@ -83,6 +83,11 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
     png, project = _render(region, pack.path, mosaic, detections, extent, out_dir)
     log(f"    map: {png}")
     log(f"    project: {project}")
+    analysis = None
+    if detections:  # 2024 vs 2026 over the pack, per-commune statistics, report PDF + PNG
+        from .demo_analysis import run_analysis_demo
+
+        analysis = run_analysis_demo(out_dir, extent, after=detections[:2], log=log)
     kit = demo_kit(out_dir, pack.path, extent, latest)
     log(f"    offline kit: {kit.project} ({kit.bytes / 1e6:.1f} MB, {kit.seconds:.1f} s)")
     model_item = _publish_bundled_model(out_dir)
@@ -96,6 +101,7 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
         "project": project,
         "kit": kit.path,
         "model_item": model_item,
+        "analysis": analysis,
         "detections": detections[0] if detections else None,
     }
 

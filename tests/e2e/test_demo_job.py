@@ -53,6 +53,10 @@ def test_demo_cli_runs_the_whole_job(demo_region, tmp_path, _isolated_cache):
 
     models = MlmCatalog(str(out / "models_catalog")).models()
     assert len(models) == 1 and models[0].usable and models[0].sha256, models
+    # issue 8: the demo compares 2024 with 2026 and hands over a report
+    assert (out / "changes_2024_2026.gpkg").exists(), proc.stdout[-2000:]
+    pdf = out / "rapport_changements.pdf"
+    assert pdf.stat().st_size > 50_000 and (out / "rapport_changements_p1.png").exists()
 
 
 def test_demo_project_opens_on_the_demo_region(demo_region, tmp_path, _isolated_cache):
