@@ -4,14 +4,54 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="242" />
+      <source> Classes left out: {c}.</source>
+      <translation> Classes exclues : {c}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="165" />
       <source>, resumed</source>
       <translation>, repris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="49" />
+      <location filename="../idf_hr_plugin/commands.py" line="85" />
+      <source>--kind {kind} needs --url, the catalog address.</source>
+      <translation>--kind {kind} nécessite --url, l'adresse du catalogue.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="183" />
+      <source>--out '{path}' is a file; give a folder for the demo outputs.</source>
+      <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="138" />
+      <source>--out '{path}' must end in .tif (COG) or .gpkg.</source>
+      <translation>--out '{path}' doit se terminer par .tif (COG) ou .gpkg.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="88" />
+      <source>--start {start} is after --end {end}; swap them.</source>
+      <translation>--start {start} est postérieur à --end {end} ; inversez-les.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="355" />
+      <source>--vintages must name two different vintages, e.g. 2024,2026.</source>
+      <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <source>A zones layer</source>
+      <translation>Une couche de zones</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="50" />
       <source>ARCEP FttH deployment file (CSV/XLSX)</source>
       <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="110" />
+      <source>ARCEP FttH deployment file or URL (empty: the bundled ARCEP figures)</source>
+      <translation>Fichier ou URL de déploiement FttH de l'ARCEP (vide : données ARCEP fournies avec l'extension)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="89" />
@@ -19,9 +59,14 @@
       <translation>Fichiers ARCEP (fichier local ou URL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="53" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="54" />
       <source>ARCEP premises file (Logements, Établissements)</source>
       <translation>Fichier des locaux de l'ARCEP (Logements, Établissements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="117" />
+      <source>ARCEP premises file or URL (Logements, Établissements)</source>
+      <translation>Fichier ou URL des locaux de l'ARCEP (Logements, Établissements)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="29" />
@@ -74,6 +119,31 @@
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="56" />
+      <source>Also write an HTML version next to the PDF</source>
+      <translation>Écrire aussi une version HTML à côté du PDF</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="54" />
+      <source>Analyse</source>
+      <translation>Analyse</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="103" />
+      <source>Analysed share (%)</source>
+      <translation>Part analysée (%)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="119" />
+      <source>Analysed share per zone</source>
+      <translation>Part analysée par zone</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="42" />
+      <source>Analysis</source>
+      <translation>Analyse</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="69" />
       <source>Authentication</source>
       <translation>Authentification</translation>
@@ -114,6 +184,16 @@
       <translation>Immeubles (IPE)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="50" />
+      <source>Builds one folder to work with the network off, for a commune or EPT (or an extent): a QGIS project with relative paths, the imagery of the chosen vintages (COG), the commune boundaries, the FttH coverage (from your ARCEP files, or the figures bundled with the plugin), chosen open-data layers and detection models with their cards. Copy the folder to another laptop or a USB stick; its GeoPackages open in QField. The size is estimated and the free disk space checked before starting. Cancelling leaves nothing; after a failure, running again with the same output folder resumes where it stopped. Several files or vintages: separate them with “;”.</source>
+      <translation>Crée un dossier unique pour travailler sans réseau, pour une commune ou un EPT (ou une emprise) : un projet QGIS à chemins relatifs, l'imagerie des millésimes choisis (COG), les limites des communes, la couverture FttH (à partir de vos fichiers ARCEP, ou des données fournies avec l'extension), les couches de données ouvertes choisies et les modèles de détection avec leurs fiches. Copiez le dossier sur un autre ordinateur portable ou sur une clé USB ; ses GeoPackages s'ouvrent dans QField. La taille est estimée et l'espace disque libre vérifié avant le démarrage. Une annulation ne laisse rien ; après un échec, relancer avec le même dossier de sortie reprend là où le traitement s'était arrêté. Plusieurs fichiers ou millésimes : séparez-les par « ; ».</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
+      <source>CSV (*.csv);;Excel (*.xlsx)</source>
+      <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="130" />
       <source>Cache and network</source>
       <translation>Cache et réseau</translation>
@@ -124,7 +204,7 @@
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="216" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
       <source>Cancel</source>
       <translation>Annuler</translation>
     </message>
@@ -134,12 +214,17 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="716" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="771" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/dock.py" line="37" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="98" />
+      <source>Cars are parked elsewhere on every flight, so their changes say nothing about the territory: they are left out by default. Clear the field to keep them.</source>
+      <translation>Les voitures sont garées ailleurs à chaque prise de vue : leurs changements ne disent rien du territoire, elles sont donc exclues par défaut. Videz le champ pour les conserver.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/dock.py" line="38" />
       <source>Catalog</source>
       <translation>Catalogue</translation>
     </message>
@@ -169,12 +254,42 @@
       <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="67" />
+      <source>Change between two vintages</source>
+      <translation>Changement entre deux millésimes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="167" />
+      <source>Change detection</source>
+      <translation>Détection de changements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="39" />
+      <source>Change detection between two vintages</source>
+      <translation>Détection de changements entre deux millésimes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="107" />
+      <source>Change layer</source>
+      <translation>Couche de changements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="161" />
+      <source>Changes</source>
+      <translation>Changements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="265" />
+      <source>Choose a commune or an EPT, or give an extent, for the kit.</source>
+      <translation>Choisissez une commune ou un EPT, ou indiquez une emprise, pour le kit.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="60" />
       <source>Choose a file</source>
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="598" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="647" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -189,19 +304,84 @@
       <translation>Choisissez d'abord une couche d'imagerie valide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="88" />
+      <source>Choose the PDF file to write.</source>
+      <translation>Choisissez le fichier PDF à écrire.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="211" />
+      <source>Choose the detection layers of the two vintages.</source>
+      <translation>Choisissez les couches de détections des deux millésimes.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="264" />
+      <source>Choose the detection or change layer to count.</source>
+      <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="117" />
+      <source>Choose the field that names the zones (ZONE_FIELD).</source>
+      <translation>Choisissez le champ qui nomme les zones (ZONE_FIELD).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="97" />
+      <source>Choose the field that names the zones, or no zone layer.</source>
+      <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="658" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="612" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="85" />
+      <source>Choose the layer to report on (detections, changes or statistics).</source>
+      <translation>Choisissez la couche sur laquelle porte le rapport (détections, changements ou statistiques).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="106" />
+      <source>Choose the layer to report on.</source>
+      <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="661" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="199" />
+      <source>Choose the two imagery layers and the model.</source>
+      <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="72" />
+      <source>Choose the zones layer, or communes, EPT or the whole MGP.</source>
+      <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="179" />
+      <source>Choose where to save the {what}.</source>
+      <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="62" />
       <source>Classes</source>
       <translation>Classes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="103" />
+      <source>Classes left out (cars move)</source>
+      <translation>Classes exclues (les voitures se déplacent)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="102" />
+      <source>Classes left out, comma-separated (cars move between flights)</source>
+      <translation>Classes exclues, séparées par des virgules (les voitures se déplacent d'une prise de vue à l'autre)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="387" />
+      <source>Classes left out: {c}.</source>
+      <translation>Classes exclues : {c}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="115" />
@@ -229,12 +409,22 @@
       <translation>Provenance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="58" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="59" />
       <source>Commune boundaries (empty: geo.api.gouv.fr, cached)</source>
       <translation>Limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="170" />
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="103" />
+      <source>Commune boundaries (empty: settings or geo.api.gouv.fr, cached)</source>
+      <translation>Limites des communes (vide : paramètres ou geo.api.gouv.fr, mis en cache)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="76" />
+      <source>Commune boundaries file (empty: geo.api.gouv.fr, cached)</source>
+      <translation>Fichier des limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
       <source>Commune or EPT</source>
       <translation>Commune ou EPT</translation>
     </message>
@@ -244,9 +434,29 @@
       <translation>Commune ou EPT (p. ex. Saint-Denis, Plaine Commune)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="66" />
+      <source>Commune or EPT (name or code, e.g. Saint-Maur-des-Fossés, T10)</source>
+      <translation>Commune ou EPT (nom ou code, p. ex. Saint-Maur-des-Fossés, T10)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="167" />
       <source>Communes service</source>
       <translation>Service des communes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="108" />
+      <source>Compare</source>
+      <translation>Comparer</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="45" />
+      <source>Compares two vintages object by object (one-to-one matching per class, areas in Lambert-93): new, removed, modified, unchanged, or uncertain near the edge of the analysed ground. Give either two detection layers of the same model, or two imagery layers, a model and an extent (both runs are made first). Runs of different models or that do not overlap are refused; layers in different CRSs are reprojected. Cars are left out by default (parked elsewhere on every flight): clear 'Classes left out' to keep them. Semantic-segmentation runs give gained / lost surfaces instead.</source>
+      <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="249" />
+      <source>Comparing the two vintages…</source>
+      <translation>Comparaison des deux millésimes…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="124" />
@@ -254,7 +464,12 @@
       <translation>Calculer la couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="38" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="142" />
+      <source>Compute statistics</source>
+      <translation>Calculer les statistiques</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="39" />
       <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
       <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
@@ -264,7 +479,7 @@
       <translation>Calcul de la couverture…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="193" />
       <source>Confidence</source>
       <translation>Confiance</translation>
     </message>
@@ -274,7 +489,7 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
@@ -284,17 +499,32 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="69" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="296" />
+      <source>Counting per zone…</source>
+      <translation>Décompte par zone…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="108" />
+      <source>Counts per change</source>
+      <translation>Décomptes par type de changement</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="44" />
+      <source>Counts, areas and densities per zone and class of a detection or change layer. Zones: the MGP communes, EPT or the whole MGP (boundaries service, cached for offline use) or any polygon layer with a field naming the zones. Areas are in Lambert-93 whatever the zones' CRS. Each zone states the share of its area that was analysed ('analysé à 12 %'); densities are per analysed km², never extrapolated to the unanalysed part. Outputs: a table (CSV or XLSX) and the zones layer joined with the figures, styled on the chosen indicator.</source>
+      <translation>Nombres d'objets, surfaces et densités par zone et par classe d'une couche de détections ou de changements. Zones : les communes de la MGP, les EPT ou l'ensemble de la MGP (service des limites, mis en cache pour une utilisation hors ligne) ou toute couche de polygones dotée d'un champ qui nomme les zones. Les surfaces sont calculées en Lambert-93 quel que soit le SCR des zones. Chaque zone indique la part de sa surface qui a été analysée (« analysé à 12 % ») ; les densités sont rapportées au km² analysé, jamais extrapolées à la partie non analysée. Sorties : un tableau (CSV ou XLSX) et la couche de zones jointe aux chiffres, symbolisée selon l'indicateur choisi.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="70" />
       <source>Coverage layer</source>
       <translation>Couche de couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="76" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="51" />
       <source>Dataset id</source>
       <translation>Identifiant du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="83" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="58" />
       <source>Dataset layer</source>
       <translation>Couche du jeu de données</translation>
     </message>
@@ -319,19 +549,34 @@
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="429" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="478" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="634" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="683" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="591" />
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="57" />
+      <source>Detection or change layer</source>
+      <translation>Couche de détections ou de changements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="640" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="38" />
+      <source>Detection, change or statistics layer</source>
+      <translation>Couche de détections, de changements ou de statistiques</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="58" />
+      <source>Detection, change or statistics layer (GeoPackage)</source>
+      <translation>Couche de détections, de changements ou de statistiques (GeoPackage)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="125" />
@@ -339,17 +584,32 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="701" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="119" />
+      <source>Detections or changes</source>
+      <translation>Détections ou changements</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="59" />
+      <source>Detections, first vintage</source>
+      <translation>Détections, premier millésime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="64" />
+      <source>Detections, second vintage</source>
+      <translation>Détections, second millésime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="751" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="379" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="428" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
       <source>Download a model from a URL; its sha256 is verified.</source>
       <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
@@ -359,7 +619,7 @@
       <translation>Télécharger pour le hors-ligne…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="35" />
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="37" />
       <source>Download imagery for offline use</source>
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
@@ -374,12 +634,12 @@
       <translation>Téléchargement de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="41" />
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="43" />
       <source>Downloads the imagery of an extent at its native resolution (or the resolution you give) into a local Cloud-Optimized GeoTIFF with overviews, or a GeoPackage raster, for offline work. The source is a raster layer (local file, COG over HTTP, mosaic, WMTS) or a GDAL path/URL. The download can be cancelled and resumes where it stopped when run again with the same parameters; a cancelled run leaves no file.</source>
       <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
       <source>Download…</source>
       <translation>Télécharger…</translation>
     </message>
@@ -394,12 +654,12 @@
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="159" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="165" />
       <source>Drag a rectangle on the map: detection runs there.</source>
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="524" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="573" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -414,9 +674,14 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="745" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="800" />
       <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
       <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <source>EPT</source>
+      <translation>EPT</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="122" />
@@ -429,17 +694,27 @@
       <translation>Activée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="118" />
+      <location filename="../idf_hr_plugin/cli.py" line="167" />
       <source>Energy estimate method: {m}</source>
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="749" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="804" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="145" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="41" />
+      <source>English</source>
+      <translation>Anglais</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="206" />
+      <source>Error: GDAL could not read the data ({msg}). Check that the file is complete and readable.</source>
+      <translation>Erreur : GDAL n'a pas pu lire les données ({msg}). Vérifiez que le fichier est complet et lisible.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="197" />
       <source>Error: {msg}</source>
       <translation>Erreur : {msg}</translation>
     </message>
@@ -449,12 +724,12 @@
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="174" />
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="195" />
       <source>Everything is already installed.</source>
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="263" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="274" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -469,7 +744,12 @@
       <translation>Emprise (vide : toute la couche)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="58" />
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="88" />
+      <source>Extent analysed on both images</source>
+      <translation>Emprise analysée sur les deux images</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="60" />
       <source>Extent to download</source>
       <translation>Emprise à télécharger</translation>
     </message>
@@ -484,12 +764,27 @@
       <translation>Champ</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
+      <source>Field naming the zones</source>
+      <translation>Champ nommant les zones</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
+      <source>First imagery</source>
+      <translation>Première imagerie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="83" />
+      <source>First vintage</source>
+      <translation>Premier millésime</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="156" />
       <source>Folder of your own ONNX models (empty: the IdF HR cache folder).</source>
       <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="60" />
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="62" />
       <source>Format</source>
       <translation>Format</translation>
     </message>
@@ -497,6 +792,11 @@
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="91" />
       <source>Framework</source>
       <translation>Framework</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="40" />
+      <source>French</source>
+      <translation>Français</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="86" />
@@ -509,7 +809,7 @@
       <translation>FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="32" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="33" />
       <source>FttH (fibre) coverage per commune or EPT</source>
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
@@ -529,7 +829,7 @@
       <translation>Couverture FttH par commune</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="111" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="114" />
       <source>FttH coverage by {level}</source>
       <translation>Couverture FttH par {level}</translation>
     </message>
@@ -539,7 +839,12 @@
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
+      <location filename="../idf_hr_plugin/commands.py" line="254" />
+      <source>FttH file</source>
+      <translation>fichier FttH</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="106" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
@@ -554,9 +859,19 @@
       <translation>Géométrie : {field}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="93" />
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="95" />
       <source>Give an imagery layer or a GDAL path/URL to download from.</source>
       <translation>Indiquez une couche d'imagerie ou un chemin/URL GDAL à partir duquel télécharger.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="368" />
+      <source>Give either --before and --after detection GeoPackages, or --model, --before-raster, --after-raster and --extent.</source>
+      <translation>Indiquez soit les GeoPackages de détections --before et --after, soit --model, --before-raster, --after-raster et --extent.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="177" />
+      <source>Give either two detection layers, or two imagery layers with a model and an extent.</source>
+      <translation>Indiquez soit deux couches de détections, soit deux couches d'imagerie avec un modèle et une emprise.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="85" />
@@ -569,7 +884,7 @@
       <translation>Indiquez d'abord l'adresse d'un catalogue de modèles.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="94" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="69" />
       <source>Give the id of the dataset to load.</source>
       <translation>Indiquez l'identifiant du jeu de données à charger.</translation>
     </message>
@@ -584,12 +899,32 @@
       <translation>Donnez un nom à la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="70" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="92" />
+      <source>HTML files (*.html)</source>
+      <translation>Fichiers HTML (*.html)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="91" />
+      <source>HTML version</source>
+      <translation>Version HTML</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="472" />
+      <source>HTML version: {path}</source>
+      <translation>Version HTML : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="121" />
       <source>IdF HR</source>
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="706" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="249" />
+      <source>IdF HR change detection</source>
+      <translation>Détection de changements IdF HR</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="756" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
@@ -609,17 +944,27 @@
       <translation>IdF HR est configuré pour travailler hors ligne et {what} n'est pas dans le cache local. Réactivez le réseau dans Préférences › Options › IdF HR, ou chargez l'un des jeux de données en cache.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="112" />
+      <source>IdF HR offline kit — {zone}</source>
+      <translation>Kit hors ligne IdF HR — {zone}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="296" />
+      <source>IdF HR statistics per zone</source>
+      <translation>Statistiques par zone IdF HR</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/layers.py" line="170" />
       <source>IdF HR — catalog footprints</source>
       <translation>IdF HR — emprises du catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/dock.py" line="25" />
+      <location filename="../idf_hr_plugin/gui/dock.py" line="26" />
       <source>IdF HR — Île-de-France imagery</source>
       <translation>IdF HR — Ortho-imagerie d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/provider.py" line="37" />
+      <location filename="../idf_hr_plugin/processing/provider.py" line="41" />
       <source>IdF HR — Île-de-France very-high-resolution imagery</source>
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
@@ -644,17 +989,17 @@
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="582" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="631" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="363" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="412" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="235" />
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="254" />
       <source>IdF HR: installing ONNX Runtime</source>
       <translation>IdF HR : installation d'ONNX Runtime</translation>
     </message>
@@ -699,7 +1044,7 @@
       <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="149" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="155" />
       <source>Imagery</source>
       <translation>Ortho-imagerie</translation>
     </message>
@@ -714,14 +1059,39 @@
       <translation>Couche d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="373" />
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="94" />
+      <source>Imagery resolution in metres (empty: the one covering the zone best)</source>
+      <translation>Résolution de l'imagerie en mètres (vide : celle qui couvre le mieux la zone)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="76" />
+      <source>Imagery source id (empty: no imagery)</source>
+      <translation>Identifiant de la source d'imagerie (vide : sans imagerie)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="171" />
+      <source>Imagery {vintage}</source>
+      <translation>Imagerie {vintage}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="422" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="119" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
       <source>Import…</source>
       <translation>Importer…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="99" />
+      <source>Indicator mapped on the zones</source>
+      <translation>Indicateur cartographié sur les zones</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="137" />
+      <source>Indicator on the map</source>
+      <translation>Indicateur sur la carte</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="65" />
@@ -739,24 +1109,24 @@
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="254" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="265" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="196" />
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="217" />
       <source>Installation cancelled; nothing was installed.</source>
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="270" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="281" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="106" />
-      <source>Installs onnxruntime and onnx into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
-      <translation>Installe onnxruntime et onnx dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
+      <source>Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
+      <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
@@ -764,12 +1134,12 @@
       <translation>Résolution prévue (GSD)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="148" />
+      <location filename="../idf_hr_plugin/cli.py" line="213" />
       <source>Interrupted; nothing was written.</source>
       <translation>Interrompu ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="189" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="195" />
       <source>IoU</source>
       <translation>IoU</translation>
     </message>
@@ -779,7 +1149,7 @@
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="385" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="434" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
@@ -794,12 +1164,17 @@
       <translation>Type de l'URL</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="133" />
+      <source>Kit folder (new)</source>
+      <translation>Dossier du kit (nouveau)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="71" />
       <source>Known limits</source>
       <translation>Limites connues</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="545" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="594" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
@@ -819,7 +1194,7 @@
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="62" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="63" />
       <source>Level</source>
       <translation>Niveau</translation>
     </message>
@@ -849,7 +1224,7 @@
       <translation>Charger tous les enregistrements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="58" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="33" />
       <source>Load an open dataset (Opendatasoft portal)</source>
       <translation>Charger un jeu de données ouvertes (portail Opendatasoft)</translation>
     </message>
@@ -864,7 +1239,7 @@
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="531" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="580" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
@@ -894,7 +1269,7 @@
       <translation>Chargement de la thématique {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="64" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="39" />
       <source>Loads ALL records of a dataset of an Opendatasoft portal (Explore API v2.1, GeoJSON export: no 100-record page, no 10,000-record cap), optionally filtered by an ODSQL where clause and by an extent. PORTAL is a portal address or a preset key (mgp, paris). The dataset is also kept in the IdF HR offline cache; without network the cached copy is used. Licence, source and retrieval date are written into the output's metadata.</source>
       <translation>Charge TOUS les enregistrements d'un jeu de données d'un portail Opendatasoft (Explore API v2.1, export GeoJSON : pas de pagination à 100 enregistrements, pas de plafond à 10 000 enregistrements), éventuellement filtrés par une clause where ODSQL et par une emprise. PORTAIL est l'adresse d'un portail ou une clé prédéfinie (mgp, paris). Le jeu de données est aussi conservé dans le cache hors ligne d'IdF HR ; sans réseau, la copie en cache est utilisée. La licence, la source et la date de récupération sont inscrites dans les métadonnées de la sortie.</translation>
     </message>
@@ -904,12 +1279,17 @@
       <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <source>MGP communes</source>
+      <translation>Communes de la MGP</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="165" />
       <source>MGP open-data portal</source>
       <translation>Portail de données ouvertes de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="117" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="120" />
       <source>MGP {q}: {pct} % of premises connectable.</source>
       <translation>MGP {q} : {pct} % de locaux raccordables.</translation>
     </message>
@@ -919,12 +1299,17 @@
       <translation>Item MLM</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <source>Make a PDF/HTML report of the selected result layer.</source>
+      <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="75" />
       <source>Map extent</source>
       <translation>Emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="166" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
       <source>Mask layer</source>
       <translation>Couche de masque</translation>
     </message>
@@ -964,17 +1349,17 @@
       <translation>Thématiques métropolitaines (MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="136" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
       <source>Model</source>
       <translation>Modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="136" />
+      <location filename="../idf_hr_plugin/commands.py" line="209" />
       <source>Model published: {path}</source>
       <translation>Modèle publié : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
       <source>Model type</source>
       <translation>Type de modèle</translation>
     </message>
@@ -984,12 +1369,12 @@
       <translation>Type de modèle (automatique : lu dans le modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="359" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="408" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="344" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="393" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -999,7 +1384,7 @@
       <translation>Modèle « {name} » installé, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="411" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="460" />
       <source>Model “{name}” published in {folder}: partners add this folder as a shared catalog.</source>
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
@@ -1014,7 +1399,7 @@
       <translation>Modèles d'un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="132" />
       <source>Models of a STAC MLM catalog: cards first, checksum verified.</source>
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
@@ -1029,12 +1414,37 @@
       <translation>Nom</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="201" />
+      <source>Name two different vintages, e.g. 2024,2026.</source>
+      <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="94" />
+      <source>Names of the two vintages</source>
+      <translation>Noms des deux millésimes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="91" />
+      <source>Names of the two vintages, stored with every result.</source>
+      <translation>Noms des deux millésimes, enregistrés avec chaque résultat.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="106" />
+      <source>Net change, new − removed (change layer)</source>
+      <translation>Solde, nouveaux − disparus (couche de changements)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="146" />
       <source>Network timeout</source>
       <translation>Délai d'attente réseau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="445" />
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="104" />
+      <source>New objects (change layer)</source>
+      <translation>Nouveaux objets (couche de changements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="446" />
       <source>No MGP commune of the boundaries has FttH figures in {file}: check that the file covers Île-de-France and that its INSEE column is right.</source>
       <translation>Aucune commune de la MGP figurant dans les limites n'a de données FttH dans {file} : vérifiez que le fichier couvre l'Île-de-France et que sa colonne INSEE est correcte.</translation>
     </message>
@@ -1059,7 +1469,7 @@
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="308" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
@@ -1094,12 +1504,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="275" />
-      <source>ONNX Runtime installed in {path}.</source>
-      <translation>ONNX Runtime installé dans {path}.</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="318" />
+      <source>ONNX Runtime installed in {path}; detections can run now.</source>
+      <translation>ONNX Runtime installé dans {path} ; les détections peuvent maintenant s'exécuter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="259" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1107,6 +1517,11 @@
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="24" />
       <source>ONNX Runtime not installed</source>
       <translation>ONNX Runtime non installé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="303" />
+      <source>ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). Restart QGIS, then run the detection.</source>
+      <translation>ONNX Runtime a été installé dans {path}, mais cette session QGIS ne peut pas le charger ({err}). Redémarrez QGIS, puis lancez la détection.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="80" />
@@ -1119,22 +1534,47 @@
       <translation>Fichier de modèle ONNX (ou sa fiche de modèle .json)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="373" />
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="80" />
+      <source>ONNX model run on both images</source>
+      <translation>Modèle ONNX exécuté sur les deux images</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="88" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="181" />
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="130" />
+      <source>ONNX models (with their cards)</source>
+      <translation>Modèles ONNX (avec leurs fiches)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="102" />
+      <source>Objects per analysed km²</source>
+      <translation>Objets par km² analysé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
       <source>Objects scored below this confidence are dropped.</source>
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="71" />
+      <location filename="../idf_hr_plugin/commands.py" line="286" />
+      <source>Offline kit for {zone}:</source>
+      <translation>Kit hors ligne pour {zone} :</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="302" />
+      <source>Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).</source>
+      <translation>Kit hors ligne écrit : {path} ({size}, {n} éléments, dont {resumed} repris).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="73" />
       <source>Offline pack</source>
       <translation>Paquet hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="96" />
+      <location filename="../idf_hr_plugin/commands.py" line="160" />
       <source>Offline pack written: {path} ({mb} MB, {mpx} Mpx, {s} s{resumed}).</source>
       <translation>Paquet hors ligne écrit : {path} ({mb} Mo, {mpx} Mpx, {s} s{resumed}).</translation>
     </message>
@@ -1149,6 +1589,11 @@
       <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="93" />
+      <source>One folder with a project, imagery, boundaries, fibre and models, to work offline</source>
+      <translation>Un dossier avec un projet, l'imagerie, les limites, la fibre et les modèles, pour travailler hors ligne</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="108" />
       <source>Only results at this ground sample distance or finer.</source>
       <translation>Uniquement les résultats à cette résolution au sol ou plus fine.</translation>
@@ -1159,7 +1604,7 @@
       <translation>Uniquement l'emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="81" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="56" />
       <source>Only this extent</source>
       <translation>Uniquement cette emprise</translation>
     </message>
@@ -1167,6 +1612,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="59" />
       <source>Open data</source>
       <translation>Données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="124" />
+      <source>Open-data files (cached GeoPackages or any vector files)</source>
+      <translation>Fichiers de données ouvertes (GeoPackages en cache ou tout fichier vecteur)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="97" />
@@ -1179,7 +1629,22 @@
       <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="55" />
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="69" />
+      <source>Or imagery, first vintage</source>
+      <translation>Ou imagerie, premier millésime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/change_detection.py" line="74" />
+      <source>Or imagery, second vintage</source>
+      <translation>Ou imagerie, second millésime</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="71" />
+      <source>Or/and: extent of the imagery</source>
+      <translation>Ou/et : emprise de l'imagerie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="57" />
       <source>Or: GDAL path or URL of the imagery</source>
       <translation>Ou : chemin ou URL GDAL de l'imagerie</translation>
     </message>
@@ -1189,19 +1654,39 @@
       <translation>Ou : URL du catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="623" />
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="83" />
+      <source>Or: static STAC catalog URL</source>
+      <translation>Ou : URL d'un catalogue STAC statique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="625" />
       <source>Other state</source>
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="107" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="186" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="192" />
       <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="55" />
+      <source>PDF file</source>
+      <translation>Fichier PDF</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="54" />
+      <source>PDF files (*.pdf)</source>
+      <translation>Fichiers PDF (*.pdf)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="85" />
+      <source>PDF report</source>
+      <translation>Rapport PDF</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="166" />
@@ -1244,7 +1729,7 @@
       <translation>Portail</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="74" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="49" />
       <source>Portal (address or mgp / paris)</source>
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
@@ -1254,9 +1739,24 @@
       <translation>Locaux</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="44" />
+      <source>Prepare an offline kit</source>
+      <translation>Préparer un kit hors ligne</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="91" />
+      <source>Prepare an offline kit…</source>
+      <translation>Préparer un kit hors ligne…</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="353" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="97" />
+      <source>Print layout name</source>
+      <translation>Nom de la mise en page</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/publish_model.py" line="19" />
@@ -1264,12 +1764,12 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="418" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="467" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="134" />
       <source>Publish this model…</source>
       <translation>Publier ce modèle…</translation>
     </message>
@@ -1279,7 +1779,7 @@
       <translation>Éditeur : {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="518" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="520" />
       <source>QGIS could not open the cached dataset {path}; delete it and load the dataset again.</source>
       <translation>QGIS n'a pas pu ouvrir le jeu de données en cache {path} ; supprimez-le et chargez à nouveau le jeu de données.</translation>
     </message>
@@ -1289,9 +1789,24 @@
       <translation>QGIS n'a pas pu ouvrir l'imagerie de {name} : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="537" />
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="136" />
+      <source>QGIS could not open the kit imagery {path}.</source>
+      <translation>QGIS n'a pas pu ouvrir l'imagerie du kit {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="120" />
+      <source>QGIS could not open the kit layer {path}.</source>
+      <translation>QGIS n'a pas pu ouvrir la couche du kit {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="539" />
       <source>QGIS could not open {path}.</source>
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="86" />
+      <source>QGIS could not write the project {path}: {error}</source>
+      <translation>QGIS n'a pas pu écrire le projet {path} : {error}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="131" />
@@ -1299,9 +1814,14 @@
       <translation>Trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="66" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
       <source>Quarter (e.g. T1 2018; empty: all)</source>
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="113" />
+      <source>Quit QGIS (asking to save your project) and start it again.</source>
+      <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
@@ -1334,12 +1854,12 @@
       <translation>Enregistrements : {n}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="154" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="160" />
       <source>Rectangle drawn on the map</source>
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="481" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="530" />
       <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
       <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
     </message>
@@ -1359,14 +1879,54 @@
       <translation>Supprimer</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="105" />
+      <source>Removed objects (change layer)</source>
+      <translation>Objets disparus (couche de changements)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="473" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="65" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="31" />
+      <source>Report (PDF print layout)</source>
+      <translation>Rapport (mise en page PDF)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="42" />
+      <source>Report language</source>
+      <translation>Langue du rapport</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="470" />
+      <source>Report written: {path}</source>
+      <translation>Rapport écrit : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="117" />
+      <source>Report written: {pdf}. Its layout '{layout}' is in the project's layout manager.</source>
+      <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="146" />
+      <source>Report…</source>
+      <translation>Rapport…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="67" />
       <source>Resolution in map units (empty: native)</source>
       <translation>Résolution en unités de carte (vide : native)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="112" />
+      <source>Restart QGIS</source>
+      <translation>Redémarrer QGIS</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="313" />
+      <source>Restart QGIS first (button above).</source>
+      <translation>Redémarrez d'abord QGIS (bouton ci-dessus).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="124" />
@@ -1379,17 +1939,17 @@
       <translation>Restreindre à une collection (vide : toutes).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="499" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="501" />
       <source>Retrieved on {date} (UTC) by IdF HR.</source>
       <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="498" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="500" />
       <source>Retrieved on {date} (UTC).</source>
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="220" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
     </message>
@@ -1439,6 +1999,16 @@
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
+      <source>Second imagery</source>
+      <translation>Seconde imagerie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
+      <source>Second vintage</source>
+      <translation>Second millésime</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="506" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
@@ -1464,7 +2034,7 @@
       <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="155" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="161" />
       <source>Selected polygons of a layer (mask)</source>
       <translation>Polygones sélectionnés d'une couche (masque)</translation>
     </message>
@@ -1484,7 +2054,7 @@
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="131" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
     </message>
@@ -1494,7 +2064,7 @@
       <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="495" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="497" />
       <source>Source</source>
       <translation>Source</translation>
     </message>
@@ -1504,7 +2074,7 @@
       <translation>Identifiant de la source</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="494" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="496" />
       <source>Source: {url}</source>
       <translation>Source : {url}</translation>
     </message>
@@ -1519,6 +2089,21 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="115" />
+      <source>Statistics per zone</source>
+      <translation>Statistiques par zone</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="38" />
+      <source>Statistics per zone (communes, EPT, MGP)</source>
+      <translation>Statistiques par zone (communes, EPT, MGP)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="113" />
+      <source>Statistics table</source>
+      <translation>Tableau des statistiques</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="128" />
       <source>Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).</source>
       <translation>Diffuser les résultats sélectionnés dans QGIS (plusieurs tuiles d'un même millésime s'ouvrent en une seule mosaïque).</translation>
@@ -1527,6 +2112,16 @@
       <location filename="../idf_hr_plugin/gis/layers.py" line="50" />
       <source>Synthetic demo imagery generated by IdF HR (not a real photograph).</source>
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
+      <source>Table (CSV/XLSX)</source>
+      <translation>Tableau (CSV/XLSX)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
+      <source>Table: {path}</source>
+      <translation>Tableau : {path}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="88" />
@@ -1539,19 +2134,24 @@
       <translation>Tâche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="437" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="438" />
       <source>The FttH file has no figures for {quarter}; its quarters are {known}.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour {quarter} ; ses trimestres sont {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="420" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="421" />
       <source>The FttH file has no premises column and no premises file was given: pick the ARCEP communes file (Logements, Établissements) to compute coverage rates.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="105" />
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="126" />
       <source>The Python interpreter of QGIS was not found, so ONNX Runtime cannot be installed from here. Install it with the OSGeo4W shell or your package manager (pip install onnxruntime), then restart QGIS.</source>
       <translation>L'interpréteur Python de QGIS est introuvable : ONNX Runtime ne peut donc pas être installé d'ici. Installez-le avec le shell OSGeo4W ou votre gestionnaire de paquets (pip install onnxruntime), puis redémarrez QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="23" />
+      <source>The bbox '{text}' must be in WGS84 degrees: longitudes -180 to 180, latitudes -90 to 90.</source>
+      <translation>La bbox '{text}' doit être en degrés WGS84 : longitudes de -180 à 180, latitudes de -90 à 90.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="341" />
@@ -1559,29 +2159,59 @@
       <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="164" />
+      <source>The change layer '{layer}' of '{path}' cannot be opened.</source>
+      <translation>La couche de changements '{layer}' de '{path}' ne peut pas être ouverte.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="43" />
       <source>The coordinate reference system {crs} is unknown to QGIS.</source>
       <translation>Le système de coordonnées de référence {crs} est inconnu de QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="44" />
+      <location filename="../idf_hr_plugin/cli.py" line="51" />
+      <source>The extent '{text}' is empty: xmin must be below xmax and ymin below ymax.</source>
+      <translation>L'emprise '{text}' est vide : xmin doit être inférieur à xmax et ymin inférieur à ymax.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="45" />
       <source>The extent '{text}' must be xmin,ymin,xmax,ymax optionally followed by :EPSG.</source>
       <translation>L'emprise '{text}' doit être de la forme xmin,ymin,xmax,ymax, éventuellement suivie de :EPSG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="35" />
+      <location filename="../idf_hr_plugin/cli.py" line="56" />
+      <source>The extent CRS</source>
+      <translation>Le SCR de l'emprise</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="36" />
       <source>The extent CRS '{code}' must be an EPSG code, e.g. :2154.</source>
       <translation>Le SCR de l'emprise '{code}' doit être un code EPSG, p. ex. :2154.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="102" />
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="277" />
+      <source>The extent meets no commune of the MGP: check its coordinates (Lambert-93).</source>
+      <translation>L'emprise ne touche aucune commune de la MGP : vérifiez ses coordonnées (Lambert-93).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/download_imagery.py" line="104" />
       <source>The extent to download is empty.</source>
       <translation>L'emprise à télécharger est vide.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="454" />
+      <source>The file '{path}' does not exist; give a GeoPackage of results.</source>
+      <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="366" />
       <source>The file {path} does not exist.</source>
       <translation>Le fichier {path} n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
+      <source>The imagery is analysed over the current map view.</source>
+      <translation>L'imagerie est analysée sur la vue actuelle de la carte.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="67" />
@@ -1592,6 +2222,16 @@
       <location filename="../idf_hr_plugin/gis/qgis_reader.py" line="176" />
       <source>The imagery's pixel type is not supported for detection.</source>
       <translation>Le type de pixel de l'imagerie n'est pas pris en charge pour la détection.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="159" />
+      <source>The input is not a change layer: the zones are mapped by count.</source>
+      <translation>L'entrée n'est pas une couche de changements : les zones sont cartographiées selon le nombre d'objets.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="56" />
+      <source>The layer '{name}' is not stored in a GeoPackage; use a detection layer written by an IdF HR detection run (or save it as a GeoPackage first).</source>
+      <translation>La couche '{name}' n'est pas stockée dans un GeoPackage ; utilisez une couche de détections écrite par une exécution de détection IdF HR (ou enregistrez-la d'abord en GeoPackage).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/detection.py" line="173" />
@@ -1614,7 +2254,7 @@
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="519" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="568" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
@@ -1629,7 +2269,17 @@
       <translation>La requête réseau a échoué ({error}) ; copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="181" />
+      <location filename="../idf_hr_plugin/commands.py" line="411" />
+      <source>The output '{path}' must end in .csv or .xlsx.</source>
+      <translation>La sortie '{path}' doit se terminer par .csv ou .xlsx.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="451" />
+      <source>The output '{path}' must end in .pdf.</source>
+      <translation>La sortie '{path}' doit se terminer par .pdf.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="149" />
       <source>The output format does not store QGIS layer metadata.</source>
       <translation>Le format de sortie ne stocke pas les métadonnées de couche QGIS.</translation>
     </message>
@@ -1637,6 +2287,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="184" />
       <source>The portal {name} is not in the list.</source>
       <translation>Le portail {name} ne figure pas dans la liste.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/report_layout.py" line="451" />
+      <source>The report could not be exported to PDF '{path}' (QGIS error {code}); check the folder is writable.</source>
+      <translation>Le rapport n'a pas pu être exporté en PDF '{path}' (erreur QGIS {code}) ; vérifiez que le dossier est accessible en écriture.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/detection.py" line="274" />
@@ -1664,12 +2319,12 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="202" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
       <source>The type is read from the model; force it here if the model is misread.</source>
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="627" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
       <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
       <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
@@ -1679,7 +2334,7 @@
       <translation>Thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="105" />
+      <location filename="../idf_hr_plugin/processing/destinations.py" line="39" />
       <source>This algorithm writes a file (GeoPackage, GeoJSON…), not a {provider} table; choose a file as the output.</source>
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
@@ -1694,22 +2349,22 @@
       <translation>Ce catalogue ne répertorie aucun item STAC doté de l'extension MLM.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="441" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="490" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="600" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="649" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="191" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="197" />
       <source>Thresholds</source>
       <translation>Seuils</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="221" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="238" />
       <source>Tiles {done}/{total}, about {eta} s left</source>
       <translation>Tuiles {done}/{total}, environ {eta} s restantes</translation>
     </message>
@@ -1722,6 +2377,16 @@
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="69" />
       <source>Training data</source>
       <translation>Données d'entraînement</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="69" />
+      <source>Two detection layers</source>
+      <translation>Deux couches de détections</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
+      <source>Two imagery layers + a model</source>
+      <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
@@ -1739,7 +2404,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="379" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="428" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -1752,6 +2417,11 @@
       <location filename="../idf_hr_plugin/processing/catalog_search.py" line="36" />
       <source>Unknown catalog source “{source}”. Known sources: {known}.</source>
       <translation>Source de catalogue « {source} » inconnue. Sources connues : {known}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="117" />
+      <source>Unknown indicator '{ind}'; choose one of {names}.</source>
+      <translation>Indicateur '{ind}' inconnu ; choisissez parmi {names}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="173" />
@@ -1769,7 +2439,27 @@
       <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="153" />
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="101" />
+      <source>Vintage: {vintage}</source>
+      <translation>Millésime : {vintage}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
+      <source>Vintages</source>
+      <translation>Millésimes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="88" />
+      <source>Vintages (years; empty: the latest)</source>
+      <translation>Millésimes (années ; vide : le plus récent)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/offline_kit.py" line="157" />
+      <source>Vintages are years, e.g. 2024;2026.</source>
+      <translation>Les millésimes sont des années, p. ex. 2024;2026.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="159" />
       <source>Visible map extent</source>
       <translation>Emprise visible de la carte</translation>
     </message>
@@ -1779,7 +2469,7 @@
       <translation>Attendez la fin de la tâche en cours, ou annulez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="58" />
+      <location filename="../idf_hr_plugin/commands.py" line="110" />
       <source>Warning: {msg}</source>
       <translation>Avertissement : {msg}</translation>
     </message>
@@ -1794,17 +2484,22 @@
       <translation>Où</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="78" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="53" />
       <source>Where clause (ODSQL)</source>
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="156" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <source>Whole MGP</source>
+      <translation>Ensemble de la MGP</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="162" />
       <source>Whole imagery layer</source>
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="507" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
       <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
       <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
     </message>
@@ -1819,14 +2514,59 @@
       <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="244" />
+      <source>Write a PDF report of this result (print layout, editable).</source>
+      <translation>Écrire un rapport PDF de ce résultat (mise en page modifiable).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="135" />
       <source>Write this model as a STAC MLM item into a catalog folder.</source>
       <translation>Écrire ce modèle sous forme d'item STAC MLM dans un dossier de catalogue.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="44" />
+      <source>Writes an A4 landscape report (PDF, French or English) of a detection, change or zone-statistics layer stored in a GeoPackage: map of the extent with legend, scale bar and north arrow, counts per class and status (table and chart), statistics per zone when zones are given, what each run cost (duration, CPU, km², energy estimate and its method), the model card (sha256, classes, known limits, measured accuracy), the parameters, and the sources with their licences. Optionally an HTML version of the same content. The PDF is written to a temporary file and renamed when complete.</source>
+      <translation>Produit un rapport A4 paysage (PDF, en français ou en anglais) d'une couche de détections, de changements ou de statistiques par zone stockée dans un GeoPackage : carte de l'emprise avec légende, barre d'échelle et flèche du nord, décomptes par classe et par statut (tableau et graphique), statistiques par zone lorsque des zones sont fournies, coût de chaque exécution (durée, CPU, km², estimation de l'énergie et sa méthode), fiche de modèle (sha256, classes, limites connues, précision mesurée), paramètres, et sources avec leurs licences. En option, une version HTML du même contenu. Le PDF est écrit dans un fichier temporaire puis renommé une fois terminé.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/publish_model.py" line="25" />
       <source>Writes an ONNX model, its model card and a STAC item using the Machine Learning Model (MLM) extension (name, architecture, tasks, input with bands/shape/scaling, output classes, sha256 checksum, licence, GSD) into a static STAC catalog folder, for example on a shared network drive. Partners add that folder (or its URL) as a model catalog in the model manager. Publishing the same model again updates its item.</source>
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="288" />
+      <source>Zone statistics</source>
+      <translation>Statistiques par zone</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="125" />
+      <source>Zones</source>
+      <translation>Zones</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/report.py" line="72" />
+      <source>Zones (e.g. communes)</source>
+      <translation>Zones (p. ex. communes)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="47" />
+      <source>Zones (optional, e.g. communes)</source>
+      <translation>Zones (facultatif, p. ex. communes)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="132" />
+      <source>Zones layer</source>
+      <translation>Couche de zones</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="68" />
+      <source>Zones layer below</source>
+      <translation>Couche de zones ci-dessous</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="117" />
+      <source>Zones with statistics</source>
+      <translation>Zones avec statistiques</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="70" />
@@ -1854,14 +2594,24 @@
       <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="193" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
       <source>automatic</source>
       <translation>automatique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="254" />
+      <source>boundaries file</source>
+      <translation>fichier de limites</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="37" />
       <source>catalog.json URL, catalog folder, or STAC API URL</source>
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="190" />
+      <source>change layer</source>
+      <translation>la couche de changements</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
@@ -1874,7 +2624,12 @@
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="197" />
+      <location filename="../idf_hr_plugin/commands.py" line="139" />
+      <source>imagery file</source>
+      <translation>fichier d'imagerie</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="203" />
       <source>instance segmentation</source>
       <translation>segmentation d'instances</translation>
     </message>
@@ -1882,6 +2637,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="290" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="127" />
+      <source>model file</source>
+      <translation>fichier de modèle</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
@@ -1894,6 +2654,11 @@
       <translation>non</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="179" />
+      <source>none</source>
+      <translation>aucun</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="30" />
       <source>not measured</source>
       <translation>non mesurée</translation>
@@ -1904,24 +2669,34 @@
       <translation>non précisée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="195" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="201" />
       <source>object detection (boxes)</source>
       <translation>détection d'objets (boîtes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="196" />
+      <location filename="../idf_hr_plugin/commands.py" line="255" />
+      <source>open data file</source>
+      <translation>fichier de données ouvertes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="202" />
       <source>oriented boxes</source>
       <translation>boîtes orientées</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="201" />
+      <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="222" />
       <source>pip could not install {pkgs} (exit code {rc}). Check the network or proxy settings, or install them by hand. pip said:
 {tail}</source>
       <translation>pip n'a pas pu installer {pkgs} (code de sortie {rc}). Vérifiez les paramètres réseau ou de proxy, ou installez-les manuellement. Réponse de pip :
 {tail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="198" />
+      <location filename="../idf_hr_plugin/commands.py" line="255" />
+      <source>premises file</source>
+      <translation>fichier des locaux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
       <source>semantic segmentation (classes per pixel)</source>
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
@@ -1931,7 +2706,12 @@
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="266" />
+      <source>statistics table</source>
+      <translation>le tableau des statistiques</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="138" />
       <source>tiles {done}/{total}, ETA {eta:.0f} s</source>
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
@@ -1951,24 +2731,34 @@
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="654" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="703" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="764" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="819" />
       <source>{h:.1f} h</source>
       <translation>{h:.1f} h</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="431" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="432" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="763" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="818" />
       <source>{m} min</source>
       <translation>{m} min</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="37" />
+      <source>{name} '{text}' is not a date like 2024-06-30.</source>
+      <translation>{name} '{text}' n'est pas une date de la forme 2024-06-30.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="50" />
+      <source>{name} '{text}' must be a file in an existing folder.</source>
+      <translation>{name} '{text}' doit être un fichier dans un dossier existant.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="282" />
@@ -1981,7 +2771,7 @@
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="154" />
+      <location filename="../idf_hr_plugin/processing/opendata_load.py" line="122" />
       <source>{n} features of {title} ({licence}).</source>
       <translation>{n} entités de {title} ({licence}).</translation>
     </message>
@@ -1991,14 +2781,24 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="736" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="791" />
       <source>{n} object(s) found on {km2:.3f} km².</source>
       <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="707" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="757" />
       <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
       <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="244" />
+      <source>{n} objects compared: {detail}.</source>
+      <translation>{n} objets comparés : {detail}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="379" />
+      <source>{n} objects compared: {detail}; layer '{layer}' written to {path}.</source>
+      <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="289" />
@@ -2011,7 +2811,7 @@
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="53" />
+      <location filename="../idf_hr_plugin/commands.py" line="105" />
       <source>{n} results.</source>
       <translation>{n} résultats.</translation>
     </message>
@@ -2031,7 +2831,17 @@
       <translation>{providers}, {n} thread(s)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="761" />
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="176" />
+      <source>{source} has no imagery of {missing} over this zone; available vintages: {known}.</source>
+      <translation>{source} n'a pas d'imagerie de {missing} sur cette zone ; millésimes disponibles : {known}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/offline_kit.py" line="189" />
+      <source>{source} has no {gsd} m imagery of {year} over this zone.</source>
+      <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="816" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
@@ -2061,7 +2871,7 @@
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="740" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="795" />
       <source>• {label}: {n} ({area:.1f} m²)</source>
       <translation>• {label} : {n} ({area:.1f} m²)</translation>
     </message>
@@ -2079,7 +2889,7 @@
       <translation> pour ce filtre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="146" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="192" />
       <source>'{crs}' is not a coordinate reference system I know.</source>
       <translation>'{crs}' n'est pas un système de coordonnées de référence connu.</translation>
     </message>
@@ -2089,17 +2899,37 @@
       <translation>'{id}' n'est pas un identifiant de configuration d'authentification QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="146" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="246" />
+      <source>'{path}' cannot be opened ({err}).</source>
+      <translation>'{path}' ne peut pas être ouvert ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="147" />
       <source>'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections.</source>
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez un GeoPackage de détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="153" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="205" />
+      <source>'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage written by IdF HR.</source>
+      <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez un GeoPackage écrit par IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="178" />
+      <source>'{path}' cannot be opened as a vector file ({err}); choose a polygon layer.</source>
+      <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez une couche de polygones.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="154" />
       <source>'{path}' holds several layers ({names}); choose the detection layer to use.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche de détections à utiliser.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="179" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="212" />
+      <source>'{path}' holds several layers ({names}); choose the layer to report on.</source>
+      <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="201" />
       <source>'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by Ultralytics, Deepness or another ONNX exporter.</source>
       <translation>'{path}' n'est pas un modèle ONNX lisible ({err}). Choisissez un fichier .onnx exporté par Ultralytics, Deepness ou un autre exportateur ONNX.</translation>
     </message>
@@ -2109,7 +2939,7 @@
       <translation>'{text}' n'est pas une date valide : utilisez la forme AAAA-MM-JJ (par exemple 2024-06-30).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="264" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="275" />
       <source>'{url}' is not an http(s) URL.</source>
       <translation>'{url}' n'est pas une URL http(s).</translation>
     </message>
@@ -2119,12 +2949,12 @@
       <translation>({n} tentatives en {s} s.)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="542" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="544" />
       <source>A GeoPackage raster holds 8-bit imagery or a single band; choose the COG format instead.</source>
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="443" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="454" />
       <source>A model catalog is a static STAC catalog or a STAC API, not '{kind}'.</source>
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
     </message>
@@ -2139,7 +2969,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="533" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="550" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -2169,7 +2999,7 @@
       <translation>La ou les bandes {bad} n'existent pas : le raster compte {bc} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="401" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="412" />
       <source>Bundled models cannot be removed.</source>
       <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
     </message>
@@ -2179,12 +3009,22 @@
       <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="387" />
+      <source>Cannot read the imagery {source} to estimate the kit: {error}</source>
+      <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/writer.py" line="63" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="620" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="152" />
+      <source>Cannot write in {path}: choose a folder you can write to.</source>
+      <translation>Impossible d'écrire dans {path} : choisissez un dossier dans lequel vous pouvez écrire.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="622" />
       <source>Cannot write the offline pack in {folder} ({error}). Choose a folder you can write to.</source>
       <translation>Impossible d'écrire le paquet hors ligne dans {folder} ({error}). Choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -2197,6 +3037,11 @@
       <location filename="../idf_hr_plugin/core/http.py" line="265" />
       <source>Check the address and parameters of this source.</source>
       <translation>Vérifiez l'adresse et les paramètres de cette source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="418" />
+      <source>Communes (MGP boundaries)</source>
+      <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
@@ -2224,22 +3069,27 @@
       <translation>Connexion à {host} impossible : le nom d'hôte est inconnu. Vérifiez l'adresse, votre connexion réseau ou votre proxy.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="214" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="216" />
       <source>Could not open the imagery source {source} ({error}). Check your network connection and the source address.</source>
       <translation>Impossible d'ouvrir la source d'imagerie {source} ({error}). Vérifiez votre connexion réseau et l'adresse de la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="220" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="222" />
       <source>Could not open the imagery {source} ({error}). Check that the file exists and is a raster.</source>
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="589" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="132" />
+      <source>Detection on {v}</source>
+      <translation>Détection du millésime {v}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="591" />
       <source>Download cancelled while writing {path}: nothing was written there. Run it again to finish; the downloaded pixels are kept.</source>
       <translation>Téléchargement annulé pendant l'écriture de {path} : rien n'y a été écrit. Relancez-le pour terminer ; les pixels déjà téléchargés sont conservés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="414" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="416" />
       <source>Download cancelled: nothing was written to {path}. Run it again with the same settings to resume ({done} of {total} blocks are kept in {partial}).</source>
       <translation>Téléchargement annulé : rien n'a été écrit dans {path}. Relancez-le avec les mêmes paramètres pour le reprendre ({done} blocs sur {total} sont conservés dans {partial}).</translation>
     </message>
@@ -2249,9 +3099,14 @@
       <translation>Téléchargement annulé ; relancez-le pour le reprendre là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="438" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="440" />
       <source>Downloaded {n} of {total} blocks</source>
       <translation>{n} blocs téléchargés sur {total}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="106" />
+      <source>Estimated size of the kit: {size}.</source>
+      <translation>Taille estimée du kit : {size}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="254" />
@@ -2264,9 +3119,14 @@
       <translation>L'export Excel nécessite le paquet openpyxl, qui n'est pas installé ; installez python3-openpyxl ou exportez plutôt en CSV.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="768" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="784" />
       <source>Execution provider(s) {missing} are not available here; available: {avail}.</source>
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="465" />
+      <source>FttH coverage by commune (ARCEP)</source>
+      <translation>Couverture FttH par commune (ARCEP)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="170" />
@@ -2279,12 +3139,17 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="588" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="605" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="257" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="99" />
+      <source>Give one vintage per imagery layer.</source>
+      <translation>Indiquez un millésime par couche d'imagerie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="268" />
       <source>Give the model's sha256 (64 hexadecimal characters) with its URL: the plugin verifies every downloaded model before using it.</source>
       <translation>Indiquez le sha256 du modèle (64 caractères hexadécimaux) avec son URL : l'extension vérifie chaque modèle téléchargé avant de l'utiliser.</translation>
     </message>
@@ -2299,7 +3164,7 @@
       <translation>code INSEE</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="301" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="377" />
       <source>Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.</source>
       <translation>L'imagerie à {src:.3f} m/px est rééchantillonnée à la résolution du modèle, {gsd:.3f} m/px.</translation>
     </message>
@@ -2309,7 +3174,7 @@
       <translation>Il a indiqué : « {text} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="526" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="528" />
       <source>JPEG compression needs 8-bit grey or RGB imagery; use DEFLATE for this source.</source>
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
@@ -2339,6 +3204,11 @@
       <translation>Aucun immeuble de {file} n'a de coordonnées exploitables.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="308" />
+      <source>No commune or EPT of the Métropole du Grand Paris matches "{name}": check the spelling, use the INSEE code or the EPT id (T1 to T12), or give an extent instead.</source>
+      <translation>Aucune commune ni aucun EPT de la Métropole du Grand Paris ne correspond à "{name}" : vérifiez l'orthographe, utilisez le code INSEE ou l'identifiant de l'EPT (T1 à T12), ou indiquez plutôt une emprise.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="568" />
       <source>No coverage value could be joined to the boundaries: check that the FttH file covers the MGP.</source>
       <translation>Aucune valeur de couverture n'a pu être jointe aux limites : vérifiez que le fichier FttH couvre la MGP.</translation>
@@ -2359,7 +3229,7 @@
       <translation>Aucun item n'a été fourni pour construire une mosaïque : sélectionnez au moins une image.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="189" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="197" />
       <source>No model named '{name}' in the bundled models or in {folder}.</source>
       <translation>Aucun modèle nommé '{name}' parmi les modèles fournis ni dans {folder}.</translation>
     </message>
@@ -2374,17 +3244,27 @@
       <translation>Aucune ligne de {file} n'a de coordonnées exploitables dans les colonnes {x} et {y}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="785" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="163" />
+      <source>Not enough free disk space in {folder}: the kit needs about {need} and only {free} are free. Free some space, pick fewer vintages or a smaller zone, or choose another disk.</source>
+      <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="801" />
       <source>ONNX Runtime cannot load the model '{path}': {err}</source>
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="255" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="257" />
       <source>ONNX Runtime failed on this model and imagery: {err}</source>
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="752" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="188" />
+      <source>ONNX Runtime is not installed, so the model cannot be read or run. Install it from the Detection tab (Install ONNX Runtime) or with pip install onnxruntime.</source>
+      <translation>ONNX Runtime n'est pas installé : le modèle ne peut donc être ni lu ni exécuté. Installez-le depuis l'onglet Détection (Installer ONNX Runtime) ou avec pip install onnxruntime.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="768" />
       <source>ONNX Runtime is not installed; install it from the plugin's model manager to run detections.</source>
       <translation>ONNX Runtime n'est pas installé ; installez-le depuis le gestionnaire de modèles de l'extension pour lancer des détections.</translation>
     </message>
@@ -2404,7 +3284,12 @@
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="183" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="289" />
+      <source>Offline kit ready: {path}</source>
+      <translation>Kit hors ligne prêt : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="185" />
       <source>Offline pack ready: {path}</source>
       <translation>Paquet hors ligne prêt : {path}</translation>
     </message>
@@ -2419,17 +3304,22 @@
       <translation>Une partie du catalogue a été ignorée : {url} n'a pas pu être lu ({error}).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="258" />
+      <source>Preparing {name}…</source>
+      <translation>Préparation de {name}…</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="146" />
       <source>Reading the Excel file {file} needs the Python package openpyxl, which is not installed. Save the sheet as CSV (UTF-8 or Windows-1252, ',' or ';') and load the CSV instead, or install openpyxl in the QGIS Python environment.</source>
       <translation>La lecture du fichier Excel {file} nécessite le paquet Python openpyxl, qui n'est pas installé. Enregistrez la feuille au format CSV (UTF-8 ou Windows-1252, ',' ou ';') et chargez plutôt ce CSV, ou installez openpyxl dans l'environnement Python de QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="479" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="481" />
       <source>Reading {source} failed ({error}). Check your network connection, then run the download again: it resumes where it stopped.</source>
       <translation>La lecture de {source} a échoué ({error}). Vérifiez votre connexion réseau, puis relancez le téléchargement : il reprendra là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="485" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="487" />
       <source>Reading {source} failed ({error}). The file may be damaged.</source>
       <translation>La lecture de {source} a échoué ({error}). Le fichier est peut-être endommagé.</translation>
     </message>
@@ -2459,7 +3349,22 @@
       <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="319" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="462" />
+      <source>The FttH file has no figures for the communes of this zone: check that it covers the MGP.</source>
+      <translation>Le fichier FttH ne contient aucune donnée pour les communes de cette zone : vérifiez qu'il couvre la MGP.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="451" />
+      <source>The FttH file has no premises column and no premises file was given: add the ARCEP communes file (Logements, Établissements) to put the fibre layer in the kit.</source>
+      <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : ajoutez le fichier communes de l'ARCEP (Logements, Établissements) pour inclure la couche fibre dans le kit.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="300" />
+      <source>The GeoPackage '{path}' already has a layer '{layer}'; choose another file or layer name.</source>
+      <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre fichier ou un autre nom de couche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="299" />
       <source>The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name.</source>
       <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre nom de couche.</translation>
     </message>
@@ -2474,29 +3379,34 @@
       <translation>Le GeoPackage '{path}' est endommagé ou n'en est pas un ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="186" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="187" />
       <source>The GeoPackage '{path}' stayed locked by another program for {seconds} seconds. Close what is writing to it (or choose another file) and run again; nothing was changed.</source>
       <translation>Le GeoPackage '{path}' est resté verrouillé par un autre programme pendant {seconds} secondes. Fermez ce qui y écrit (ou choisissez un autre fichier) et relancez ; rien n'a été modifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="314" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="315" />
       <source>The GeoPackage already has a table named '{name}' that is not a layer; choose another file or layer name (nothing was changed).</source>
       <translation>Le GeoPackage contient déjà une table nommée '{name}' qui n'est pas une couche ; choisissez un autre fichier ou un autre nom de couche (rien n'a été modifié).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="307" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="308" />
       <source>The GeoPackage already has a vector layer named '{name}'; choose another layer name for the imagery (nothing was changed).</source>
       <translation>Le GeoPackage contient déjà une couche vecteur nommée '{name}' ; choisissez un autre nom de couche pour l'imagerie (rien n'a été modifié).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="112" />
+      <source>The IoS threshold</source>
+      <translation>Le seuil d'IoS</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="111" />
+      <source>The IoU threshold</source>
+      <translation>Le seuil d'IoU</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/mlm/schema.py" line="60" />
       <source>The MLM schema refers to {url}, which has no local copy in {folder}.</source>
       <translation>Le schéma MLM fait référence à {url}, qui n'a pas de copie locale dans {folder}.</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="172" />
-      <source>The Python package 'onnx' is missing; install the detection dependencies first.</source>
-      <translation>Le paquet Python 'onnx' est manquant ; installez d'abord les dépendances de détection.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="213" />
@@ -2539,7 +3449,7 @@
       <translation>L'archive "{title}" ne contient ni shapefile (.shp), ni GeoJSON, ni GeoPackage. Fichiers présents : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="312" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="388" />
       <source>The area ({w}x{h} px) is smaller than one tile ({ts} px): it is padded.</source>
       <translation>La zone ({w}x{h} px) est plus petite qu'une tuile ({ts} px) : elle est complétée (padding).</translation>
     </message>
@@ -2549,9 +3459,19 @@
       <translation>L'affectation des bandes {bands} fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="136" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="118" />
+      <source>The batch size</source>
+      <translation>La taille de lot</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="137" />
       <source>The block size must be a multiple of 16, at least 64 pixels.</source>
       <translation>La taille de bloc doit être un multiple de 16, d'au moins 64 pixels.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="414" />
+      <source>The boundaries have no contour for this zone: check the boundaries file.</source>
+      <translation>Les limites ne contiennent aucun contour pour cette zone : vérifiez le fichier de limites.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="79" />
@@ -2574,7 +3494,7 @@
       <translation>Le dossier de catalogue {folder} n'est pas accessible en écriture ({err}) : rien n'a donc été publié. Choisissez un dossier dans lequel vous pouvez écrire, ou demandez un accès en écriture à son propriétaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="305" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="316" />
       <source>The catalog item of '{name}' gives no sha256 checksum (file:checksum) for its model, so the download cannot be verified and was not started. Ask the catalog's publisher to add it.</source>
       <translation>L'item de catalogue de '{name}' n'indique aucune somme de contrôle sha256 (file:checksum) pour son modèle : le téléchargement ne peut donc pas être vérifié et n'a pas été lancé. Demandez à l'éditeur du catalogue de l'ajouter.</translation>
     </message>
@@ -2604,14 +3524,19 @@
       <translation>La source de catalogue « {name} » n'a pas d'URL. Indiquez l'adresse de son catalog.json dans les paramètres d'IdF HR (Sources de catalogue).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="253" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="255" />
       <source>The chosen extent does not overlap the imagery of {source}. Pick an extent over it.</source>
       <translation>L'emprise choisie ne recoupe pas l'imagerie de {source}. Choisissez une emprise qui la recouvre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="282" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="284" />
       <source>The chosen extent is smaller than one pixel of the imagery.</source>
       <translation>L'emprise choisie est plus petite qu'un pixel de l'imagerie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="110" />
+      <source>The confidence threshold</source>
+      <translation>Le seuil de confiance</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="301" />
@@ -2654,6 +3579,11 @@
       <translation>Le jeu de données {id} n'a renvoyé aucun enregistrement{filtered}. Rien n'a été chargé ; élargissez le filtre ou l'emprise de la carte.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="105" />
+      <source>The detection output {paths} already exists; choose another output name.</source>
+      <translation>La sortie de détection {paths} existe déjà ; choisissez un autre nom de sortie.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/change.py" line="80" />
       <source>The detections have {n} geometries but {c} classes, {s} scores and {l} labels; every detection needs one of each.</source>
       <translation>Les détections comptent {n} géométries mais {c} classes, {s} scores et {l} libellés ; chaque détection doit avoir une classe, un score et un libellé.</translation>
@@ -2664,17 +3594,12 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="311" />
-      <source>The existing output '{path}' cannot be opened for writing ({err}); choose another file.</source>
-      <translation>La sortie existante '{path}' ne peut pas être ouverte en écriture ({err}) ; choisissez un autre fichier.</translation>
-    </message>
-    <message>
       <location filename="../idf_hr_plugin/core/inference/writer.py" line="68" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="315" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="120" />
       <source>The existing output '{path}' is not a GeoPackage; choose another file name.</source>
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
@@ -2684,12 +3609,12 @@
       <translation>La sortie existante '{path}' est en lecture seule : rendez-la accessible en écriture ou choisissez un autre nom de fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="246" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="248" />
       <source>The extent CRS {crs} is not understood ({error}).</source>
       <translation>Le SCR de l'emprise {crs} n'est pas reconnu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="241" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="243" />
       <source>The extent is empty: xmax must exceed xmin and ymax exceed ymin.</source>
       <translation>L'emprise est vide : xmax doit être supérieur à xmin et ymax supérieur à ymin.</translation>
     </message>
@@ -2699,14 +3624,19 @@
       <translation>L'emprise {bbox} n'est pas un rectangle longitude/latitude valide (ouest, sud, est, nord). Zoomez sur la zone d'intérêt et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="264" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="340" />
       <source>The extent {ext} does not overlap the raster, which covers {rb} (in {crs}). Pick an extent over the imagery.</source>
       <translation>L'emprise {ext} ne recoupe pas le raster, qui couvre {rb} (en {crs}). Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="246" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="322" />
       <source>The extent {ext} is not xmin,ymin,xmax,ymax with xmin &lt; xmax and ymin &lt; ymax.</source>
       <translation>L'emprise {ext} n'est pas de la forme xmin,ymin,xmax,ymax avec xmin &lt; xmax et ymin &lt; ymax.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="356" />
+      <source>The file '{path}' does not exist; choose a GeoPackage written by IdF HR.</source>
+      <translation>Le fichier '{path}' n'existe pas ; choisissez un GeoPackage écrit par IdF HR.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="440" />
@@ -2714,22 +3644,32 @@
       <translation>Le fichier téléchargé depuis {host} ne correspond pas à la somme de contrôle attendue (sha256 {got}… au lieu de {want}…). Il a été supprimé ; vérifiez l'URL et la somme de contrôle, puis réessayez.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="146" />
+      <source>The folder {path} does not exist: create it or choose another place for the kit.</source>
+      <translation>Le dossier {path} n'existe pas : créez-le ou choisissez un autre emplacement pour le kit.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="52" />
       <source>The image {path} cannot be opened ({error}). Check the address or your network.</source>
       <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="424" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="439" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="230" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="378" />
+      <source>The imagery {source} does not cover the kit's zone: pick another vintage.</source>
+      <translation>L'imagerie {source} ne couvre pas la zone du kit : choisissez un autre millésime.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="232" />
       <source>The imagery {source} has no coordinate reference system; it cannot be cut to an extent.</source>
       <translation>L'imagerie {source} n'a pas de système de coordonnées de référence ; elle ne peut pas être découpée selon une emprise.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="237" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="239" />
       <source>The imagery {source} is rotated; only north-up imagery can be packed.</source>
       <translation>L'imagerie {source} est pivotée ; seule une imagerie orientée nord en haut peut être empaquetée.</translation>
     </message>
@@ -2739,22 +3679,37 @@
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="176" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="267" />
+      <source>The kit part {name} was not written; run the kit again to retry.</source>
+      <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="251" />
+      <source>The layer '{layer}' does not say which ground was analysed, so densities and the analysed fraction cannot be given; use a layer written by an IdF HR detection or change run.</source>
+      <translation>La couche '{layer}' n'indique pas quel terrain a été analysé : les densités et la part analysée ne peuvent donc pas être fournies ; utilisez une couche écrite par une exécution IdF HR de détection ou de détection de changements.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="177" />
       <source>The layer '{layer}' has no class field (class_id, class or label); it is not a detection layer.</source>
       <translation>La couche '{layer}' n'a pas de champ de classe (class_id, class ou label) ; ce n'est pas une couche de détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="185" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="186" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="161" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="162" />
       <source>The layer '{layer}' is not in '{path}' (layers: {names}).</source>
       <translation>La couche '{layer}' ne figure pas dans '{path}' (couches : {names}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="208" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="181" />
+      <source>The layer '{layer}' is not in '{path}'.</source>
+      <translation>La couche '{layer}' ne figure pas dans '{path}'.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="209" />
       <source>The layer '{layer}' mixes several values of {key} ({vals}); keep one run per layer.</source>
       <translation>La couche '{layer}' mélange plusieurs valeurs de {key} ({vals}) ; conservez une seule exécution par couche.</translation>
     </message>
@@ -2762,6 +3717,11 @@
       <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="290" />
       <source>The layer has no coordinate system, so its areas cannot be computed in metres. Set its CRS (for example EPSG:2154, Lambert-93) and try again.</source>
       <translation>La couche n'a pas de système de coordonnées : ses surfaces ne peuvent donc pas être calculées en mètres. Définissez son SCR (par exemple EPSG:2154, Lambert-93) et réessayez.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="268" />
+      <source>The layer has none of the fields of a detection, change or zone-statistics layer (class_id/label, change, zone); choose a layer written by IdF HR.</source>
+      <translation>La couche ne possède aucun des champs d'une couche de détections, de changements ou de statistiques par zone (class_id/label, change, zone) ; choisissez une couche écrite par IdF HR.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="164" />
@@ -2789,22 +3749,22 @@
       <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="312" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="314" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="302" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="304" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="239" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="315" />
       <source>The mask holds no polygon; select at least one polygon feature.</source>
       <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="275" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="351" />
       <source>The mask polygons do not overlap the raster and extent; nothing to detect.</source>
       <translation>Les polygones du masque ne recoupent pas le raster et l'emprise ; rien à détecter.</translation>
     </message>
@@ -2819,64 +3779,74 @@
       <translation>Le nombre maximal de résultats doit être d'au moins 1 (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="613" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="629" />
       <source>The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but its output shapes are {shapes} where {expected} is expected. The export and its metadata disagree, so its results would be wrong: export the model again, or set its task and layout in the model card.</source>
       <translation>Le modèle '{name}' déclare la tâche '{task}' (disposition {layout}) avec {classes}, mais ses sorties ont les formes {shapes} alors que {expected} est attendu. L'export et ses métadonnées ne concordent pas, ses résultats seraient donc faux : exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="274" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="294" />
       <source>The model '{name}' expects an input of shape {shape}; an image model takes (batch, channels, height, width).</source>
       <translation>Le modèle '{name}' attend une entrée de forme {shape} ; un modèle d'image prend (lot, canaux, hauteur, largeur).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="266" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="286" />
       <source>The model '{name}' has {n} inputs; only single-image models are supported.</source>
       <translation>Le modèle '{name}' a {n} entrées ; seuls les modèles à image unique sont pris en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="516" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="532" />
       <source>The model '{name}' is a detector, but its output shape {shape} does not say which box layout it uses; set det_type in its metadata, or the layout in its model card.</source>
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="375" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="390" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="558" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="574" />
       <source>The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and segment models only. Export a detection, oriented-box or instance-segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle Ultralytics '{task}' ; IdF HR n'exécute que les modèles detect, obb et segment. Exportez un modèle de détection, de boîtes orientées ou de segmentation d'instances.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="254" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="278" />
       <source>The model '{path}' does not match its expected sha256 ({want}; the file has {got}). The file is corrupted or is not the model you meant: download it again.</source>
       <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="211" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="222" />
       <source>The model cannot be read ({err}).</source>
       <translation>Le modèle ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="225" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="236" />
       <source>The model card '{path}' does not exist.</source>
       <translation>La fiche de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="218" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="242" />
       <source>The model card '{path}' is not valid JSON ({err}); fix or remove it.</source>
       <translation>La fiche de modèle '{path}' n'est pas un JSON valide ({err}) ; corrigez-la ou supprimez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="223" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="247" />
       <source>The model card '{path}' must hold a JSON object.</source>
       <translation>La fiche de modèle '{path}' doit contenir un objet JSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="361" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="372" />
       <source>The model card of '{name}' does not match the checksum its catalog item gives: the catalog is inconsistent or was tampered with, so nothing was installed.</source>
       <translation>La fiche de modèle de '{name}' ne correspond pas à la somme de contrôle indiquée par son item de catalogue : le catalogue est incohérent ou a été altéré, rien n'a donc été installé.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="528" />
+      <source>The model card {card} is not valid JSON: {error}</source>
+      <translation>La fiche de modèle {card} n'est pas un JSON valide : {error}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="443" />
+      <source>The model card's sha256 differs from the run's: the card may describe another model.</source>
+      <translation>Le sha256 de la fiche de modèle diffère de celui de l'exécution : la fiche décrit peut-être un autre modèle.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="68" />
@@ -2884,32 +3854,32 @@
       <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="248" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="272" />
       <source>The model file '{path}' cannot be read ({err}).</source>
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="243" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="267" />
       <source>The model file '{path}' does not exist or is not a file.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="222" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="233" />
       <source>The model file '{path}' does not exist.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="331" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="342" />
       <source>The model file {path} listed by the catalog does not exist.</source>
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="68" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="70" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="64" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="66" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -2924,9 +3894,34 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="388" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="403" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="533" />
+      <source>The model {name} does not match the sha256 of its card: it is damaged or not the one the card describes. Download it again.</source>
+      <translation>Le modèle {name} ne correspond pas au sha256 de sa fiche : il est endommagé ou ce n'est pas celui que décrit la fiche. Téléchargez-le à nouveau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="520" />
+      <source>The model {name} has no card ({card}): a kit carries each model with its card.</source>
+      <translation>Le modèle {name} n'a pas de fiche ({card}) : un kit embarque chaque modèle avec sa fiche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="517" />
+      <source>The model {path} does not exist.</source>
+      <translation>Le modèle {path} n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="130" />
+      <source>The number of threads</source>
+      <translation>Le nombre de threads</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="492" />
+      <source>The open-data file {path} does not exist.</source>
+      <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/writer.py" line="55" />
@@ -2934,9 +3929,14 @@
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="288" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="289" />
       <source>The output '{path}' must be a GeoPackage file ending in .gpkg.</source>
       <translation>La sortie '{path}' doit être un fichier GeoPackage se terminant par .gpkg.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="132" />
+      <source>The output CRS</source>
+      <translation>Le SCR de sortie</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/writer.py" line="50" />
@@ -2944,29 +3944,59 @@
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="187" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="122" />
+      <source>The overlap</source>
+      <translation>Le recouvrement</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="255" />
       <source>The overlap ({ov} px) must be at least 0 and smaller than the tile size ({ts} px).</source>
       <translation>Le recouvrement ({ov} px) doit être positif ou nul et inférieur à la taille de tuile ({ts} px).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="579" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="125" />
+      <source>The overlap ({ov} px) must be smaller than the tile size ({ts} px).</source>
+      <translation>Le recouvrement ({ov} px) doit être inférieur à la taille de tuile ({ts} px).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="596" />
       <source>The raster '{path}' cannot be opened ({err}).</source>
       <translation>Le raster '{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="202" />
+      <location filename="../idf_hr_plugin/core/inference/reader.py" line="174" />
+      <source>The raster '{path}' cannot be opened ({err}). Check that the file exists and is a complete GeoTIFF, COG or other GDAL raster.</source>
+      <translation>Le raster '{path}' ne peut pas être ouvert ({err}). Vérifiez que le fichier existe et qu'il s'agit d'un GeoTIFF, d'un COG ou d'un autre raster GDAL complet.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/reader.py" line="169" />
+      <source>The raster '{path}' could not be read ({err}): the file is damaged or incomplete. Download or copy it again.</source>
+      <translation>Le raster '{path}' n'a pas pu être lu ({err}) : le fichier est endommagé ou incomplet. Téléchargez-le ou copiez-le à nouveau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="267" />
       <source>The raster '{path}' has no coordinate reference system; georeference it first.</source>
       <translation>Le raster '{path}' n'a pas de système de coordonnées de référence ; géoréférencez-le d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="210" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="285" />
       <source>The raster '{path}' is in a geographic CRS (degrees); detections need metres. Reproject it to a projected CRS such as EPSG:2154 (Lambert-93) first.</source>
       <translation>Le raster '{path}' est dans un SCR géographique (degrés) ; les détections nécessitent des mètres. Reprojetez-le d'abord dans un SCR projeté tel que EPSG:2154 (Lambert-93).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="217" />
+      <location filename="../idf_hr_plugin/core/inference/reader.py" line="133" />
+      <source>The raster '{path}' is incomplete: its data needs {need} bytes but the file holds only {size} (an interrupted download or copy). Download or copy it again.</source>
+      <translation>Le raster '{path}' est incomplet : ses données nécessitent {need} octets mais le fichier n'en contient que {size} (téléchargement ou copie interrompus). Téléchargez-le ou copiez-le à nouveau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="292" />
       <source>The raster is in a geographic CRS (degrees): it is resampled on the fly to {crs} for detection, and results are written in {crs}.</source>
       <translation>Le raster est dans un SCR géographique (degrés) : il est rééchantillonné à la volée en {crs} pour la détection, et les résultats sont écrits en {crs}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="276" />
+      <source>The raster's CRS ({src}) does not measure ground metres here (1 unit = {m:.3f} m on the ground): it is resampled on the fly to the metric CRS {crs} for detection, so resolution and areas are true; results are written in {crs}.</source>
+      <translation>Le SCR du raster ({src}) ne mesure pas des mètres au sol ici (1 unité = {m:.3f} m au sol) : il est rééchantillonné à la volée dans le SCR métrique {crs} pour la détection, afin que la résolution et les surfaces soient exactes ; les résultats sont écrits en {crs}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="88" />
@@ -2974,7 +4004,12 @@
       <translation>Le catalogue distant situé à {base} pointe vers le fichier local {href}. Un catalogue distant ne peut pas ouvrir de fichiers sur cet ordinateur : ce lien a donc été refusé. Demandez au fournisseur du catalogue de publier le fichier en http(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="259" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="143" />
+      <source>The report language '{lang}' is not available; choose fr or en.</source>
+      <translation>La langue de rapport '{lang}' n'est pas disponible ; choisissez fr ou en.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="261" />
       <source>The resolution must be a positive number of metres per pixel.</source>
       <translation>La résolution doit être un nombre positif de mètres par pixel.</translation>
     </message>
@@ -3014,6 +4049,16 @@
       <translation>L'exécution '{run}' n'a pas de zone analysée : les objets apparus ou disparus ne peuvent donc pas être distingués du terrain non analysé ; indiquez l'emprise couverte par l'exécution.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="415" />
+      <source>The run records of '{path}' could not be read.</source>
+      <translation>Les enregistrements des exécutions de '{path}' n'ont pas pu être lus.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="496" />
+      <source>The runs do not record their analysed area: the analysed share of each zone is taken from the extent of the objects found, so it may be underestimated.</source>
+      <translation>Les exécutions n'enregistrent pas leur zone analysée : la part analysée de chaque zone est déduite de l'emprise des objets trouvés, elle peut donc être sous-estimée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/mlm/schema.py" line="40" />
       <source>The schema file {path} cannot be read ({err}).</source>
       <translation>Le fichier de schéma {path} ne peut pas être lu ({err}).</translation>
@@ -3037,6 +4082,11 @@
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="110" />
       <source>The search extent {w},{s},{e},{n} is outside longitude -180..180 / latitude -90..90: give it in WGS84 degrees (west,south,east,north).</source>
       <translation>L'emprise de recherche {w},{s},{e},{n} sort des limites longitude -180..180 / latitude -90..90 : indiquez-la en degrés WGS84 (ouest,sud,est,nord).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="113" />
+      <source>The segmentation threshold</source>
+      <translation>Le seuil de segmentation</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="355" />
@@ -3104,7 +4154,12 @@
       <translation>Le dossier de cache des tuiles {path} ne peut pas être utilisé ({error}). Choisissez un autre dossier de cache dans les paramètres d'IdF HR ou libérez de l'espace disque.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="184" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="120" />
+      <source>The tile size</source>
+      <translation>La taille de tuile</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="252" />
       <source>The tile size must be at least 8 pixels (got {n}).</source>
       <translation>La taille de tuile doit être d'au moins 8 pixels (valeur reçue : {n}).</translation>
     </message>
@@ -3119,17 +4174,42 @@
       <translation>Les deux exécutions ne se recoupent pas (leurs zones analysées n'ont aucune partie commune) : rien ne peut donc être comparé ; traitez les deux millésimes sur la même emprise.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="525" />
+      <source>The zone file '{path}' cannot be opened ({err}); choose a vector file.</source>
+      <translation>Le fichier de zones '{path}' ne peut pas être ouvert ({err}) ; choisissez un fichier vecteur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="531" />
+      <source>The zone file has no field '{field}' (fields: {fields}); choose the field naming the zones.</source>
+      <translation>Le fichier de zones n'a pas de champ '{field}' (champs : {fields}) ; choisissez le champ qui nomme les zones.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="155" />
       <source>The zones have no name for every feature; choose the field that names the zones (for example the commune name) and try again.</source>
       <translation>Les zones n'ont pas toutes un nom ; choisissez le champ qui nomme les zones (par exemple le nom de la commune) et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="614" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="157" />
+      <source>The zones layer has no field '{field}' to name the zones; choose one of its fields: {fields}.</source>
+      <translation>La couche de zones n'a pas de champ '{field}' pour nommer les zones ; choisissez l'un de ses champs : {fields}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="207" />
+      <source>The zones must be commune, ept, mgp or a polygon file, not '{z}'.</source>
+      <translation>Les zones doivent être commune, ept, mgp ou un fichier de polygones, et non '{z}'.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="85" />
+      <source>The {what} '{path}' does not exist or is not a file; check the path.</source>
+      <translation>Le {what} '{path}' n'existe pas ou n'est pas un fichier ; vérifiez le chemin.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="616" />
       <source>There is not enough free disk space in {folder} for this offline pack. Free some space or choose another folder, then run it again: it resumes where it stopped.</source>
       <translation>L'espace disque libre dans {folder} est insuffisant pour ce paquet hors ligne. Libérez de l'espace ou choisissez un autre dossier, puis relancez : le téléchargement reprendra là où il s'est arrêté.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="224" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="225" />
       <source>There is not enough free disk space in {folder} to write the results. Free some space or choose another output folder; nothing was changed.</source>
       <translation>Il n'y a pas assez d'espace disque libre dans {folder} pour écrire les résultats. Libérez de l'espace ou choisissez un autre dossier de sortie ; rien n'a été modifié.</translation>
     </message>
@@ -3154,22 +4234,22 @@
       <translation>Ce modèle est conçu pour {framework} ; l'extension n'exécute que des modèles ONNX, il ne peut donc pas s'exécuter ici. Demandez un export ONNX à son éditeur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="134" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="135" />
       <source>Unknown compression {name}: choose DEFLATE or JPEG.</source>
       <translation>Compression {name} inconnue : choisissez DEFLATE ou JPEG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="327" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="343" />
       <source>Unknown output layout '{layout}'; choose one of: {layouts}.</source>
       <translation>Disposition de sortie '{layout}' inconnue ; choisissez parmi : {layouts}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="131" />
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="132" />
       <source>Unknown pack format {fmt}: choose COG or GPKG.</source>
       <translation>Format de paquet {fmt} inconnu : choisissez COG ou GPKG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="321" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="337" />
       <source>Unknown task '{task}'; choose one of: {tasks}.</source>
       <translation>Tâche '{task}' inconnue ; choisissez parmi : {tasks}.</translation>
     </message>
@@ -3179,12 +4259,17 @@
       <translation>Thématique {key} inconnue ; thématiques connues : {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="230" />
+      <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="231" />
       <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="172" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="277" />
+      <source>Writing the QGIS project…</source>
+      <translation>Écriture du projet QGIS…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/tiles/offline.py" line="174" />
       <source>Writing {name}…</source>
       <translation>Écriture de {name}…</translation>
     </message>
@@ -3204,9 +4289,14 @@
       <translation>Le niveau de zoom {z} n'existe pas dans la grille de tuilage {tms} (0 à {max}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="611" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
       <source>an unknown number of classes</source>
       <translation>un nombre inconnu de classes</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="393" />
+      <source>and {n} more zones</source>
+      <translation>et {n} autres zones</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="617" />
@@ -3214,7 +4304,7 @@
       <translation>état de l'immeuble</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="76" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="84" />
       <source>bundled</source>
       <translation>fourni</translation>
     </message>
@@ -3259,7 +4349,12 @@
       <translation>longitude / x</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="76" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="108" />
+      <source>mask file</source>
+      <translation>fichier de masque</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="84" />
       <source>my models</source>
       <translation>mes modèles</translation>
     </message>
@@ -3272,6 +4367,11 @@
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="271" />
       <source>quarter (or quarter columns like "T1 2018")</source>
       <translation>trimestre (ou colonnes de trimestre comme "T1 2018")</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="106" />
+      <source>raster</source>
+      <translation>raster</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="478" />
@@ -3329,7 +4429,7 @@
       <translation>lignes des locaux raccordables (colonne Champ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="78" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="86" />
       <source>shared catalog</source>
       <translation>catalogue partagé</translation>
     </message>
@@ -3344,7 +4444,7 @@
       <translation>le document n'est pas un objet JSON</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="80" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="88" />
       <source>unusable</source>
       <translation>inutilisable</translation>
     </message>
@@ -3434,12 +4534,52 @@
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="66" />
+      <source>{name} '{value}' is not a coordinate reference system I know; use e.g. EPSG:2154.</source>
+      <translation>{name} '{value}' n'est pas un système de coordonnées de référence connu ; utilisez p. ex. EPSG:2154.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="264" />
       <source>{name} has no contour to zoom to.</source>
       <translation>{name} n'a pas de contour sur lequel zoomer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="611" />
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="144" />
+      <source>{name} must be a finite number (got {value}).</source>
+      <translation>{name} doit être un nombre fini (valeur reçue : {value}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="140" />
+      <source>{name} must be a number (got '{value}').</source>
+      <translation>{name} doit être un nombre (valeur reçue : '{value}').</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="37" />
+      <source>{name} must be a whole number (got '{value}').</source>
+      <translation>{name} doit être un nombre entier (valeur reçue : '{value}').</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="41" />
+      <source>{name} must be at least {min} (got {value}).</source>
+      <translation>{name} doit valoir au moins {min} (valeur reçue : {value}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="26" />
+      <source>{name} must be between 0 and 1 (got {value}).</source>
+      <translation>{name} doit être un nombre compris entre 0 et 1 (valeur reçue : {value}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="43" />
+      <source>{name} must be between {min} and {max} (got {value}).</source>
+      <translation>{name} doit être un nombre compris entre {min} et {max} (valeur reçue : {value}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/params.py" line="53" />
+      <source>{name} must be greater than 0 (got {value}).</source>
+      <translation>{name} doit être un nombre supérieur à 0 (valeur reçue : {value}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
       <source>{n} classes</source>
       <translation>{n} classes</translation>
     </message>
@@ -3457,6 +4597,21 @@
       <location filename="../idf_hr_plugin/core/inference/report.py" line="94" />
       <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/clip.py" line="70" />
+      <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
+      <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="395" />
+      <source>{n} zones not analysed at all</source>
+      <translation>{n} zones pas du tout analysées</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="140" />
+      <source>{path} already exists: choose a new folder name for the kit (nothing was overwritten).</source>
+      <translation>{path} existe déjà : choisissez un nouveau nom de dossier pour le kit (rien n'a été écrasé).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/gpkgio.py" line="250" />
@@ -3522,6 +4677,11 @@
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="176" />
       <source>{what} (looked for: {aliases})</source>
       <translation>{what} (noms recherchés : {aliases})</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="387" />
+      <source>{zone}: {n} objects, analysed at {pct} %</source>
+      <translation>{zone} : {n} objets, analysé à {pct} %</translation>
     </message>
   </context>
 </TS>
