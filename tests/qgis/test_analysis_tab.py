@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from qgis.core import QgsCategorizedSymbolRenderer, QgsGraduatedSymbolRenderer, QgsProject, QgsVectorLayer
 
@@ -111,10 +109,6 @@ def test_zone_statistics_ask_for_a_name_then_map_the_indicator(plugin, tmp_path)
     assert (tmp_path / "stats.csv").exists()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("idf_hr_plugin.gui.report_dialog") is None,
-    reason="the report dialog is built on another branch (item 3); it exists after the merge",
-)
 def test_report_button_opens_the_report_dialog_on_the_result(plugin, monkeypatch):
     tab = plugin.dock.analysis_tab
     seen = []
