@@ -101,9 +101,9 @@ def _label(layout, text: str, x, y, w, h, size: float = 8.0, bold: bool = False)
     font.setPointSizeF(size)
     font.setBold(bold)
     item.setFont(font)
-    item.setHAlign(Qt.AlignLeft)
-    item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
-    item.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutMillimeters))
+    item.setHAlign(Qt.AlignmentFlag.AlignLeft)
+    item.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    item.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
     layout.addLayoutItem(item)
     return item
 
@@ -130,8 +130,8 @@ def _table(layout, rows: Sequence[Sequence], header: Sequence[str], x, y, w, h, 
     table.setHeaderFont(hfont)
     table.setCellMargin(0.8)
     frame = QgsLayoutFrame(layout, table)
-    frame.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutMillimeters))
-    frame.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutMillimeters))
+    frame.attemptResize(QgsLayoutSize(w, h, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    frame.attemptMove(QgsLayoutPoint(x, y, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
     table.addFrame(frame)
     return table
 
@@ -189,9 +189,9 @@ def build_report_layout(
     layout.renderContext().setTextRenderFormat(QgsRenderContext.TextFormatAlwaysText)
     layout.setName(name or f"{data.title} — {data.layer}")
     pages = layout.pageCollection()
-    pages.page(0).setPageSize("A4", QgsLayoutItemPage.Landscape)
+    pages.page(0).setPageSize("A4", QgsLayoutItemPage.Orientation.Landscape)
     page2 = QgsLayoutItemPage(layout)
-    page2.setPageSize("A4", QgsLayoutItemPage.Landscape)
+    page2.setPageSize("A4", QgsLayoutItemPage.Orientation.Landscape)
     pages.addPage(page2)
     y2 = pages.page(1).pos().y()  # layout y of page 2's top edge
     m = 10.0
@@ -203,8 +203,8 @@ def build_report_layout(
     _label(layout, sub, m, 17, 277, 6, 8)
 
     map_item = QgsLayoutItemMap(layout)
-    map_item.attemptMove(QgsLayoutPoint(m, 25, QgsUnitTypes.LayoutMillimeters))
-    map_item.attemptResize(QgsLayoutSize(150, 135, QgsUnitTypes.LayoutMillimeters))
+    map_item.attemptMove(QgsLayoutPoint(m, 25, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    map_item.attemptResize(QgsLayoutSize(150, 135, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
     map_item.setFrameEnabled(True)
     map_item.setLayers(list(layers))
     if layers:
@@ -218,20 +218,20 @@ def build_report_layout(
     bar = QgsLayoutItemScaleBar(layout)
     bar.setStyle("Single Box")
     bar.setLinkedMap(map_item)
-    bar.setUnits(QgsUnitTypes.DistanceMeters)
+    bar.setUnits(QgsUnitTypes.DistanceUnit.DistanceMeters)
     bar.setUnitLabel("m")
     bar.setNumberOfSegmentsLeft(0)
     bar.setNumberOfSegments(2)
-    bar.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFixed)
+    bar.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeMode.SegmentSizeFixed)
     bar.setUnitsPerSegment(_nice(map_item.extent().width() / 8) if ext is not None else 100.0)
     layout.addLayoutItem(bar)
-    bar.attemptMove(QgsLayoutPoint(m + 2, 146, QgsUnitTypes.LayoutMillimeters))
+    bar.attemptMove(QgsLayoutPoint(m + 2, 146, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
     bar.setBackgroundEnabled(True)
 
     arrow = QgsLayoutItemPicture(layout)
     arrow.setPicturePath(_north_arrow())
-    arrow.attemptMove(QgsLayoutPoint(m + 137, 27, QgsUnitTypes.LayoutMillimeters))
-    arrow.attemptResize(QgsLayoutSize(11, 15, QgsUnitTypes.LayoutMillimeters))
+    arrow.attemptMove(QgsLayoutPoint(m + 137, 27, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    arrow.attemptResize(QgsLayoutSize(11, 15, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
     arrow.setLinkedMap(map_item)
     layout.addLayoutItem(arrow)
 
@@ -245,10 +245,10 @@ def build_report_layout(
         if lyr.type() == QgsMapLayer.VectorLayer:  # raster band swatches say nothing to a reader
             root.addLayer(lyr)
     for style, size, bold in (
-        (QgsLegendStyle.Title, 10, True),
-        (QgsLegendStyle.Group, 8, True),
-        (QgsLegendStyle.Subgroup, 8, True),
-        (QgsLegendStyle.SymbolLabel, 7, False),
+        (QgsLegendStyle.Style.Title, 10, True),
+        (QgsLegendStyle.Style.Group, 8, True),
+        (QgsLegendStyle.Style.Subgroup, 8, True),
+        (QgsLegendStyle.Style.SymbolLabel, 7, False),
     ):
         f = QFont("DejaVu Sans")
         f.setPointSizeF(size)
@@ -258,17 +258,17 @@ def build_report_layout(
     legend.setResizeToContents(True)
     legend.setBackgroundEnabled(True)
     layout.addLayoutItem(legend)
-    legend.attemptMove(QgsLayoutPoint(m + 152, 25, QgsUnitTypes.LayoutMillimeters))
-    legend.attemptResize(QgsLayoutSize(40, 60, QgsUnitTypes.LayoutMillimeters))
+    legend.attemptMove(QgsLayoutPoint(m + 152, 25, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    legend.attemptResize(QgsLayoutSize(40, 60, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
 
     # chart, or the reason there is none
     x_right = m + 195
     if chart is not None:
         pic = QgsLayoutItemPicture(layout)
         pic.setPicturePath("base64:" + base64.b64encode(chart).decode("ascii"))
-        pic.attemptMove(QgsLayoutPoint(x_right, 25, QgsUnitTypes.LayoutMillimeters))
-        pic.attemptResize(QgsLayoutSize(82, 48, QgsUnitTypes.LayoutMillimeters))
-        pic.setResizeMode(QgsLayoutItemPicture.Zoom)
+        pic.attemptMove(QgsLayoutPoint(x_right, 25, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+        pic.attemptResize(QgsLayoutSize(82, 48, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+        pic.setResizeMode(QgsLayoutItemPicture.ResizeMode.Zoom)
         layout.addLayoutItem(pic)
         pic.setId("chart")
     else:
@@ -444,7 +444,7 @@ def export_pdf(
         settings.rasterizeWholeImage = False
         settings.textRenderFormat = QgsRenderContext.TextFormatAlwaysText  # searchable, copyable text
         result = QgsLayoutExporter(layout).exportToPdf(str(tmp), settings)
-        if result != QgsLayoutExporter.Success:
+        if result != QgsLayoutExporter.ExportResult.Success:
             from ..core.errors import IdfHrError
 
             raise IdfHrError(
@@ -471,7 +471,7 @@ def map_png(layout: QgsPrintLayout, dpi: int = 96) -> bytes:
         return b""
     ba = QByteArray()
     buf = QBuffer(ba)
-    buf.open(QIODevice.WriteOnly)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
     img.save(buf, "PNG")
     return bytes(ba)
 

@@ -32,7 +32,9 @@ class ReportDialog(QDialog):
         root = QVBoxLayout(self)
         form = QFormLayout()
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.VectorLayer)  # statistics may be a plain table
+        self.layer_combo.setFilters(
+            QgsMapLayerProxyModel.Filter.VectorLayer
+        )  # statistics may be a plain table
         if layer is not None:
             self.layer_combo.setLayer(layer)
         form.addRow(tr("Detection, change or statistics layer"), self.layer_combo)
@@ -41,16 +43,16 @@ class ReportDialog(QDialog):
         self.lang_combo.addItem(tr("English"), "en")
         form.addRow(tr("Report language"), self.lang_combo)
         self.zones_combo = QgsMapLayerComboBox()
-        self.zones_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.zones_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.zones_combo.setAllowEmptyLayer(True)
         self.zones_combo.setLayer(None)
         form.addRow(tr("Zones (optional, e.g. communes)"), self.zones_combo)
         self.zone_field = QgsFieldComboBox()
-        self.zone_field.setFilters(QgsFieldProxyModel.String)
+        self.zone_field.setFilters(QgsFieldProxyModel.Filter.String)
         self.zones_combo.layerChanged.connect(self.zone_field.setLayer)
         form.addRow(tr("Field naming the zones"), self.zone_field)
         self.pdf_widget = QgsFileWidget()
-        self.pdf_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.pdf_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.pdf_widget.setFilter(tr("PDF files (*.pdf)"))
         form.addRow(tr("PDF file"), self.pdf_widget)
         self.html_check = QCheckBox(tr("Also write an HTML version next to the PDF"))
@@ -60,7 +62,9 @@ class ReportDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
         root.addWidget(self.status)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         root.addWidget(buttons)

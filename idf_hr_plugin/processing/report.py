@@ -38,7 +38,7 @@ class ReportAlgorithm(IdfHrAlgorithm):
 
     def flags(self):
         # print layouts render with the project's layers: run on the main thread
-        return super().flags() | QgsProcessingAlgorithm.FlagNoThreading
+        return super().flags() | QgsProcessingAlgorithm.Flag.FlagNoThreading
 
     def shortHelpString(self) -> str:  # noqa: N802
         return self.tr(
@@ -56,7 +56,7 @@ class ReportAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterVectorLayer(
                 self.INPUT,
                 self.tr("Detection, change or statistics layer (GeoPackage)"),
-                [QgsProcessing.TypeVectorAnyGeometry],
+                [QgsProcessing.SourceType.TypeVectorAnyGeometry],
             )
         )
         self.addParameter(
@@ -69,7 +69,10 @@ class ReportAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterVectorLayer(
-                self.ZONES, self.tr("Zones (e.g. communes)"), [QgsProcessing.TypeVectorPolygon], optional=True
+                self.ZONES,
+                self.tr("Zones (e.g. communes)"),
+                [QgsProcessing.SourceType.TypeVectorPolygon],
+                optional=True,
             )
         )
         self.addParameter(
