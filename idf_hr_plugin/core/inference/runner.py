@@ -26,7 +26,7 @@ from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, merge_results
+from .results import PartialResult, SegmentStitcher, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import check_output_path, layer_name_for, write_gpkg
 
@@ -149,14 +149,18 @@ def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndar
     return [(shape(g), int(v)) for g, v in features.shapes(src, mask=mask, transform=tr_)]
 
 
-def _segment_tile(part: PartialResult, scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> None:
-    """Threshold + polygonise the core (centre crop) of one tile's class score maps."""
+def _segment_tile(scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> list:
+    """Threshold + polygonise the core (centre crop) of one tile's class score maps.
+
+    Returns the pieces ``(polygon in grid px, class, mean score, touches a seam)``.
+    """
     cx0, cy0, cx1, cy1 = tile.core
     sub = scores[:, cy0 - tile.row : cy1 - tile.row, cx0 - tile.col : cx1 - tile.col]
     try:
         from scipy import ndimage
     except ImportError:  # pragma: no cover - scipy is optional
         ndimage = None
+    out = []
     for k in range(sub.shape[0]):
         binary = sub[k] > thresh
         if not binary.any():
@@ -176,10 +180,9 @@ def _segment_tile(part: PartialResult, scores: np.ndarray, tile: Tile, grid: Gri
                 or (gx1 >= cx1 and cx1 < grid.width)
                 or (gy1 >= cy1 and cy1 < grid.height)
             )
-            part.seg_polys.append(g)
-            part.seg_class.append(k)
-            part.seg_score.append(float(means[v - 1]) if v - 1 < len(means) else float(means[0]))
-            part.seg_seam.append(bool(seam))
+            score = float(means[v - 1]) if v - 1 < len(means) else float(means[0])
+            out.append((g, k, score, bool(seam)))
+    return out
 
 
 def _detect_tile(
@@ -232,10 +235,11 @@ def run_tiles(
     T = plan.tile_size
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
+    stitcher = SegmentStitcher(plan.tiles) if seg else None
     pre = _Prefetcher(reader, tiles, spec, T, batch_size).start()
     total, done = len(tiles), 0
     t_start = time.perf_counter()
-    infer_s = decode_s = 0.0
+    infer_s = decode_s = merge_s = 0.0
     try:
         while True:
             if cancel is not None and cancel():
@@ -246,6 +250,7 @@ def run_tiles(
             if isinstance(item, BaseException):
                 raise item
             kept, batch, n_chunk = item
+            by_tile: dict = {}
             if kept:
                 t0 = time.perf_counter()
                 try:
@@ -262,24 +267,40 @@ def run_tiles(
                     )
                     for i, (tile, valid) in enumerate(kept):
                         s = scores[i] * valid[None]
-                        _segment_tile(part, s, tile, plan.grid, seg_thresh)
+                        by_tile[tile.id] = _segment_tile(s, tile, plan.grid, seg_thresh)
+                        part.detections += len(by_tile[tile.id])
                 else:
                     dets = decode_detections(spec, outs, conf)
                     for i, (tile, valid) in enumerate(kept):
                         _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
                 decode_s += time.perf_counter() - t1
                 part.tiles_run += len(kept)
+            if stitcher is not None:
+                t2 = time.perf_counter()
+                for tile in tiles[done : done + n_chunk]:  # no-data tiles are added empty
+                    stitcher.add(tile.id, by_tile.get(tile.id, ()))
+                merge_s += time.perf_counter() - t2
             done += n_chunk
             if progress is not None:
                 el = time.perf_counter() - t_start
                 progress(done, total, el / done * (total - done) if done else 0.0)
     finally:
         pre.close()
+    if stitcher is not None:
+        t2 = time.perf_counter()
+        if len(tiles) == len(plan.tiles):
+            stitcher.finish()
+        else:  # a job: pieces next to other jobs' windows are stitched by merge_results
+            part.seg_pending, part.seg_cores = stitcher.pending()
+        part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
+        merge_s += time.perf_counter() - t2
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
         timings["infer_s"] = timings.get("infer_s", 0.0) + infer_s
         timings["decode_s"] = timings.get("decode_s", 0.0) + decode_s
+        if seg:
+            timings["merge_s"] = timings.get("merge_s", 0.0) + merge_s
     return part
 
 
@@ -462,7 +483,7 @@ def run_detection(
         min_area_px=small,
         simplify_px=simp,
     )
-    timings["merge_s"] = time.perf_counter() - t_m
+    timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
     geoms = feats.geoms
     crs_out = to_crs(out_crs) if out_crs is not None else plan.grid.crs
     if crs_out != plan.grid.crs and geoms:
