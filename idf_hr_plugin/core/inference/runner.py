@@ -7,6 +7,7 @@ the extent.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import os
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 ProgressCb = Callable[[int, int, float], None]
 CancelCb = Callable[[], bool]
+
+# GDAL's block cache defaults to 5 % of RAM and fills up with blocks read once: it is what made
+# the peak RSS grow with the extent. Windows are read in row-major order, so a few rows of
+# blocks is all the reuse there is (overlaps).
+GDAL_CACHE_BYTES = 96 << 20
 
 
 def auto_batch_size(spec: ModelSpec, tile: int) -> int:
@@ -304,6 +310,24 @@ def run_tiles(
     return part
 
 
+@contextlib.contextmanager
+def bounded_gdal_cache(limit: int = GDAL_CACHE_BYTES):
+    """Lower GDAL's block cache to ``limit`` bytes for the duration of a run (restored after)."""
+    try:
+        from osgeo import gdal
+    except ImportError:  # pragma: no cover - GDAL's Python bindings come with rasterio's GDAL
+        yield
+        return
+    old = gdal.GetCacheMax()
+    if old > limit:
+        gdal.SetCacheMax(limit)
+    try:
+        yield
+    finally:
+        if old > limit:
+            gdal.SetCacheMax(old)
+
+
 def _load_mask(mask, mask_crs):
     """Mask argument: shapely geometry/list, or a vector file path -> (geoms, crs)."""
     if mask is None:
@@ -451,21 +475,22 @@ def run_detection(
     thr_v = float(seg_thresh if seg_thresh is not None else spec.seg_thresh)
     timings: dict = {}
     try:
-        part = run_tiles(
-            spec,
-            session,
-            plan,
-            reader,
-            tiles,
-            batch_size=bs,
-            conf=conf_v,
-            iou=iou_v,
-            agnostic=agnostic,
-            seg_thresh=thr_v,
-            progress=progress,
-            cancel=cancel,
-            timings=timings,
-        )
+        with bounded_gdal_cache():
+            part = run_tiles(
+                spec,
+                session,
+                plan,
+                reader,
+                tiles,
+                batch_size=bs,
+                conf=conf_v,
+                iou=iou_v,
+                agnostic=agnostic,
+                seg_thresh=thr_v,
+                progress=progress,
+                cancel=cancel,
+                timings=timings,
+            )
     finally:
         reader.close()
     if cancel is not None and cancel():
