@@ -23,7 +23,7 @@ from .i18n import tr
 
 # (distribution, pinned version, module that proves it is importable)
 PINS: tuple = (
-    ("onnxruntime", "1.23.2", "onnxruntime"),
+    ("onnxruntime", "1.32.0", "onnxruntime"),
     ("onnx", "1.19.1", "onnx"),
     ("protobuf", "7.36.2", "google.protobuf"),
     ("ml_dtypes", "0.5.4", "ml_dtypes"),

@@ -163,7 +163,7 @@ def test_pip_command_and_missing_packages_never_touch_numpy(tmp_path):
     from idf_hr_plugin.gis import onnx_runtime_install as oi
 
     missing = oi.packages_to_install(is_available=lambda m: m in ("typing_extensions",))
-    assert missing == ["onnxruntime==1.23.2", "onnx==1.19.1", "protobuf==7.36.2", "ml_dtypes==0.5.4"]
+    assert missing == ["onnxruntime==1.32.0", "onnx==1.19.1", "protobuf==7.36.2", "ml_dtypes==0.5.4"]
     assert not any(p.startswith("numpy") for p in oi.packages_to_install(pins=(("numpy", "2.0", "nope"),)))
     cmd = oi.pip_command(tmp_path / "t", missing, python="/usr/bin/python3.11")
     assert cmd[:4] == ["/usr/bin/python3.11", "-m", "pip", "install"]
