@@ -144,6 +144,57 @@ class _Prefetcher:
         self.thread.join(timeout=30)
 
 
+class _PostWorker:
+    """One thread that post-processes batches in order while ONNX Runtime runs the next one.
+
+    The queue holds one batch, so at most two batches of model outputs are alive. An error is
+    re-raised in the caller's thread by :meth:`submit` or :meth:`close`.
+    """
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.error: Optional[BaseException] = None
+        self.drop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="idfhr-post", daemon=True)
+
+    def start(self) -> _PostWorker:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is not None or self.drop.is_set():
+                continue  # keep draining so the producer never blocks
+            try:
+                self.fn(*item)
+            except BaseException as exc:  # handed to the producer, re-raised there
+                self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def submit(self, item: tuple) -> None:
+        self._raise()
+        self.q.put(item)
+
+    def close(self, drop: bool = False) -> None:
+        """Wait for the batches submitted (``drop``: skip those not started) and stop the thread."""
+        if not self.thread.is_alive():
+            return
+        if drop:
+            self.drop.set()
+        self.q.put(None)
+        self.thread.join()
+        if not drop:
+            self._raise()
+
+
 def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndarray] = None) -> list:
     """Polygons (grid px) of the True areas of ``mask`` whose top-left is at (x0, y0)."""
     from affine import Affine
@@ -242,10 +293,33 @@ def run_tiles(
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
     stitcher = SegmentStitcher(plan.tiles) if seg else None
+    clock = {"decode_s": 0.0, "merge_s": 0.0}
+
+    def post(kept: list, outs, chunk: Sequence[Tile]) -> None:
+        """Decode + NMS (or polygonise + stitch) one batch; runs while the next one is inferred."""
+        t1 = time.perf_counter()
+        by_tile: dict = {}
+        if kept and seg:
+            scores, _margin = decode_semantic(outs, spec.seg_output_classes, (T, T), spec.seg_activation)
+            for i, (tile, valid) in enumerate(kept):
+                by_tile[tile.id] = _segment_tile(scores[i] * valid[None], tile, plan.grid, seg_thresh)
+                part.detections += len(by_tile[tile.id])
+        elif kept:
+            dets = decode_detections(spec, outs, conf)
+            for i, (tile, valid) in enumerate(kept):
+                _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
+        t2 = time.perf_counter()
+        clock["decode_s"] += t2 - t1
+        if stitcher is not None:
+            for tile in chunk:  # no-data tiles are added empty
+                stitcher.add(tile.id, by_tile.get(tile.id, ()))
+            clock["merge_s"] += time.perf_counter() - t2
+
     pre = _Prefetcher(reader, tiles, spec, T, batch_size).start()
+    worker = _PostWorker(post).start()
     total, done = len(tiles), 0
     t_start = time.perf_counter()
-    infer_s = decode_s = merge_s = 0.0
+    infer_s = 0.0
     try:
         while True:
             if cancel is not None and cancel():
@@ -256,7 +330,7 @@ def run_tiles(
             if isinstance(item, BaseException):
                 raise item
             kept, batch, n_chunk = item
-            by_tile: dict = {}
+            outs = None
             if kept:
                 t0 = time.perf_counter()
                 try:
@@ -265,32 +339,16 @@ def run_tiles(
                     raise UserInputError(
                         tr("ONNX Runtime failed on this model and imagery: {err}").format(err=str(exc)[:300])
                     ) from exc
-                t1 = time.perf_counter()
-                infer_s += t1 - t0
-                if seg:
-                    scores, _margin = decode_semantic(
-                        outs, spec.seg_output_classes, (T, T), spec.seg_activation
-                    )
-                    for i, (tile, valid) in enumerate(kept):
-                        s = scores[i] * valid[None]
-                        by_tile[tile.id] = _segment_tile(s, tile, plan.grid, seg_thresh)
-                        part.detections += len(by_tile[tile.id])
-                else:
-                    dets = decode_detections(spec, outs, conf)
-                    for i, (tile, valid) in enumerate(kept):
-                        _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
-                decode_s += time.perf_counter() - t1
+                infer_s += time.perf_counter() - t0
                 part.tiles_run += len(kept)
-            if stitcher is not None:
-                t2 = time.perf_counter()
-                for tile in tiles[done : done + n_chunk]:  # no-data tiles are added empty
-                    stitcher.add(tile.id, by_tile.get(tile.id, ()))
-                merge_s += time.perf_counter() - t2
+            worker.submit((kept, outs, tiles[done : done + n_chunk]))
             done += n_chunk
             if progress is not None:
                 el = time.perf_counter() - t_start
                 progress(done, total, el / done * (total - done) if done else 0.0)
+        worker.close()
     finally:
+        worker.close(drop=True)
         pre.close()
     if stitcher is not None:
         t2 = time.perf_counter()
@@ -299,14 +357,14 @@ def run_tiles(
         else:  # a job: pieces next to other jobs' windows are stitched by merge_results
             part.seg_pending, part.seg_cores = stitcher.pending()
         part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
-        merge_s += time.perf_counter() - t2
+        clock["merge_s"] += time.perf_counter() - t2
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
         timings["infer_s"] = timings.get("infer_s", 0.0) + infer_s
-        timings["decode_s"] = timings.get("decode_s", 0.0) + decode_s
+        timings["decode_s"] = timings.get("decode_s", 0.0) + clock["decode_s"]
         if seg:
-            timings["merge_s"] = timings.get("merge_s", 0.0) + merge_s
+            timings["merge_s"] = timings.get("merge_s", 0.0) + clock["merge_s"]
     return part
 
 
