@@ -1,8 +1,9 @@
 """Run a model over an extent: plan -> read (background thread) -> infer -> decode -> merge -> write.
 
 Reading and pre-processing of the next batch happen in a background thread (bounded queue)
-while ONNX Runtime runs the current one; only vectors are kept, so memory does not grow with
-the extent.
+while ONNX Runtime runs the current one, and the previous batch is decoded (NMS, polygons,
+segmentation stitching) in a second one; only vectors are kept, segmentation seams are stitched
+window by window and GDAL's block cache is bounded, so memory does not grow with the extent.
 """
 
 from __future__ import annotations
