@@ -33,10 +33,12 @@ qgis: setup i18n
 package: setup i18n
 	$(PY) scripts/package.py --out dist
 
+## Ruff, bandit, and the Qt 6 scanner (Qt5-only code that would break QGIS 4).
 lint: setup
 	$(VENV)/bin/ruff check $(PLUGIN) tests scripts bench
 	$(VENV)/bin/ruff format --check $(PLUGIN) tests scripts bench
 	$(VENV)/bin/bandit -q -c pyproject.toml -r $(PLUGIN)
+	$(PY) scripts/check_qt6.py $(PLUGIN) scripts tests
 
 bench: setup
 	$(PY) -m pytest -q bench --benchmark-columns=min,mean,max,rounds -p no:cacheprovider -s

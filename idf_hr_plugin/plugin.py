@@ -72,7 +72,7 @@ class IdfHrPlugin:
 
         self.dock = IdfHrDock(self.iface)
         self.dock.setObjectName("IdfHrDock")
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
         toggle = QAction(icon, tr("IdF HR imagery panel"), self.iface.mainWindow())
@@ -88,12 +88,25 @@ class IdfHrPlugin:
         options.triggered.connect(lambda: self.iface.showOptionsDialog(self.iface.mainWindow(), "IdF HR"))
         self.actions.append(options)
 
+        kit = QAction(icon, tr("Prepare an offline kit…"), self.iface.mainWindow())
+        kit.setToolTip(
+            tr("One folder with a project, imagery, boundaries, fibre and models, to work offline")
+        )
+        kit.triggered.connect(self.open_offline_kit_dialog)
+        self.actions.append(kit)
+
         for action in self.actions:
             self.iface.addPluginToRasterMenu(MENU, action)
         self.toolbar.addAction(toggle)
 
         self.options_factory = IdfHrOptionsFactory()
         self.iface.registerOptionsWidgetFactory(self.options_factory)
+
+    def open_offline_kit_dialog(self) -> None:
+        """The ``idfhr:offlinekit`` dialog: zone, vintages, layers, models; progress and cancel."""
+        import processing
+
+        processing.execAlgorithmDialog("idfhr:offlinekit", {})
 
     def unload(self) -> None:
         for action in self.actions:

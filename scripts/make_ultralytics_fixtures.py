@@ -50,6 +50,14 @@ FIXTURES = {
     "yolov8n_seg": ("v8/yolov8-seg.yaml", {}, False),
     "yolo11n_seg_dyn": ("11/yolo11-seg.yaml", dict(dynamic=True), False),
     "yolov8n_obb": ("v8/yolov8-obb.yaml", {}, False),
+    # dynamic=True without the simplifier: every output dim is named ("Concatoutput0_dim_1"),
+    # so only the metadata tells the layout
+    "yolov8n_detect_dyn_nosimp": ("v8/yolov8.yaml", dict(dynamic=True, simplify=False), False),
+    "yolo11n_obb_dyn_nosimp": ("11/yolo11-obb.yaml", dict(dynamic=True, simplify=False), False),
+    # half=True: fp16 weights inside, float32 input/output kept
+    "yolov8n_detect_half": ("v8/yolov8.yaml", dict(half=True), False),
+    # imgsz not square, not 640 (and not the other fixtures' 160)
+    "yolo11n_detect_128x192": ("11/yolo11.yaml", dict(imgsz=[128, 192]), False),
     "yolo11n_obb": ("11/yolo11-obb.yaml", {}, False),
     # NMS embedded by the exporter: (B, max_det, 6 | 7 | 6+32)
     "yolov8n_detect_nms_known": ("v8/yolov8.yaml", dict(nms=True, max_det=100), True),

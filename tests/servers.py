@@ -2,11 +2,16 @@
 
 ``LoopbackServer`` serves a directory (with ``Range`` support, as GDAL ``/vsicurl/`` needs)
 plus dynamic routes, and can inject faults per path: HTTP errors, 429 with ``Retry-After``,
-timeouts, connection resets and truncated bodies.
+timeouts, connection resets and truncated bodies. Opt-in: ``validators = True`` sends ``ETag`` /
+``Last-Modified`` with files and answers conditional requests with 304; ``basic_auth =
+(user, password)`` refuses (401) any request without those HTTP Basic credentials.
 """
 
 from __future__ import annotations
 
+import base64
+import email.utils
+import hashlib
 import json
 import mimetypes
 import os
@@ -72,6 +77,8 @@ class LoopbackServer:
         self.faults: dict[str, Fault] = {}
         self.log: list[Request] = []
         self.range_requests = 0
+        self.validators = False
+        self.basic_auth: tuple[str, str] | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,6 +146,13 @@ class LoopbackServer:
             body=body,
         )
         self.log.append(req)
+        if self.basic_auth is not None:
+            want = "Basic " + base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            if req.headers.get("authorization") != want:
+                self._send_reply(
+                    h, method, Reply(401, "unauthorized", {"WWW-Authenticate": 'Basic realm="t"'})
+                )
+                return
         fault = self.faults.get(req.path)
         if fault is not None and fault.times > 0:
             fault.times -= 1
@@ -211,8 +225,23 @@ class LoopbackServer:
         if not path.is_file():
             self._send_reply(h, method, Reply(404, "not found"))
             return
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if self.validators:
+            etag = '"' + hashlib.sha256(path.read_bytes()).hexdigest()[:16] + '"'
+            modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
+            h_extra = {"ETag": etag, "Last-Modified": modified}
+            inm = req.headers.get("if-none-match")
+            ims = req.headers.get("if-modified-since")
+            if (inm and inm == etag) or (not inm and ims and ims == modified):
+                h.send_response(304)
+                for k, v in h_extra.items():
+                    h.send_header(k, v)
+                h.end_headers()
+                return
+        else:
+            h_extra = {}
         rng = req.headers.get("range")
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip()) if rng else None
         if m:
@@ -238,6 +267,8 @@ class LoopbackServer:
             h.send_header("Accept-Ranges", "bytes")
             h.send_header("Content-Range", f"bytes {start}-{end}/{size}")
             h.send_header("Content-Length", str(len(data)))
+            for k, v in h_extra.items():
+                h.send_header(k, v)
             h.end_headers()
             if method != "HEAD":
                 h.wfile.write(data)
@@ -246,8 +277,67 @@ class LoopbackServer:
         h.send_header("Content-Type", ctype)
         h.send_header("Accept-Ranges", "bytes")
         h.send_header("Content-Length", str(size))
+        for k, v in h_extra.items():
+            h.send_header(k, v)
         h.end_headers()
         if method != "HEAD":
             with open(path, "rb") as fh:
                 while chunk := fh.read(1 << 16):
                     h.wfile.write(chunk)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RustacServer:
+    """A real STAC API (``rustac serve``, in-memory backend) loaded with collection/item JSON files."""
+
+    def __init__(self, files: list[str]) -> None:
+        import sys
+
+        self.files = [str(f) for f in files]
+        self.exe = str(Path(sys.executable).parent / "rustac")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc = None
+
+    def __enter__(self) -> RustacServer:
+        import subprocess
+        from urllib.request import urlopen
+
+        self.proc = subprocess.Popen(
+            [self.exe, "serve", "-a", f"127.0.0.1:{self.port}", *self.files],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rustac serve exited: {self.proc.stderr.read().decode(errors='replace')}")
+            try:
+                with urlopen(self.url + "collections", timeout=1) as resp:  # noqa: S310 (loopback)
+                    if json.loads(resp.read()).get("collections"):
+                        return self
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("rustac serve did not become ready within 30 s")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal, osr
 
-gdal.UseExceptions()
+from ..core.gdal_errors import with_gdal_exceptions
 
 
+@with_gdal_exceptions
 def write_cog(
     path: Path, rgb: np.ndarray, x0: float, ytop: float, res: float, metadata: dict[str, str]
 ) -> None:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 from osgeo import gdal, ogr, osr
 
+from ..core.gdal_errors import with_gdal_exceptions
 from .scene import Y0, Y1, Scene
-
-gdal.UseExceptions()
-ogr.UseExceptions()
 
 CLASSES = ("building", "swimming_pool", "solar_panel", "tree", "car")
 
@@ -45,6 +43,7 @@ def truth_rows(scene: Scene) -> list[dict]:
     return rows
 
 
+@with_gdal_exceptions
 def write_truth(path: Path, scene: Scene) -> int:
     """Write layer ``objects`` (+ ``roads`` context layer) to a GeoPackage atomically; returns row count."""
     tmp = path.with_name(f".{path.stem}.part{path.suffix}")

@@ -83,6 +83,15 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
     png, project = _render(region, pack.path, mosaic, detections, extent, out_dir)
     log(f"    map: {png}")
     log(f"    project: {project}")
+    analysis = None
+    if detections:  # 2024 vs 2026 over the pack, per-commune statistics, report PDF + PNG
+        from .demo_analysis import run_analysis_demo
+
+        analysis = run_analysis_demo(out_dir, extent, after=detections[:2], log=log)
+    kit = demo_kit(out_dir, pack.path, extent, latest)
+    log(f"    offline kit: {kit.project} ({kit.bytes / 1e6:.1f} MB, {kit.seconds:.1f} s)")
+    model_item = _publish_bundled_model(out_dir)
+    log(f"    bundled model as a STAC MLM item: {model_item}")
     log(f"Done in {time.monotonic() - t0:.0f} s. Files are in {out_dir}")
     return {
         "region": region.root,
@@ -90,8 +99,53 @@ def run_demo(out_dir: Path, log: Log = print, pack_size_m: float = 400.0, detect
         "mosaic": mosaic,
         "png": png,
         "project": project,
+        "kit": kit.path,
+        "model_item": model_item,
+        "analysis": analysis,
         "detections": detections[0] if detections else None,
     }
+
+
+def _publish_bundled_model(out_dir: Path) -> Path:
+    """Publish the bundled model into ``out_dir/models_catalog`` (a static STAC catalog, MLM extension)."""
+    from ..core.inference.models_registry import BUNDLED_DIR
+    from ..core.mlm import publish_model
+
+    return Path(publish_model(BUNDLED_DIR / "idfhr_demo_detector.onnx", Path(out_dir) / "models_catalog"))
+
+
+def demo_kit(out_dir: Path, pack: Path, extent, year: int):
+    """A small offline kit of the demo commune from the pack, the bundled boundaries, fibre and model."""
+    import shutil
+
+    from ..core import offline_kit as kit
+    from ..core.opendata.boundaries import Boundaries
+    from ..core.paths import RESOURCES_DIR
+    from .offline_kit import build_offline_kit
+
+    target = Path(out_dir) / "kit_saint_maur"
+    if target.is_dir():  # the kit of a previous demo run (the demo's own output)
+        shutil.rmtree(target)
+    bounds = Boundaries.from_file(kit.BUNDLED_BOUNDARIES)
+    label, codes, _bbox = kit.resolve_zone(bounds, "94068")
+    meta = {"source": "IdF HR demo region (synthetic)", "licence": "Etalab-2.0 (synthetic demo data)"}
+    parts = [
+        kit.imagery_part(
+            str(pack),
+            extent,
+            "EPSG:2154",
+            f"imagery/demo_{year}.tif",
+            f"Démo {year} — 20 cm (synthétique)",
+            {**meta, "vintage": str(year)},
+        ),
+        kit.boundaries_part(bounds, codes),
+        kit.fibre_part(kit.BUNDLED_FTTH, None, bounds, codes),
+    ]
+    model = RESOURCES_DIR / "models" / "idfhr_demo_detector.onnx"
+    if model.exists() and model.with_suffix(".json").exists():
+        parts.append(kit.model_part(model))
+    plan = kit.KitPlan(target=target, zone=label, extent=tuple(extent), crs="EPSG:2154", parts=parts)
+    return build_offline_kit(plan)
 
 
 def _maybe_detect(raster: Path, out_dir: Path, log: Log):
@@ -159,6 +213,10 @@ def _render(region, pack: Path, mosaic: Path, detections, extent, out_dir: Path)
     png = render_png(
         top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400)
     )
-    qgz = out_dir / "idf_hr_demo.qgz"
-    project.write(str(qgz))
+    from .offline_kit import write_project
+
+    # opens on the packed extent (not a blank map at 1:1); paths stay absolute: the mosaic is in the cache
+    qgz = write_project(
+        project, out_dir / "idf_hr_demo.qgz", QgsRectangle(*extent), pack_layer.crs(), relative=False
+    )
     return png, qgz

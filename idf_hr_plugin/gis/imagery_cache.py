@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-
 from ..core.catalog.mosaic import gdal_path as _plain_gdal_path
-
-_lock = threading.Lock()
-_proxy = None
+from ..core.tiles import service
 
 
 def set_proxy(proxy) -> None:
     """Install (or remove with ``None``) the running caching proxy."""
-    global _proxy
-    with _lock:
-        _proxy = proxy
+    service.install(proxy)
 
 
-def gdal_path(href: str) -> str:
+def gdal_path(href: str, authcfg: str = "") -> str:
     """GDAL path for an asset href: local paths as is, http(s) through the cache proxy when running."""
-    with _lock:
-        proxy = _proxy
-    if proxy is not None and href.startswith(("http://", "https://")):
-        return "/vsicurl/" + proxy.url_for(href)
-    return _plain_gdal_path(href)
+    return service.cached_gdal_path(_plain_gdal_path(href), authcfg, start=False)
+
+
+def stored_path(path: str) -> str:
+    """The form of a GDAL path that is saved: the origin ``/vsicurl/`` URL, never a proxy URL."""
+    return service.origin_gdal_path(path)

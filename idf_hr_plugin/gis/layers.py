@@ -17,7 +17,6 @@ from qgis.core import (
     QgsRasterLayer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.catalog import footprints
 from ..core.catalog.model import Item
@@ -25,8 +24,7 @@ from ..core.errors import UserInputError
 from ..core.paths import cache_dir
 from . import imagery_cache
 from .i18n import tr
-
-QVARIANT_TYPES = {"str": QVariant.String, "float": QVariant.Double, "int": QVariant.Int}
+from .qt_compat import FIELD_TYPES
 
 
 def layer_name(items: Sequence[Item]) -> str:
@@ -77,23 +75,46 @@ def wmts_uri(item: Item) -> str:
     return bytes(uri.encodedUri()).decode("utf-8")
 
 
-def raster_source_for(items: Sequence[Item]) -> str:
-    """GDAL path for one item's image, or a VRT mosaic of several items of one vintage."""
+def source_authcfg(item: Item) -> str:
+    """The ``authcfg`` of the catalog source ``item`` came from ("" if none or unknown)."""
+    from .settings import Settings
+
+    return next((s.authcfg for s in Settings.sources() if s.id == item.source_id and s.authcfg), "")
+
+
+def raster_source_for(items: Sequence[Item], authcfg: str | None = None) -> str:
+    """GDAL path for one item's image, or a VRT mosaic of several items of one vintage.
+
+    Remote images are read with ``authcfg`` (default: the one of the items' catalog source).
+    """
     from ..core.catalog.mosaic import build_mosaic_vrt
 
     assets = [a for i in items for a in i.raster_assets()[:1]]
     if not assets:
         raise UserInputError(tr("The selected results have no image asset that QGIS can open."))
+    if authcfg is None:
+        authcfg = source_authcfg(items[0])
     if len(items) == 1:
-        return imagery_cache.gdal_path(assets[0].href)
+        return imagery_cache.gdal_path(assets[0].href, authcfg)
     key = hashlib.sha256("|".join(sorted(a.href for a in assets)).encode()).hexdigest()[:16]
     out = cache_dir() / "mosaics" / f"mosaic_{key}.vrt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    return str(build_mosaic_vrt(list(items), out, href_to_path=imagery_cache.gdal_path))
+    # the VRT keeps the origin URLs (it opens in any session, with or without IdF HR); this
+    # session reads it through a private copy routed via the cache proxy
+    vrt = build_mosaic_vrt(
+        list(items),
+        out,
+        href_to_path=lambda href: imagery_cache.gdal_path(href, authcfg),
+        stored_path=imagery_cache.stored_path,
+    )
+    return imagery_cache.gdal_path(str(vrt))
 
 
-def imagery_layer(items: Sequence[Item]) -> QgsRasterLayer:
-    """A valid raster layer for the items (WMTS layer, COG or mosaic); raises on failure."""
+def imagery_layer(items: Sequence[Item], authcfg: str | None = None) -> QgsRasterLayer:
+    """A valid raster layer for the items (WMTS layer, COG or mosaic); raises on failure.
+
+    ``authcfg``: QGIS authentication configuration for remote images (default: the source's).
+    """
     if not items:
         raise UserInputError(tr("Select at least one result to add to the map."))
     first = items[0]
@@ -107,7 +128,7 @@ def imagery_layer(items: Sequence[Item]) -> QgsRasterLayer:
                     years=", ".join(str(y) for y in sorted(y for y in years if y))
                 )
             )
-        layer = QgsRasterLayer(raster_source_for(items), layer_name(items), "gdal")
+        layer = QgsRasterLayer(raster_source_for(items, authcfg), layer_name(items), "gdal")
     if not layer.isValid():
         raise UserInputError(
             tr("QGIS could not open the imagery of {name}: {error}").format(
@@ -122,7 +143,7 @@ def footprint_fields() -> QgsFields:
     """Fields of the footprints layer and of the ``idfhr:catalogsearch`` output."""
     fields = QgsFields()
     for fname, ftype in footprints.FOOTPRINT_FIELDS:
-        fields.append(QgsField(fname, QVARIANT_TYPES[ftype]))
+        fields.append(QgsField(fname, FIELD_TYPES[ftype]))
     return fields
 
 

@@ -14,16 +14,16 @@ class QgsLogHandler(logging.Handler):
     """A logging handler writing to ``QgsMessageLog`` (thread-safe on the QGIS side)."""
 
     LEVELS = {
-        logging.DEBUG: Qgis.Info,
-        logging.INFO: Qgis.Info,
-        logging.WARNING: Qgis.Warning,
-        logging.ERROR: Qgis.Critical,
-        logging.CRITICAL: Qgis.Critical,
+        logging.DEBUG: Qgis.MessageLevel.Info,
+        logging.INFO: Qgis.MessageLevel.Info,
+        logging.WARNING: Qgis.MessageLevel.Warning,
+        logging.ERROR: Qgis.MessageLevel.Critical,
+        logging.CRITICAL: Qgis.MessageLevel.Critical,
     }
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            level = self.LEVELS.get(record.levelno, Qgis.Info)
+            level = self.LEVELS.get(record.levelno, Qgis.MessageLevel.Info)
             QgsMessageLog.logMessage(self.format(record), TAG, level, notifyUser=False)
         except Exception:  # logging must never raise into the caller
             self.handleError(record)

@@ -6,9 +6,16 @@ from typing import Mapping
 
 from qgis.core import QgsBlockingNetworkRequest
 from qgis.PyQt.QtCore import QByteArray, QUrl
-from qgis.PyQt.QtNetwork import QNetworkRequest
+from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
 
-from ..core.http import HttpClient, HttpResponse, TransportError, check_complete
+from ..core.http import (
+    HttpClient,
+    HttpResponse,
+    TransportError,
+    check_complete,
+    connection_reason,
+    content_length,
+)
 
 
 class QgisTransport:
@@ -30,7 +37,10 @@ class QgisTransport:
             req.setRawHeader(key.encode("latin-1"), value.encode("latin-1"))
         # the core has its own caches; QGIS's HTTP cache could hand back a stale body (e.g. a cached
         # 200 while the server now answers 503)
-        req.setAttribute(QNetworkRequest.CacheLoadControlAttribute, QNetworkRequest.AlwaysNetwork)
+        req.setAttribute(
+            QNetworkRequest.Attribute.CacheLoadControlAttribute,
+            QNetworkRequest.CacheLoadControl.AlwaysNetwork,
+        )
         if hasattr(req, "setTransferTimeout"):
             req.setTransferTimeout(int(timeout * 1000))
         blocking = QgsBlockingNetworkRequest()
@@ -45,19 +55,33 @@ class QgisTransport:
         else:
             raise TransportError("other", f"unsupported method {method}")
         reply = blocking.reply()
-        status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
-        if code == QgsBlockingNetworkRequest.TimeoutError:
-            raise TransportError("timeout", blocking.errorMessage())
-        if status is None:
-            message = blocking.errorMessage()
-            lowered = message.lower()
-            kind = "timeout" if "timed out" in lowered or "timeout" in lowered else "connection"
-            raise TransportError(kind, message)
+        status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         content = bytes(reply.content())
         hdrs = {
             bytes(k).decode("latin-1").lower(): bytes(reply.rawHeader(k)).decode("latin-1")
             for k in reply.rawHeaderList()
         }
+        error = reply.error()
+        message = blocking.errorMessage() or reply.errorString()
+        # Qt's transfer timeout aborts the reply (OperationCanceledError) and QgsBlockingNetworkRequest
+        # then returns NoError: what was received tells no answer from a body that stalled.
+        timed_out = code == QgsBlockingNetworkRequest.ErrorCode.TimeoutError or error in (
+            QNetworkReply.NetworkError.OperationCanceledError,
+            QNetworkReply.NetworkError.TimeoutError,
+        )
+        if timed_out:
+            if status is None:
+                raise TransportError("timeout", message or "timeout")
+            raise TransportError("stalled", message or "stalled", expected=content_length(hdrs))
+        if status is None:
+            reason = {
+                QNetworkReply.NetworkError.ConnectionRefusedError: "refused",
+                QNetworkReply.NetworkError.HostNotFoundError: "not_found",
+                QNetworkReply.NetworkError.RemoteHostClosedError: "closed",
+            }.get(error, connection_reason(message))
+            raise TransportError("connection", message, reason=reason)
+        if error == QNetworkReply.NetworkError.RemoteHostClosedError:
+            raise TransportError("truncated", message, received=len(content), expected=content_length(hdrs))
         check_complete(method, hdrs, content)
         final_url = reply.request().url().toString() or url
         return HttpResponse(url=final_url, status=int(status), headers=hdrs, content=content)

@@ -1,9 +1,11 @@
-"""One-click install of ONNX Runtime (+ onnx) into a folder the plugin owns, never touching QGIS's numpy.
+"""One-click install of ONNX Runtime into a folder the plugin owns, never touching QGIS's numpy.
 
 Packages go to ``<QGIS profile>/python/idf_hr_deps`` with ``pip install --target … --no-deps``
 and an explicit, pinned list that leaves out everything QGIS's Python already has (numpy above
 all). The folder is *appended* to ``sys.path`` at plugin start, so QGIS's own packages always
-win over anything in it.
+win over anything in it. After an install the running QGIS imports it at once
+(:func:`load_runtime`): no restart is needed. Only ``onnxruntime`` is needed at run time (it
+reads the models' metadata itself); ``onnx`` is a development dependency.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import shutil
+import site
 import subprocess  # nosec B404
 import sys
 import uuid
@@ -24,11 +27,7 @@ from .i18n import tr
 # (distribution, pinned version, module that proves it is importable)
 PINS: tuple = (
     ("onnxruntime", "1.32.0", "onnxruntime"),
-    ("onnx", "1.19.1", "onnx"),
-    ("protobuf", "7.36.2", "google.protobuf"),
-    ("ml_dtypes", "0.5.4", "ml_dtypes"),
-    ("typing_extensions", "4.16.0", "typing_extensions"),
-)
+)  # only onnxruntime: it reads the models' metadata itself, onnx is not needed at run time
 DEPS_FOLDER = "idf_hr_deps"
 
 
@@ -46,15 +45,37 @@ def add_deps_to_sys_path(profile_dir: str | os.PathLike | None = None) -> bool:
     d = deps_dir(profile_dir)
     if not d.is_dir():
         return False
-    if str(d) not in sys.path:
-        sys.path.append(str(d))
-        importlib.invalidate_caches()
+    refresh_import_path(d)
     return True
 
 
+def refresh_import_path(folder: str | os.PathLike) -> None:
+    """Make packages just installed in ``folder`` importable in this running Python.
+
+    ``folder`` is appended to ``sys.path`` (its ``.pth`` files processed) and the import system
+    forgets what it cached about it, so a folder created or filled after start-up is seen.
+    """
+    path = str(folder)
+    sys.path_importer_cache.pop(path, None)
+    if path not in sys.path:
+        site.addsitedir(path)  # appends: QGIS's own packages keep precedence
+    importlib.invalidate_caches()
+
+
+def load_runtime(folder: str | os.PathLike | None = None) -> str:
+    """Import ONNX Runtime now (after :func:`refresh_import_path` of ``folder``); ``""`` on success, else why not."""
+    if folder is not None:
+        refresh_import_path(folder)
+    try:
+        importlib.import_module("onnxruntime")
+    except Exception as exc:  # ImportError, or a native library that does not load in this process
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return ""
+
+
 def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` and ``onnx`` can be imported in this Python."""
-    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+    """Whether ``onnxruntime`` (what every detection needs) can be imported in this Python."""
+    return _module_available("onnxruntime")
 
 
 def _module_available(module: str) -> bool:
@@ -214,9 +235,7 @@ def install(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         constraints.unlink(missing_ok=True)
-    if str(target) not in sys.path:
-        sys.path.append(str(target))
-    importlib.invalidate_caches()
+    refresh_import_path(target)
     if progress is not None:
         progress(1.0)
     return {"packages": pkgs, "log": "\n".join(log_lines), "target": str(target)}

@@ -400,6 +400,7 @@ def compute_fibre(
     quarters: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     outputs: Mapping[str, str] | None = None,
+    layers: Mapping[str, str] | None = None,
     ipe_src: str | None = None,
     client: HttpClient | None = None,
     cancel: CancelCheck | None = None,
@@ -457,7 +458,8 @@ def compute_fibre(
     written: dict[str, Path] = {}
     for i, level in enumerate(levels):
         dest = Path((outputs or {}).get(level) or base / f"ftth_coverage_{level}_{tag}.gpkg")
-        written[level] = arcep.write_coverage_gpkg(result, bounds, dest, level=level)
+        layer = (layers or {}).get(level)  # default: ftth_coverage_<level>
+        written[level] = arcep.write_coverage_gpkg(result, bounds, dest, level=level, layer=layer)
         step(0.6 + 0.3 * (i + 1) / len(levels))
     ipe = None
     if ipe_src:
@@ -540,11 +542,11 @@ def file_layer(path: str | os.PathLike[str], name: str, layer: str | None = None
 
 def _symbol_for(layer: QgsVectorLayer, hint: StyleHint) -> QgsSymbol:
     gtype = layer.geometryType()
-    if gtype == QgsWkbTypes.PointGeometry:
+    if gtype == QgsWkbTypes.GeometryType.PointGeometry:
         sym = QgsMarkerSymbol.createSimple(
             {"name": hint.symbol, "color": hint.color, "outline_color": hint.stroke, "size": "3"}
         )
-    elif gtype == QgsWkbTypes.LineGeometry:
+    elif gtype == QgsWkbTypes.GeometryType.LineGeometry:
         sym = QgsLineSymbol.createSimple({"line_color": hint.color, "line_width": "0.6"})
     else:
         sym = QgsFillSymbol.createSimple(
@@ -579,7 +581,7 @@ def coverage_renderer(field_name: str = "coverage_pct") -> QgsGraduatedSymbolRen
         sym = QgsFillSymbol.createSimple({"color": color, "outline_color": "#636363", "outline_width": "0.2"})
         ranges.append(QgsRendererRange(float(lo), float(min(hi, 100.0)), sym, label))
     renderer = QgsGraduatedSymbolRenderer(field_name, ranges)
-    renderer.setMode(QgsGraduatedSymbolRenderer.Custom)
+    renderer.setMode(QgsGraduatedSymbolRenderer.Mode.Custom)
     return renderer
 
 
@@ -589,7 +591,7 @@ def set_quarter_temporal(layer: QgsVectorLayer, field_name: str = "quarter_date"
     props.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
     props.setStartField(field_name)
     props.setFixedDuration(float(months))
-    props.setDurationUnits(QgsUnitTypes.TemporalMonths)
+    props.setDurationUnits(QgsUnitTypes.TemporalUnit.TemporalMonths)
     props.setIsActive(True)
 
 

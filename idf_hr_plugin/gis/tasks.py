@@ -31,7 +31,7 @@ class IdfHrTask(QgsTask):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         message_bar=None,
-        flags=QgsTask.CanCancel,
+        flags=QgsTask.Flag.CanCancel,
     ) -> None:
         super().__init__(description, flags)
         self._work = work
@@ -68,10 +68,10 @@ class IdfHrTask(QgsTask):
             return
         if self.isCanceled() or self.cancelled_by_user:
             message = self.error or tr("Cancelled; nothing was written.")
-            level = Qgis.Info
+            level = Qgis.MessageLevel.Info
         else:
             message = self.error or tr("The task failed.")
-            level = Qgis.Critical
+            level = Qgis.MessageLevel.Critical
         LOG.warning("%s: %s", self.description(), message)
         if self._on_error is not None:
             self._on_error(message)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import replace
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsProject,
@@ -42,7 +43,7 @@ from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
-ITEM_ROLE = Qt.UserRole + 1
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class CatalogTab(QWidget, RunsTasks):
@@ -117,7 +118,7 @@ class CatalogTab(QWidget, RunsTasks):
 
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))
-        self.results.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.status = QLabel(tr("Pick a source and search."))
         self.status.setWordWrap(True)
 
@@ -235,19 +236,23 @@ class CatalogTab(QWidget, RunsTasks):
         query = self.current_query()
 
         def work(progress, is_canceled):
+            from ..core.catalog.sources import run_search
             from ..gis.network import source_for
 
             source = source_for(cfg)
             found = []
-            for item in source.search(query, cancel=is_canceled):
+
+            def step(item) -> None:
                 found.append(item)
                 progress(min(0.99, len(found) / max(1, query.limit)))
+
+            outcome = run_search(source, query, cancel=is_canceled, on_item=step)
             collections = []
             try:
                 collections = [c.id for c in source.collections()]
             except IdfHrError:
                 pass
-            return found, collections
+            return found, collections, outcome.warnings
 
         self.runner.run(
             tr("IdF HR: catalog search"),
@@ -257,7 +262,7 @@ class CatalogTab(QWidget, RunsTasks):
         )
 
     def _search_done(self, result) -> None:
-        items, collections = result
+        items, collections, warnings = result
         # newest vintage first, finest resolution first within a vintage
         items = sorted(items, key=lambda it: (-(it.year or 0), it.gsd or 1e9, it.collection or "", it.id))
         self.items = items
@@ -282,6 +287,11 @@ class CatalogTab(QWidget, RunsTasks):
             self._load_thumbnails(items)
         else:
             self.status.setText(tr("No results here: widen the extent or the dates, or pick another source."))
+        if warnings:  # e.g. paging stopped early: the list is incomplete and the user must know
+            self.status.setText(self.status.text() + "\n" + "\n".join(warnings))
+            self.iface.messageBar().pushMessage(
+                tr("IdF HR: catalog search"), " ".join(warnings), Qgis.MessageLevel.Warning, 0
+            )
         self._selection_changed()
 
     def _show_footprints(self, items: list[Item]) -> None:

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsRectangle,
 )
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -103,12 +104,18 @@ class DetectionTab(QWidget):
         self.install_button = QPushButton(tr("Install ONNX Runtime"))
         self.install_button.setToolTip(
             tr(
-                "Installs onnxruntime and onnx into a folder of your QGIS profile; QGIS's own packages are not changed."
+                "Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed."
             )
         )
         self.install_button.clicked.connect(self.install_runtime)
+        # only when this QGIS session cannot load the runtime it just installed
+        self.restart_button = QPushButton(tr("Restart QGIS"))
+        self.restart_button.setToolTip(tr("Quit QGIS (asking to save your project) and start it again."))
+        self.restart_button.clicked.connect(self.restart_qgis)
+        self.restart_button.setVisible(False)
         rl.addWidget(self.runtime_label, 1)
         rl.addWidget(self.install_button)
+        rl.addWidget(self.restart_button)
         root.addWidget(self.runtime_box)
 
         form = QFormLayout()
@@ -121,21 +128,29 @@ class DetectionTab(QWidget):
         self.download_button = QPushButton(tr("Download…"))
         self.download_button.setToolTip(tr("Download a model from a URL; its sha256 is verified."))
         self.download_button.clicked.connect(self._ask_download)
+        self.catalog_button = QPushButton(tr("Shared catalog…"))
+        self.catalog_button.setToolTip(tr("Models of a STAC MLM catalog: cards first, checksum verified."))
+        self.catalog_button.clicked.connect(self.open_model_catalog)
+        self.publish_button = QPushButton(tr("Publish this model…"))
+        self.publish_button.setToolTip(tr("Write this model as a STAC MLM item into a catalog folder."))
+        self.publish_button.clicked.connect(self._ask_publish)
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.import_button)
         row.addWidget(self.download_button)
+        row.addWidget(self.catalog_button)
+        row.addWidget(self.publish_button)
         form.addRow(tr("Model"), row)
         root.addLayout(form)
 
         self.card_label = QLabel()
         self.card_label.setWordWrap(True)
-        self.card_label.setTextFormat(1)  # Qt.RichText
-        self.card_label.setFrameShape(QLabel.StyledPanel)
+        self.card_label.setTextFormat(Qt.TextFormat.RichText)
+        self.card_label.setFrameShape(QLabel.Shape.StyledPanel)
         root.addWidget(self.card_label)
 
         form2 = QFormLayout()
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.layerChanged.connect(self._update_estimate)
         form2.addRow(tr("Imagery"), self.layer_combo)
 
@@ -153,7 +168,7 @@ class DetectionTab(QWidget):
         ext_row.addWidget(self.draw_button)
         form2.addRow(tr("Where"), ext_row)
         self.mask_combo = QgsMapLayerComboBox()
-        self.mask_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.mask_label = QLabel(tr("Mask layer"))
         form2.addRow(self.mask_label, self.mask_combo)
         self.place_combo = QComboBox()
@@ -195,7 +210,7 @@ class DetectionTab(QWidget):
         form2.addRow(tr("Model type"), self.task_combo)
 
         self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter(tr("GeoPackage (*.gpkg)"))
         self.output_widget.setFilePath(str(self.default_output()))
         form2.addRow(tr("Output"), self.output_widget)
@@ -225,6 +240,11 @@ class DetectionTab(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(self.summary_label.textInteractionFlags() | 1)
         root.addWidget(self.summary_label)
+        self.report_button = QPushButton(tr("Report…"))  # PDF report of the last result (issue 8)
+        self.report_button.setToolTip(tr("Write a PDF report of this result (print layout, editable)."))
+        self.report_button.setEnabled(False)
+        self.report_button.clicked.connect(self._open_report)
+        root.addWidget(self.report_button)
         root.addStretch(1)
         self._setup_place_option()
         self._extent_mode_changed()
@@ -263,9 +283,7 @@ class DetectionTab(QWidget):
         def done(result) -> None:
             self.install_task = None
             self.install_button.setEnabled(True)
-            self.status_label.setText(tr("ONNX Runtime installed in {path}.").format(path=result["target"]))
-            self.refresh_runtime()
-            self.reload_models()
+            self.runtime_installed(result["target"])
 
         def failed(message: str) -> None:
             self.install_task = None
@@ -274,6 +292,46 @@ class DetectionTab(QWidget):
 
         self.install_task = ort_install.install_task(done, failed, self.iface.messageBar())
         tasks.start(self.install_task)
+
+    def runtime_installed(self, folder: str) -> bool:
+        """Load the ONNX Runtime just installed in ``folder`` into this QGIS and re-read the models.
+
+        True when detections can run at once; otherwise the tab says to restart QGIS, with a button.
+        """
+        err = ort_install.load_runtime(folder)
+        if err:
+            message = tr(
+                "ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). "
+                "Restart QGIS, then run the detection."
+            ).format(path=folder, err=err)
+            self.runtime_box.setVisible(True)
+            self.runtime_label.setText(message)
+            self.status_label.setText(message)
+            self.install_button.setVisible(False)
+            self.restart_button.setVisible(True)
+            self.run_button.setEnabled(False)
+            self.run_button.setToolTip(tr("Restart QGIS first (button above)."))
+            return False
+        self.refresh_runtime()
+        self.reload_models()
+        self.status_label.setText(
+            tr("ONNX Runtime installed in {path}; detections can run now.").format(path=folder)
+        )
+        return True
+
+    def restart_qgis(self) -> None:
+        """Quit QGIS through its own Exit action (it asks to save the project) and start it again."""
+        from qgis.core import QgsApplication
+        from qgis.PyQt.QtCore import QProcess
+
+        app = QgsApplication.instance()
+        args = list(app.arguments())
+
+        def relaunch() -> None:
+            QProcess.startDetached(args[0], args[1:])
+
+        app.aboutToQuit.connect(relaunch)  # not reached if the user cancels the quit
+        self.iface.actionExit().trigger()
 
     # -- models --------------------------------------------------------------------------
     def registry(self):
@@ -377,6 +435,38 @@ class DetectionTab(QWidget):
         )
         if ok:
             self.download_model(url.strip(), sha.strip())
+
+    def open_model_catalog(self, url: str = ""):
+        """The shared-catalog dialog of the model manager (non-modal); returns it."""
+        from .model_catalog_dialog import ModelCatalogDialog
+
+        self.catalog_dialog = ModelCatalogDialog(self, url, self)
+        self.catalog_dialog.show()
+        return self.catalog_dialog
+
+    def publish_model(self, folder: str):
+        """Publish the selected model as a STAC MLM item into ``folder``; returns the item path or None."""
+        from ..core.mlm import publish_model
+
+        entry = self.current_entry()
+        if entry is None:
+            return None
+        try:
+            item = publish_model(entry.path, folder)
+        except IdfHrError as exc:
+            self.status_label.setText(str(exc))
+            return None
+        self.status_label.setText(
+            tr("Model “{name}” published in {folder}: partners add this folder as a shared catalog.").format(
+                name=entry.name, folder=folder
+            )
+        )
+        return item
+
+    def _ask_publish(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("Publish this model into a catalog folder"))
+        if folder:
+            self.publish_model(folder)
 
     # -- extent --------------------------------------------------------------------------
     def _setup_place_option(self) -> None:
@@ -500,8 +590,10 @@ class DetectionTab(QWidget):
 
     # -- run -----------------------------------------------------------------------------
     def _confirm_large(self, text: str) -> bool:
-        answer = QMessageBox.question(self, tr("Large detection"), text, QMessageBox.Yes | QMessageBox.No)
-        return answer == QMessageBox.Yes
+        answer = QMessageBox.question(
+            self, tr("Large detection"), text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def run(self) -> tasks.IdfHrTask | None:
         """Start a detection task with the current choices; returns it (None when refused)."""
@@ -623,6 +715,8 @@ class DetectionTab(QWidget):
             self.model_combo,
             self.import_button,
             self.download_button,
+            self.catalog_button,
+            self.publish_button,
             self.layer_combo,
             self.extent_combo,
         ):
@@ -652,6 +746,7 @@ class DetectionTab(QWidget):
             return
         self._show_provider(report.providers, report.threads)
         self.summary_label.setText(summary_text(report))
+        self.report_button.setEnabled(True)
         self.status_label.setText(
             tr("Done: layer “{layer}” added to the group “{group}”.").format(
                 layer=report.layer, group=det.RESULTS_GROUP
@@ -662,9 +757,14 @@ class DetectionTab(QWidget):
             tr("{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).").format(
                 n=report.features, km2=report.km2, s=report.duration_s, wh=report.energy_wh
             ),
-            Qgis.Success,
+            Qgis.MessageLevel.Success,
             8,
         )
+
+    def _open_report(self) -> None:
+        from .report_dialog import show_report_dialog
+
+        show_report_dialog(self.iface, self, self.last_layer)
 
     def cancel(self) -> None:
         if self.task is not None:

@@ -15,6 +15,7 @@ EXTRA_TABS: tuple = (
     ("detection_tab", "detection_tab", "DetectionTab"),
     ("opendata_tab", "opendata_tab", "OpenDataTab"),
     ("fibre_tab", "fibre_tab", "FibreTab"),
+    ("analysis_tab", "analysis_tab", "AnalysisTab"),
 )
 
 

@@ -45,7 +45,7 @@ def _accuracy_html(acc) -> str:
 
 def card_html(card: dict) -> str:
     """HTML of the card: task, classes with colour swatches, GSD, input, licence, data, accuracy, limits."""
-    if card.get("error"):
+    if card.get("error") and card.get("origin") != "catalog":
         return "<b>{name}</b><br/><span style='color:#b00020'>{err}</span>".format(
             name=html.escape(card.get("name", "")), err=html.escape(card["error"])
         )
@@ -72,7 +72,26 @@ def card_html(card: dict) -> str:
         (tr("Runs on"), html.escape(provider_text(card.get("providers"), card.get("threads", 1)))),
         (tr("sha256"), "<code>" + html.escape((card.get("sha256") or "")[:16]) + "…</code>"),
     ]
+    if card.get("origin") == "catalog":  # not downloaded yet: nothing runs it here
+        rows = [r for r in rows if r[0] != tr("Runs on")]
+    rows += _shared_rows(card)
     body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{v}</td></tr>" for k, v in rows)
-    return "<b>{name}</b><table cellspacing='2'>{body}</table>".format(
+    text = "<b>{name}</b><table cellspacing='2'>{body}</table>".format(
         name=html.escape(card.get("name", "")), body=body
     )
+    if card.get("error"):  # a catalog model that cannot be installed: its card, then why
+        text += "<span style='color:#b00020'>{err}</span>".format(err=html.escape(card["error"]))
+    return text
+
+
+def _shared_rows(card: dict) -> list:
+    """Rows of a model shared through a STAC MLM catalog: its framework and where it comes from."""
+    rows = []
+    if card.get("origin") == "catalog":
+        rows.append((tr("Framework"), html.escape(card.get("framework") or tr("not stated"))))
+        if card.get("size_bytes"):
+            rows.append((tr("Download size"), html.escape(f"{card['size_bytes'] / 1e6:.1f} MB")))
+    source = card.get("source") or {}
+    if source.get("item"):
+        rows.append((tr("Comes from"), html.escape(source.get("item", ""))))
+    return rows

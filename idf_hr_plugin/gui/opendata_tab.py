@@ -35,7 +35,7 @@ from .opendata_widgets import AddPortalDialog, PlaceZoomBar
 from .task_runner import RunsTasks, TaskRunner, task_controls
 
 LOG = logging.getLogger("idf_hr.gui.opendata")
-DATA_ROLE = Qt.UserRole + 1
+DATA_ROLE = Qt.ItemDataRole.UserRole + 1
 COMMON_THEMES = ("", "Environnement", "Urbanisme", "Culture", "Mobilité et Transport", "Services")
 
 
@@ -166,7 +166,9 @@ class OpenDataTab(QWidget, RunsTasks):
         self.portal_combo.clear()
         for choice in odl.portal_choices():
             self.portal_combo.addItem(choice.name, choice)
-            self.portal_combo.setItemData(self.portal_combo.count() - 1, choice.url, Qt.ToolTipRole)
+            self.portal_combo.setItemData(
+                self.portal_combo.count() - 1, choice.url, Qt.ItemDataRole.ToolTipRole
+            )
             if choice.key == last:
                 self.portal_combo.setCurrentIndex(self.portal_combo.count() - 1)
         self.portal_combo.blockSignals(False)
@@ -204,7 +206,7 @@ class OpenDataTab(QWidget, RunsTasks):
 
     def open_add_portal(self) -> None:
         dlg = AddPortalDialog(self)
-        if dlg.exec_() and dlg.choice is not None:
+        if dlg.exec() and dlg.choice is not None:
             self.reload_portals()
             self.select_portal(dlg.choice.key)
 

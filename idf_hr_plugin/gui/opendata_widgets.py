@@ -36,7 +36,9 @@ class AddPortalDialog(QDialog):
         form.addRow(tr("Name"), self.name_edit)
         form.addRow(tr("Address"), self.url_edit)
         form.addRow(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -62,8 +64,8 @@ class PlaceZoomBar(QWidget):
         self.edit.setPlaceholderText(tr("Commune or EPT (e.g. Saint-Denis, Plaine Commune)"))
         self.names_model = QStringListModel([])
         self.completer = QCompleter(self.names_model, self)
-        self.completer.setCaseSensitivity(Qt.CaseInsensitive)
-        self.completer.setFilterMode(Qt.MatchContains)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.edit.setCompleter(self.completer)
         self.zoom_button = QPushButton(tr("Zoom"))
         self.outline_check = QCheckBox(tr("Add outline"))

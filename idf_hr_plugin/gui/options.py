@@ -68,7 +68,9 @@ class SourceDialog(QDialog):
         form.addRow(tr("URL"), self.url)
         form.addRow(tr("Authentication"), self.auth)
         form.addRow("", self.enabled)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -111,9 +113,9 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         box_l = QVBoxLayout(box)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels([tr("Name"), tr("Kind"), tr("URL"), tr("Enabled")])
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
-        self.table.setSelectionBehavior(QTableWidget.SelectRows)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         box_l.addWidget(self.table)
         row = QHBoxLayout()
         self.add_button = QPushButton(tr("Add…"))
@@ -149,7 +151,7 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         services = QGroupBox(tr("Detection and open data"))
         sform = QFormLayout(services)
         self.models_dir = QgsFileWidget()
-        self.models_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.models_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.models_dir.setFilePath(Settings.DETECTION_MODELS_DIR.value())
         self.models_dir.setToolTip(tr("Folder of your own ONNX models (empty: the IdF HR cache folder)."))
         self.mgp_url = QLineEdit(Settings.OPENDATA_MGP_URL.value())
@@ -187,7 +189,7 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
 
     def add_source(self) -> None:
         dialog = SourceDialog(None, [s.id for s in self.sources], self)
-        if dialog.exec_():
+        if dialog.exec():
             self.sources.append(dialog.source())
             self.refresh()
 
@@ -196,7 +198,7 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         if r < 0:
             return
         dialog = SourceDialog(self.sources[r], [s.id for s in self.sources], self)
-        if dialog.exec_():
+        if dialog.exec():
             self.sources[r] = dialog.source()
             self.refresh()
 

@@ -44,3 +44,22 @@ class IdfHrAlgorithm(QgsProcessingAlgorithm):
         if isinstance(exc, (IdfHrError, Cancelled)):
             return QgsProcessingException(str(exc))
         return QgsProcessingException(_tr("Unexpected error: {error}").format(error=exc))
+
+    def gpkg_destination(self, parameters, name: str, context) -> tuple[str, str, str | None]:
+        """``(destination as given, the .gpkg file written, table or None)`` of a vector destination
+        ("Save to GeoPackage" gives a file and a table)."""
+        from .destinations import file_destination
+
+        dest = self.parameterAsOutputLayer(parameters, name, context)
+        out, table = file_destination(dest)
+        return dest, out if out.lower().endswith(".gpkg") else str(Path(out).with_suffix(".gpkg")), table
+
+    @staticmethod
+    def load_layer_instead(context, dest: str, uri: str, name: str) -> None:
+        """Load ``uri`` (a layer inside the written GeoPackage) under ``name`` instead of ``dest``."""
+        if context.willLoadLayerOnCompletion(dest):
+            layers = dict(context.layersToLoadOnCompletion())
+            details = layers.pop(dest)
+            details.name = name
+            layers[uri] = details
+            context.setLayersToLoadOnCompletion(layers)

@@ -97,7 +97,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.MAX_GSD,
                 self.tr("Maximum ground sample distance (m)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 optional=True,
                 minValue=0.0,
             )
@@ -113,7 +113,7 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(
-                self.OUTPUT, self.tr("Catalog footprints"), QgsProcessing.TypeVectorPolygon
+                self.OUTPUT, self.tr("Catalog footprints"), QgsProcessing.SourceType.TypeVectorPolygon
             )
         )
 
@@ -152,19 +152,27 @@ class CatalogSearchAlgorithm(IdfHrAlgorithm):
 
         fields = footprint_fields()
         sink, dest_id = self.parameterAsSink(
-            parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, WGS84
+            parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Polygon, WGS84
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        from ..core.catalog.sources import run_search
+
         count = 0
+
+        def add(item) -> None:
+            nonlocal count
+            sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.Flag.FastInsert)
+            count += 1
+            feedback.setProgress(min(99.0, 100.0 * count / max(1, self._query.limit)))
+
         try:
             source = source_for(self._config)
             feedback.pushInfo(self.tr("Searching {name}…").format(name=self._config.name))
-            for item in source.search(self._query, cancel=self.cancel_check(feedback)):
-                sink.addFeature(footprint_feature(item, fields), QgsFeatureSink.FastInsert)
-                count += 1
-                feedback.setProgress(min(99.0, 100.0 * count / max(1, self._query.limit)))
+            outcome = run_search(source, self._query, cancel=self.cancel_check(feedback), on_item=add)
         except Exception as exc:
             raise self.fail(exc) from exc
+        for warning in outcome.warnings:
+            feedback.pushWarning(warning)
         feedback.pushInfo(self.tr("{n} results.").format(n=count))
-        return {self.OUTPUT: dest_id, "COUNT": count}
+        return {self.OUTPUT: dest_id, "COUNT": count, "TRUNCATED": outcome.truncated}

@@ -78,7 +78,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterFile(
                 self.MODEL,
                 self.tr("ONNX model (file, or the name of a model of the model manager)"),
-                behavior=QgsProcessingParameterFile.File,
+                behavior=QgsProcessingParameterFile.Behavior.File,
                 extension="onnx",
             )
         )
@@ -91,7 +91,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterFeatureSource(
                 self.MASK,
                 self.tr("Mask polygons (tiles and detections outside are dropped)"),
-                [QgsProcessing.TypeVectorPolygon],
+                [QgsProcessing.SourceType.TypeVectorPolygon],
                 optional=True,
             )
         )
@@ -103,7 +103,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
                 QgsProcessingParameterNumber(
                     name,
                     label,
-                    type=QgsProcessingParameterNumber.Double,
+                    type=QgsProcessingParameterNumber.Type.Double,
                     optional=True,
                     minValue=0.0,
                     maxValue=1.0,
@@ -113,7 +113,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.BATCH,
                 self.tr("Batch size (0: automatic)"),
-                type=QgsProcessingParameterNumber.Integer,
+                type=QgsProcessingParameterNumber.Type.Integer,
                 defaultValue=0,
                 minValue=0,
                 maxValue=256,
@@ -121,7 +121,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterVectorDestination(
-                self.OUTPUT, self.tr("Detections (GeoPackage)"), type=QgsProcessing.TypeVectorPolygon
+                self.OUTPUT,
+                self.tr("Detections (GeoPackage)"),
+                type=QgsProcessing.SourceType.TypeVectorPolygon,
             )
         )
         task_param = QgsProcessingParameterEnum(
@@ -130,7 +132,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             options=[self.tr("automatic")] + list(TASKS),
             defaultValue=0,
         )
-        task_param.setFlags(task_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        task_param.setFlags(task_param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(task_param)
         bands_param = QgsProcessingParameterString(
             self.BANDS,
@@ -139,7 +141,7 @@ class DetectAlgorithm(IdfHrAlgorithm):
             ),
             optional=True,
         )
-        bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(bands_param)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of objects")))
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Run report (JSON)")))
@@ -191,7 +193,24 @@ class DetectAlgorithm(IdfHrAlgorithm):
             out = str(Path(out).with_suffix(".gpkg"))
         self._out = out
         self._dest = out
+        self._check_before_run()
         return True
+
+    def _check_before_run(self) -> None:
+        """Refuse bad parameters and an unreadable (e.g. truncated) raster before the run starts."""
+        from ..core.errors import IdfHrError
+        from ..core.inference.params import check_detection_params
+        from ..core.inference.reader import open_raster
+        from ..core.inference.writer import check_output_path
+
+        try:
+            check_detection_params(conf=self._conf, iou=self._iou, batch_size=self._batch)
+            check_output_path(self._out)
+            if self._source.reader_factory is None:  # read by GDAL: the same check as the engine's
+                open_raster(self._source.raster).close()
+        except IdfHrError as exc:
+            self._source.close()
+            raise self.fail(exc) from exc
 
     def _model_path(self, value: str) -> str:
         if value and Path(value).is_file():

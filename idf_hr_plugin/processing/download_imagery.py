@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from qgis.core import (
@@ -12,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsRasterLayer,
 )
 
 from ..gis.sources import gdal_source_for_layer
@@ -63,7 +65,7 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
             QgsProcessingParameterNumber(
                 self.RESOLUTION,
                 self.tr("Resolution in map units (empty: native)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 optional=True,
                 minValue=0.0,
             )
@@ -71,6 +73,9 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Offline pack")))
 
     def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
+        from ..gis import cache_service
+
+        cache_service.start()  # remote imagery is read through the persistent cache, also in qgis_process
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         source = self.parameterAsString(parameters, self.SOURCE, context).strip()
         if layer is not None:
@@ -104,11 +109,16 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
         self._resolution = (
             self.parameterAsDouble(parameters, self.RESOLUTION, context) if res not in (None, "") else None
         )
-        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        out, table = self._dest, None
+        m = re.match(r"^GPKG:(.+):([^:]+)$", out, re.I)  # a raster table of a GeoPackage, as GDAL names it
+        if m and self._format == "GPKG":
+            out, table = m.groups()
         suffix = ".gpkg" if self._format == "GPKG" else ".tif"
         if not out.lower().endswith(suffix):
             out = str(Path(out).with_suffix(suffix))
         self._out = out
+        self._table = (table or Path(out).stem) if self._format == "GPKG" else None
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -128,6 +138,7 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
                 progress=progress,
                 cancel=self.cancel_check(feedback),
                 metadata=self._metadata,
+                layer=self._table,
             )
         except Exception as exc:
             raise self.fail(exc) from exc
@@ -140,4 +151,20 @@ class DownloadImageryAlgorithm(IdfHrAlgorithm):
                 resumed=self.tr(", resumed") if result.resumed else "",
             )
         )
-        return {self.OUTPUT: str(result.path)}
+        # A GeoPackage may hold several raster tables (a pack added to an existing one): QGIS opens
+        # one of them only when named, as GPKG:path:table.
+        uri = f"GPKG:{result.path}:{self._table}" if self._table else str(result.path)
+        if uri != self._dest and context.willLoadLayerOnCompletion(self._dest):
+            layers = dict(context.layersToLoadOnCompletion())
+            layers[uri] = layers.pop(self._dest)
+            context.setLayersToLoadOnCompletion(layers)
+        self._uri = uri
+        return {self.OUTPUT: uri}
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802
+        """Open a GeoPackage raster table here: QGIS 3.22 cannot load ``GPKG:path:table`` from the string alone."""
+        if self._table and context.willLoadLayerOnCompletion(self._uri):
+            layer = QgsRasterLayer(self._uri, self._table, "gdal")
+            if layer.isValid():  # the completion step finds it in the store by its source
+                context.temporaryLayerStore().addMapLayer(layer)
+        return {}

@@ -13,6 +13,7 @@ from qgis.core import (
 )
 
 from .base import IdfHrAlgorithm
+from .destinations import file_destination
 
 LEVELS = ("commune", "ept")
 
@@ -78,10 +79,12 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
         self._quarter = self.parameterAsString(parameters, self.QUARTER, context).strip() or None
         self._aliases = odl.arcep_aliases()
         self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        out = self._dest
+        # "Save to GeoPackage" gives ogr:dbname='…' table="…": that file, that table
+        out, table = file_destination(self._dest)
         if not out.lower().endswith(".gpkg"):
             out = str(Path(out).with_suffix(".gpkg"))
         self._out = out
+        self._layer = table or f"ftth_coverage_{self._level}"
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -96,6 +99,7 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
                 levels=(self._level,),
                 quarters=[self._quarter] if self._quarter else None,
                 outputs={self._level: self._out},
+                layers={self._level: self._layer},
                 cancel=self.cancel_check(feedback),
                 progress=lambda v: feedback.setProgress(100.0 * v),
             )
@@ -103,7 +107,6 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
             raise self.fail(exc) from exc
         for warning in outcome.result.warnings():
             feedback.pushWarning(warning)
-        self._layer = f"ftth_coverage_{self._level}"
         uri = f"{self._out}|layername={self._layer}"
         if context.willLoadLayerOnCompletion(self._dest):
             layers = dict(context.layersToLoadOnCompletion())

@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from .base import IdfHrAlgorithm
+from .destinations import file_destination
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
@@ -73,6 +74,7 @@ class OpenDataLoadAlgorithm(IdfHrAlgorithm):
             if not rect.isNull() and not rect.isEmpty():
                 self._bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         self._dest = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        self._path, self._table = file_destination(self._dest)
         self._offline = odl.offline()
         return True
 
@@ -100,15 +102,16 @@ class OpenDataLoadAlgorithm(IdfHrAlgorithm):
                 "title": entry.title,
                 "retrieved_at": entry.retrieved_at.isoformat(),
             }
-            dest = Path(self._dest)
+            dest = Path(self._path)
             if dest.suffix.lower() == ".gpkg":
-                gpkgio.convert_to_gpkg(entry.path, dest, entry.layer, meta, src_layer=entry.layer)
-                out = f"{dest}|layername={entry.layer}"
+                # added in place to an existing GeoPackage: its other layers and tables are kept
+                layer = self._table or entry.layer
+                gpkgio.convert_to_gpkg(entry.path, dest, layer, meta, src_layer=entry.layer)
+                out = f"{dest}|layername={layer}"
             else:
-                from osgeo import gdal
+                from ..core.gdal_errors import gdal_exceptions
 
-                gdal.UseExceptions()
-                with atomic_path(dest) as tmp:
+                with gdal_exceptions() as (gdal, _, _), atomic_path(dest) as tmp:
                     gdal.VectorTranslate(str(tmp), str(entry.path), layers=[entry.layer])
                 out = str(dest)
         except Exception as exc:

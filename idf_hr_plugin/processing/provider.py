@@ -17,6 +17,11 @@ ALGORITHMS = (
     ("opendata_load", "OpenDataLoadAlgorithm"),
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
+    ("publish_model", "PublishModelAlgorithm"),
+    ("offline_kit", "OfflineKitAlgorithm"),
+    ("change_detection", "ChangeDetectionAlgorithm"),
+    ("zonal_statistics", "ZonalStatisticsAlgorithm"),
+    ("report", "ReportAlgorithm"),
 )
 
 

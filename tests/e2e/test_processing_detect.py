@@ -26,21 +26,19 @@ FIELDS = {"class_id", "label", "score", "area_m2", "model", "model_sha256", "sou
 def qgis_process_ort(qgis_process):
     """qgis_process whose profile has ONNX Runtime in the plugin's own dependency folder.
 
-    ``qgis_process`` runs Debian's Python, which has no onnxruntime: the venv's copies are
-    linked into ``<profile>/python/idf_hr_deps`` exactly where the one-click install puts them.
+    ``qgis_process`` runs Debian's Python, which has no onnxruntime (nor onnx): the venv's
+    onnxruntime, and nothing else, is linked into ``<profile>/python/idf_hr_deps`` exactly where
+    the one-click install puts it, so these runs also prove ``onnx`` is not needed at run time.
     """
-    import onnx
     import onnxruntime
 
     site = Path(onnxruntime.__file__).parents[1]
     profile = Path(qgis_process.env["QGIS_CUSTOM_CONFIG_PATH"]) / "profiles" / "default"
     deps = profile / "python" / "idf_hr_deps"
     deps.mkdir(parents=True, exist_ok=True)
-    assert Path(onnx.__file__).parents[1] == site
-    for name in ("onnxruntime", "onnx", "google", "ml_dtypes", "typing_extensions.py"):
-        link = deps / name
-        if not link.exists():
-            link.symlink_to(site / name)
+    link = deps / "onnxruntime"
+    if not link.exists():
+        link.symlink_to(site / "onnxruntime")
     return qgis_process
 
 

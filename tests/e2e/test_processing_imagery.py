@@ -66,3 +66,29 @@ def test_downloadimagery_writes_cog_with_source_pixels(qgis_process, demo_region
         data = pack.read()
     assert data.shape == expected.shape
     assert np.array_equal(data, expected)
+
+
+def test_downloadimagery_reads_remote_imagery_through_the_persistent_cache(qgis_process, loopback, tmp_path):
+    from tests.unit.tiles.conftest import X0, Y0, write_cog
+
+    root = tmp_path / "www"
+    root.mkdir()
+    write_cog(root / "remote.tif", 800, 600)
+    srv = loopback(root)
+    extent = f"{X0 + 10},{X0 + 110},{Y0 - 110},{Y0 - 10} [EPSG:2154]"
+    params = {"SOURCE": f"/vsicurl/{srv.url}/remote.tif", "EXTENT": extent, "FORMAT": 0}
+
+    def download(name: str) -> dict:
+        res = qgis_process.run("idfhr:downloadimagery", {**params, "OUTPUT": str(tmp_path / name)})
+        assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
+        return res
+
+    download("first.tif")
+    assert srv.range_requests > 0
+    seen = len(srv.log)
+    download("second.tif")
+    assert len(srv.log) == seen  # a second identical download: no request reached the server
+    srv.stop()
+    download("offline.tif")  # the server is down: the imagery fetched before comes from the cache
+    with rasterio.open(tmp_path / "first.tif") as a, rasterio.open(tmp_path / "offline.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())

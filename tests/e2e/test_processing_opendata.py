@@ -160,3 +160,19 @@ def test_fibrecoverage_unknown_quarter_fails_clearly(qgis_process, shared_data, 
     assert res["_returncode"] != 0
     assert "no figures for T2 2019" in res["_stderr"] + res["_stdout"]
     assert not out.exists()
+
+
+def test_opendataload_save_to_geopackage_keeps_the_other_layers(qgis_process, ods, tmp_path):
+    from tests.unit.opendata.test_gpkg_in_place import assert_user_data_kept, tables, user_gpkg
+
+    gpkg = user_gpkg(tmp_path / "projet.gpkg")
+    dest = f"ogr:dbname='{gpkg}' table=\"stations\" (geom)"  # what "Save to GeoPackage…" gives
+    res = qgis_process.run(
+        "idfhr:opendataload",
+        {"PORTAL": ods.url, "DATASET": "velib-emplacement-des-stations", "OUTPUT": dest},
+    )
+    assert res["_returncode"] == 0, res["_stderr"] + res["_stdout"]
+    assert tables(gpkg) == {"mine", "stations"}
+    assert len(_features(gpkg, "stations")[0]) == 1003
+    assert_user_data_kept(gpkg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["projet.gpkg"]

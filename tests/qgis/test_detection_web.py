@@ -92,7 +92,7 @@ def _rendered_red_centres(layer, tmp_path) -> list:
     png = render_png(
         [layer], tmp_path / "ref.png", extent=QgsRectangle(662000, 6855840, 662160, 6856000), size=(800, 800)
     )
-    img = QImage(str(png)).convertToFormat(QImage.Format_RGB888)
+    img = QImage(str(png)).convertToFormat(QImage.Format.Format_RGB888)
     ptr = img.constBits()
     ptr.setsize(img.sizeInBytes())
     arr = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]
@@ -162,8 +162,8 @@ def _dummy_wheel(folder: Path) -> Path:
 def test_pip_command_and_missing_packages_never_touch_numpy(tmp_path):
     from idf_hr_plugin.gis import onnx_runtime_install as oi
 
-    missing = oi.packages_to_install(is_available=lambda m: m in ("typing_extensions",))
-    assert missing == ["onnxruntime==1.32.0", "onnx==1.19.1", "protobuf==7.36.2", "ml_dtypes==0.5.4"]
+    missing = oi.packages_to_install(is_available=lambda m: m in ("numpy",))
+    assert [p.split("==")[0] for p in missing] == ["onnxruntime"]  # onnx is not needed at run time
     assert not any(p.startswith("numpy") for p in oi.packages_to_install(pins=(("numpy", "2.0", "nope"),)))
     cmd = oi.pip_command(tmp_path / "t", missing, python="/usr/bin/python3.11")
     assert cmd[:4] == ["/usr/bin/python3.11", "-m", "pip", "install"]

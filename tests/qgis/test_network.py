@@ -66,7 +66,7 @@ def test_timeout_is_reported(client, server):
     server.fault("/slow", Fault("timeout", delay=2.0))
     with pytest.raises(NetworkError) as err:
         client.get(server.url + "/slow")
-    assert "did not answer" in str(err.value) or "Could not connect" in str(err.value)
+    assert "did not answer within 0.5 s" in str(err.value)
 
 
 def test_truncated_body_is_detected(client, server):
@@ -74,7 +74,7 @@ def test_truncated_body_is_detected(client, server):
     server.fault("/ok.json", Fault("truncate"))
     with pytest.raises(NetworkError) as err:
         client.get(server.url + "/ok.json")
-    assert "cut off" in str(err.value) or "Could not connect" in str(err.value)
+    assert "cut off before the end (received 101 of 100000 bytes)" in str(err.value)
 
 
 def test_invalid_json_is_reported(client, server):
@@ -108,3 +108,115 @@ def test_resumable_download_with_checksum(client, loopback, tmp_path):
         client.download(srv.url + "/model.onnx", tmp_path / "bad.onnx", sha256="0" * 64)
     assert "checksum" in str(err.value)
     assert not (tmp_path / "bad.onnx").exists() and not (tmp_path / "bad.onnx.part").exists()
+
+
+# -- slow, stalled and refused servers: say what happened, within the timeout the user set ----------
+class RawServer:
+    """A loopback socket server that answers every connection with ``behave(conn)`` (raw bytes)."""
+
+    def __init__(self, behave):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)  # qt6: ok (a Python socket)
+        self.connections = 0
+        self.behave = behave
+        self._conns = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/data.json"
+
+    def _serve(self):
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        try:
+            conn.recv(65536)
+            self.behave(conn)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+        for c in self._conns:
+            c.close()
+
+
+@pytest.fixture
+def raw_server():
+    made = []
+
+    def make(behave):
+        made.append(RawServer(behave))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _late(delay):
+    def behave(conn):
+        import time
+
+        time.sleep(delay)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    return behave
+
+
+def _stall(conn):
+    import time
+
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 400)
+    time.sleep(5)
+
+
+def test_late_server_is_no_answer_within_timeout_without_retrying_past_it(client, raw_server):
+    client.timeout, client.retries = 1.0, 3  # the server answers after 3 s
+    srv = raw_server(_late(3.0))
+    with pytest.raises(NetworkError) as err:
+        client.get(srv.url)
+    msg = str(err.value)
+    assert "did not answer within 1 s: the request was sent but no answer came back" in msg
+    assert "Could not connect" not in msg
+    # the timeout is a budget for all attempts: no retry once it is spent (4 requests before)
+    assert srv.connections == 1
+
+
+def test_stalled_body_says_it_stopped_mid_answer(client, raw_server):
+    client.timeout, client.retries = 1.0, 3
+    srv = raw_server(_stall)
+    with pytest.raises(NetworkError) as err:
+        client.get(srv.url)
+    msg = str(err.value)
+    assert "started answering, then stopped sending for 1 s" in msg
+    # requests reads the body itself and knows how much came; QGIS only reports the announced size
+    assert "received 400 of 1000 bytes" in msg or "1000 bytes expected" in msg
+    assert srv.connections == 1
+
+
+def test_refused_connection_is_named_and_retries_are_said(client):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there any more
+    with pytest.raises(NetworkError) as err:
+        client.get(f"http://127.0.0.1:{port}/x.json")
+    msg = str(err.value)
+    assert "the connection was refused" in msg and "3 attempts in" in msg

@@ -29,14 +29,14 @@ def test_load_unload_load_leaves_no_trace(plugin_iface):
 
         assert "&IdF HR" in plugin_iface.raster_menus
         menu_texts = [a.text() for a in plugin_iface.raster_menus["&IdF HR"].actions()]
-        assert len(menu_texts) == 2, menu_texts
+        assert len(menu_texts) == 3 and "Prepare an offline kit…" in menu_texts, menu_texts
         assert len(_toolbars(plugin_iface)) == 1
         assert plugin_iface.docks == [plugin.dock]
         assert len(plugin_iface.options_factories) == 1
         provider = registry.providerById("idfhr")
         assert provider is not None
         algs = {a.id() for a in provider.algorithms()}
-        assert {"idfhr:catalogsearch", "idfhr:downloadimagery"} <= algs
+        assert {"idfhr:catalogsearch", "idfhr:downloadimagery", "idfhr:offlinekit"} <= algs
         assert len(_our_log_handlers()) == 1
         assert isinstance(core_http.default_client().transport, QgisTransport)
 
@@ -55,7 +55,7 @@ def test_load_unload_load_leaves_no_trace(plugin_iface):
         assert not isinstance(core_http.default_client().transport, QgisTransport)
         from qgis.PyQt.QtCore import QCoreApplication, QEvent
 
-        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # run deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # run deleteLater()
         assert _toolbars(plugin_iface) == []
 
 

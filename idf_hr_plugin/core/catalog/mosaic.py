@@ -65,15 +65,59 @@ def _describe(gdal, path: str) -> tuple[str, int]:
     return crs or "", ds.RasterCount
 
 
+def rewrite_vrt_sources(src: Path, dst: Path, mapping: Callable[[str], str]) -> bool:
+    """Write ``src`` to ``dst`` with each ``SourceFilename`` replaced by ``mapping(path)``.
+
+    Relative sources are made absolute first (``dst`` may be in another folder). Returns False,
+    writing nothing, when no source changes. ``dst`` is written to a temporary file and moved
+    into place. A VRT with a DOCTYPE/ENTITY declaration is refused (``ValueError``) unparsed.
+    """
+    # xml.etree is safe here: documents with a DOCTYPE/ENTITY are refused before parsing
+    import xml.etree.ElementTree as ET  # noqa: S405  # nosec B405
+
+    data = src.read_bytes()
+    if b"<!doctype" in data.lower() or b"<!entity" in data.lower():
+        raise ValueError(f"{src} declares a DOCTYPE/ENTITY")
+    try:
+        tree = ET.ElementTree(ET.fromstring(data))  # noqa: S314  # nosec B314
+    except ET.ParseError as exc:
+        raise ValueError(f"{src} is not valid XML: {exc}") from exc
+    changed = False
+    for el in tree.iter("SourceFilename"):
+        path = (el.text or "").strip()
+        if el.get("relativeToVRT") == "1" and not path.startswith("/vsi"):
+            path = str((src.parent / path).resolve())
+        new = mapping(path)
+        if new != (el.text or "").strip():
+            el.text = new
+            el.set("relativeToVRT", "0")
+            changed = True
+    if not changed:
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=dst.stem + ".", suffix=".vrt.part", dir=str(dst.parent))
+    os.close(fd)
+    try:
+        tree.write(tmp, encoding="utf-8")
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
+
+
 def build_mosaic_vrt(
     items: Iterable[Item],
     out_path: Union[str, os.PathLike],
     href_to_path: Optional[Callable[[str], str]] = None,
+    stored_path: Optional[Callable[[str], str]] = None,
 ) -> Path:
     """Write a VRT mosaicking the first image asset of each item; return its path.
 
-    ``href_to_path`` maps an asset href to the GDAL path to use (default :func:`gdal_path`; the
-    plugin passes one that routes remote COGs through its caching proxy).
+    ``href_to_path`` maps an asset href to the GDAL path to read it with (default
+    :func:`gdal_path`; the plugin passes one that routes remote COGs through its caching proxy).
+    ``stored_path`` maps that GDAL path to the one written in the VRT (the plugin stores the
+    origin ``/vsicurl/`` URL, never a proxy URL that only lives in one session).
 
     All images must share one CRS and one band count (else :class:`UserInputError`). The VRT is
     written to a temporary file in the same folder and moved into place when complete.
@@ -126,6 +170,8 @@ def build_mosaic_vrt(
                 raise UserInputError(tr("GDAL could not build the mosaic: {error}").format(error=msg))
             ds.FlushCache()
             ds = None
+            if stored_path is not None:
+                rewrite_vrt_sources(Path(tmp), Path(tmp), stored_path)
             os.replace(tmp, out)
         finally:
             if os.path.exists(tmp):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from ..errors import Cancelled, IdfHrError, UserInputError
@@ -24,6 +25,7 @@ from .presets import (
     is_ign_ortho_layer,
 )
 from .stac_api import StacApiSource
+from .stac_item import parse_datetime
 from .stac_static import StaticStacSource
 from .wmts import WmtsSource
 
@@ -85,6 +87,83 @@ def default_sources() -> list[SourceConfig]:
     ]
 
 
+def validate_query(query: SearchQuery) -> None:
+    """Refuse a search that cannot be meant before anything is sent (one sentence saying what to fix)."""
+    if query.bbox is not None:
+        try:
+            w, s, e, n = (float(v) for v in query.bbox)
+        except (TypeError, ValueError):
+            raise UserInputError(
+                tr("The search extent must be four numbers: west, south, east, north (WGS84 degrees).")
+            ) from None
+        if not all(math.isfinite(v) for v in (w, s, e, n)):
+            raise UserInputError(tr("The search extent has a value that is not a number."))
+        if w > e or s > n:
+            raise UserInputError(
+                tr(
+                    "The search extent {w},{s},{e},{n} is inverted (west is east of east, or south north of "
+                    "north): give it as west,south,east,north."
+                ).format(w=w, s=s, e=e, n=n)
+            )
+        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+            raise UserInputError(
+                tr(
+                    "The search extent {w},{s},{e},{n} is outside longitude -180..180 / latitude -90..90: "
+                    "give it in WGS84 degrees (west,south,east,north)."
+                ).format(w=w, s=s, e=e, n=n)
+            )
+    start = parse_datetime(query.datetime_start)
+    end = parse_datetime(query.datetime_end, end=True)
+    if start is not None and end is not None and start > end:
+        raise UserInputError(
+            tr("The start date {start} is after the end date {end}: swap them or correct one.").format(
+                start=query.datetime_start, end=query.datetime_end
+            )
+        )
+    if query.max_gsd is not None and not (math.isfinite(query.max_gsd) and query.max_gsd > 0):
+        raise UserInputError(
+            tr(
+                "The maximum ground sample distance must be a positive number of metres (e.g. 0.2), "
+                "not {gsd}; leave it empty for any resolution."
+            ).format(gsd=query.max_gsd)
+        )
+    if query.limit < 1 or query.page_size < 1:
+        raise UserInputError(
+            tr("The maximum number of results must be at least 1 (got {n}).").format(
+                n=min(query.limit, query.page_size)
+            )
+        )
+
+
+@dataclass
+class SearchOutcome:
+    """The items of one source, with its warnings and whether its results were cut short."""
+
+    items: list[Item]
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+def run_search(
+    source: CatalogSource,
+    query: SearchQuery,
+    cancel: Optional[CancelCheck] = None,
+    on_item: Optional[Callable[[Item], None]] = None,
+) -> SearchOutcome:
+    """Validate ``query``, search one source; what the dock, Processing and the CLI all run."""
+    validate_query(query)
+    items: list[Item] = []
+    for item in source.search(query, cancel):
+        items.append(item)
+        if on_item is not None:
+            on_item(item)
+    return SearchOutcome(
+        items,
+        list(getattr(source, "warnings", []) or []),
+        bool(getattr(source, "truncated", False)),
+    )
+
+
 @dataclass
 class SourceError:
     """A source that failed during a multi-source search."""
@@ -101,6 +180,7 @@ class MultiSearchResult:
     items: list[Item] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    truncated: bool = False  # a source stopped paging before its end
 
 
 def search_sources(
@@ -110,6 +190,7 @@ def search_sources(
 ) -> MultiSearchResult:
     """Search every enabled source (each up to ``query.limit`` items); a failing source is reported
     in ``errors`` and does not stop the others. Cancelling stops everything."""
+    validate_query(query)
     result = MultiSearchResult()
     for src in sources:
         if not src.config.enabled:
@@ -117,7 +198,7 @@ def search_sources(
         if cancel is not None and cancel():
             raise Cancelled(tr("Catalog search cancelled."))
         try:
-            result.items.extend(src.search(query, cancel))
+            outcome = run_search(src, query, cancel)
         except Cancelled:
             raise
         except IdfHrError as exc:
@@ -134,6 +215,9 @@ def search_sources(
                     ),
                 )
             )
+        else:
+            result.items.extend(outcome.items)
+            result.truncated = result.truncated or outcome.truncated
         for w in getattr(src, "warnings", []) or []:
             result.warnings.append(f"{src.config.name}: {w}")
     return result

@@ -41,6 +41,9 @@ class StacApiSource:
         if not self.url.endswith("/"):
             self.url += "/"
         self._landing: Optional[dict[str, Any]] = None
+        # set by each search: the API stopped paging before the end (results may be missing)
+        self.truncated = False
+        self.warnings: list[str] = []
 
     # -- service description ------------------------------------------------------------------
     def landing(self, cancel: Optional[CancelCheck] = None) -> dict[str, Any]:
@@ -119,7 +122,19 @@ class StacApiSource:
     def _limited(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
         return select(self._raw_items(query, cancel), query)
 
+    def _truncate(self, count: int, why: str) -> None:
+        self.truncated = True
+        message = tr(
+            "The STAC API at {url} {why}: the search stopped after {n} results and more may exist. "
+            "Narrow the search (smaller extent, fewer dates or collections) or report the problem to "
+            "the service."
+        ).format(url=self.url, why=why, n=count)
+        LOG.warning("%s", message)
+        self.warnings.append(message)
+
     def _raw_items(self, query: SearchQuery, cancel: Optional[CancelCheck]) -> Iterator[Item]:
+        self.truncated = False
+        self.warnings = []
         _check_cancel(cancel)
         search_url = self._link("search", "POST") or self._link("search") or urljoin(self.url, "search")
         body = self.search_body(query)
@@ -142,8 +157,10 @@ class StacApiSource:
             current_url = self._link("search", "GET") or search_url
             page = self.client.get_json(current_url, params=_get_params(body), cancel=cancel)
         seen_requests: set[str] = set()
+        received = 0
         for _ in range(MAX_PAGES):
             features = _features(page, current_url)
+            received += len(features)
             for f in features:
                 yield item_from_stac(f, self.config.id, base=current_url, root=self.url)
             if not features:
@@ -162,7 +179,7 @@ class StacApiSource:
                     body = nbody
                 key = "POST " + href + json.dumps(body, sort_keys=True)
                 if key in seen_requests:
-                    LOG.warning("STAC API %s repeats its next link; stopping", href)
+                    self._truncate(received, tr("repeats a 'next' page link it already gave"))
                     return
                 seen_requests.add(key)
                 headers = {"Accept": "application/geo+json"}
@@ -171,11 +188,12 @@ class StacApiSource:
                 page = self.client.post_json(href, body, headers=headers, cancel=cancel)
             else:
                 if "GET " + href in seen_requests:
-                    LOG.warning("STAC API %s repeats its next link; stopping", href)
+                    self._truncate(received, tr("repeats a 'next' page link it already gave"))
                     return
                 seen_requests.add("GET " + href)
                 page = self.client.get_json(href, cancel=cancel)
             current_url = href
+        self._truncate(received, tr("still had more pages after {n}").format(n=MAX_PAGES))
 
 
 def _get_params(body: dict[str, Any]) -> dict[str, Any]:

@@ -95,9 +95,23 @@ def _check_rank(arr: np.ndarray, rank: int, layout: str) -> None:
         )
 
 
+def _check_width(arr: np.ndarray, axis: int, want: int, layout: str) -> None:
+    """Refuse an output whose box/class axis does not have the size the model's metadata implies."""
+    if arr.shape[axis] != want:
+        raise UserInputError(
+            tr(
+                "The model returned an output of shape {shape}, but its '{layout}' layout and its "
+                "class list need {want} values per box on axis {axis}; its results would be wrong. "
+                "Export the model again, or set its task and layout in the model card."
+            ).format(shape=tuple(arr.shape), layout=layout, want=want, axis=axis)
+        )
+
+
 def decode_yolov8(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """YOLOv8/YOLO11 ``(B, 4+nc, A)``: rows cx, cy, w, h, class scores (already sigmoid)."""
     _check_rank(pred, 3, "yolov8")
+    if nc:
+        _check_width(pred, 1, 4 + nc, "yolov8")
     nc = nc or pred.shape[1] - 4
     out = []
     for p in pred:
@@ -118,9 +132,11 @@ def decode_yolov8(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     return out
 
 
-def decode_yolov5(pred: np.ndarray, conf: float) -> list:
+def decode_yolov5(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """YOLOv5/v7 ``(B, N, 5+nc)``: cx, cy, w, h, objectness, class probs; score = obj x cls."""
     _check_rank(pred, 3, "yolov5")
+    if nc:
+        _check_width(pred, 2, 5 + nc, "yolov5")
     out = []
     for p in pred:
         obj = p[:, 4]
@@ -146,6 +162,8 @@ def decode_yolov5(pred: np.ndarray, conf: float) -> list:
 def decode_obb(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
     """Ultralytics OBB ``(B, 4+nc+1, A)``: cx, cy, w, h, class scores, angle (radians) last."""
     _check_rank(pred, 3, "yolov8_obb")
+    if nc:
+        _check_width(pred, 1, 5 + nc, "yolov8_obb")
     nc = nc or pred.shape[1] - 5
     out = []
     for p in pred:
@@ -175,6 +193,8 @@ def decode_yolov8_seg(pred: np.ndarray, protos: np.ndarray, conf: float, nc: int
     _check_rank(pred, 3, "yolov8_seg")
     _check_rank(protos, 4, "yolov8_seg")
     nm = protos.shape[1]
+    if nc:
+        _check_width(pred, 1, 4 + nc + nm, "yolov8_seg")
     nc = nc or pred.shape[1] - 4 - nm
     out = []
     for p, pr in zip(pred, protos):
@@ -207,6 +227,7 @@ def decode_end2end(
     the remaining columns are mask coefficients.
     """
     _check_rank(pred, 3, "end2end")
+    _check_width(pred, 2, 7 if obb else 6 + (0 if protos is None else protos.shape[1]), "end2end")
     out = []
     for b, p in enumerate(pred):
         keep = np.nonzero(p[:, 4] > conf)[0]
@@ -265,16 +286,22 @@ def materialise_masks(det: Detections, input_hw: tuple) -> Detections:
     sy, sx = mh / H, mw / W
     masks, mboxes = [], []
     flat = det.protos.reshape(nm, -1)
-    for box, coef in zip(det.boxes, det.coeffs):
-        x0 = int(np.clip(np.floor(box[0]), 0, W))
-        y0 = int(np.clip(np.floor(box[1]), 0, H))
-        x1 = int(np.clip(np.ceil(box[2]), 0, W))
-        y1 = int(np.clip(np.ceil(box[3]), 0, H))
+    bx = np.asarray(det.boxes, np.float64).reshape(-1, 4)
+    x0s = np.clip(np.floor(bx[:, 0]), 0, W).astype(int)
+    y0s = np.clip(np.floor(bx[:, 1]), 0, H).astype(int)
+    x1s = np.clip(np.ceil(bx[:, 2]), 0, W).astype(int)
+    y1s = np.clip(np.ceil(bx[:, 3]), 0, H).astype(int)
+    chunk = max(1, (1 << 22) // max(1, mh * mw))  # proto combinations of ~16 MB at a time
+    base, all_logits = -chunk, None
+    for k, (x0, y0, x1, y1) in enumerate(zip(x0s.tolist(), y0s.tolist(), x1s.tolist(), y1s.tolist())):
         if x1 <= x0 or y1 <= y0:
             masks.append(np.zeros((0, 0), bool))
             mboxes.append((x0, y0, x0, y0))
             continue
-        logits = (coef @ flat).reshape(mh, mw)
+        if k >= base + chunk:  # one matrix product per chunk of detections, not one per mask
+            base = k
+            all_logits = (det.coeffs[base : base + chunk] @ flat).reshape(-1, mh, mw)
+        logits = all_logits[k - base]
         # sample the proto map at the centres of the box's input pixels
         ys = np.clip((np.arange(y0, y1) + 0.5) * sy - 0.5, 0, mh - 1)
         xs = np.clip((np.arange(x0, x1) + 0.5) * sx - 0.5, 0, mw - 1)
@@ -384,10 +411,12 @@ def decode_detections(spec, outputs: Sequence[np.ndarray], conf: float) -> list:
     """Dispatch on ``spec.layout``; returns one :class:`Detections` per batch item."""
     lay = spec.layout
     nc = spec.num_classes or None
+    # fp16 exports (or graphs) may return float16: decode in float32
+    outputs = [o if o.dtype == np.float32 else np.asarray(o, np.float32) for o in outputs]
     if lay == "yolov8":
         return decode_yolov8(outputs[0], conf, nc)
     if lay == "yolov5":
-        return decode_yolov5(outputs[0], conf)
+        return decode_yolov5(outputs[0], conf, nc)
     if lay == "yolov8_obb":
         return decode_obb(outputs[0], conf, nc)
     if lay in ("yolov8_seg", "end2end_seg"):

@@ -1,7 +1,8 @@
 """Load an ONNX model and describe it: Ultralytics / Deepness metadata + sidecar card -> ModelSpec.
 
-The ONNX file is read with ``onnx`` only for its metadata and I/O shapes (no weights are
-copied); the inference session is created with :func:`create_session`.
+Metadata and I/O shapes are read by ONNX Runtime itself (``get_modelmeta()``, ``get_inputs()``,
+``get_outputs()``): the ``onnx`` package is not needed at run time. The inference session is
+created with :func:`create_session`.
 """
 
 from __future__ import annotations
@@ -151,36 +152,59 @@ def _json_value(value: str) -> Any:
         return _py_literal(value)
 
 
-def _dims(value_info) -> list:
-    dims = []
-    for d in value_info.type.tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        else:
-            dims.append(d.dim_param or "?")
-    return dims
+def _dims(shape) -> list:
+    """ONNX Runtime's shape (ints, names of dynamic dims, None for unknown ones) as ints or strings."""
+    return [int(d) if isinstance(d, int) else (str(d) if d else "?") for d in shape or []]
 
 
-_ELEM = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 3: "int8", 6: "int32", 7: "int64"}
+_ELEM = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+}
 
 
-def _read_onnx(path: Path):
+class RuntimeMissing(UserInputError):
+    """ONNX Runtime cannot be imported: models can be neither described nor run until it is installed."""
+
+
+def _tensor(arg) -> TensorInfo:
+    return TensorInfo(arg.name, _dims(arg.shape), _ELEM.get(arg.type, "float32"))
+
+
+def _read_onnx(path: Path) -> tuple[dict, list, list]:
+    """(metadata, inputs, outputs) of an ONNX model, read by ONNX Runtime itself.
+
+    The graph is not optimised (metadata and I/O only), so this is cheap next to a real session.
+    """
     try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - onnx is a dependency of the engine
-        raise UserInputError(
-            tr("The Python package 'onnx' is missing; install the detection dependencies first.")
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise RuntimeMissing(
+            tr(
+                "ONNX Runtime is not installed, so the model cannot be read or run. Install it from the "
+                "Detection tab (Install ONNX Runtime) or with pip install onnxruntime."
+            )
         ) from exc
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
     try:
-        # load_external_data=False: we only need the graph's metadata and I/O shapes
-        return onnx.load(str(path), load_external_data=False)
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise UserInputError(
             tr(
                 "'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by "
                 "Ultralytics, Deepness or another ONNX exporter."
-            ).format(path=path, err=type(exc).__name__)
+            ).format(path=path, err=str(exc)[:200] or type(exc).__name__)
         ) from exc
+    meta = dict(sess.get_modelmeta().custom_metadata_map or {})
+    return meta, [_tensor(i) for i in sess.get_inputs()], [_tensor(o) for o in sess.get_outputs()]
 
 
 def _parse_class_names(raw: Any) -> tuple[dict, list]:
@@ -256,19 +280,15 @@ def load_model_spec(
                 "{got}). The file is corrupted or is not the model you meant: download it again."
             ).format(path=p.name, want=want, got=digest)
         )
-    proto = _read_onnx(p)
-    meta = {m.key: m.value for m in proto.metadata_props}
-    graph = proto.graph
-    init_names = {i.name for i in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in init_names]
+    meta, inputs, outs = _read_onnx(p)
     if len(inputs) != 1:
         raise UserInputError(
             tr("The model '{name}' has {n} inputs; only single-image models are supported.").format(
                 name=p.name, n=len(inputs)
             )
         )
-    inp = inputs[0]
-    in_shape = _dims(inp)
+    in_info = inputs[0]
+    in_shape = in_info.shape
     if len(in_shape) != 4:
         raise UserInputError(
             tr(
@@ -276,10 +296,6 @@ def load_model_spec(
                 "(batch, channels, height, width)."
             ).format(name=p.name, shape=in_shape)
         )
-    in_info = TensorInfo(inp.name, in_shape, _ELEM.get(inp.type.tensor_type.elem_type, "float32"))
-    outs = [
-        TensorInfo(o.name, _dims(o), _ELEM.get(o.type.tensor_type.elem_type, "float32")) for o in graph.output
-    ]
     spec = ModelSpec(
         path=str(p.resolve()),
         name=str(card.get("name") or p.stem),
@@ -308,7 +324,10 @@ def load_model_spec(
         spec.input_size = (h, w)
     elif spec.tile_size:
         spec.input_size = (spec.tile_size, spec.tile_size)
-    detected_task, detected_layout = detect_task_layout(spec)
+    if task and layout:  # the user's explicit choice: no guessing, nothing to contradict
+        detected_task, detected_layout = task, layout
+    else:
+        detected_task, detected_layout = detect_task_layout(spec)
     spec.task = task or detected_task
     spec.layout = layout or (
         detected_layout if not task or task == detected_task else _default_layout(task, spec)
@@ -325,6 +344,8 @@ def load_model_spec(
                 layout=spec.layout, layouts=", ".join(LAYOUTS)
             )
         )
+    if not (task and layout):  # what the metadata or card says must fit the outputs
+        check_layout_shapes(spec, spec.task, spec.layout)
     _finish_classes(spec)
     return spec
 
@@ -454,6 +475,8 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if meta.get("_card_task") or meta.get("_card_layout"):
         task = meta.get("_card_task") or "detection"
         return task, meta.get("_card_layout") or _default_layout(task, spec)
+    if spec.convention == "ultralytics" and "task" in meta:
+        return _ultralytics_task_layout(spec)
     hint = meta.get("_task_hint")
     outs = [o.shape for o in spec.outputs]
     nc = spec.num_classes or None
@@ -500,6 +523,18 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
             return "detection", "yolov5"
         if hint in ("semantic_segmentation", "regression"):
             return hint, ("seg_maps" if hint == "semantic_segmentation" else "regression_map")
+        if hint in ("detection", "obb"):
+            if d1i is not None:  # (B, 4+nc[+1], anchors)
+                return hint, _default_layout(hint, spec)
+            if d2i is not None and hint == "detection":  # (B, N, 5+nc)
+                return hint, "yolov5"
+            raise UserInputError(
+                tr(
+                    "The model '{name}' is a detector, but its output shape {shape} does not say "
+                    "which box layout it uses; set det_type in its metadata, or the layout in its "
+                    "model card."
+                ).format(name=Path(spec.path).name, shape=out)
+            )
         return "semantic_segmentation", "seg_maps"  # (B, H, W) with dynamic dims
     if len(out) == 4:
         oh = out[2]
@@ -513,6 +548,98 @@ def detect_task_layout(spec: ModelSpec) -> tuple[str, str]:
     if len(out) == 2:
         return "regression", "vector"
     return hint or "detection", _default_layout(hint or "detection", spec)
+
+
+_ULTRA_LAYOUTS = {
+    ("detection", False): "yolov8",
+    ("detection", True): "end2end",
+    ("obb", False): "yolov8_obb",
+    ("obb", True): "end2end_obb",
+    ("instance_segmentation", False): "yolov8_seg",
+    ("instance_segmentation", True): "end2end_seg",
+}
+
+
+def _ultralytics_task_layout(spec: ModelSpec) -> tuple[str, str]:
+    """(task, layout) of an Ultralytics export from its metadata; the output shapes only confirm.
+
+    ``task`` decides the head; ``args.nms`` / ``end2end`` decide raw head vs NMS-included rows.
+    Only when the export says neither (older versions) do the shapes choose between the two.
+    """
+    meta = spec.metadata
+    raw = str(_py_literal(meta["task"])).strip()
+    task = _ULTRA_TASKS.get(raw)
+    if task is None:
+        raise UserInputError(
+            tr(
+                "The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and "
+                "segment models only. Export a detection, oriented-box or instance-segmentation model."
+            ).format(name=Path(spec.path).name, task=raw)
+        )
+    if meta.get("_end2end"):
+        end2end = True
+    elif "end2end" in meta or (meta.get("_ultra_args") or {}).get("nms") is False:
+        end2end = str(meta.get("end2end", "")).lower() == "true"
+    else:
+        end2end = _looks_end2end(spec, task)
+    return task, _ULTRA_LAYOUTS[(task, end2end)]
+
+
+def _looks_end2end(spec: ModelSpec, task: str) -> bool:
+    """Rows (B, max_det, 6|7|6+nm) rather than a raw head (B, 4+nc+..., anchors)?"""
+    pred = next((o.shape for o in spec.outputs if len(o.shape) == 3), None)
+    if pred is None or not isinstance(pred[2], int):
+        return False
+    width = {"detection": (6,), "obb": (7,), "instance_segmentation": (6 + _n_masks(spec),)}[task]
+    return pred[2] in width and (not isinstance(pred[1], int) or pred[1] > pred[2])
+
+
+def _n_masks(spec: ModelSpec) -> int:
+    protos = next((o.shape for o in spec.outputs if len(o.shape) == 4), None)
+    return int(protos[1]) if protos is not None and isinstance(protos[1], int) else 32
+
+
+def check_layout_shapes(spec: ModelSpec, task: str, layout: str) -> None:
+    """Refuse a detector whose outputs contradict ``layout`` and its class count.
+
+    Named (dynamic) dimensions pass here; the decoders check the real arrays at run time.
+    """
+    rows = layout in ("yolov5", "end2end", "end2end_obb", "end2end_seg")  # one row per box
+    if layout not in _ULTRA_LAYOUTS.values() and not rows:
+        return
+    nc = spec.num_classes or None
+    nm = _n_masks(spec)
+    # values per box on the box axis: fixed for NMS rows, else given by the class count
+    width = {"end2end": 6, "end2end_obb": 7, "end2end_seg": 6 + nm}
+    if nc:
+        width.update(yolov8=4 + nc, yolov8_obb=5 + nc, yolov8_seg=4 + nc + nm, yolov5=5 + nc)
+    want = width.get(layout)
+    seg = layout.endswith("_seg")
+    axis = 2 if rows else 1
+    expected = "(batch, boxes, {w})" if rows else "(batch, {w}, anchors)"
+    unknown = {"yolov5": "5+nc", "yolov8_obb": "5+nc", "yolov8_seg": f"4+nc+{nm}"}.get(layout, "4+nc")
+    expected = expected.format(w=want or unknown) + (f" + (batch, {nm}, h, w)" if seg else "")
+    bad = sorted(len(o.shape) for o in spec.outputs) != ([3, 4] if seg else [3])
+    if not bad and want is not None:
+        dim = next(o.shape for o in spec.outputs if len(o.shape) == 3)[axis]
+        bad = isinstance(dim, int) and dim != want
+    if bad:
+        classes = tr("{n} classes").format(n=nc) if nc else tr("an unknown number of classes")
+        raise UserInputError(
+            tr(
+                "The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but "
+                "its output shapes are {shapes} where {expected} is expected. The export and its metadata "
+                "disagree, so its results would be wrong: export the model again, or set its task and "
+                "layout in the model card."
+            ).format(
+                name=Path(spec.path).name,
+                task=task,
+                layout=layout,
+                classes=classes,
+                shapes=", ".join(str(tuple(o.shape)) for o in spec.outputs),
+                expected=expected,
+            )
+        )
 
 
 def _finish_classes(spec: ModelSpec) -> None:

@@ -6,6 +6,11 @@ training data, classes with colours, accuracy, sha256…). Bundled models live i
 ``cache_dir()/models``). Imports and downloads are staged under a temporary name in the user
 folder, checked (readable model, sha256, ONNX Runtime session when available) and only then
 moved into place, so a failure never leaves a half-copied model behind.
+
+Shared models come from STAC catalogs whose items use the MLM extension (:class:`MlmCatalog`:
+a static catalog folder/URL or a STAC API). They are listed with a card built from their MLM
+fields before anything is downloaded, installed with their ``file:checksum`` verified, and keep
+where they came from in their card (``source``).
 """
 
 from __future__ import annotations
@@ -22,11 +27,21 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import unquote, urlparse
 
+from ..catalog.hrefs import href_to_local_path
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..http import HttpClient, default_client
 from ..i18n import tr
+from ..mlm.read import CatalogModel, model_from_item
 from ..paths import RESOURCES_DIR, cache_dir
-from .model import ModelSpec, available_providers, load_card, load_model_spec, physical_cores, sha256_file
+from .model import (
+    ModelSpec,
+    RuntimeMissing,
+    available_providers,
+    load_card,
+    load_model_spec,
+    physical_cores,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +60,7 @@ class ModelEntry:
     """One model the user can pick: where it is, where it comes from, its spec (or why not)."""
 
     path: Path
-    origin: str  # "bundled" | "user"
+    origin: str  # "bundled" | "user" (a model installed from a catalog is a user model with a card "source")
     spec: Optional[ModelSpec] = None
     error: str = ""
     card: dict = field(default_factory=dict)
@@ -67,6 +82,8 @@ class ModelEntry:
     def display_name(self) -> str:
         """Name shown in the model list: name, origin and, when unusable, that it is."""
         where = tr("bundled") if self.origin == "bundled" else tr("my models")
+        if isinstance(self.card.get("source"), dict):
+            where = tr("shared catalog")
         text = f"{self.name} ({where})"
         return text if self.ok else text + " — " + tr("unusable")
 
@@ -105,6 +122,7 @@ class ModelEntry:
             "providers": available_providers(),
             "threads": physical_cores(),
             "error": self.error,
+            "source": self.card.get("source") if isinstance(self.card.get("source"), dict) else {},
         }
 
 
@@ -195,6 +213,9 @@ class ModelRegistry:
         try:
             entry.card = load_card(path)
             entry.spec = load_model_spec(path)
+        except RuntimeMissing as exc:
+            entry.error = str(exc)
+            return entry  # not cached: the model is usable as soon as ONNX Runtime is installed
         except IdfHrError as exc:
             entry.error = str(exc)
         except Exception as exc:  # a broken file must not hide the other models
@@ -233,10 +254,14 @@ class ModelRegistry:
         *,
         name: str | None = None,
         card_url: str | None = None,
+        card: dict | None = None,
         progress: Optional[Callable[[int, Optional[int]], None]] = None,
         cancel: Optional[Callable[[], bool]] = None,
     ) -> ModelEntry:
-        """Download a model whose sha256 is known; a mismatch raises and keeps nothing."""
+        """Download a model whose sha256 is known; a mismatch raises and keeps nothing.
+
+        Its card comes from ``card_url``, or is ``card`` (e.g. built from an MLM item).
+        """
         want = (sha256 or "").strip().lower()
         if not _SHA_RE.match(want):
             raise UserInputError(
@@ -258,15 +283,102 @@ class ModelRegistry:
             client.download(url, tmp, sha256=want, progress=progress, cancel=cancel)
             if card_url:
                 client.download(card_url, tmp_card, cancel=cancel)
+            elif card is not None:
+                tmp_card.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
             if cancel is not None and cancel():
                 raise Cancelled()
-            return self._install(tmp, tmp_card if card_url else None, fname, expected_sha256=want)
+            has_card = bool(card_url) or card is not None
+            return self._install(tmp, tmp_card if has_card else None, fname, expected_sha256=want)
         except Cancelled:
             _remove(tmp, tmp_card)  # the .part of an interrupted download stays for resuming
             raise
         except BaseException:
             _remove(tmp, tmp_card, tmp.with_name(tmp.name + ".part"))
             raise
+
+    # -- shared catalogs (STAC MLM) ---------------------------------------------------------
+    def install_from_catalog(
+        self,
+        model: CatalogModel,
+        *,
+        progress: Optional[Callable[[int, Optional[int]], None]] = None,
+        cancel: Optional[Callable[[], bool]] = None,
+    ) -> ModelEntry:
+        """Install a model listed by an MLM catalog, its checksum verified; its card keeps its origin.
+
+        Refused (nothing kept) when the item is incomplete, the model is not ONNX, the item
+        gives no sha256 checksum, or the downloaded file does not match it.
+        """
+        if model.problems or model.cannot_run:
+            raise UserInputError(model.status())
+        if not model.sha256:
+            raise UserInputError(
+                tr(
+                    "The catalog item of '{name}' gives no sha256 checksum (file:checksum) for its "
+                    "model, so the download cannot be verified and was not started. Ask the "
+                    "catalog's publisher to add it."
+                ).format(name=model.name)
+            )
+        card = dict(model.card)
+        if model.card_href:
+            card = {**card, **self._catalog_card(model, cancel)}
+        card["sha256"] = model.sha256
+        card["source"] = {
+            "kind": "stac-mlm",
+            "catalog": model.source,
+            "item": model.item_href,
+            "item_id": model.id,
+            "model": model.model_href,
+            "installed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        fname = unquote(Path(urlparse(model.model_href).path).name) or "model.onnx"
+        local = href_to_local_path(model.model_href)
+        if local is None:
+            return self.download(
+                model.model_href, model.sha256, name=fname, card=card, progress=progress, cancel=cancel
+            )
+        if not local.is_file():
+            raise UserInputError(
+                tr("The model file {path} listed by the catalog does not exist.").format(path=local)
+            )
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.user_dir / f".import_{uuid.uuid4().hex[:10]}.onnx"
+        tmp_card = tmp.with_suffix(".json")
+        try:
+            shutil.copyfile(local, tmp)
+            tmp_card.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+            return self._install(tmp, tmp_card, fname, expected_sha256=model.sha256)
+        except BaseException:
+            _remove(tmp, tmp_card)
+            raise
+
+    def _catalog_card(self, model: CatalogModel, cancel: Optional[Callable[[], bool]]) -> dict:
+        """The publisher's sidecar card of a catalog model, checked against its checksum (``{}`` if unreadable)."""
+        import hashlib
+
+        try:
+            local = href_to_local_path(model.card_href)
+            if local is None:
+                data = (self.client or default_client()).get(model.card_href, cancel=cancel).content
+            else:
+                data = local.read_bytes()
+        except (OSError, IdfHrError) as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            log.warning("model card %s not read: %s", model.card_href, exc)
+            return {}
+        if model.card_sha256 and hashlib.sha256(data).hexdigest() != model.card_sha256:
+            raise UserInputError(
+                tr(
+                    "The model card of '{name}' does not match the checksum its catalog item gives: "
+                    "the catalog is inconsistent or was tampered with, so nothing was installed."
+                ).format(name=model.name)
+            )
+        try:
+            card = json.loads(data.decode("utf-8"))
+        except ValueError:
+            return {}
+        return card if isinstance(card, dict) else {}
 
     # -- shared ----------------------------------------------------------------------------
     def _install(
@@ -300,6 +412,71 @@ class ModelRegistry:
             raise UserInputError(tr("Bundled models cannot be removed."))
         _remove(entry.path, _card_for(entry.path))
         self._cache.pop(str(entry.path), None)
+
+
+@dataclass
+class MlmCatalog:
+    """A model source: a STAC catalog whose items use the MLM extension.
+
+    ``kind`` is ``stac-static`` (a ``catalog.json`` URL or a local catalog folder/file) or
+    ``stac-api`` (the root URL of a STAC API).
+    """
+
+    url: str
+    kind: str = "stac-static"
+    name: str = ""
+    warnings: list = field(default_factory=list)
+
+    def models(self, client: HttpClient | None = None, cancel: Optional[Callable[[], bool]] = None) -> list:
+        """Every MLM item of the catalog as a :class:`CatalogModel` (nothing downloaded).
+
+        Items without MLM fields (imagery) are skipped; incomplete MLM items are listed with
+        their missing fields named, models of other frameworks as "cannot run here".
+        """
+        from ..catalog.model import SearchQuery, SourceConfig
+
+        config = SourceConfig(id="mlm", name=self.name or self.url, kind=self.kind, url=self._location())
+        out = []
+        if self.kind == "stac-api":
+            from ..catalog.stac_api import StacApiSource
+
+            api = StacApiSource(config, client)
+            for item in api.search(SearchQuery(limit=10_000), cancel=cancel):
+                if not _is_mlm(item.properties, []):
+                    continue
+                # the search answer is parsed for imagery; the item document keeps every asset field
+                doc = api.client.get_json(item.self_href, cancel=cancel) if item.self_href else None
+                if isinstance(doc, dict):
+                    out.append(model_from_item(doc, item.self_href, source=self.url))
+            return out
+        if self.kind != "stac-static":
+            raise UserInputError(
+                tr("A model catalog is a static STAC catalog or a STAC API, not '{kind}'.").format(
+                    kind=self.kind
+                )
+            )
+        from ..catalog.stac_static import StaticStacSource
+
+        static = StaticStacSource(config, client)
+        for kind, doc, node in static._walk(cancel, want_items=True):
+            if kind == "item" and _is_mlm(doc.get("properties"), doc.get("stac_extensions")):
+                out.append(model_from_item(doc, node.href, source=self.url))
+        self.warnings = list(static.warnings)
+        return out
+
+    def _location(self) -> str:
+        loc = str(self.url or "").strip()
+        if self.kind == "stac-static" and loc and not urlparse(loc).scheme.startswith("http"):
+            p = Path(loc)
+            if p.is_dir():
+                loc = str(p / "catalog.json")
+        return loc
+
+
+def _is_mlm(props, extensions) -> bool:
+    if any("/mlm/" in str(e) for e in extensions or []):
+        return True
+    return isinstance(props, dict) and any(str(k).startswith("mlm:") for k in props)
 
 
 def hashlib_short(text: str) -> str:

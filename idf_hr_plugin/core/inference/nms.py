@@ -4,7 +4,10 @@ Cost is O(n log n + p) where p is the number of genuinely overlapping pairs, ins
 O(n^2) of a plain NMS, so one global pass over a whole region's detections (tile seams
 included) stays cheap. Two criteria: IoU, and intersection over the smaller area (IoS) that
 catches an object's fragment cut by a tile border next to the complete object from the
-neighbouring tile. Oriented boxes are compared as shapely polygons, only for candidate pairs.
+neighbouring tile. Boxes of different classes are never paired. The greedy pass runs in waves
+and measures only the pairs that leave a kept box. Oriented boxes are compared by their exact
+polygon overlap, clipped in numpy for many pairs at once, after a cheap bound has dropped the
+pairs whose envelopes cannot reach the thresholds.
 """
 
 from __future__ import annotations
@@ -93,12 +96,141 @@ def _axis_overlaps(boxes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple:
     return inter, area[i], area[j]
 
 
-def rbox_polygons(rboxes: np.ndarray) -> list:
-    """(N, 5) cx, cy, w, h, angle -> list of shapely polygons."""
-    from .decoders import rbox_corners
-    from .geom import polygons
+def convex_quad_intersection_area(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
+    """Areas of ``qa[k]`` ∩ ``qb[k]`` for (P, 4, 2) convex quadrilaterals, all pairs at once.
 
-    return polygons(rbox_corners(np.asarray(rboxes, dtype=np.float64)))
+    Sutherland–Hodgman: ``qa`` is clipped by the four edge half-planes of ``qb``, vectorised over
+    the pairs (a convex quad clipped four times has at most 8 vertices). Each row keeps its
+    ``n`` vertices first; slots past ``n`` repeat the first vertex, so rings close by themselves.
+    """
+    qa = np.asarray(qa, np.float64)
+    qb = np.asarray(qb, np.float64)
+    p = len(qa)
+    if p == 0:
+        return np.zeros(0, np.float64)
+    m = 8
+    rows = np.arange(p)
+    x = np.empty((p, m))
+    y = np.empty((p, m))
+    x[:, :4], y[:, :4] = qa[..., 0], qa[..., 1]
+    x[:, 4:], y[:, 4:] = qa[:, :1, 0], qa[:, :1, 1]
+    n = np.full(p, 4, np.int64)
+    bx, by = qb[..., 0], qb[..., 1]
+    # orientation of the clip quad: "inside" is the side its interior lies on
+    orient = np.sign((bx * np.roll(by, -1, axis=1) - np.roll(bx, -1, axis=1) * by).sum(axis=1))
+    k = np.arange(m)
+    for e in range(4):
+        ax, ay = bx[:, e : e + 1], by[:, e : e + 1]
+        ex, ey = bx[:, (e + 1) % 4 : (e + 1) % 4 + 1] - ax, by[:, (e + 1) % 4 : (e + 1) % 4 + 1] - ay
+        s = (ex * (y - ay) - ey * (x - ax)) * orient[:, None]
+        # next vertex of each slot: the slot after, and the first one after the last live slot
+        xn, yn, sn = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1), np.roll(s, -1, axis=1)
+        last = np.maximum(n - 1, 0)
+        xn[rows, last], yn[rows, last], sn[rows, last] = x[:, 0], y[:, 0], s[:, 0]
+        live = k < n[:, None]
+        inside = s >= 0
+        cut = live & (inside != (sn >= 0))
+        t = np.clip(s / np.where(cut, s - sn, 1.0), 0.0, 1.0)
+        cx = np.empty((p, 2 * m))
+        cy = np.empty((p, 2 * m))
+        cx[:, 0::2], cy[:, 0::2] = x, y
+        cx[:, 1::2], cy[:, 1::2] = x + t * (xn - x), y + t * (yn - y)
+        valid = np.empty((p, 2 * m), bool)
+        valid[:, 0::2] = live & inside
+        valid[:, 1::2] = cut
+        # compact: the valid vertices of each row, in order, to its first columns
+        pos = np.cumsum(valid, axis=1) - 1
+        r, c = np.nonzero(valid & (pos < m))
+        n = np.minimum(valid.sum(axis=1), m)
+        first = np.argmax(valid, axis=1)
+        x = np.repeat(cx[rows, first][:, None], m, axis=1)
+        y = np.repeat(cy[rows, first][:, None], m, axis=1)
+        x[r, pos[r, c]] = cx[r, c]
+        y[r, pos[r, c]] = cy[r, c]
+    area = np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1)) / 2
+    area[(n < 3) | (orient == 0)] = 0.0
+    return area
+
+
+def _hits(inter, ai, aj, i, j, iou_thr, ios_thr, groups, fragments) -> np.ndarray:
+    """Which pairs suppress: IoU > iou_thr, or IoS > ios_thr where IoS applies."""
+    hit = inter / np.maximum(ai + aj - inter, 1e-12) > iou_thr
+    if ios_thr is not None:
+        hit |= _ios_allowed(i, j, groups, fragments) & (
+            inter / np.maximum(np.minimum(ai, aj), 1e-12) > ios_thr
+        )
+    return hit
+
+
+def _ios_allowed(i, j, groups, fragments) -> np.ndarray:
+    ok = np.ones(i.size, bool)
+    if groups is not None:
+        g = np.asarray(groups)
+        ok &= g[i] != g[j]
+    if fragments is not None:
+        fr = np.asarray(fragments, bool)
+        ok &= fr[i] | fr[j]
+    return ok
+
+
+def _quad_overlaps(corners: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    if a.size == 0:
+        return np.zeros(0, np.float64)
+    return np.concatenate(
+        [
+            convex_quad_intersection_area(corners[a[k : k + chunk]], corners[b[k : k + chunk]])
+            for k in range(0, a.size, chunk)
+        ]
+    )
+
+
+def _rotated_reach(rboxes, boxes, i, j, iou_thr, ios_thr, groups, fragments) -> tuple:
+    """Drop the pairs whose polygon overlap cannot reach the thresholds -> (i, j, areas, corners).
+
+    The bound: the intersection is at most the envelopes' overlap and at most the smaller box.
+    """
+    from .decoders import rbox_corners
+
+    rb = np.asarray(rboxes, np.float64)
+    area = np.abs(rb[:, 2] * rb[:, 3])
+    env_inter, _ei, _ej = _axis_overlaps(boxes, i, j)
+    ai, aj = area[i], area[j]
+    small = np.minimum(ai, aj)
+    bound = np.minimum(env_inter, small)
+    tol = 1e-9  # pairs right at a threshold go to the exact test
+    reach = bound / np.maximum(ai + aj - bound, 1e-12) > iou_thr - tol
+    if ios_thr is not None:
+        reach |= _ios_allowed(i, j, groups, fragments) & (bound / np.maximum(small, 1e-12) > ios_thr - tol)
+    return i[reach], j[reach], area, rbox_corners(rb)
+
+
+def _greedy(order: np.ndarray, rank: np.ndarray, i: np.ndarray, j: np.ndarray, suppresses) -> np.ndarray:
+    """Greedy NMS over candidate pairs (i, j), measuring only the pairs that matter.
+
+    In waves: every undecided box that no undecided better box can still suppress is kept, then
+    ``suppresses(a, b)`` (bool per pair) is asked only for the pairs leaving the newly kept
+    boxes. A box suppressed early costs nothing more: with dense candidates most pairs are never
+    measured. Same result as the sequential greedy pass.
+    """
+    n = len(order)
+    swap = rank[i] > rank[j]
+    src, dst = np.where(swap, j, i), np.where(swap, i, j)  # from the better box to the worse one
+    state = np.zeros(n, np.int8)  # 0 undecided, 1 kept, 2 suppressed
+    while True:
+        undecided = state == 0
+        if not undecided.any():
+            break
+        blocked = np.zeros(n, bool)
+        blocked[dst] = True  # every remaining pair leaves an undecided box
+        new = undecided & ~blocked
+        state[new] = 1
+        out = new[src] & (state[dst] == 0)
+        a, b = src[out], dst[out]
+        if a.size:
+            state[b[suppresses(a, b)]] = 2
+        live = (state[src] == 0) & (state[dst] == 0)
+        src, dst = src[live], dst[live]
+    return order[state[order] == 1]
 
 
 def nms(
@@ -134,56 +266,31 @@ def nms(
         order = np.lexsort((-scores, np.asarray(priority)))
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
-    i, j = candidate_pairs(boxes)
     if class_ids is not None and not agnostic:
         c = np.asarray(class_ids)
+        # classes side by side, far apart, so the grid only pairs boxes of the same class
+        _u, cls_rank = np.unique(c, return_inverse=True)
+        span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
+        shift = cls_rank.reshape(-1).astype(np.float64) * 2.0 * span
+        i, j = candidate_pairs(boxes + np.stack([shift, np.zeros(n), shift, np.zeros(n)], axis=1))
         same = c[i] == c[j]
         i, j = i[same], j[same]
-    if i.size:
-        if rboxes is not None:  # polygons only for the boxes of candidate pairs
-            need = np.unique(np.concatenate([i, j]))
-            polys = [None] * n
-            for k, p in zip(need, rbox_polygons(np.asarray(rboxes)[need])):
-                polys[k] = p
-            inter = np.array([polys[a].intersection(polys[b]).area for a, b in zip(i, j)], np.float64)
-            ai = np.array([polys[a].area for a in i], np.float64)
-            aj = np.array([polys[b].area for b in j], np.float64)
-        else:
-            inter, ai, aj = _axis_overlaps(boxes, i, j)
-        iou = inter / np.maximum(ai + aj - inter, 1e-12)
-        hit = iou > iou_thr
-        if ios_thr is not None:
-            ios = inter / np.maximum(np.minimum(ai, aj), 1e-12)
-            ios_hit = ios > ios_thr
-            if groups is not None:
-                g = np.asarray(groups)
-                ios_hit &= g[i] != g[j]
-            if fragments is not None:
-                fr = np.asarray(fragments, bool)
-                ios_hit &= fr[i] | fr[j]
-            hit |= ios_hit
-        i, j = i[hit], j[hit]
-    if i.size == 0:
-        return order
-    # orient every edge from the better-ranked box to the worse one
-    swap = rank[i] > rank[j]
-    src = np.where(swap, j, i)
-    dst = np.where(swap, i, j)
-    srt = np.argsort(src, kind="stable")
-    src, dst = src[srt], dst[srt]
-    starts = np.searchsorted(src, np.arange(n))
-    ends = np.searchsorted(src, np.arange(n), side="right")
-    involved = np.zeros(n, bool)
-    involved[src] = True
-    involved[dst] = True
-    suppressed = np.zeros(n, bool)
-    for k in order[involved[order]]:  # greedy pass only over boxes that have a conflict
-        if suppressed[k]:
-            continue
-        s, e = starts[k], ends[k]
-        if e > s:
-            suppressed[dst[s:e]] = True
-    return order[~suppressed[order]]
+    else:
+        i, j = candidate_pairs(boxes)
+    if rboxes is not None:  # exact polygon overlaps, only for pairs that can reach a threshold
+        i, j, area, corners = _rotated_reach(rboxes, boxes, i, j, iou_thr, ios_thr, groups, fragments)
+
+        def overlaps(a, b):
+            return _quad_overlaps(corners, a, b), area[a], area[b]
+    else:
+
+        def overlaps(a, b):
+            return _axis_overlaps(boxes, a, b)
+
+    def suppresses(a, b):
+        return _hits(*overlaps(a, b), a, b, iou_thr, ios_thr, groups, fragments)
+
+    return _greedy(order, rank, i, j, suppresses)
 
 
 def nms_reference(

@@ -84,11 +84,104 @@ def resolve_band_map(
     return bands, alpha
 
 
+_MAX_BLOCKS_CHECKED = 65536
+
+
+def _file_size(path: str) -> Optional[int]:
+    from osgeo import gdal
+
+    st = gdal.VSIStatL(str(path))
+    return int(st.size) if st is not None and st.size > 0 else None
+
+
+def _block_end(src, col: int, row: int, bidx: int = 1, ovr: Optional[int] = None) -> int:
+    off = src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=bidx, ovr=ovr)
+    size = src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=bidx, ovr=ovr)
+    try:
+        return int(off or 0) + int(size or 0)
+    except ValueError:
+        return 0
+
+
+def check_complete(src, path: str) -> None:
+    """Refuse a GeoTIFF/COG whose tiles or strips lie past the end of the file (truncated copy).
+
+    GDAL opens such a file (a 1 KB stub even reads as 'no CRS') and fails only when the missing
+    blocks are read, deep in a run; the block offsets in the header tell it up front.
+    """
+    from .params import is_local_path
+
+    if src.driver != "GTiff" or not is_local_path(path):  # remote: no extra request (caches, quotas)
+        return
+    size = _file_size(path)
+    if size is None:
+        return
+    bh, bw = src.block_shapes[0]
+    nx, ny = -(-src.width // bw), -(-src.height // bh)
+    if nx * ny <= _MAX_BLOCKS_CHECKED:
+        cells = [(i, j) for j in range(ny) for i in range(nx)]
+    else:  # GDAL writes blocks in row order: the last row holds the highest offsets
+        cells = [(i, ny - 1) for i in range(nx)] + [(0, 0), (nx - 1, 0)]
+    need = max((_block_end(src, i, j) for i, j in cells), default=0)
+    for b in range(2, src.count + 1):  # band-interleaved files
+        need = max(need, _block_end(src, nx - 1, ny - 1, bidx=b))
+    for k, factor in enumerate(src.overviews(1) if src.count else []):
+        oh, ow = -(-src.height // factor), -(-src.width // factor)
+        need = max(need, _block_end(src, -(-ow // bw) - 1, -(-oh // bh) - 1, ovr=k))
+    if need > size:
+        raise UserInputError(
+            tr(
+                "The raster '{path}' is incomplete: its data needs {need} bytes but the file holds "
+                "only {size} (an interrupted download or copy). Download or copy it again."
+            ).format(path=path, need=need, size=size)
+        )
+
+
+def open_raster(path: str):
+    """``rasterio.open`` for reading imagery, with errors as one sentence naming the file.
+
+    Checks that a GeoTIFF is complete (:func:`check_complete`) so a truncated file is refused
+    before any work, not mid-run.
+    """
+    import rasterio
+
+    from .params import is_local_path
+
+    # a remote raster: do not list its folder on the server looking for sidecar files
+    env = {} if is_local_path(path) else {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+    try:
+        with rasterio.Env(**env):
+            src = rasterio.open(path)
+    except Exception as exc:
+        raise raster_error(path, exc) from exc
+    try:
+        check_complete(src, str(path))
+    except BaseException:
+        src.close()
+        raise
+    return src
+
+
+def raster_error(path: str, exc: BaseException, reading: bool = False) -> UserInputError:
+    """The user-facing error for a raster GDAL cannot open or read."""
+    msg = " ".join(str(exc).split())[:200]
+    if reading:
+        text = tr(
+            "The raster '{path}' could not be read ({err}): the file is damaged or incomplete. "
+            "Download or copy it again."
+        )
+    else:
+        text = tr(
+            "The raster '{path}' cannot be opened ({err}). Check that the file exists and is a complete "
+            "GeoTIFF, COG or other GDAL raster."
+        )
+    return UserInputError(text.format(path=path, err=msg))
+
+
 class RasterioWindowReader:
     """Reads grid windows from a GDAL-readable raster (file, VRT, COG over ``/vsicurl/``)."""
 
     def __init__(self, raster: str, grid: Grid, bands: Sequence[int], alpha: Optional[int] = None):
-        import rasterio
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
@@ -96,7 +189,8 @@ class RasterioWindowReader:
         self.bands = list(bands)
         self.channels = len(self.bands)
         self._lock = threading.Lock()
-        self._src = rasterio.open(raster)
+        self._path = str(raster)
+        self._src = open_raster(raster)
         self._vrt = None
         self._alpha = alpha
         if grid.native:
@@ -119,6 +213,8 @@ class RasterioWindowReader:
 
     def read(self, col: int, row: int, width: int, height: int) -> tuple:
         """Bands (C, h, w) in the raster's dtype and the valid-pixel mask of a grid window."""
+        from rasterio._err import CPLE_BaseError
+        from rasterio.errors import RasterioError
         from rasterio.windows import Window
 
         g = self.grid
@@ -130,13 +226,16 @@ class RasterioWindowReader:
             return np.zeros((self.channels, height, width), np.uint8), valid
         win = Window(c0 + self._dx, r0 + self._dy, c1 - c0, r1 - r0)
         with self._lock:
-            data = self._ds.read(self.bands, window=win)
-            if self._alpha is not None:
-                m = self._ds.read(self._alpha, window=win) > 0
-            elif self._vrt is not None or self._nodata is not None:
-                m = self._ds.read_masks(1, window=win) > 0
-            else:
-                m = None
+            try:
+                data = self._ds.read(self.bands, window=win)
+                if self._alpha is not None:
+                    m = self._ds.read(self._alpha, window=win) > 0
+                elif self._vrt is not None or self._nodata is not None:
+                    m = self._ds.read_masks(1, window=win) > 0
+                else:
+                    m = None
+            except (RasterioError, CPLE_BaseError, OSError) as exc:
+                raise raster_error(self._path, exc, reading=True) from exc
         if data.shape[1:] == (height, width) and c0 == col and r0 == row:
             out = data
             valid = m if m is not None else np.ones((height, width), bool)
@@ -162,7 +261,5 @@ class RasterioWindowReader:
 
 def raster_band_info(raster: str) -> tuple:
     """(band count, colour interpretations) of a raster, for :func:`resolve_band_map`."""
-    import rasterio
-
-    with rasterio.open(raster) as src:
+    with open_raster(raster) as src:
         return src.count, [c.name for c in src.colorinterp]

@@ -23,9 +23,11 @@ import numpy as np
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..i18n import tr
 from . import geom as G
+from .clip import clip_to_plan
 from .decoders import decode_detections, decode_semantic, materialise_masks, output_mapping
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
+from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import PartialResult, SegmentStitcher, merge_results
@@ -467,6 +469,19 @@ def run_detection(
     wall0, cpu0 = time.perf_counter(), time.process_time()
     started = _dt.datetime.now(_dt.timezone.utc)
     notes: list = []
+    check_detection_params(
+        raster=raster if reader_factory is None else None,
+        mask=mask,
+        conf=conf,
+        iou=iou,
+        ios=ios,
+        seg_thresh=seg_thresh,
+        batch_size=batch_size,
+        tile_size=tile_size,
+        overlap=overlap,
+        threads=threads,
+        out_crs=out_crs,
+    )
     if out_path is not None:
         check_output_path(out_path)
     spec = (
@@ -567,6 +582,8 @@ def run_detection(
         min_area_px=small,
         simplify_px=simp,
     )
+    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+    feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
     timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
     geoms = feats.geoms
     crs_out = to_crs(out_crs) if out_crs is not None else plan.grid.crs

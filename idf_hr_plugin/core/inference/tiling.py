@@ -14,6 +14,9 @@ from . import geom as G
 
 # metropolitan France (lon/lat) -> Lambert-93 is the natural working CRS there
 _FRANCE_LONLAT = (-5.5, 41.0, 10.0, 51.5)
+# a projected CRS whose unit differs from a ground metre by more than this at the place (Web
+# Mercator, feet...) is resampled to a metric CRS; Lambert-93 and UTM stay within 0.1 % there
+METRIC_TOLERANCE = 0.01
 
 
 @dataclass
@@ -72,13 +75,14 @@ class TilePlan:
     extent: tuple = ()  # bounds in grid CRS
     raster_crs: Any = None
     notes: list = field(default_factory=list)
+    footprint: Any = None  # the raster's outline in grid CRS (shapely polygon)
 
     @property
     def area_km2(self) -> float:
-        if self.mask is not None:
-            return float(self.mask.area) / 1e6
-        x0, y0, x1, y1 = self.extent
-        return (x1 - x0) * (y1 - y0) / 1e6
+        """Area analysed: raster footprint ∩ extent ∩ mask (a mask larger than the imagery does not count)."""
+        from .clip import analysed_area
+
+        return float(analysed_area(self).area) / 1e6
 
     @property
     def pixels(self) -> int:
@@ -131,6 +135,48 @@ def choose_work_crs(raster_crs, raster_bounds) -> tuple:
     return CRS.from_epsg(epsg), "EPSG:{} (UTM {}{})".format(epsg, zone, "N" if lat >= 0 else "S")
 
 
+def ground_scale(crs, x: float, y: float) -> float:
+    """CRS units per ground metre at (x, y) in ``crs``: the east/north value furthest from 1.
+
+    Measured by stepping 10 m on the WGS84 ellipsoid, so it covers projections that are not
+    conformal to the ground there (Web Mercator: ~1.5 at Paris) and non-metre units (feet).
+    """
+    from pyproj import CRS as PCRS
+    from pyproj import Geod, Transformer
+
+    src = PCRS.from_wkt(crs.to_wkt()) if hasattr(crs, "to_wkt") else PCRS.from_user_input(crs)
+    wgs = PCRS.from_epsg(4326)
+    to_geo = Transformer.from_crs(src, wgs, always_xy=True)
+    from_geo = Transformer.from_crs(wgs, src, always_xy=True)
+    lon, lat = to_geo.transform(x, y)
+    geod = Geod(ellps="WGS84")
+    step = 10.0
+    worst = 1.0
+    for azimuth in (90.0, 0.0):
+        lon2, lat2, _ = geod.fwd(lon, lat, azimuth, step)
+        x2, y2 = from_geo.transform(lon2, lat2)
+        k = math.hypot(x2 - x, y2 - y) / step
+        if not math.isfinite(k) or k <= 0:
+            return float("nan")
+        if abs(k - 1.0) > abs(worst - 1.0):
+            worst = k
+    return worst
+
+
+def metric_at_place(crs, bounds, tolerance: float = METRIC_TOLERANCE) -> tuple:
+    """(is the CRS in ground metres at the centre of ``bounds``, CRS units per ground metre)."""
+    if crs.is_geographic:
+        return False, float("nan")
+    x0, y0, x1, y1 = bounds
+    try:
+        k = ground_scale(crs, (x0 + x1) / 2, (y0 + y1) / 2)
+    except Exception:  # a CRS pyproj cannot transform: keep it as it is
+        return True, 1.0
+    if not math.isfinite(k):
+        return True, 1.0
+    return abs(k - 1.0) <= tolerance, k
+
+
 def to_crs(value) -> Any:
     """``"EPSG:2154"``, ``2154``, WKT or a CRS -> rasterio CRS."""
     from rasterio.crs import CRS
@@ -145,6 +191,28 @@ def to_crs(value) -> Any:
         raise UserInputError(
             tr("'{crs}' is not a coordinate reference system I know.").format(crs=value)
         ) from exc
+
+
+def _footprint(src, grid_crs, n: int = 32):
+    """Outline of the raster's pixels in ``grid_crs`` (edges densified, so a warp's curve shows)."""
+    from shapely.geometry import Polygon
+
+    w, h, t = src.width, src.height, src.transform
+    ring = (
+        [(w * k / n, 0.0) for k in range(n)]
+        + [(float(w), h * k / n) for k in range(n)]
+        + [(w * (n - k) / n, float(h)) for k in range(n)]
+        + [(0.0, h * (n - k) / n) for k in range(n)]
+    )
+    poly = Polygon([t * p for p in ring])
+    if grid_crs == src.crs:
+        return poly
+    return transform_geom(poly, src.crs, grid_crs)
+
+
+def _crs_label(crs) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else (crs.to_string()[:60] or "?")
 
 
 def transform_geom(geom, src_crs, dst_crs):
@@ -169,12 +237,12 @@ def plan_tiles(
 ) -> TilePlan:
     """Plan tiles over ``extent`` (default: the raster, or the mask's bounds) at ``gsd_m``.
 
-    The grid is in the raster's CRS when it is projected; a geographic raster is warped to
-    Lambert-93 (in France) or its UTM zone — said in ``plan.notes`` — or refused when
-    ``geographic="error"``. ``mask``: shapely geometry (or list) in ``mask_crs``; tiles that do
+    The grid is in the raster's CRS when it is projected and in ground metres at the place; a
+    geographic raster, or one whose CRS units are not ground metres there (Web Mercator, feet:
+    measured with :func:`ground_scale`), is warped to Lambert-93 (in France) or its UTM zone —
+    said in ``plan.notes`` — or, if geographic, refused when ``geographic="error"``. ``mask``: shapely geometry (or list) in ``mask_crs``; tiles that do
     not touch it are skipped and counted.
     """
-    import rasterio
     from affine import Affine
     from rasterio.warp import transform_bounds
 
@@ -188,12 +256,9 @@ def plan_tiles(
                 ov=overlap, ts=tile_size
             )
         )
-    try:
-        src = rasterio.open(raster)
-    except Exception as exc:
-        raise UserInputError(
-            tr("The raster '{path}' cannot be opened ({err}).").format(path=raster, err=str(exc)[:200])
-        ) from exc
+    from .reader import open_raster
+
+    src = open_raster(raster)
     notes: list = []
     with src:
         src_crs = src.crs
@@ -204,7 +269,17 @@ def plan_tiles(
                 )
             )
         grid_crs = to_crs(work_crs) if work_crs is not None else src_crs
-        if grid_crs.is_geographic:
+        metric, k = metric_at_place(grid_crs, src.bounds) if work_crs is None else (True, 1.0)
+        if not grid_crs.is_geographic and not metric:
+            grid_crs, label = choose_work_crs(src_crs, src.bounds)
+            notes.append(
+                tr(
+                    "The raster's CRS ({src}) does not measure ground metres here (1 unit = {m:.3f} m on "
+                    "the ground): it is resampled on the fly to the metric CRS {crs} for detection, so "
+                    "resolution and areas are true; results are written in {crs}."
+                ).format(src=_crs_label(src_crs), m=1.0 / k, crs=label)
+            )
+        elif grid_crs.is_geographic:
             if geographic == "error" or work_crs is not None:
                 raise UserInputError(
                     tr(
@@ -221,6 +296,7 @@ def plan_tiles(
             )
         same_crs = grid_crs == src_crs
         native_res = abs(src.transform.a)
+        footprint = _footprint(src, grid_crs)
         if same_crs:
             rbounds = tuple(src.bounds)
         else:
@@ -340,6 +416,7 @@ def plan_tiles(
         extent=(x0, y0, x1, y1),
         raster_crs=src_crs,
         notes=notes,
+        footprint=footprint,
     )
 
 

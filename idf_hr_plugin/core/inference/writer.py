@@ -1,8 +1,13 @@
-"""Atomic GeoPackage output: one layer per run + the ``idfhr_runs`` table of run reports.
+"""GeoPackage output: one layer per run + the ``idfhr_runs`` table of run reports.
 
-Everything is written to a temporary file in the destination folder and moved into place with
-``os.replace`` when complete. Writing into an existing GeoPackage copies it first, so its
-earlier layers are kept and a failed or cancelled run leaves it untouched.
+A new file is written to a hidden temporary file in the destination folder and linked into
+place when complete. A layer added to an existing GeoPackage is written in place inside one
+SQLite transaction that holds the file's write lock: a second writer waits for the first (it
+does not fail, and neither run is lost), tables edited by other programs are kept, and the
+file keeps its permissions, owner and symlinks. A failed, cancelled or killed run changes
+nothing: SQLite rolls an interrupted transaction back the next time the file is opened, and a
+temporary file left by a killed process is removed by the next run writing into that folder
+(the mechanism is :mod:`..gpkg_tx`, shared by every GeoPackage writer of the plugin).
 """
 
 from __future__ import annotations
@@ -10,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import UserInputError
-from ..fsutil import is_disk_full
+from ..gpkg_tx import LOCK_WAIT_S, add_to_gpkg
 from ..i18n import tr
+from ..tempfiles import temp_path
 
 RUNS_TABLE = "idfhr_runs"
 FIELDS = (
@@ -49,7 +53,7 @@ def check_output_path(out_path: str | os.PathLike) -> Path:
         )
     if p.exists() and not p.is_file():
         raise UserInputError(tr("The output '{path}' exists and is not a file.").format(path=p))
-    probe = parent / f".idfhr_write_probe_{uuid.uuid4().hex}"
+    probe = temp_path(p, ".probe")
     try:
         with open(probe, "wb"):
             pass
@@ -62,6 +66,12 @@ def check_output_path(out_path: str | os.PathLike) -> Path:
         ) from exc
     if p.exists() and not os.access(p, os.R_OK):
         raise UserInputError(tr("The existing output '{path}' cannot be read.").format(path=p))
+    if p.exists() and not os.access(p, os.W_OK):  # results are added to it in place
+        raise UserInputError(
+            tr(
+                "The existing output '{path}' is read-only: make it writable or choose another file name."
+            ).format(path=p)
+        )
     return p
 
 
@@ -71,12 +81,60 @@ def layer_name_for(model_name: str, when: str) -> str:
     return f"{base[:40]}_{when}"
 
 
-def _cleanup(tmp: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        try:
-            os.unlink(str(tmp) + suffix)
-        except OSError:
-            pass
+def _fill(
+    ds: Any,
+    layer_name: str,
+    crs_wkt: str,
+    geoms: Sequence[Any],
+    records: dict,
+    run_record: dict,
+    multipolygon: bool,
+) -> str:
+    """Add the result layer and its ``idfhr_runs`` row to an open datasource; returns the layer name."""
+    from osgeo import ogr, osr
+
+    existing = {ds.GetLayer(i).GetName().lower() for i in range(ds.GetLayerCount())}
+    name, k = layer_name, 2
+    while name.lower() in existing:
+        name, k = f"{layer_name}_{k}", k + 1
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    gtype = ogr.wkbMultiPolygon if multipolygon else ogr.wkbPolygon
+    lyr = ds.CreateLayer(name, srs, gtype, options=["SPATIAL_INDEX=YES", "FID=fid"])
+    ftypes = {"int": ogr.OFTInteger, "str": ogr.OFTString, "real": ogr.OFTReal}
+    for fname, ftype in FIELDS:
+        lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
+    defn = lyr.GetLayerDefn()
+    cols = [(fname, ftype, records[fname]) for fname, ftype in FIELDS]
+    for i, g in enumerate(geoms):
+        f = ogr.Feature(defn)
+        for fname, ftype, vals in cols:
+            v = vals[i]
+            if v is None:
+                continue
+            f.SetField(fname, int(v) if ftype == "int" else float(v) if ftype == "real" else str(v))
+        og = ogr.CreateGeometryFromWkb(g.wkb)
+        if multipolygon:
+            og = ogr.ForceToMultiPolygon(og)
+        f.SetGeometry(og)
+        lyr.CreateFeature(f)
+    runs = ds.GetLayerByName(RUNS_TABLE)
+    if runs is None:
+        runs = ds.CreateLayer(RUNS_TABLE, None, ogr.wkbNone)
+        for fname in ("run_id", "layer", "created_at", "model", "model_sha256", "report_json"):
+            runs.CreateField(ogr.FieldDefn(fname, ogr.OFTString))
+    f = ogr.Feature(runs.GetLayerDefn())
+    f.SetField("run_id", str(run_record.get("run_id", "")))
+    f.SetField("layer", name)
+    f.SetField("created_at", str(run_record.get("started_at", "")))
+    f.SetField("model", str(run_record.get("model_name", "")))
+    f.SetField("model_sha256", str(run_record.get("model_sha256", "")))
+    f.SetField("report_json", json.dumps(dict(run_record, layer=name), default=str))
+    runs.CreateFeature(f)
+    for done in (lyr, runs):  # spatial index, extent and counts now, inside the transaction (not at close)
+        done.SyncToDisk()
+    return name
 
 
 def write_gpkg(
@@ -88,94 +146,18 @@ def write_gpkg(
     run_record: dict,
     *,
     multipolygon: bool = False,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> str:
-    """Write one result layer (+ a row in ``idfhr_runs``) atomically; returns the layer name used.
+    """Write one result layer (+ a row in ``idfhr_runs``) as one all-or-nothing step; returns the layer name.
 
     ``records`` maps each name of :data:`FIELDS` to a sequence as long as ``geoms`` (shapely,
-    in ``crs_wkt``). ``run_record`` is the run report (stored as JSON).
+    in ``crs_wkt``). ``run_record`` is the run report (stored as JSON). A free name is chosen
+    (``name_2``...) when ``layer_name`` exists. Another writer of the same file is waited for
+    up to ``lock_wait_s`` seconds.
     """
-    from osgeo import gdal, ogr, osr
-
-    gdal.UseExceptions()
-    ogr.UseExceptions()
     out = check_output_path(out_path)
-    tmp = out.parent / f".{out.stem}.{uuid.uuid4().hex[:8]}.tmp.gpkg"
-    ds = None
-    try:
-        if out.exists():
-            shutil.copyfile(out, tmp)
-            ds = ogr.Open(str(tmp), update=1)
-            if ds is None or ds.GetDriver().GetName() != "GPKG":
-                raise UserInputError(
-                    tr("The existing output '{path}' is not a GeoPackage; choose another file name.").format(
-                        path=out
-                    )
-                )
-        else:
-            ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
-        existing = {ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())}
-        name, k = layer_name, 2
-        while name in existing:
-            name, k = f"{layer_name}_{k}", k + 1
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(crs_wkt)
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        gtype = ogr.wkbMultiPolygon if multipolygon else ogr.wkbPolygon
-        lyr = ds.CreateLayer(name, srs, gtype, options=["SPATIAL_INDEX=YES", "FID=fid"])
-        ftypes = {"int": ogr.OFTInteger, "str": ogr.OFTString, "real": ogr.OFTReal}
-        for fname, ftype in FIELDS:
-            lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
-        defn = lyr.GetLayerDefn()
-        ds.StartTransaction()
-        cols = [(fname, ftype, records[fname]) for fname, ftype in FIELDS]
-        for i, g in enumerate(geoms):
-            f = ogr.Feature(defn)
-            for fname, ftype, vals in cols:
-                v = vals[i]
-                if v is None:
-                    continue
-                f.SetField(fname, int(v) if ftype == "int" else float(v) if ftype == "real" else str(v))
-            og = ogr.CreateGeometryFromWkb(g.wkb)
-            if multipolygon:
-                og = ogr.ForceToMultiPolygon(og)
-            f.SetGeometry(og)
-            lyr.CreateFeature(f)
-        ds.CommitTransaction()
-        runs = ds.GetLayerByName(RUNS_TABLE)
-        if runs is None:
-            runs = ds.CreateLayer(RUNS_TABLE, None, ogr.wkbNone)
-            for fname in ("run_id", "layer", "created_at", "model", "model_sha256", "report_json"):
-                runs.CreateField(ogr.FieldDefn(fname, ogr.OFTString))
-        f = ogr.Feature(runs.GetLayerDefn())
-        f.SetField("run_id", str(run_record.get("run_id", "")))
-        f.SetField("layer", name)
-        f.SetField("created_at", str(run_record.get("started_at", "")))
-        f.SetField("model", str(run_record.get("model_name", "")))
-        f.SetField("model_sha256", str(run_record.get("model_sha256", "")))
-        f.SetField("report_json", json.dumps(dict(run_record, layer=name), default=str))
-        runs.CreateFeature(f)
-        ds = None  # close: flush everything before the move
-        os.replace(tmp, out)
-        return name
-    except (UserInputError, KeyboardInterrupt):
-        ds = None
-        _cleanup(tmp)
-        raise
-    except Exception as exc:
-        ds = None
-        _cleanup(tmp)
-        if is_disk_full(exc, out.parent):
-            raise UserInputError(
-                tr(
-                    "There is not enough free disk space in {folder} to write the results. Free some "
-                    "space or choose another output folder; nothing was changed."
-                ).format(folder=out.parent)
-            ) from exc
-        raise UserInputError(
-            tr("Writing the GeoPackage '{path}' failed ({err}); nothing was changed.").format(
-                path=out, err=str(exc)[:200]
-            )
-        ) from exc
+    args = (layer_name, crs_wkt, geoms, records, run_record, multipolygon)
+    return add_to_gpkg(out, lambda ds: _fill(ds, *args), lock_wait_s=lock_wait_s)
 
 
 def read_runs(gpkg: str | os.PathLike) -> list:

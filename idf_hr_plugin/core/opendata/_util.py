@@ -6,12 +6,14 @@ import difflib
 import math
 import os
 import re
-import tempfile
+import shutil
 import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+
+from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
 
 _PUNCT = re.compile(r"[^a-z0-9]+")
 _ABBREV = {"st": "saint", "ste": "sainte"}
@@ -76,21 +78,23 @@ def utc_now() -> datetime:
 def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; on success it is ``os.replace``d onto ``dest``.
 
-    On any exception the temporary file is removed and ``dest`` is untouched.
+    On any exception the temporary file is removed and ``dest`` is untouched. A symlink ``dest``
+    stays a link (the file it points to is replaced) and a replaced file keeps its permissions;
+    temporary files of ``dest`` left by killed processes are removed first.
     """
     dest = Path(dest)
+    if dest.is_symlink():
+        dest = Path(os.path.realpath(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()  # writers (GDAL) want to create the file themselves
+    remove_stale_temps(dest)
+    tmp = temp_path(dest, suffix or dest.suffix)  # not created: writers (GDAL) create it themselves
     try:
         yield tmp
+        if dest.exists() and tmp.exists():
+            shutil.copymode(dest, tmp)
         os.replace(tmp, dest)
     finally:
-        for leftover in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
-            if leftover.exists():
-                leftover.unlink()
+        remove_with_sidecars(tmp)
 
 
 _DEPTH = {"Point": 1, "MultiPoint": 2, "LineString": 2, "MultiLineString": 3, "Polygon": 3, "MultiPolygon": 4}

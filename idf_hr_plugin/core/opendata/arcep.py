@@ -183,6 +183,16 @@ def load_ftth(path: str | os.PathLike[str], aliases: Mapping[str, Sequence[str]]
 
 def _load_wide(table: Table, ci: int, quarter_cols, al) -> FtthData:
     fi = table.column(al["field"])
+    if fi is None and _has_repeated_codes(table, ci):
+        # Several rows per commune and no column saying which one holds the counts: reading them all
+        # would let the last row (e.g. the coverage band) overwrite the connectable premises.
+        raise UserInputError(
+            missing_columns_message(
+                table.path.name,
+                {tr("row selector (which rows hold the connectable premises)"): al["field"]},
+                table.header,
+            )
+        )
     wanted = {norm_text(a) for a in al["connectable"]}
     data: dict[str, dict[str, int]] = {}
     for row in table.rows:
@@ -204,7 +214,49 @@ def _load_wide(table: Table, ci: int, quarter_cols, al) -> FtthData:
             )
         )
     quarters = _sort_quarters(_canon_quarter(h) for _, h in quarter_cols)
+    check_counts(data, table.path.name)
     return FtthData(data, quarters, source=str(table.path))
+
+
+def _has_repeated_codes(table: Table, ci: int) -> bool:
+    seen: set[str] = set()
+    for row in table.rows:
+        code = _insee(row[ci])
+        if code in seen:
+            return True
+        if code:
+            seen.add(code)
+    return False
+
+
+# Paris had about 1.5 million premises (Logements + Établissements) and over 1.4 million of them
+# connectable in 2018; a few thousand at most means the file is not a count of connectable premises.
+PARIS_MIN_CONNECTABLE = 10_000
+# Below this many communes with non-zero values, "every value <= 100" may simply be small villages.
+BAND_CHECK_MIN_COMMUNES = 20
+
+
+def check_counts(data: Mapping[str, Mapping[str, int]], file: str) -> None:
+    """Refuse connectable-premises figures that cannot be counts (bands, percentages, Paris far too low)."""
+    paris = data.get("75056") or {}
+    if paris and max(paris.values()) < PARIS_MIN_CONNECTABLE:
+        q, v = max(paris.items(), key=lambda kv: kv[1])
+        raise UserInputError(
+            tr(
+                "{file} gives Paris (75056) only {n} connectable premises ({q}), whereas Paris has about "
+                "1.5 million premises: these figures are not counts of connectable premises. Check the "
+                "row selector (Champ) and the quarter columns of the file."
+            ).format(file=file, n=v, q=q)
+        )
+    nonzero = [c for c, qs in data.items() if any(qs.values())]
+    if len(nonzero) >= BAND_CHECK_MIN_COMMUNES and all(v <= 100 for qs in data.values() for v in qs.values()):
+        raise UserInputError(
+            tr(
+                "Every connectable-premises value of {file} is between 0 and 100 for {n} communes: they look "
+                "like percentages or coverage bands, not counts of premises. Check the row selector (Champ) "
+                "and that the file is the deployment file (Locaux Raccordables)."
+            ).format(file=file, n=len(nonzero))
+        )
 
 
 def _load_long(table: Table, ci: int | None, al) -> FtthData:
@@ -235,6 +287,7 @@ def _load_long(table: Table, ci: int | None, al) -> FtthData:
             premises[code] = int(p)
         if ni is not None:
             names[code] = row[ni]
+    check_counts(data, table.path.name)
     return FtthData(data, _sort_quarters(quarters), premises, names, str(table.path))
 
 
@@ -404,9 +457,38 @@ def compute_coverage(
             r = _row("commune", c.insee, c.nom, c.ept_id, c.ept_nom, q, num, int(den))
             capped += r.capped
             rows.append(r)
+    _check_rates(rows)
     epts = aggregate(rows, "ept")
     mgp = aggregate(rows, "mgp")
     return CoverageResult(rows, epts, mgp, quarters, capped, missing_c, missing_p)
+
+
+# ARCEP and INSEE counts differ by year, so a commune can exceed 100 % a little (the real 2017-2018
+# files peak at 148 %); many communes far above means the premises do not match the FttH file.
+IMPOSSIBLE_RATE = 1.5
+IMPOSSIBLE_SHARE = 0.1
+
+
+def _check_rates(rows: Sequence[CoverageRow]) -> None:
+    over = [r for r in rows if r.premises and r.connectable > IMPOSSIBLE_RATE * r.premises]
+    communes = {r.code for r in over}
+    if len(communes) >= 5 and len(over) > IMPOSSIBLE_SHARE * len(rows):
+        ex = over[0]
+        raise UserInputError(
+            tr(
+                "{n} communes have more than {pct} % of their premises connectable (e.g. {nom} {code}, {q}: "
+                "{num} connectable for {den} premises): the premises file does not match the FttH file. "
+                "Check that the premises are Logements + Établissements of the same communes."
+            ).format(
+                n=len(communes),
+                pct=int(IMPOSSIBLE_RATE * 100),
+                nom=ex.nom,
+                code=ex.code,
+                q=ex.quarter,
+                num=ex.connectable,
+                den=ex.premises,
+            )
+        )
 
 
 def aggregate(rows: Sequence[CoverageRow], level: str) -> list[CoverageRow]:

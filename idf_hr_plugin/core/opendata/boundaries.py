@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import NetworkError, UserInputError
+from ..gdal_errors import with_gdal_exceptions
 from ..http import HttpClient, default_client
 from ..i18n import tr
 from . import gpkgio
@@ -320,10 +321,10 @@ def _features_of(obj: Any, host: str) -> list[dict[str, Any]]:
     )
 
 
+@with_gdal_exceptions
 def _transform(pts: list[tuple[float, float]], src: int, dst: int) -> list[tuple[float, float]]:
     from osgeo import osr
 
-    osr.UseExceptions()
     s, d = osr.SpatialReference(), osr.SpatialReference()
     s.ImportFromEPSG(src)
     d.ImportFromEPSG(dst)

@@ -1,5 +1,9 @@
 """GeoPackage reading and writing with GDAL/OGR, always atomic, with a small metadata table.
 
+A layer is added through :func:`..gpkg_tx.add_to_gpkg`: a new file appears only once complete;
+in an existing GeoPackage the layer is written in place in one transaction (a layer of the same
+name is replaced, the other layers and tables are kept), and a failed write changes nothing.
+
 Every GeoPackage written here carries a plain SQLite table ``idf_hr_metadata(key, value)``
 (source URL, dataset id, retrieval date, licence, feature count, ``complete=1``). QGIS ignores
 it; the cache uses it to tell a finished file from a broken one.
@@ -11,11 +15,13 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import UserInputError
+from ..gdal_errors import with_gdal_exceptions
+from ..gpkg_tx import add_to_gpkg, drop_layer, sql_literal
 from ..i18n import tr
-from ._util import atomic_path
+from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
 
 META_TABLE = "idf_hr_metadata"
 
@@ -24,14 +30,13 @@ FieldSpec = Sequence[tuple[str, str]]
 
 
 def _gdal():
+    # callers are wrapped in with_gdal_exceptions: GDAL's error mode is never left changed
     from osgeo import gdal, ogr, osr
 
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    osr.UseExceptions()
     return gdal, ogr, osr
 
 
+@with_gdal_exceptions
 def _srs(epsg: int):
     _, _, osr = _gdal()
     srs = osr.SpatialReference()
@@ -54,6 +59,46 @@ def write_metadata(gpkg: str | os.PathLike[str], meta: Mapping[str, Any]) -> Non
         con.close()
 
 
+def _write_metadata_sql(ds: Any, meta: Mapping[str, Any]) -> None:
+    """:func:`write_metadata` through an open OGR datasource (inside its transaction)."""
+    ds.ExecuteSQL(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+    for k, v in meta.items():  # OGR's SQL takes no parameters: the values are quoted by sql_literal
+        row = f"({sql_literal(k)}, {sql_literal('' if v is None else v)})"
+        ds.ExecuteSQL(f"INSERT OR REPLACE INTO {META_TABLE} (key, value) VALUES {row}")  # noqa: S608
+
+
+def _finish_meta(metadata: Mapping[str, Any] | None, layer: str, count: int) -> dict[str, Any]:
+    meta = dict(metadata or {})
+    meta.setdefault("feature_count", count)
+    meta["layer"] = layer
+    meta["complete"] = "1"
+    return meta
+
+
+def _fill_layer(
+    ds: Any,
+    layer: str,
+    srs: Any,
+    gtype: int,
+    field_defns: Sequence[Any],
+    make_features: Callable[[Any], Iterator[Any]],
+    metadata: Mapping[str, Any] | None,
+) -> int:
+    """Replace ``layer`` of an open datasource by the features ``make_features(defn)`` yields (inside
+    the caller's transaction) and record it in ``idf_hr_metadata``; returns the feature count."""
+    drop_layer(ds, layer)
+    lyr = ds.CreateLayer(layer, srs=srs, geom_type=gtype)
+    for fdefn in field_defns:
+        lyr.CreateField(fdefn)
+    n = 0
+    for f in make_features(lyr.GetLayerDefn()):
+        lyr.CreateFeature(f)
+        n += 1
+    lyr.SyncToDisk()  # spatial index, extent and counts now, inside the transaction
+    _write_metadata_sql(ds, _finish_meta(metadata, layer, n))
+    return n
+
+
 def read_metadata(gpkg: str | os.PathLike[str]) -> dict[str, str]:
     """The ``idf_hr_metadata`` table as a dict (empty if absent); raises ``sqlite3.DatabaseError`` if corrupt."""
     uri = Path(gpkg).resolve().as_uri() + "?mode=ro"
@@ -69,6 +114,7 @@ def read_metadata(gpkg: str | os.PathLike[str]) -> dict[str, str]:
         con.close()
 
 
+@with_gdal_exceptions
 def layer_feature_count(dsn: str | os.PathLike[str], layer: str | None = None) -> int:
     """Number of features of a layer (first layer when ``layer`` is None)."""
     _, ogr, _ = _gdal()
@@ -79,6 +125,7 @@ def layer_feature_count(dsn: str | os.PathLike[str], layer: str | None = None) -
     return int(lyr.GetFeatureCount())
 
 
+@with_gdal_exceptions
 def convert_to_gpkg(
     src: str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -88,10 +135,15 @@ def convert_to_gpkg(
 ) -> int:
     """Convert any OGR-readable vector (GeoJSON, CSV+VRT, /vsizip/ shapefile...) to a GeoPackage layer.
 
-    Written to a temporary file and moved onto ``dest`` only when complete; returns the feature count.
+    Converted into a temporary GeoPackage first, then added to ``dest`` as one all-or-nothing
+    step (see the module doc: other layers of an existing ``dest`` are kept); returns the
+    feature count.
     """
-    gdal, _, _ = _gdal()
-    with atomic_path(dest, ".gpkg") as tmp:
+    gdal, ogr, _ = _gdal()
+    dest = Path(dest)
+    remove_stale_temps(dest)
+    tmp = temp_path(dest, ".gpkg")
+    try:
         opts = gdal.VectorTranslateOptions(
             format="GPKG",
             layerName=layer,
@@ -101,18 +153,35 @@ def convert_to_gpkg(
         if out is None:
             raise UserInputError(tr("GDAL could not convert {src} to a GeoPackage.").format(src=src))
         out = None  # close
-        count = layer_feature_count(tmp, layer)
-        meta = dict(metadata or {})
-        meta.setdefault("feature_count", count)
-        meta["layer"] = layer
-        meta["complete"] = "1"
-        write_metadata(tmp, meta)
-    return count
+        converted = ogr.Open(str(tmp))
+
+        def copies(defn: Any) -> Iterator[Any]:
+            for f in converted.GetLayerByName(layer):
+                g = ogr.Feature(defn)
+                g.SetFrom(f)
+                yield g
+
+        def fill(ds: Any) -> int:
+            # not ds.CopyLayer: it opens transactions of its own, and this runs inside ours
+            src_lyr = converted.GetLayerByName(layer)
+            src_defn = src_lyr.GetLayerDefn()
+            fdefns = [src_defn.GetFieldDefn(i) for i in range(src_defn.GetFieldCount())]
+            return _fill_layer(
+                ds, layer, src_lyr.GetSpatialRef(), src_lyr.GetGeomType(), fdefns, copies, metadata
+            )
+
+        try:
+            return add_to_gpkg(dest, fill)
+        finally:
+            converted = None
+    finally:
+        remove_with_sidecars(tmp)
 
 
 _OGR_KIND = {"str": "OFTString", "int": "OFTInteger64", "real": "OFTReal", "date": "OFTDate"}
 
 
+@with_gdal_exceptions
 def write_features_gpkg(
     dest: str | os.PathLike[str],
     layer: str,
@@ -126,7 +195,7 @@ def write_features_gpkg(
 
     ``geometry_type`` is Point | MultiPoint | LineString | MultiLineString | Polygon | MultiPolygon |
     None (attribute table). Polygons are promoted to MultiPolygon when the layer type is Multi.
-    The file appears at ``dest`` only once complete; returns the number of features written.
+    Added as one all-or-nothing step (see the module doc); returns the number of features written.
     """
     _, ogr, _ = _gdal()
     gtypes = {
@@ -139,15 +208,8 @@ def write_features_gpkg(
         "None": ogr.wkbNone,
     }
     gtype = gtypes[str(geometry_type)]
-    n = 0
-    with atomic_path(dest, ".gpkg") as tmp:
-        drv = ogr.GetDriverByName("GPKG")
-        ds = drv.CreateDataSource(str(tmp))
-        lyr = ds.CreateLayer(layer, srs=_srs(epsg) if gtype != ogr.wkbNone else None, geom_type=gtype)
-        for name, kind in fields:
-            lyr.CreateField(ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])))
-        defn = lyr.GetLayerDefn()
-        ds.StartTransaction()
+
+    def make(defn: Any) -> Iterator[Any]:
         for feat in features:
             f = ogr.Feature(defn)
             props = feat.get("properties") or {}
@@ -172,18 +234,14 @@ def write_features_gpkg(
                 elif gtype == ogr.wkbMultiPoint and g.GetGeometryType() == ogr.wkbPoint:
                     g = ogr.ForceToMultiPoint(g)
                 f.SetGeometry(g)
-            lyr.CreateFeature(f)
-            n += 1
-        ds.CommitTransaction()
-        ds = None
-        meta = dict(metadata or {})
-        meta.setdefault("feature_count", n)
-        meta["layer"] = layer
-        meta["complete"] = "1"
-        write_metadata(tmp, meta)
-    return n
+            yield f
+
+    srs = _srs(epsg) if gtype != ogr.wkbNone else None
+    fdefns = [ogr.FieldDefn(name, getattr(ogr, _OGR_KIND[kind])) for name, kind in fields]
+    return add_to_gpkg(dest, lambda ds: _fill_layer(ds, layer, srs, gtype, fdefns, make, metadata))
 
 
+@with_gdal_exceptions
 def read_features(dsn: str | os.PathLike[str], layer: str | None = None) -> list[dict[str, Any]]:
     """Read a vector layer into GeoJSON-like features (geometry as GeoJSON dicts, in the layer CRS)."""
     _, ogr, _ = _gdal()

@@ -330,7 +330,21 @@ class OdsPortal:
             bbox_where = bbox_clause(info.geo_field, bbox_wgs84)
         full_where = _and(where, bbox_where)
         url = self.export_url(dataset_id)
-        resp = self.client.get(url, params={"where": full_where}, headers=self.headers, cancel=cancel)
+        try:
+            resp = self.client.get(url, params={"where": full_where}, headers=self.headers, cancel=cancel)
+        except NetworkError as exc:
+            if exc.status == 400:  # the portal's own words say which part of the filter is wrong
+                raise UserInputError(
+                    tr(
+                        "{portal} refused the query on {id}: {message} Check the where clause (ODSQL "
+                        "syntax, field names of the dataset, quotes around text values)."
+                    ).format(
+                        portal=self.base_url,
+                        id=dataset_id,
+                        message=_sentence(getattr(exc, "server_message", "") or tr("HTTP 400, no details")),
+                    )
+                ) from exc
+            raise
         if cancel is not None and cancel():
             raise Cancelled()
         fc = _safe_json(resp.content, strict=False)
@@ -381,6 +395,11 @@ class OdsPortal:
             title=info.title,
             geometry_types=sorted(gtypes),
         )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def _safe_json(content: bytes, strict: bool = True) -> Any:

@@ -80,10 +80,23 @@ def read_table(
         raw_rows = _read_xlsx(path)
         encoding, sep = "xlsx", ""
     else:
-        text, encoding = decode_bytes(path.read_bytes())
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UserInputError(
+                tr("{file} cannot be read ({error}): check the path and that the file is readable.").format(
+                    file=path.name, error=exc.strerror or exc
+                )
+            ) from None
+        if looks_binary(data):
+            raise UserInputError(_not_text_message(path))
+        text, encoding = decode_bytes(data)
         lines = text.splitlines()
         sep = sniff_separator(lines[: max_title_lines + 20])
-        raw_rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+        try:
+            raw_rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+        except csv.Error:
+            raise UserInputError(_not_text_message(path)) from None
     for i, row in enumerate(raw_rows[: max_title_lines + 1]):
         cells = [c.strip() for c in row]
         if is_header is not None:
@@ -107,6 +120,24 @@ def read_table(
     )
 
 
+def looks_binary(data: bytes, sample: int = 8192) -> bool:
+    """True when the start of ``data`` holds NUL bytes or many control characters (not a text table)."""
+    head = data[:sample]
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    return controls > 0.05 * len(head)
+
+
+def _not_text_message(path: Path) -> str:
+    return tr(
+        "{file} is not a CSV/XLSX text file (it holds binary data or unreadable lines): pick the table "
+        "exported as CSV (',' or ';' separated) or XLSX."
+    ).format(file=path.name)
+
+
 def _read_xlsx(path: Path) -> list[list[str]]:
     try:
         import openpyxl  # type: ignore[import-not-found]
@@ -118,10 +149,24 @@ def _read_xlsx(path: Path) -> list[list[str]]:
                 "install openpyxl in the QGIS Python environment."
             ).format(file=path.name)
         ) from None
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    ws = wb.worksheets[0]
-    out = [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    wb.close()
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+        out = [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        wb.close()
+    except OSError as exc:
+        raise UserInputError(
+            tr("{file} cannot be read ({error}): check the path and that the file is readable.").format(
+                file=path.name, error=exc.strerror or exc
+            )
+        ) from None
+    except Exception:  # noqa: BLE001  (zipfile/openpyxl/XML errors of a damaged or non-XLSX file)
+        raise UserInputError(
+            tr(
+                "{file} is not a readable XLSX workbook (damaged, or another format with an .xlsx name): "
+                "open it in a spreadsheet and save it again as XLSX or CSV."
+            ).format(file=path.name)
+        ) from None
     return out
 
 

@@ -2,6 +2,7 @@
 
 Modules: ``tms`` (tile maths), ``cache`` (:class:`BlockCache`), ``cached_http``
 (:class:`CachedHttp`), ``proxy`` (:class:`CachingRangeProxy`, GDAL ``/vsicurl/`` through the
-cache) and ``offline`` (:func:`download_pack`). Import them directly; this package imports nothing
+cache), ``service`` (the one proxy of the process; stored vs routed GDAL paths) and ``offline``
+(:func:`download_pack`). Import them directly; this package imports nothing
 heavy so the plugin loads fast.
 """

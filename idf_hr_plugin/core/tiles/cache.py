@@ -155,6 +155,17 @@ class BlockCache:
         if over:
             self.evict_to(self.max_bytes)
 
+    def delete(self, key: str) -> None:
+        """Remove the entry stored under ``key`` (no-op if absent)."""
+        with self._lock:
+            row = self._db.execute("SELECT file, size FROM entries WHERE key=?", (key,)).fetchone()
+            if row is None:
+                return
+            self._db.execute("DELETE FROM entries WHERE key=?", (key,))
+            self._touched.pop(key, None)
+            self._total -= row[1]
+            (self.blobs / row[0]).unlink(missing_ok=True)
+
     def evict_to(self, max_bytes: int) -> int:
         """Delete least-recently-used entries until the payload total is ≤ ``max_bytes``; return count."""
         removed = 0

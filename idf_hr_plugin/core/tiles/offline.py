@@ -11,7 +11,9 @@ with the same source, extent, CRS, resolution and block size (anything else star
 output format may change between runs). At the end the partial is converted (COG with
 overviews, or GeoPackage raster with overviews) into a temporary file that is ``os.replace``d
 onto ``out_path``; partial and journal are then deleted. A cancelled or failed run never leaves
-anything at ``out_path``.
+anything at ``out_path``. A GeoPackage raster written to an existing GeoPackage is added to it in
+place in one transaction (:func:`..gpkg_tx.copy_tiles_table`): its other layers and tables are
+kept, a raster table of the same name is replaced, and a failure changes nothing.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ from rasterio.windows import Window, from_bounds
 
 from ..errors import Cancelled, IdfHrError, NetworkError, UserInputError
 from ..fsutil import is_disk_full
+from ..gpkg_tx import add_to_gpkg, copy_tiles_table, publish
 from ..i18n import tr
+from ..inference.reader import check_complete
 from ..paths import cache_dir
+from ..tempfiles import remove_stale_temps, remove_with_sidecars, temp_path
+from . import service as cache_service
 
 LOG = logging.getLogger("idf_hr.tiles.offline")
 
@@ -103,6 +109,7 @@ def download_pack(
     metadata: dict[str, Any] | None = None,
     compress: str = "DEFLATE",
     checkpoint_seconds: float = 2.0,
+    layer: str | None = None,
 ) -> PackResult:
     """Save ``extent`` (in ``extent_crs``) of ``source`` to ``out_path`` as a COG or GeoPackage raster.
 
@@ -112,6 +119,11 @@ def download_pack(
     stops the run with :class:`Cancelled` (the partial stays for resuming, see module doc).
     ``metadata`` (e.g. ``licence``, ``attribution``) is written into the output with the source,
     extent and date. ``compress``: ``DEFLATE`` (lossless, default) or ``JPEG`` (8-bit RGB/grey).
+    Remote imagery is read through the persistent tile cache (:mod:`.service`), so a second
+    download of the same area costs no network and works with the server unreachable; the
+    journal, messages and metadata name the source in its origin form, without credentials.
+    ``layer``: the raster table of a GeoPackage output (default: the file name without suffix);
+    an existing GeoPackage keeps its other layers (see the module doc).
     """
     t0 = time.monotonic()
     _wms_cache_in_cache_dir()
@@ -127,10 +139,13 @@ def download_pack(
     _check_writable(out_path.parent)
     partial, journal = partial_paths(out_path)
     say = progress or (lambda _f, _m: None)
+    read_path = cache_service.cached_gdal_path(source)
+    source = cache_service.redact(cache_service.origin_gdal_path(source))
 
     with rasterio.Env(**GDAL_HTTP_ENV):
-        src = _open_source(source)
+        src = _open_source(read_path, source)
         with src:
+            check_complete(src, source)  # a truncated GeoTIFF is refused before any work
             grid = _plan(src, source, extent, extent_crs, resolution)
             args = {
                 "version": JOURNAL_VERSION,
@@ -165,7 +180,7 @@ def download_pack(
         "generator": "IdF HR offline pack",
     }
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
-    _finalize(partial, out_path, fmt, compress, meta, say, cancel)
+    _finalize(partial, out_path, fmt, compress, meta, say, cancel, layer or out_path.stem)
     _discard(partial, journal)
     say(1.0, tr("Offline pack ready: {path}").format(path=out_path))
     return PackResult(
@@ -191,9 +206,10 @@ def _is_remote(source: str) -> bool:
     return s.startswith(("/vsicurl", "http://", "https://", "wmts:", "/vsis3", "/vsigs", "/vsiaz"))
 
 
-def _open_source(source: str):
+def _open_source(path: str, source: str):
+    """Open ``path`` (``source`` as read through the cache); errors name ``source``."""
     try:
-        return rasterio.open(source)
+        return rasterio.open(path)
     except GDAL_ERRORS as exc:
         if _is_remote(source):
             raise NetworkError(
@@ -480,12 +496,21 @@ def _discard(*paths: Path) -> None:
 
 # -- conversion to the final format -----------------------------------------------------------------
 def _finalize(
-    partial: Path, out_path: Path, fmt: str, compress: str, meta: dict[str, str], say, cancel
+    partial: Path,
+    out_path: Path,
+    fmt: str,
+    compress: str,
+    meta: dict[str, str],
+    say,
+    cancel,
+    table: str | None = None,
 ) -> None:
     from osgeo import gdal  # same libgdal as rasterio (Debian); gives progress callbacks
 
     suffix = ".gpkg" if fmt == "GPKG" else ".tif"
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp{suffix}")
+    remove_stale_temps(out_path)
+    tmp = temp_path(out_path, suffix)
+    table = table or out_path.stem
     cancelled = []
 
     def callback(fraction, _msg, _data):
@@ -518,7 +543,7 @@ def _finalize(
             raise UserInputError(
                 tr("A GeoPackage raster holds 8-bit imagery or a single band; choose the COG format instead.")
             )
-        co = ["TILE_FORMAT=" + ("JPEG" if compress == "JPEG" else "PNG"), f"RASTER_TABLE={out_path.stem}"]
+        co = ["TILE_FORMAT=" + ("JPEG" if compress == "JPEG" else "PNG"), f"RASTER_TABLE={table}"]
         driver = "GPKG"
     gdal.ErrorReset()
     try:
@@ -548,12 +573,16 @@ def _finalize(
                 raise _gdal_failure(cancelled, out_path, gdal.GetLastErrorMsg())
         ds = None  # close: everything flushed
         _fsync(tmp)
-        os.replace(tmp, out_path)
-    except BaseException:
+        if fmt != "GPKG":
+            os.replace(tmp, out_path)
+        elif out_path.exists() or not publish(tmp, out_path):
+            if cancel is not None and cancel():
+                raise _gdal_failure([True], out_path, "")
+            add_to_gpkg(out_path, lambda gpkg: copy_tiles_table(gpkg, table), attach={"src": tmp})
+    finally:
         ds = None
-        for q in (tmp, tmp.with_name(tmp.name + "-journal"), tmp.with_name(tmp.name + ".aux.xml")):
-            q.unlink(missing_ok=True)
-        raise
+        remove_with_sidecars(tmp)
+        tmp.with_name(tmp.name + ".aux.xml").unlink(missing_ok=True)
 
 
 def _gdal_failure(cancelled: list, out_path: Path, message: str) -> IdfHrError:

@@ -145,12 +145,15 @@ def stac_api(tmp_path_factory) -> str:
 def api_proxy(loopback, stac_api):
     """Factory: a loopback proxy in front of the rustac API (faults can be injected on it).
 
-    ``allow_post=False`` makes it answer 405 to POST /search, like a GET-only STAC API.
+    ``allow_post=False`` makes it answer 405 to POST /search, like a GET-only STAC API;
+    ``repeat_next=True`` gives, on every page, the ``next`` link of the first page (a paging bug seen
+    on real APIs: without a guard the client would loop, with one it stops early).
     """
 
-    def make(allow_post: bool = True):
+    def make(allow_post: bool = True, repeat_next: bool = False):
         srv = loopback()
         upstream = stac_api.rstrip("/")
+        first_next: list[dict] = []
 
         def forward(req):
             from tests.servers import Reply
@@ -179,6 +182,14 @@ def api_proxy(loopback, stac_api):
                         body = json.dumps(doc).encode()
                 except ValueError:
                     pass
+            if repeat_next and req.path.endswith("/search"):
+                doc = json.loads(body)
+                links = [lk for lk in doc.get("links", []) if lk.get("rel") != "next"]
+                nxt = [lk for lk in doc.get("links", []) if lk.get("rel") == "next"]
+                if nxt and not first_next:
+                    first_next.append(nxt[0])
+                doc["links"] = links + first_next[:1] if nxt else links
+                body = json.dumps(doc).encode()
             return Reply(resp.status_code, body, {}, resp.headers.get("content-type", "application/json"))
 
         srv.route(r"/.*", forward)

@@ -203,7 +203,7 @@ def test_duplicates_across_pages_are_dropped(loopback):
     [
         (Fault("status", 500), {"retries": 0}, "HTTP 500"),
         (Fault("timeout", delay=1.5), {"timeout": 0.3, "retries": 0}, "did not answer"),
-        (Fault("reset"), {"retries": 0}, "Could not connect"),
+        (Fault("reset"), {"retries": 0}, "closed it without answering"),
         (Fault("truncate"), {"retries": 0}, "cut off"),
         (Fault("invalid"), {}, "valid JSON"),
     ],
@@ -241,3 +241,79 @@ def test_cancel(stac_api):
 def test_empty_url_is_a_user_error():
     with pytest.raises(UserInputError, match="no URL"):
         StacApiSource(SourceConfig(id="x", name="Régional", kind="stac-api", url=""))
+
+
+# -- truncated paging is visible; impossible queries are refused before anything is sent ------------
+def test_repeating_next_link_is_a_visible_truncation(api_proxy):
+    from idf_hr_plugin.core.catalog.sources import run_search, search_sources
+
+    srv = api_proxy(repeat_next=True)
+    src = _source(srv.url)
+    outcome = run_search(src, SearchQuery(limit=1000, page_size=40))
+    # 300 items exist; page 2 points back to page 2: 80 results, flagged, with a sentence saying so
+    assert len(outcome.items) == 80 and outcome.truncated
+    assert len(outcome.warnings) == 1
+    assert (
+        "repeats a 'next' page link it already gave: the search stopped after 80 results"
+        in outcome.warnings[0]
+    )
+    multi = search_sources([src], SearchQuery(limit=1000, page_size=40))
+    assert multi.truncated and "the search stopped after 80 results" in multi.warnings[0]
+    # a complete search is not flagged
+    full = run_search(_source(api_proxy().url), SearchQuery(limit=1000, page_size=40))
+    assert len(full.items) == 300 and not full.truncated and full.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            SearchQuery(datetime_start="2024-06-01", datetime_end="2021-01-01"),
+            "start date 2024-06-01 is after",
+        ),
+        (SearchQuery(bbox=(2.5, 48.9, 2.2, 48.8)), "is inverted"),
+        (SearchQuery(bbox=(2.2, 48.8, 2.5, 248.9)), "outside longitude -180..180"),
+        (SearchQuery(max_gsd=-0.2), "must be a positive number of metres"),
+        (SearchQuery(max_gsd=0.0), "must be a positive number of metres"),
+        (SearchQuery(limit=0), "at least 1"),
+    ],
+    ids=["dates", "bbox-inverted", "bbox-range", "gsd-negative", "gsd-zero", "limit"],
+)
+def test_impossible_queries_are_refused_before_sending(api_proxy, query, expected):
+    from idf_hr_plugin.core.catalog.sources import run_search, search_sources
+
+    srv = api_proxy()
+    with pytest.raises(UserInputError, match=expected):
+        run_search(_source(srv.url), query)
+    with pytest.raises(UserInputError, match=expected):
+        search_sources([_source(srv.url)], query)
+    assert srv.log == []  # nothing was sent
+
+
+def test_cli_catalog_search_exit_codes(api_proxy, capsys):
+    from idf_hr_plugin.cli import main
+
+    srv = api_proxy(repeat_next=True)
+    code = main(["catalog-search", "--kind", "stac-api", "--url", srv.url, "--limit", "1000"])
+    out, err = capsys.readouterr()
+    assert code == 3  # results printed, but incomplete
+    assert "200 results." in out  # pages of 100 (the default): page 2 points back to itself
+    assert "Warning:" in err and "the search stopped after 200 results" in err
+    srv = api_proxy()
+    code = main(
+        [
+            "catalog-search",
+            "--kind",
+            "stac-api",
+            "--url",
+            srv.url,
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2021-01-01",
+        ]
+    )
+    out, err = capsys.readouterr()
+    # refused before sending, by the CLI's own option check (same rule as core's validate_query)
+    assert code == 2 and "2024-06-01" in err and "2021-01-01" in err and "Traceback" not in err
+    assert "Traceback" not in err and srv.log == []

@@ -143,7 +143,7 @@ def test_broken_child_collection_keeps_the_rest(served, static_catalog):
         (Fault("status", 404), {}, "HTTP 404"),
         (Fault("status", 500), {"retries": 0}, "HTTP 500"),
         (Fault("timeout", delay=1.5), {"timeout": 0.3, "retries": 0}, "did not answer"),
-        (Fault("reset"), {"retries": 0}, "Could not connect"),
+        (Fault("reset"), {"retries": 0}, "closed it without answering"),
         (Fault("truncate"), {"retries": 0}, "cut off"),
         (Fault("invalid"), {}, "valid JSON"),
     ],

@@ -83,6 +83,32 @@ def test_instance_masks_cropped_to_box():
     assert d.masks[0].shape == (32, 32) and d.masks[0].all()  # cropped to the box
 
 
+def test_masks_of_many_detections_match_a_per_mask_reference():
+    """One proto product per chunk of detections gives the masks of the per-mask computation."""
+    from idf_hr_plugin.core.inference.decoders import Detections, _resize_bilinear
+
+    rng = np.random.default_rng(2)
+    n, size, mh = 700, 320, 80  # more detections than one chunk (4 Mi floats / 6,400 = 655)
+    c = rng.uniform(0, size, (n, 2))
+    wh = rng.uniform(-4, 90, (n, 2))  # some boxes inverted, some past the border: empty masks
+    boxes = np.c_[c - wh / 2, c + wh / 2].astype(np.float32)
+    coeffs = rng.normal(0, 1, (n, 32)).astype(np.float32)
+    protos = rng.normal(0, 1, (32, mh, mh)).astype(np.float32)
+    det = Detections(boxes, np.ones(n, np.float32), np.zeros(n, np.int32), coeffs=coeffs, protos=protos)
+    det = materialise_masks(det, (size, size))
+    mb = det.mask_boxes
+    empty = (mb[:, 2] <= mb[:, 0]) | (mb[:, 3] <= mb[:, 1])
+    assert len(det.masks) == n
+    assert [m.size == 0 for m in det.masks] == empty.tolist() and 10 < empty.sum() < n // 2
+    for k in rng.choice(n, 40, replace=False).tolist() + [0, 654, 655, 656, n - 1]:
+        x0, y0, x1, y1 = det.mask_boxes[k]
+        if x1 <= x0 or y1 <= y0:
+            continue
+        full = _resize_bilinear((coeffs[k] @ protos.reshape(32, -1)).reshape(1, mh, mh), size, size)[0]
+        want = full[y0:y1, x0:x1] > 0
+        assert det.masks[k].shape == want.shape and (det.masks[k] == want).mean() > 0.999
+
+
 def test_semantic_sigmoid_softmax_and_smaller_output():
     sig = np.zeros((1, 1, 8, 8), np.float32)
     sig[0, 0, 2:4, 2:4] = 0.9
@@ -151,3 +177,22 @@ def test_semantic_graphs_and_deepness_dummies(models, shared_data):
     x = np.random.default_rng(0).random((2, 3, 512, 512), dtype=np.float32)
     scores, _ = decode_semantic(sess.run(None, {spec.input.name: x}), spec.seg_output_classes, (512, 512))
     assert scores.shape == (2, 2, 512, 512)
+
+
+@pytest.mark.parametrize(
+    "decode, shape",
+    [
+        (lambda a: decode_yolov8(a, 0.25, nc=3), (1, 9, 20)),  # 4+5 rows for 3 classes
+        (lambda a: decode_obb(a, 0.25, nc=3), (1, 7, 20)),  # no angle row
+        (lambda a: decode_yolov5(a, 0.25, nc=3), (1, 20, 6)),  # 5+1 columns for 3 classes
+        (lambda a: decode_end2end(a, 0.25), (1, 20, 7)),  # 7 columns: an OBB row, not a box row
+        (lambda a: decode_end2end(a, 0.25, obb=True), (1, 20, 6)),
+    ],
+)
+def test_output_that_does_not_fit_the_class_count_is_refused(decode, shape):
+    """Dynamic exports name their dims: the real array is checked before anything is decoded."""
+    from idf_hr_plugin.core.errors import UserInputError
+
+    a = np.random.default_rng(0).random(shape, dtype=np.float32)
+    with pytest.raises(UserInputError, match=r"values per box on axis \d; its results would be wrong"):
+        decode(a)

@@ -131,3 +131,41 @@ def test_session_reports_provider_and_threads(models):
     assert info.intra_threads == physical_cores() >= 1
     with pytest.raises(UserInputError, match="not available"):
         create_session(load_model_spec(models["yolov8"]), providers=["NoSuchExecutionProvider"])
+
+
+def _retagged(src, dst, meta: dict):
+    """A copy of a real ONNX model with its metadata replaced."""
+    import onnx
+
+    model = onnx.load(str(src))
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, meta)
+    onnx.save(model, str(dst))
+    return dst
+
+
+@pytest.mark.parametrize(
+    "det_type, names, fits",
+    [
+        ("yolo_ultralytics", ["a", "b", "c"], True),  # (1, 4+3, 525)
+        ("yolo_ultralytics", ["a", "b", "c", "d", "e"], False),  # 5 names for 3 class rows
+        ("yolo_ultralytics_obb", ["a", "b", "c"], False),  # an OBB head of 3 classes has 8 rows
+    ],
+)
+def test_deepness_class_names_and_det_type_must_fit_the_outputs(tmp_path, det_type, names, fits):
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parents[2] / "data" / "ultralytics" / "yolo11n_detect.onnx"
+    meta = {
+        "model_type": json.dumps("Detector"),
+        "det_type": json.dumps(det_type),
+        "class_names": json.dumps({str(i): n for i, n in enumerate(names)}),
+    }
+    model = _retagged(real, tmp_path / "deepness_detector.onnx", meta)
+    if fits:
+        spec = load_model_spec(model)
+        assert (spec.task, spec.layout, spec.num_classes) == ("detection", "yolov8", 3)
+        return
+    with pytest.raises(UserInputError, match="disagree") as exc:
+        load_model_spec(model)
+    assert "(1, 7, 525)" in str(exc.value) and "deepness_detector.onnx" in str(exc.value)

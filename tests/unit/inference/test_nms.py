@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from idf_hr_plugin.core.inference.decoders import rbox_corners
 from idf_hr_plugin.core.inference.nms import nms, nms_reference
 
 
@@ -71,3 +72,122 @@ def test_rotated_boxes_use_polygons():
     env = np.array([[30, 48, 70, 52], [48, 30, 52, 70], [30, 47, 70, 53]], float)
     keep = nms(env, np.array([0.9, 0.8, 0.7]), iou_thr=0.45, rboxes=rb)
     assert sorted(keep) == [0, 1]
+
+
+# ------------------------------------------------------------------ oriented boxes
+
+
+def _rboxes(n, extent=640.0, nobj=40, seed=0):
+    """Candidates as a detector gives them: clusters of jittered rotated boxes around objects."""
+    rng = np.random.default_rng(seed)
+    obj = np.c_[
+        rng.uniform(0, extent, (nobj, 2)),
+        rng.uniform(15, 80, (nobj, 2)),
+        rng.uniform(-np.pi / 2, np.pi / 2, nobj),
+    ]
+    rb = obj[rng.integers(0, nobj, n)] + np.c_[rng.normal(0, 4, (n, 4)), rng.normal(0, 0.15, n)]
+    rb[:, 2:4] = np.abs(rb[:, 2:4]) + 1
+    return rb, rng.random(n), rng.integers(0, 3, n)
+
+
+def _polygon_nms_reference(rb, scores, classes, iou_thr, ios_thr=None, groups=None, fragments=None):
+    """Plain O(n^2) greedy NMS on shapely polygons (the previous implementation's semantics)."""
+    from shapely.geometry import Polygon
+
+    polys = [Polygon(c) for c in rbox_corners(rb)]
+    keep, removed = [], np.zeros(len(rb), bool)
+    for a in np.argsort(-scores, kind="stable"):
+        if removed[a]:
+            continue
+        keep.append(a)
+        for b in range(len(rb)):
+            if b == a or removed[b] or (classes is not None and classes[b] != classes[a]):
+                continue
+            inter = polys[a].intersection(polys[b]).area
+            if inter / (polys[a].area + polys[b].area - inter) > iou_thr:
+                removed[b] = True
+            elif ios_thr is not None and groups[a] != groups[b] and (fragments[a] or fragments[b]):
+                removed[b] |= inter / min(polys[a].area, polys[b].area) > ios_thr
+    return np.asarray(keep, np.int64)
+
+
+def test_quad_intersection_areas_match_shapely():
+    from shapely.geometry import Polygon
+
+    from idf_hr_plugin.core.inference.nms import convex_quad_intersection_area
+
+    rng = np.random.default_rng(3)
+    p = 3000
+    rb = np.c_[rng.uniform(0, 100, (2 * p, 2)), rng.uniform(1, 60, (2 * p, 2)), rng.uniform(-4, 4, 2 * p)]
+    rb[::97, 2] = 0  # flat boxes
+    rb[p : p + 50] = rb[:50]  # identical boxes (collinear edges)
+    rb[p + 50 : p + 100] = rb[50:100] + [0, 0, 0, 0, np.pi / 2]  # same box turned a quarter
+    rb[p + 100 : p + 150] = rb[100:150] * [1, 1, 0.3, 0.3, 1]  # a box inside another
+    rb[p + 150 : p + 200] = rb[150:200] + [500, 0, 0, 0, 0]  # far apart
+    c = rbox_corners(rb)
+    got = convex_quad_intersection_area(c[:p], c[p:])
+    want = np.array([Polygon(a).intersection(Polygon(b)).area for a, b in zip(c[:p], c[p:])])
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert (want > 0).sum() > 500 and np.all(got[::97] < 1e-9)
+    np.testing.assert_allclose(got[:50], rb[:50, 2] * rb[:50, 3], rtol=1e-9)
+    assert np.all(got[150:200] == 0)
+
+
+@pytest.mark.parametrize("per_class", [True, False])
+def test_rotated_nms_keeps_the_same_boxes_as_polygon_reference(per_class):
+    rb, s, c = _rboxes(1500)
+    env = np.concatenate([rbox_corners(rb).min(1), rbox_corners(rb).max(1)], 1)
+    got = nms(env, s, c, iou_thr=0.45, agnostic=not per_class, rboxes=rb)
+    ref = _polygon_nms_reference(rb, s, c if per_class else None, 0.45)
+    np.testing.assert_array_equal(got, ref)
+    assert 40 < len(got) < 1500
+
+
+def test_rotated_nms_ios_across_tiles_same_as_reference():
+    rb, s, c = _rboxes(800, seed=4)
+    groups = np.random.default_rng(5).integers(0, 4, len(rb))
+    frag = np.random.default_rng(6).random(len(rb)) < 0.3
+    env = np.concatenate([rbox_corners(rb).min(1), rbox_corners(rb).max(1)], 1)
+    got = nms(env, s, c, iou_thr=0.6, ios_thr=0.7, groups=groups, fragments=frag, rboxes=rb)
+    ref = _polygon_nms_reference(rb, s, c, 0.6, 0.7, groups, frag)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_rotated_nms_on_a_full_640_tile_of_candidates():
+    """8,400 candidates (every anchor of a 640 px tile) give exactly the greedy NMS set.
+
+    That set is the only one where no kept box is suppressed by a better kept box of its class,
+    and every dropped box is suppressed by one (IoU > 0.45). Checked on all same-class pairs.
+    """
+    from idf_hr_plugin.core.inference.nms import convex_quad_intersection_area
+
+    rb, s, c = _rboxes(8400, nobj=60, seed=7)
+    corners = rbox_corners(rb)
+    env = np.concatenate([corners.min(1), corners.max(1)], 1)
+    keep = nms(env, s, c, iou_thr=0.45, rboxes=rb)
+    assert 60 <= len(keep) < 2000
+    kept = np.zeros(len(rb), bool)
+    kept[keep] = True
+    pairs = []
+    for k in np.unique(c):  # same-class pairs whose envelopes overlap (polygons apart otherwise)
+        m = np.nonzero(c == k)[0]
+        e = env[m]
+        touch = (np.minimum(e[:, None, 2], e[None, :, 2]) > np.maximum(e[:, None, 0], e[None, :, 0])) & (
+            np.minimum(e[:, None, 3], e[None, :, 3]) > np.maximum(e[:, None, 1], e[None, :, 1])
+        )
+        ia, ib = np.nonzero(np.triu(touch, 1))
+        pairs.append((m[ia], m[ib]))
+    a, b = np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+    a, b = np.where(s[a] >= s[b], a, b), np.where(s[a] >= s[b], b, a)  # a: the better box
+    area = rb[:, 2] * rb[:, 3]
+    inter = np.concatenate(
+        [
+            convex_quad_intersection_area(corners[a[k : k + 50_000]], corners[b[k : k + 50_000]])
+            for k in range(0, a.size, 50_000)
+        ]
+    )
+    suppresses = kept[a] & (inter / (area[a] + area[b] - inter) > 0.45)
+    assert not np.any(suppresses & kept[b])
+    dropped = np.zeros(len(rb), bool)
+    dropped[b[suppresses]] = True
+    np.testing.assert_array_equal(dropped, ~kept)

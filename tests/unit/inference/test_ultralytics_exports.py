@@ -19,6 +19,7 @@ import onnx
 import pytest
 from osgeo import ogr
 
+from idf_hr_plugin.core.errors import UserInputError
 from idf_hr_plugin.core.inference import create_session, load_model_spec, run_detection
 from idf_hr_plugin.core.inference.decoders import decode_detections, materialise_masks
 from idf_hr_plugin.core.inference.writer import FIELDS
@@ -47,7 +48,13 @@ EXPORTS = {
     "yolo26n_e2e_known": ("detection", "end2end", False, 1),
     "yolo26n_seg_e2e": ("instance_segmentation", "end2end_seg", False, 1),
     "yolo26n_obb_e2e": ("obb", "end2end_obb", False, 1),
+    # dynamic=True, simplify=False: all output dims named, only the metadata tells the layout
+    "yolov8n_detect_dyn_nosimp": ("detection", "yolov8", True, None),
+    "yolo11n_obb_dyn_nosimp": ("obb", "yolov8_obb", True, None),
+    "yolov8n_detect_half": ("detection", "yolov8", False, 1),  # fp16 weights
+    "yolo11n_detect_128x192": ("detection", "yolov8", False, 1),  # imgsz=[128, 192]
 }
+HW = {"yolo11n_detect_128x192": (128, 192)}  # input (h, w) where not IMGSZ x IMGSZ
 KNOWN = ("yolov8n_detect_known_b2", "yolov8n_detect_nms_known", "yolo26n_e2e_known")
 
 
@@ -72,7 +79,8 @@ def test_spec_detects_task_layout_and_metadata(name):
     assert (spec.task, spec.layout) == (task, layout)
     assert spec.convention == "ultralytics"
     assert spec.class_names == NAMES and spec.num_classes == NC
-    assert spec.input_size == (IMGSZ, IMGSZ) and spec.tile_size == IMGSZ and spec.channels == 3
+    hw = HW.get(name, (IMGSZ, IMGSZ))
+    assert spec.input_size == hw and spec.tile_size == max(hw) and spec.channels == 3
     assert spec.dynamic_batch is dynamic and spec.fixed_batch == fixed
     assert ast.literal_eval(spec.metadata["stride"]) == 32
 
@@ -136,7 +144,7 @@ def reference(layout: str, outs: list, b: int, conf: float) -> dict:
 
 def _input(spec, seed: int = 0) -> np.ndarray:
     n = spec.fixed_batch or 2
-    return np.random.default_rng(seed).random((n, 3, IMGSZ, IMGSZ), dtype=np.float32)
+    return np.random.default_rng(seed).random((n, 3) + tuple(spec.input_size), dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +288,11 @@ def _read_layer(gpkg: Path, layer: str) -> tuple:
 def test_engine_runs_each_export_and_writes_a_geopackage(name, tmp_path):
     raster = _noise_raster(tmp_path / "noise.tif")
     out = tmp_path / "out.gpkg"
+    if name in HW:  # the engine tiles in squares: a non-square export is refused up front
+        with pytest.raises(UserInputError, match="only square inputs"):
+            run_detection(str(path(name)), str(raster), out_path=out, conf=0.3, threads=1)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.tif"]
+        return
     rep = run_detection(str(path(name)), str(raster), out_path=out, conf=0.3, threads=1)
     assert out.is_file() and not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     names, feats = _read_layer(out, rep.layer)
@@ -289,7 +302,9 @@ def test_engine_runs_each_export_and_writes_a_geopackage(name, tmp_path):
         "POLYGON((652000 6862000,652060 6862000,652060 6861940,652000 6861940,652000 6862000))"
     )
     for f in feats:
-        assert f["score"] >= 0.3 and f["label"] == NAMES[f["class_id"]]
+        assert 0.3 <= f["score"] <= 1.0 and f["label"] == NAMES[f["class_id"]]
+        if EXPORTS[name][0] != "instance_segmentation":  # a box, never a multi-part mask
+            assert f["geom"].GetGeometryName() == "POLYGON"
         assert f["area_m2"] > 0 and f["run_id"] == rep.run_id and f["model_sha256"] == rep.model_sha256
         env = f["geom"].GetEnvelope()  # (minx, maxx, miny, maxy): random boxes may be huge...
         centre = ogr.CreateGeometryFromWkt(f"POINT({(env[0] + env[1]) / 2} {(env[2] + env[3]) / 2})")
@@ -310,5 +325,101 @@ def test_engine_known_export_one_tile_exact(tmp_path):
     assert len(feats) == 25 and rep.counts == {"swimming_pool": 25}
     cx = sorted({round(f["geom"].Centroid().GetX() - 652000.0, 1) for f in feats})
     cy = sorted({round(6862000.0 - f["geom"].Centroid().GetY(), 1) for f in feats})
-    assert cx == cy == [3.2, 9.6, 16.0, 22.4, 28.8]  # centres of the stride-32 cells (6.4 m)
-    assert all(abs(f["area_m2"] - 12.8**2) < 0.01 for f in feats)  # 64 px squares at 20 cm
+    # centres of the stride-32 cells (6.4 m); the edge boxes reach 3.2 m past the 32 m raster and
+    # are clipped to it (issue 7 item 4), which moves their centroids 1.6 m inwards
+    assert cx == cy == [4.8, 9.6, 16.0, 22.4, 27.2]
+
+    def at_edge(f) -> bool:
+        c = f["geom"].Centroid()
+        return any(abs(v - e) < 0.1 for v in (c.GetX() - 652000.0, 6862000.0 - c.GetY()) for e in (4.8, 27.2))
+
+    assert all(abs(f["area_m2"] - 12.8**2) < 0.01 for f in feats if not at_edge(f))  # 64 px at 20 cm
+    assert all(f["area_m2"] < 12.8**2 - 1 for f in feats if at_edge(f))
+
+
+# ------------------------------------------------------------------ metadata wins, contradictions refused
+
+
+def _with_metadata(name: str, dst: Path, changes: dict, drop: tuple = ()) -> Path:
+    """A copy of a real export whose metadata entries are changed (weights untouched)."""
+    model = onnx.load(str(path(name)))
+    meta = {m.key: m.value for m in model.metadata_props if m.key not in drop}
+    meta.update(changes)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, meta)
+    out = dst / f"{name}_edited.onnx"
+    onnx.save(model, str(out))
+    return out
+
+
+_FIVE = str({i: f"class{i}" for i in range(5)})
+_NMS_ARGS = "{'batch': 1, 'nms': True, 'dynamic': False}"
+
+
+@pytest.mark.parametrize(
+    "name, changes",
+    [
+        ("yolo11n_detect", {"task": "segment"}),  # one output, no prototypes
+        ("yolo11n_detect", {"task": "obb"}),  # 7 rows, an OBB head of 3 classes has 8
+        ("yolo11n_obb", {"task": "detect"}),  # 8 rows, a detect head of 3 classes has 7
+        ("yolov8n_seg", {"task": "detect"}),  # prototypes next to a detect head
+        ("yolo11n_detect", {"names": _FIVE}),  # 5 names for a 3-class head
+        ("yolo11n_detect", {"args": _NMS_ARGS}),  # says NMS rows, returns a raw head
+        ("yolov8n_detect_nms_known", {"end2end": "False", "args": "{'nms': False}"}),  # the reverse
+    ],
+)
+def test_metadata_that_contradicts_the_outputs_is_refused(name, changes, tmp_path):
+    model = _with_metadata(name, tmp_path, changes)
+    with pytest.raises(UserInputError, match="disagree") as exc:
+        load_model_spec(model)
+    assert model.name in str(exc.value) and "export the model again" in str(exc.value)
+
+
+@pytest.mark.parametrize("task", ["pose", "classify"])
+def test_ultralytics_tasks_the_engine_cannot_decode_are_refused(task, tmp_path):
+    with pytest.raises(UserInputError, match=f"'{task}' model; IdF HR runs detect, obb and segment"):
+        load_model_spec(_with_metadata("yolo11n_detect", tmp_path, {"task": task}))
+
+
+def test_dynamic_output_contradicting_names_is_refused_at_run_time_nothing_written(tmp_path):
+    """All dims named: the load cannot check; the first decoded batch does, before anything is written."""
+    import subprocess
+    import sys
+
+    model = _with_metadata("yolov8n_detect_dyn_nosimp", tmp_path, {"names": _FIVE})
+    assert load_model_spec(model).layout == "yolov8"
+    raster = _noise_raster(tmp_path / "noise.tif")
+    out = tmp_path / "out.gpkg"
+    with pytest.raises(UserInputError, match="9 values per box"):
+        run_detection(str(model), str(raster), out_path=out, threads=1)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    root = Path(__file__).resolve().parents[3]
+    res = subprocess.run(
+        [sys.executable, "-m", "idf_hr_plugin", "detect", "--model", str(model), "--raster", str(raster)]
+        + ["--out", str(out), "--threads", "1", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=300,
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "9 values per box" in res.stderr and not out.exists()
+
+
+def test_deepness_detector_with_named_dims_is_never_read_as_segmentation(tmp_path):
+    ultra = ("task", "names", "imgsz", "args", "end2end", "stride", "batch")
+    deep = {"model_type": '"detector"', "class_names": '{"0": "a", "1": "b", "2": "c"}'}
+    model = _with_metadata("yolov8n_detect_dyn_nosimp", tmp_path, deep, drop=ultra)
+    with pytest.raises(UserInputError, match="does not say which box layout"):
+        load_model_spec(model)
+    deep["det_type"] = '"yolo_ultralytics"'
+    spec = load_model_spec(_with_metadata("yolov8n_detect_dyn_nosimp", tmp_path, deep, drop=ultra))
+    assert (spec.task, spec.layout, spec.num_classes) == ("detection", "yolov8", 3)
+
+
+def test_half_export_has_fp16_weights_and_float_io():
+    model = onnx.load(str(path("yolov8n_detect_half")))
+    types = {i.data_type for i in model.graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in types
+    spec = load_model_spec(path("yolov8n_detect_half"))
+    assert spec.input.dtype == "float32" and [o.dtype for o in spec.outputs] == ["float32"]

@@ -265,6 +265,13 @@ def _error(status: int, code: str, message: str) -> Reply:
     return Reply(status, {"error_code": code, "message": message})
 
 
+def _odsql_error(exc: Exception) -> Reply:
+    """What the real portal answers to a where clause it cannot parse (HTTP 400, ODSQLError)."""
+    return _error(
+        400, "ODSQLError", f"ODSQL query is malformed: {exc}. Clause(s) containing the error(s): where."
+    )
+
+
 def record_to_feature(rec: dict[str, Any], ds: FakeDataset) -> dict[str, Any]:
     geo = ds.geo_field
     geom = None
@@ -341,7 +348,10 @@ class FakeOds:
                 "InvalidRESTParameterError",
                 f"Invalid value for sum of offset + limit API parameter: {offset + limit} was found but <= 10000 is expected",
             )
-        rows = [r for r in ds.records if odsql_filter(req.arg("where"), r, ds)]
+        try:
+            rows = [r for r in ds.records if odsql_filter(req.arg("where"), r, ds)]
+        except ValueError as exc:
+            return _odsql_error(exc)
         return Reply(200, {"total_count": len(rows), "results": rows[offset : offset + limit]})
 
     def export(self, req: Request) -> Reply:
@@ -351,7 +361,12 @@ class FakeOds:
         key = (ds.dataset_id, req.arg("where") or "")
         body = self._export_cache.get(key)
         if body is None:
-            feats = [record_to_feature(r, ds) for r in ds.records if odsql_filter(req.arg("where"), r, ds)]
+            try:
+                feats = [
+                    record_to_feature(r, ds) for r in ds.records if odsql_filter(req.arg("where"), r, ds)
+                ]
+            except ValueError as exc:
+                return _odsql_error(exc)
             body = json.dumps({"type": "FeatureCollection", "features": feats}).encode("utf-8")
             self._export_cache[key] = body
         return Reply(200, body, content_type="application/geo+json")

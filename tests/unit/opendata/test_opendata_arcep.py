@@ -176,3 +176,69 @@ def test_ipe_buildings_become_points(tmp_path):
     feats = gpkgio.read_features(res.path)
     assert feats[0]["geometry"]["coordinates"] == pytest.approx([2.3574, 48.9362])
     assert feats[0]["properties"]["imb_etat"] == "deploye"
+
+
+def _altered(files, tmp_path, name, edit):
+    text = (files / "ftthCommunes_IDF.csv").read_text(encoding="utf-8")
+    p = tmp_path / name
+    p.write_text(edit(text), encoding="utf-8")
+    return p
+
+
+def test_renamed_row_selector_is_a_missing_column_not_a_band_read_as_count(files, tmp_path):
+    # Champ renamed: every row was read and the coverage band (80) overwrote Paris's 1,484,108
+    p = _altered(
+        files,
+        tmp_path,
+        "indicateur.csv",
+        lambda t: t.replace("Code commune,Champ,", "Code commune,Indicateur,"),
+    )
+    with pytest.raises(
+        UserInputError,
+        match=r"row selector \(which rows hold the connectable premises\) \(looked for: Champ\)"
+        r".*Columns present: Code commune, Indicateur, T3 2017",
+    ):
+        arcep.load_ftth(p)
+    # the same file works once the user names the selector column
+    assert arcep.load_ftth(p, aliases={"field": ["Indicateur"]}).value("75056", "T1 2018") == 1_484_108
+
+
+def test_bands_given_as_counts_are_refused(files, tmp_path):
+    # the user points "connectable" at the Catégorie rows: Paris would have 80 connectable premises
+    with pytest.raises(UserInputError, match=r"Paris \(75056\) only 80 connectable premises"):
+        arcep.load_ftth(files / "ftthCommunes_IDF.csv", aliases={"connectable": ["Catégorie"]})
+    no_paris = _altered(
+        files,
+        tmp_path,
+        "no_paris.csv",
+        lambda t: "\n".join(ln for ln in t.splitlines() if not ln.startswith("75056")),
+    )
+    with pytest.raises(
+        UserInputError, match=r"between 0 and 100 for \d+ communes: they look like percentages"
+    ):
+        arcep.load_ftth(no_paris, aliases={"connectable": ["Catégorie"]})
+
+
+def test_premises_that_do_not_match_are_refused(files, mgp):
+    ftth = arcep.load_ftth(files / "ftthCommunes_IDF.csv")
+    # wrong columns picked as premises (region and department codes): coverage of thousands of %
+    wrong = arcep.load_premises(
+        files / "communes_IDF.csv", aliases={"housing": ["Code région"], "businesses": ["Code département"]}
+    )
+    with pytest.raises(UserInputError, match=r"communes have more than 150 % of their premises connectable"):
+        arcep.compute_coverage(ftth, wrong, mgp.communes)
+
+
+def test_binary_file_given_as_arcep_csv_is_named(shared_data, tmp_path):
+    p = tmp_path / "ftthCommunes.csv"
+    p.write_bytes((shared_data / "imagery" / "ign_ortho_20cm_rgb_l93.tif").read_bytes())
+    with pytest.raises(UserInputError, match=r"ftthCommunes.csv is not a CSV/XLSX text file"):
+        arcep.load_ftth(p)
+    q = tmp_path / "noise.csv"  # binary without NUL bytes, the case that raised a csv.Error
+    q.write_bytes(bytes(range(1, 256)) * 64)
+    with pytest.raises(UserInputError, match=r"noise.csv is not a CSV/XLSX text file"):
+        arcep.load_premises(q)
+    x = tmp_path / "ftth.xlsx"
+    x.write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(UserInputError, match=r"ftth.xlsx is not a readable XLSX workbook"):
+        arcep.load_ftth(x)

@@ -167,3 +167,25 @@ def test_empty_dataset_is_a_clear_error_and_writes_nothing(ods, client, tmp_path
 def test_portal_presets():
     assert PORTALS["paris"].base_url == "https://opendata.paris.fr" and PORTALS["paris"].verified
     assert PORTALS["mgp"].base_url.startswith("https://") and PORTALS["mgp"].note
+
+
+def test_bad_where_shows_the_portals_own_error_and_writes_nothing(ods, client, tmp_path):
+    portal = OdsPortal(ods.url, client)
+    dest = tmp_path / "out" / "arbres.geojson"
+    with pytest.raises(UserInputError) as err:
+        portal.export_geojson("les-arbres", dest, where="hauteurenm = = 20")
+    msg = str(err.value)
+    # the portal's message and error code, not just "HTTP 400"
+    assert "refused the query on les-arbres: ODSQL query is malformed" in msg
+    assert "(ODSQLError)" in msg and "Check the where clause" in msg
+    assert not dest.exists()
+
+
+def test_http_errors_carry_the_servers_explanation(ods, client):
+    # any 4xx/5xx of any service: the JSON body's message is part of the error
+    with pytest.raises(NetworkError) as err:
+        client.get_json(ods.url + "/api/explore/v2.1/catalog/datasets", params={"limit": 500})
+    msg = str(err.value)
+    assert "HTTP 400" in msg
+    assert "It said: “Invalid value for limit API parameter: 500 was found" in msg
+    assert "(InvalidRESTParameterError)" in msg

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -213,3 +218,70 @@ def test_an_error_mid_run_keeps_finished_blocks_for_the_next_run(cog_dir, expect
     res = download_pack(str(cog_dir / "small.tif"), EXTENT, "EPSG:2154", out, block=256)
     assert res.resumed and res.blocks_resumed == 5
     check_pack(out, expected)
+
+
+CLI_EXTENT = f"{X0 + 20},{Y0 - 120},{X0 + 120},{Y0 - 20}:2154"  # 500 × 500 px
+
+
+def _cli_download(source: str, out, cache_root) -> subprocess.CompletedProcess:
+    env = dict(os.environ, IDF_HR_CACHE_DIR=str(cache_root), PROJ_DATA="/usr/share/proj")
+    return subprocess.run(  # a fresh process each time: GDAL's in-memory cache cannot help
+        [
+            sys.executable,
+            "-m",
+            "idf_hr_plugin",
+            "download",
+            "--source",
+            source,
+            "--extent",
+            CLI_EXTENT,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[3]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_download_goes_through_the_persistent_cache(cog_dir, loopback, tmp_path):
+    srv = loopback(cog_dir)
+    cache_root = tmp_path / "cache"
+    source = f"/vsicurl/{srv.url}/small.tif"
+    first = _cli_download(source, tmp_path / "a.tif", cache_root)
+    assert first.returncode == 0, first.stderr
+    assert srv.range_requests > 0
+    seen = len(srv.log)
+    second = _cli_download(source, tmp_path / "b.tif", cache_root)
+    assert second.returncode == 0, second.stderr
+    assert len(srv.log) == seen  # the same download again: not one request reached the server
+    srv.stop()  # the server is down a minute later: the imagery fetched before is still there
+    third = _cli_download(source, tmp_path / "c.tif", cache_root)
+    assert third.returncode == 0, third.stderr
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "c.tif") as c:
+        np.testing.assert_array_equal(a.read(), c.read())
+        assert c.tags().get("source") == source  # the origin is recorded, not the local proxy
+
+
+def test_download_with_credentials_in_the_url_keeps_them_out_of_the_pack_and_cache(
+    cog_dir, loopback, tmp_path, _isolated_cache
+):
+    from idf_hr_plugin.core.tiles import service
+
+    srv = loopback(cog_dir)
+    srv.basic_auth = ("technicien", "pw-Secret-42")
+    source = f"/vsicurl/http://technicien:pw-Secret-42@{srv.url.removeprefix('http://')}/small.tif"
+    extent = (X0 + 20, Y0 - 60, X0 + 60, Y0 - 20)
+    try:
+        result = download_pack(source, extent, "EPSG:2154", tmp_path / "p.tif")
+    finally:
+        service.stop()
+    with rasterio.open(result.path) as ds, rasterio.open(cog_dir / "small.tif") as ref:
+        np.testing.assert_array_equal(ds.read(), ref.read(window=Window(100, 100, 200, 200)))
+        assert ds.tags()["source"] == f"/vsicurl/{srv.url}/small.tif"
+    assert b"pw-Secret-42" not in result.path.read_bytes()
+    for f in _isolated_cache.rglob("*"):
+        if f.is_file() and f.suffix != ".bin":
+            assert b"pw-Secret-42" not in f.read_bytes(), f
