@@ -11,6 +11,7 @@ layout of each exporter, on anchor 0, all other anchors zero. Scores: class 0 = 
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -278,6 +279,39 @@ def yolov8n_sized(size=640, nc=80, seed=0) -> onnx.ModelProto:
     a = sum((size // s) ** 2 for s in (8, 16, 32))
     names = {i: f"c{i}" for i in range(nc)}
     return g.model([("output0", (out, [g.batch, 4 + nc, a]))], ultra_meta("detect", size, names))
+
+
+def seg_blobs(size=512, classes=5, seed=0, blur=15, gain=2000.0, work=0) -> onnx.ModelProto:
+    """A semantic model whose maps vary in space: blurred random colour mixes -> blobs of classes.
+
+    ``classes`` = 1: one sigmoid map; more: a softmax over ``classes`` channels (channel 0 is
+    the background). Used where the number of polygons must be realistic (benches, stitching).
+    ``work`` > 0 adds that many 3x3 32-channel convolutions at half resolution (~1.2 GFLOPs
+    each at 512 px) whose result is added times 0, for the cost of a real U-Net.
+    """
+    rng = np.random.default_rng(seed)
+    g = _G(3, size, None)
+    x = g.op("AveragePool", "images", kernel_shape=[blur, blur], pads=[blur // 2] * 4, count_include_pad=0)
+    c = max(1, classes)
+    w = rng.normal(0.0, 1.0, (c, 3, 1, 1)).astype(np.float32)
+    w -= w.mean(axis=1, keepdims=True)  # weigh colour differences, not brightness
+    b = -(w[:, :, 0, 0] @ np.full(3, 0.5, np.float32))
+    y = g.op("Conv", x, g.const(w * gain), g.const(b * gain), kernel_shape=[1, 1])
+    if work:
+        h, cin = "images", 3
+        for i in range(work):
+            k = rng.normal(0, math.sqrt(2.0 / (cin * 9)), (32, cin, 3, 3)).astype(np.float32)
+            h = g.op(
+                "Relu",
+                g.op("Conv", h, g.const(k), kernel_shape=[3, 3], pads=[1] * 4, strides=[2 - min(i, 1)] * 2),
+            )
+            cin = 32
+        h = g.op("ReduceMean", h, g.const([1, 2, 3], np.int64), keepdims=1)
+        y = g.op("Add", y, g.op("Mul", h, g.const(0.0)))
+    p = g.op("Sigmoid", y) if c == 1 else g.op("Softmax", y, axis=1)
+    names = {str(i): f"class{i}" for i in range(c)}
+    meta = {"model_type": '"Segmentor"', "class_names": json.dumps(names), "resolution": "20"}
+    return g.model([("output", (p, [g.batch, c, size, size]))], meta)
 
 
 BUILDERS = {

@@ -26,7 +26,7 @@ from .i18n import tr
 
 # (distribution, pinned version, module that proves it is importable)
 PINS: tuple = (
-    ("onnxruntime", "1.23.2", "onnxruntime"),
+    ("onnxruntime", "1.32.0", "onnxruntime"),
 )  # only onnxruntime: it reads the models' metadata itself, onnx is not needed at run time
 DEPS_FOLDER = "idf_hr_deps"
 

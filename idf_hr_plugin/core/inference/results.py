@@ -2,14 +2,14 @@
 
 A :class:`PartialResult` only holds vectors (boxes, polygons), never imagery, so memory grows
 with what is found, not with the extent. Partials of independent jobs are merged with
-:func:`merge_results`: global NMS across tile seams for detections, union of the pieces that
-touch a seam for segmentation.
+:func:`merge_results`: global NMS across tile seams for detections; for segmentation, a
+:class:`SegmentStitcher` unions the seam pieces of neighbouring windows only, window by window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -32,10 +32,14 @@ class PartialResult:
     tile_ids: list = field(default_factory=list)
     cut: list = field(default_factory=list)
     polys: list = field(default_factory=list)  # instance masks: polygons (grid px) or None
-    seg_polys: list = field(default_factory=list)  # semantic: polygons (grid px)
+    # semantic, final features (grid px): their group can no longer grow
+    seg_polys: list = field(default_factory=list)
     seg_class: list = field(default_factory=list)
     seg_score: list = field(default_factory=list)
-    seg_seam: list = field(default_factory=list)
+    # semantic, seam pieces still waiting for a window outside this run (job runs): (tile id, core)
+    # of each piece, to be stitched by merge_results with the other jobs' pieces
+    seg_pending: list = field(default_factory=list)  # (geom, class, score, tile_id)
+    seg_cores: dict = field(default_factory=dict)  # tile_id -> core of the tiles of pending pieces
     tiles_run: int = 0
     tiles_nodata: int = 0
     detections: int = 0
@@ -107,7 +111,7 @@ def merge_results(
     simplify_px: float = 0.0,
 ) -> Features:
     """Merge partial results of any tiles/jobs into final features in the grid CRS."""
-    seg = any(p.seg_polys for p in parts)
+    seg = any(p.seg_polys or p.seg_pending for p in parts)
     if seg:
         return _merge_segments(parts, grid, mask=mask, min_area_px=min_area_px, simplify_px=simplify_px)
     boxes = _concat(parts, "boxes", (4,), np.float64)
@@ -153,37 +157,42 @@ def merge_results(
 
 
 def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px: float) -> Features:
-    polys = [g for p in parts for g in p.seg_polys]
-    cls = np.asarray([c for p in parts for c in p.seg_class], np.int32)
-    score = np.asarray([s for p in parts for s in p.seg_score], np.float64)
-    seam = np.asarray([s for p in parts for s in p.seg_seam], bool)
-    n0 = len(polys)
-    out_g, out_c, out_s = [], [], []
-    if n0:
-        area = np.array([g.area for g in polys], np.float64)
-        bounds = np.array([g.bounds for g in polys], np.float64)
-        for c in np.unique(cls):
-            sel = cls == c
-            for k in np.nonzero(sel & ~seam)[0]:  # pieces away from seams are final as they are
-                out_g.append(polys[k])
-                out_c.append(int(c))
-                out_s.append(float(score[k]))
-            idx = np.nonzero(sel & seam)[0]
-            if idx.size == 0:
-                continue
-            for piece in G.parts(G.union([polys[k] for k in idx])):
-                x0, y0, x1, y1 = piece.bounds
-                b = bounds[idx]
-                near = idx[(b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)]
-                hits = np.array([k for k in near if piece.intersects(polys[k])], np.int64)
-                w = area[hits] if hits.size else np.zeros(0)
-                s = float((score[hits] * w).sum() / w.sum()) if w.sum() > 0 else 0.0
-                out_g.append(piece)
-                out_c.append(int(c))
-                out_s.append(s)
-    cls_a = np.asarray(out_c, np.int32)
-    sc_a = np.asarray(out_s, np.float32)
-    geoms = out_g
+    geoms = [g for p in parts for g in p.seg_polys]
+    cls = [c for p in parts for c in p.seg_class]
+    score = [s for p in parts for s in p.seg_score]
+    n0 = sum(p.detections for p in parts)
+    cores = {tid: core for p in parts for tid, core in p.seg_cores.items()}
+    if cores:
+        st = SegmentStitcher([Tile(tid, 0, 0, 0, core) for tid, core in cores.items()])
+        by_tile: dict = {}
+        for p in parts:
+            for g, c, s, tid in p.seg_pending:
+                by_tile.setdefault(tid, []).append((g, c, s, True))
+        for tid in cores:
+            st.add(tid, by_tile.get(tid, []))
+        st.finish()
+        geoms += st.geoms
+        cls += st.classes
+        score += st.scores
+    return finish_segments(
+        geoms, cls, score, grid, mask=mask, min_area_px=min_area_px, simplify_px=simplify_px, n0=n0
+    )
+
+
+def finish_segments(
+    geoms: list,
+    classes: Sequence[int],
+    scores: Sequence[float],
+    grid: Grid,
+    *,
+    mask=None,
+    min_area_px: float = 0.0,
+    simplify_px: float = 0.0,
+    n0: int = 0,
+) -> Features:
+    """Final segments (grid px) -> features in the grid CRS: small ones dropped, simplified, clipped."""
+    cls_a = np.asarray(classes, np.int32)
+    sc_a = np.asarray(scores, np.float32)
     if geoms and min_area_px > 0:
         big = np.array([g.area >= min_area_px for g in geoms], bool)
         geoms = [g for g, k in zip(geoms, big) if k]
@@ -200,3 +209,161 @@ def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px:
         cls_a, sc_a = cls_a[ok], sc_a[ok]
     areas = np.array([g.area for g in geoms], np.float64)
     return Features(geoms, cls_a, sc_a, areas, n0, dropped)
+
+
+class SegmentStitcher:
+    """Streams the per-window pieces of a semantic segmentation into final polygons.
+
+    Windows are the tile cores (they partition the grid). A piece away from its core's border
+    is final at once. A seam piece is linked (union-find) only with the pieces of its class in
+    its own and the 8 neighbouring windows that it intersects — the window grid is the spatial
+    index, so the cost is linear in the number of pieces. A group of linked pieces is unioned and
+    handed out (``geoms``/``classes``/``scores``) as soon as every window next to its members
+    has been added: only the seam pieces along the unfinished windows stay in memory. A
+    group's score is the area-weighted mean of its pieces' scores.
+    """
+
+    def __init__(self, tiles: Iterable[Tile]):
+        tiles = list(tiles)
+        ix = {x: i for i, x in enumerate(sorted({t.core[0] for t in tiles}))}
+        iy = {y: j for j, y in enumerate(sorted({t.core[1] for t in tiles}))}
+        self._cell = {t.id: (ix[t.core[0]], iy[t.core[1]]) for t in tiles}
+        self._core = {t.id: tuple(t.core) for t in tiles}
+        self._at = {c: tid for tid, c in self._cell.items()}
+        self._added: set = set()
+        self._closed: set = set()
+        self._tile_pieces: dict = {}  # tile id -> ids of its open seam pieces
+        self._by_tc: dict = {}  # (tile id, class) -> (ids, bounds array)
+        self._g: dict = {}
+        self._c: dict = {}
+        self._s: dict = {}
+        self._t: dict = {}
+        self._parent: dict = {}
+        self._members: dict = {}  # root -> piece ids
+        self._open: dict = {}  # root -> members whose window is not closed yet
+        self._next = 0
+        self.geoms: list = []
+        self.classes: list = []
+        self.scores: list = []
+
+    def _neighbours(self, tid: int) -> list:
+        i, j = self._cell[tid]
+        out = []
+        for dj in (-1, 0, 1):
+            for di in (-1, 0, 1):
+                n = self._at.get((i + di, j + dj))
+                if n is not None:
+                    out.append(n)
+        return out
+
+    def _find(self, k: int) -> int:
+        root = k
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while self._parent[k] != root:
+            self._parent[k], k = root, self._parent[k]
+        return root
+
+    def _link(self, a: int, b: int) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra == rb:
+            return
+        if len(self._members[ra]) < len(self._members[rb]):
+            ra, rb = rb, ra
+        self._parent[rb] = ra
+        self._members[ra].extend(self._members.pop(rb))
+        self._open[ra] += self._open.pop(rb)
+
+    def _emit(self, geom, cls: int, score: float) -> None:
+        self.geoms.append(geom)
+        self.classes.append(int(cls))
+        self.scores.append(float(score))
+
+    def add(self, tile_id: int, pieces: Sequence[tuple]) -> None:
+        """Add the pieces ``(geom, class, score, touches_seam)`` of one window (maybe none)."""
+        near = self._neighbours(tile_id)
+        fresh: dict = {}
+        for g, c, s, seam in pieces:
+            if not seam:
+                self._emit(g, c, s)
+                continue
+            k = self._next
+            self._next += 1
+            self._g[k], self._c[k], self._s[k], self._t[k] = g, int(c), float(s), tile_id
+            self._parent[k], self._members[k], self._open[k] = k, [k], 1
+            fresh.setdefault(int(c), []).append(k)
+        for c, ids in fresh.items():
+            bounds = np.array([self._g[k].bounds for k in ids], np.float64)
+            for n in near:
+                if n == tile_id:
+                    cand, cb = ids, bounds
+                else:
+                    got = self._by_tc.get((n, c))
+                    if got is None:
+                        continue
+                    cand, cb = got
+                for a, (x0, y0, x1, y1) in zip(ids, bounds):
+                    hit = (cb[:, 0] <= x1) & (cb[:, 2] >= x0) & (cb[:, 1] <= y1) & (cb[:, 3] >= y0)
+                    pa = None
+                    for b in np.nonzero(hit)[0]:
+                        kb = cand[b]
+                        if kb == a or self._find(kb) == self._find(a):
+                            continue
+                        if pa is None:  # pieces can be large with many holes: index their edges once
+                            pa = G.prepared(self._g[a])
+                        if pa.intersects(self._g[kb]):
+                            self._link(a, kb)
+            self._by_tc[(tile_id, c)] = (ids, bounds)
+        self._tile_pieces[tile_id] = [k for ids in fresh.values() for k in ids]
+        self._added.add(tile_id)
+        for n in near:
+            if n not in self._closed and all(m in self._added for m in self._neighbours(n)):
+                self._close(n)
+
+    def _close(self, tid: int) -> None:
+        self._closed.add(tid)
+        for k in self._tile_pieces.pop(tid, []):
+            r = self._find(k)
+            self._open[r] -= 1
+            if self._open[r] == 0:
+                self._finalise(r)
+        for key in [key for key in self._by_tc if key[0] == tid]:
+            del self._by_tc[key]
+
+    def _finalise(self, root: int) -> None:
+        ids = self._members.pop(root)
+        del self._open[root]
+        c = self._c[ids[0]]
+        if len(ids) == 1:
+            self._emit(self._g[ids[0]], c, self._s[ids[0]])
+        else:
+            geoms = [self._g[k] for k in ids]
+            area = np.array([g.area for g in geoms], np.float64)
+            score = np.array([self._s[k] for k in ids], np.float64)
+            pieces = G.parts(G.union(geoms))
+            gb = np.array([g.bounds for g in geoms], np.float64) if len(pieces) > 1 else None
+            for piece in pieces:
+                if gb is None:
+                    hit = np.ones(len(ids), bool)
+                else:  # the pieces inside this part (pieces touching it only at a corner are not)
+                    x0, y0, x1, y1 = piece.bounds
+                    hit = (gb[:, 0] >= x0) & (gb[:, 2] <= x1) & (gb[:, 1] >= y0) & (gb[:, 3] <= y1)
+                    pp = G.prepared(piece)
+                    for j in np.nonzero(hit)[0]:
+                        hit[j] = pp.contains(geoms[j].representative_point())
+                w = area[hit]
+                self._emit(piece, c, float((score[hit] * w).sum() / w.sum()) if w.sum() > 0 else 0.0)
+        for k in ids:
+            del self._g[k], self._c[k], self._s[k], self._t[k], self._parent[k]
+
+    def pending(self) -> tuple:
+        """Seam pieces not final yet (their group touches a window never added): the list of
+        ``(geom, class, score, tile_id)`` and ``{tile_id: core}`` of their windows."""
+        ids = [k for members in self._members.values() for k in members]
+        pieces = [(self._g[k], self._c[k], self._s[k], self._t[k]) for k in ids]
+        return pieces, {self._t[k]: self._core[self._t[k]] for k in ids}
+
+    def finish(self) -> None:
+        """Finalise every group left: windows never added are taken as empty."""
+        for root in list(self._members):
+            self._finalise(root)

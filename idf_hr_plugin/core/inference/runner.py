@@ -1,12 +1,14 @@
 """Run a model over an extent: plan -> read (background thread) -> infer -> decode -> merge -> write.
 
 Reading and pre-processing of the next batch happen in a background thread (bounded queue)
-while ONNX Runtime runs the current one; only vectors are kept, so memory does not grow with
-the extent.
+while ONNX Runtime runs the current one, and the previous batch is decoded (NMS, polygons,
+segmentation stitching) in a second one; only vectors are kept, segmentation seams are stitched
+window by window and GDAL's block cache is bounded, so memory does not grow with the extent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import os
@@ -28,7 +30,7 @@ from .nms import nms
 from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, merge_results
+from .results import PartialResult, SegmentStitcher, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import check_output_path, layer_name_for, write_gpkg
 
@@ -36,6 +38,11 @@ log = logging.getLogger(__name__)
 
 ProgressCb = Callable[[int, int, float], None]
 CancelCb = Callable[[], bool]
+
+# GDAL's block cache defaults to 5 % of RAM and fills up with blocks read once: it is what made
+# the peak RSS grow with the extent. Windows are read in row-major order, so a few rows of
+# blocks is all the reuse there is (overlaps).
+GDAL_CACHE_BYTES = 96 << 20
 
 
 def auto_batch_size(spec: ModelSpec, tile: int) -> int:
@@ -140,6 +147,57 @@ class _Prefetcher:
         self.thread.join(timeout=30)
 
 
+class _PostWorker:
+    """One thread that post-processes batches in order while ONNX Runtime runs the next one.
+
+    The queue holds one batch, so at most two batches of model outputs are alive. An error is
+    re-raised in the caller's thread by :meth:`submit` or :meth:`close`.
+    """
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.q: queue.Queue = queue.Queue(maxsize=1)
+        self.error: Optional[BaseException] = None
+        self.drop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="idfhr-post", daemon=True)
+
+    def start(self) -> _PostWorker:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is not None or self.drop.is_set():
+                continue  # keep draining so the producer never blocks
+            try:
+                self.fn(*item)
+            except BaseException as exc:  # handed to the producer, re-raised there
+                self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def submit(self, item: tuple) -> None:
+        self._raise()
+        self.q.put(item)
+
+    def close(self, drop: bool = False) -> None:
+        """Wait for the batches submitted (``drop``: skip those not started) and stop the thread."""
+        if not self.thread.is_alive():
+            return
+        if drop:
+            self.drop.set()
+        self.q.put(None)
+        self.thread.join()
+        if not drop:
+            self._raise()
+
+
 def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndarray] = None) -> list:
     """Polygons (grid px) of the True areas of ``mask`` whose top-left is at (x0, y0)."""
     from affine import Affine
@@ -151,14 +209,18 @@ def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndar
     return [(shape(g), int(v)) for g, v in features.shapes(src, mask=mask, transform=tr_)]
 
 
-def _segment_tile(part: PartialResult, scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> None:
-    """Threshold + polygonise the core (centre crop) of one tile's class score maps."""
+def _segment_tile(scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> list:
+    """Threshold + polygonise the core (centre crop) of one tile's class score maps.
+
+    Returns the pieces ``(polygon in grid px, class, mean score, touches a seam)``.
+    """
     cx0, cy0, cx1, cy1 = tile.core
     sub = scores[:, cy0 - tile.row : cy1 - tile.row, cx0 - tile.col : cx1 - tile.col]
     try:
         from scipy import ndimage
     except ImportError:  # pragma: no cover - scipy is optional
         ndimage = None
+    out = []
     for k in range(sub.shape[0]):
         binary = sub[k] > thresh
         if not binary.any():
@@ -178,10 +240,9 @@ def _segment_tile(part: PartialResult, scores: np.ndarray, tile: Tile, grid: Gri
                 or (gx1 >= cx1 and cx1 < grid.width)
                 or (gy1 >= cy1 and cy1 < grid.height)
             )
-            part.seg_polys.append(g)
-            part.seg_class.append(k)
-            part.seg_score.append(float(means[v - 1]) if v - 1 < len(means) else float(means[0]))
-            part.seg_seam.append(bool(seam))
+            score = float(means[v - 1]) if v - 1 < len(means) else float(means[0])
+            out.append((g, k, score, bool(seam)))
+    return out
 
 
 def _detect_tile(
@@ -234,10 +295,34 @@ def run_tiles(
     T = plan.tile_size
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
+    stitcher = SegmentStitcher(plan.tiles) if seg else None
+    clock = {"decode_s": 0.0, "merge_s": 0.0}
+
+    def post(kept: list, outs, chunk: Sequence[Tile]) -> None:
+        """Decode + NMS (or polygonise + stitch) one batch; runs while the next one is inferred."""
+        t1 = time.perf_counter()
+        by_tile: dict = {}
+        if kept and seg:
+            scores, _margin = decode_semantic(outs, spec.seg_output_classes, (T, T), spec.seg_activation)
+            for i, (tile, valid) in enumerate(kept):
+                by_tile[tile.id] = _segment_tile(scores[i] * valid[None], tile, plan.grid, seg_thresh)
+                part.detections += len(by_tile[tile.id])
+        elif kept:
+            dets = decode_detections(spec, outs, conf)
+            for i, (tile, valid) in enumerate(kept):
+                _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
+        t2 = time.perf_counter()
+        clock["decode_s"] += t2 - t1
+        if stitcher is not None:
+            for tile in chunk:  # no-data tiles are added empty
+                stitcher.add(tile.id, by_tile.get(tile.id, ()))
+            clock["merge_s"] += time.perf_counter() - t2
+
     pre = _Prefetcher(reader, tiles, spec, T, batch_size).start()
+    worker = _PostWorker(post).start()
     total, done = len(tiles), 0
     t_start = time.perf_counter()
-    infer_s = decode_s = 0.0
+    infer_s = 0.0
     try:
         while True:
             if cancel is not None and cancel():
@@ -248,6 +333,7 @@ def run_tiles(
             if isinstance(item, BaseException):
                 raise item
             kept, batch, n_chunk = item
+            outs = None
             if kept:
                 t0 = time.perf_counter()
                 try:
@@ -256,33 +342,51 @@ def run_tiles(
                     raise UserInputError(
                         tr("ONNX Runtime failed on this model and imagery: {err}").format(err=str(exc)[:300])
                     ) from exc
-                t1 = time.perf_counter()
-                infer_s += t1 - t0
-                if seg:
-                    scores, _margin = decode_semantic(
-                        outs, spec.seg_output_classes, (T, T), spec.seg_activation
-                    )
-                    for i, (tile, valid) in enumerate(kept):
-                        s = scores[i] * valid[None]
-                        _segment_tile(part, s, tile, plan.grid, seg_thresh)
-                else:
-                    dets = decode_detections(spec, outs, conf)
-                    for i, (tile, valid) in enumerate(kept):
-                        _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
-                decode_s += time.perf_counter() - t1
+                infer_s += time.perf_counter() - t0
                 part.tiles_run += len(kept)
+            worker.submit((kept, outs, tiles[done : done + n_chunk]))
             done += n_chunk
             if progress is not None:
                 el = time.perf_counter() - t_start
                 progress(done, total, el / done * (total - done) if done else 0.0)
+        worker.close()
     finally:
+        worker.close(drop=True)
         pre.close()
+    if stitcher is not None:
+        t2 = time.perf_counter()
+        if len(tiles) == len(plan.tiles):
+            stitcher.finish()
+        else:  # a job: pieces next to other jobs' windows are stitched by merge_results
+            part.seg_pending, part.seg_cores = stitcher.pending()
+        part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
+        clock["merge_s"] += time.perf_counter() - t2
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
         timings["infer_s"] = timings.get("infer_s", 0.0) + infer_s
-        timings["decode_s"] = timings.get("decode_s", 0.0) + decode_s
+        timings["decode_s"] = timings.get("decode_s", 0.0) + clock["decode_s"]
+        if seg:
+            timings["merge_s"] = timings.get("merge_s", 0.0) + clock["merge_s"]
     return part
+
+
+@contextlib.contextmanager
+def bounded_gdal_cache(limit: int = GDAL_CACHE_BYTES):
+    """Lower GDAL's block cache to ``limit`` bytes for the duration of a run (restored after)."""
+    try:
+        from osgeo import gdal
+    except ImportError:  # pragma: no cover - GDAL's Python bindings come with rasterio's GDAL
+        yield
+        return
+    old = gdal.GetCacheMax()
+    if old > limit:
+        gdal.SetCacheMax(limit)
+    try:
+        yield
+    finally:
+        if old > limit:
+            gdal.SetCacheMax(old)
 
 
 def _load_mask(mask, mask_crs):
@@ -445,21 +549,22 @@ def run_detection(
     thr_v = float(seg_thresh if seg_thresh is not None else spec.seg_thresh)
     timings: dict = {}
     try:
-        part = run_tiles(
-            spec,
-            session,
-            plan,
-            reader,
-            tiles,
-            batch_size=bs,
-            conf=conf_v,
-            iou=iou_v,
-            agnostic=agnostic,
-            seg_thresh=thr_v,
-            progress=progress,
-            cancel=cancel,
-            timings=timings,
-        )
+        with bounded_gdal_cache():
+            part = run_tiles(
+                spec,
+                session,
+                plan,
+                reader,
+                tiles,
+                batch_size=bs,
+                conf=conf_v,
+                iou=iou_v,
+                agnostic=agnostic,
+                seg_thresh=thr_v,
+                progress=progress,
+                cancel=cancel,
+                timings=timings,
+            )
     finally:
         reader.close()
     if cancel is not None and cancel():
@@ -479,7 +584,7 @@ def run_detection(
     )
     multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
     feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
-    timings["merge_s"] = time.perf_counter() - t_m
+    timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
     geoms = feats.geoms
     crs_out = to_crs(out_crs) if out_crs is not None else plan.grid.crs
     if crs_out != plan.grid.crs and geoms:

@@ -317,3 +317,23 @@ def test_cli_detect(models, tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_gdal_block_cache_bounded_during_a_run(models, tmp_path):
+    """GDAL's block cache (5 % of RAM by default) made memory grow with the extent: bounded, then restored."""
+    from osgeo import gdal
+
+    from idf_hr_plugin.core.inference.runner import GDAL_CACHE_BYTES
+
+    r = make_raster(tmp_path / "r.tif", size=(600, 600), squares=[(X0 + 20.0, Y0 - 20.0, 4.0)])
+    before = gdal.GetCacheMax()
+    gdal.SetCacheMax(4 * GDAL_CACHE_BYTES)  # what a machine with 8 GB of RAM gets
+    try:
+        during = []
+        rep = run_detection(
+            models["yolov8"], str(r), progress=lambda d, t, e: during.append(gdal.GetCacheMax())
+        )
+        assert rep.features == 1 and during and max(during) <= GDAL_CACHE_BYTES
+        assert gdal.GetCacheMax() == 4 * GDAL_CACHE_BYTES
+    finally:
+        gdal.SetCacheMax(before)
