@@ -164,7 +164,11 @@ def open_raster(path: str):
 
 def raster_error(path: str, exc: BaseException, reading: bool = False) -> UserInputError:
     """The user-facing error for a raster GDAL cannot open or read."""
-    msg = " ".join(str(exc).split())[:200]
+    from ..tiles.service import origin_gdal_path, redact
+
+    shown = redact(origin_gdal_path(str(path)))  # the user's address, never the cache proxy's
+    msg = " ".join(str(exc).replace(str(path), shown).split())[:200]
+    path = shown
     if reading:
         text = tr(
             "The raster '{path}' could not be read ({err}): the file is damaged or incomplete. "

@@ -28,7 +28,7 @@ from .decoders import decode_detections, decode_semantic, materialise_masks, out
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
 from .params import check_detection_params
-from .reader import RasterioWindowReader, WindowReader, raster_band_info, resolve_band_map
+from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import PartialResult, SegmentStitcher, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
@@ -512,11 +512,16 @@ def run_detection(
     ov = min(ov, T - 1)
     mask_geoms, mask_crs = _load_mask(mask, mask_crs)
     bands = alpha = None
+    read_path = raster
     if reader_factory is None:
-        count, ci = raster_band_info_safe(raster)
+        # remote imagery is read through the persistent cache, as in QGIS and for downloads
+        from ..tiles.service import cached_gdal_path
+
+        read_path = cached_gdal_path(str(raster))
+        count, ci = raster_band_info_safe(read_path)
         bands, alpha = resolve_band_map(band_map, count, ci, spec.channels)
     plan = plan_tiles(
-        raster,
+        read_path,
         tile_size=T,
         overlap=ov,
         gsd_m=spec.gsd_m,
@@ -535,7 +540,7 @@ def run_detection(
     reader = (
         reader_factory(plan, spec)
         if reader_factory
-        else RasterioWindowReader(raster, plan.grid, bands, alpha)
+        else RasterioWindowReader(read_path, plan.grid, bands, alpha)
     )
     if getattr(reader, "channels", spec.channels) != spec.channels:
         reader.close()
@@ -697,9 +702,7 @@ def raster_band_info_safe(raster: str) -> tuple:
     except IdfHrError:
         raise
     except Exception as exc:
-        raise UserInputError(
-            tr("The raster '{path}' cannot be opened ({err}).").format(path=raster, err=str(exc)[:200])
-        ) from exc
+        raise raster_error(raster, exc) from exc
 
 
 def _finish_cost(report: RunReport, wall0: float, cpu0: float, watts: Optional[float]) -> None:
