@@ -119,7 +119,7 @@
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="56" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="58" />
       <source>Also write an HTML version next to the PDF</source>
       <translation>Écrire aussi une version HTML à côté du PDF</translation>
     </message>
@@ -304,7 +304,7 @@
       <translation>Choisissez d'abord une couche d'imagerie valide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="92" />
       <source>Choose the PDF file to write.</source>
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
@@ -319,12 +319,12 @@
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="117" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="120" />
       <source>Choose the field that names the zones (ZONE_FIELD).</source>
       <translation>Choisissez le champ qui nomme les zones (ZONE_FIELD).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="97" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="101" />
       <source>Choose the field that names the zones, or no zone layer.</source>
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
@@ -334,12 +334,12 @@
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="89" />
       <source>Choose the layer to report on (detections, changes or statistics).</source>
       <translation>Choisissez la couche sur laquelle porte le rapport (détections, changements ou statistiques).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="106" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="109" />
       <source>Choose the layer to report on.</source>
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
@@ -569,7 +569,7 @@
       <translation>Détection en cours…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="38" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="40" />
       <source>Detection, change or statistics layer</source>
       <translation>Couche de détections, de changements ou de statistiques</translation>
     </message>
@@ -704,7 +704,7 @@
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="41" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="43" />
       <source>English</source>
       <translation>Anglais</translation>
     </message>
@@ -794,7 +794,7 @@
       <translation>Framework</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="40" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="42" />
       <source>French</source>
       <translation>Français</translation>
     </message>
@@ -899,12 +899,12 @@
       <translation>Donnez un nom à la source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="92" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="95" />
       <source>HTML files (*.html)</source>
       <translation>Fichiers HTML (*.html)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="91" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="94" />
       <source>HTML version</source>
       <translation>Version HTML</translation>
     </message>
@@ -914,7 +914,7 @@
       <translation>Version HTML : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="125" />
       <source>IdF HR</source>
       <translation>IdF HR</translation>
     </message>
@@ -1674,17 +1674,17 @@
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="55" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="57" />
       <source>PDF file</source>
       <translation>Fichier PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="54" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="56" />
       <source>PDF files (*.pdf)</source>
       <translation>Fichiers PDF (*.pdf)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="85" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="88" />
       <source>PDF report</source>
       <translation>Rapport PDF</translation>
     </message>
@@ -1754,7 +1754,7 @@
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="97" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="100" />
       <source>Print layout name</source>
       <translation>Nom de la mise en page</translation>
     </message>
@@ -1894,7 +1894,7 @@
       <translation>Rapport (mise en page PDF)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="42" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="44" />
       <source>Report language</source>
       <translation>Langue du rapport</translation>
     </message>
@@ -1904,7 +1904,7 @@
       <translation>Rapport écrit : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="117" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="121" />
       <source>Report written: {pdf}. Its layout '{layout}' is in the project's layout manager.</source>
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
@@ -2544,12 +2544,12 @@
       <translation>Zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/report.py" line="72" />
+      <location filename="../idf_hr_plugin/processing/report.py" line="73" />
       <source>Zones (e.g. communes)</source>
       <translation>Zones (p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="47" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="49" />
       <source>Zones (optional, e.g. communes)</source>
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
@@ -2969,7 +2969,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="550" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="660" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3139,7 +3139,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="605" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="713" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3254,7 +3254,7 @@
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="257" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="343" />
       <source>ONNX Runtime failed on this model and imagery: {err}</source>
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
@@ -3654,7 +3654,7 @@
       <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="439" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="548" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -3749,12 +3749,12 @@
       <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="314" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="418" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="304" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="408" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -3799,7 +3799,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="390" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="494" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -3874,12 +3874,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="70" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="77" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="66" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="73" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -3894,7 +3894,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="403" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="507" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
@@ -3959,17 +3959,12 @@
       <translation>Le recouvrement ({ov} px) doit être inférieur à la taille de tuile ({ts} px).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="596" />
-      <source>The raster '{path}' cannot be opened ({err}).</source>
-      <translation>Le raster '{path}' ne peut pas être ouvert ({err}).</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/core/inference/reader.py" line="174" />
+      <location filename="../idf_hr_plugin/core/inference/reader.py" line="178" />
       <source>The raster '{path}' cannot be opened ({err}). Check that the file exists and is a complete GeoTIFF, COG or other GDAL raster.</source>
       <translation>Le raster '{path}' ne peut pas être ouvert ({err}). Vérifiez que le fichier existe et qu'il s'agit d'un GeoTIFF, d'un COG ou d'un autre raster GDAL complet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/reader.py" line="169" />
+      <location filename="../idf_hr_plugin/core/inference/reader.py" line="173" />
       <source>The raster '{path}' could not be read ({err}): the file is damaged or incomplete. Download or copy it again.</source>
       <translation>Le raster '{path}' n'a pas pu être lu ({err}) : le fichier est endommagé ou incomplet. Téléchargez-le ou copiez-le à nouveau.</translation>
     </message>
