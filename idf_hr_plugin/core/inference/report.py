@@ -73,6 +73,10 @@ class RunReport:
     energy_method: str = ""
     timings: dict = field(default_factory=dict)  # read_s, infer_s, decode_s, merge_s, write_s
     notes: list = field(default_factory=list)
+    # what was really analysed (raster footprint ∩ extent ∩ mask): change and per-zone analyses
+    # use it so that a mask hole reads as "not analysed", never as "removed" or "0 objects"
+    analysed_area_wkt: str = ""
+    analysed_area_crs: str = ""
     job: Optional[dict] = None
     partial: object = None  # PartialResult of a job run (not serialised)
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..i18n import tr
 from . import geom as G
-from .clip import clip_to_plan
+from .clip import analysed_area, clip_to_plan
 from .decoders import decode_detections, decode_semantic, materialise_masks, output_mapping
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
@@ -601,7 +601,11 @@ def run_detection(
         counts[lab] = counts.get(lab, 0) + 1
         areas[lab] = areas.get(lab, 0.0) + float(a)
     run_id = uuid.uuid4().hex
+    from shapely import wkt as _wkt
+
     report = RunReport(
+        analysed_area_wkt=_wkt.dumps(analysed_area(plan), rounding_precision=3),
+        analysed_area_crs=plan.grid.crs.to_string(),
         run_id=run_id,
         started_at=started.isoformat(timespec="seconds"),
         model_name=spec.name,
