@@ -279,9 +279,10 @@ class AnalysisTab(QWidget, RunsTasks):
 
         def work(progress, is_canceled):
             zg, zn, zc = zones or boundary_zones(kind)
-            result = layer_statistics(*source, zg, zn, zc)
-            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
+            result = layer_statistics(*source, zg, zn, zc, cancel=is_canceled)
             write_zones_layer(result, zg, zc, out, "zone_statistics", cancel=is_canceled)
+            # the table last: a cancel while the zones layer is written leaves no table behind
+            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
             return result
 
         def done(result) -> None:

@@ -11,12 +11,12 @@ Nothing here ever loops over all pairs.
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from ..i18n import tr
-from .errors import AnalysisError
+from .errors import AnalysisError, check_cancel
 
 try:  # shapely >= 2
     import shapely as _sh
@@ -27,6 +27,20 @@ except ImportError:  # pragma: no cover - shapely is a dependency of the plugin
 
 LAMBERT93 = "EPSG:2154"
 _MAX_CELLS = 256  # an object spanning more grid cells is checked against all boxes instead
+BATCH = 20_000  # items per batch between two cancel checks (well under a second of GEOS work)
+
+
+def batched(fn: Callable[[slice], np.ndarray], n: int, cancel: Optional[Callable[[], bool]]) -> np.ndarray:
+    """``fn`` over ``n`` items in slices of :data:`BATCH`, checking ``cancel()`` before each slice
+    (raises ``Cancelled``); results are concatenated along the first axis."""
+    if cancel is None or n <= BATCH:
+        check_cancel(cancel)
+        return fn(slice(0, n))
+    parts = []
+    for start in range(0, n, BATCH):
+        check_cancel(cancel)
+        parts.append(fn(slice(start, start + BATCH)))
+    return np.concatenate(parts)
 
 
 def as_geometry_array(geoms: Iterable) -> np.ndarray:
