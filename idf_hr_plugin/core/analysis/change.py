@@ -266,9 +266,7 @@ def compare_detections(
     box_a, box_b = (G.batched(lambda s, g=g: G.bounds(g[s]), len(g), cancel) for g in (ga, gb))
     ar_a, ar_b = (G.batched(lambda s, g=g: G.areas(g[s]), len(g), cancel) for g in (ga, gb))
     rect_a, rect_b = G.is_rectangle(ar_a, box_a), G.is_rectangle(ar_b, box_b)
-    check_cancel(cancel)
-    ia, ib = G.candidate_pairs(ga, gb, box_a, box_b)
-    check_cancel(cancel)
+    ia, ib = G.candidate_pairs(ga, gb, box_a, box_b, cancel)
     if cls_a.dtype.kind != cls_b.dtype.kind:  # e.g. an empty run's float array vs names
         cls_a, cls_b = cls_a.astype(str), cls_b.astype(str)
     same = cls_a[ia] == cls_b[ib]

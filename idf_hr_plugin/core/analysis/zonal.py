@@ -108,7 +108,7 @@ def assign_to_zones(
         return out
     pbox = np.hstack([points, points])
     zbox = G.bounds(zones)
-    ip, iz = G.grid_bbox_pairs(pbox, zbox)
+    ip, iz = G.grid_bbox_pairs(pbox, zbox, cancel)
     order = np.lexsort((ip, iz))
     ip, iz = ip[order], iz[order]
     cuts = np.nonzero(np.diff(iz))[0] + 1
