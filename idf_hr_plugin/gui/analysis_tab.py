@@ -178,7 +178,8 @@ class AnalysisTab(QWidget, RunsTasks):
 
     def _refresh_result_layers(self, *_args) -> None:
         """Hide every layer that is not a detection or change layer from the result combos; a
-        combo left without a choice takes the first (first vintage) or last (others) one offered."""
+        combo left without a choice takes the first (first vintage) or last (others) one offered,
+        and the second vintage never stays on the first vintage's layer when another exists."""
         others = [
             lyr
             for lyr in QgsProject.instance().mapLayers().values()
@@ -188,6 +189,9 @@ class AnalysisTab(QWidget, RunsTasks):
             combo.setExceptedLayerList(others)
             if combo.currentLayer() is None and combo.count():
                 combo.setCurrentIndex(0 if combo is self.before_layer else combo.count() - 1)
+        after = self.after_layer
+        if after.currentLayer() is self.before_layer.currentLayer() and after.count() > 1:
+            after.setCurrentIndex(after.count() - 1 if after.currentIndex() == 0 else 0)  # two vintages
 
     def _zones_layer_changed(self, layer) -> None:
         self.name_field.setLayer(layer)

@@ -185,8 +185,7 @@ def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_
     before, after = _runs(tmp_path)
     first, second = _add(before, "yolo_2024"), _add(after, "yolo_2026")
     assert [c.count() for c in combos] == [2, 2, 2]
-    assert tab.before_layer.currentLayer() == first and tab.after_layer.currentLayer() == first
-    tab.after_layer.setLayer(second)
+    assert tab.before_layer.currentLayer() == first and tab.after_layer.currentLayer() == second
     tab.change_output.setFilePath(str(tmp_path / "changes.gpkg"))
     tab.compare_button.click()
     _wait(tab)
