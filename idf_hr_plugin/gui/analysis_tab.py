@@ -24,6 +24,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.analysis.io import is_result_layer
 from ..core.analysis.workflow import (
     DEFAULT_EXCLUDED,
     ZONE_NAME_FIELDS,
@@ -151,6 +152,15 @@ class AnalysisTab(QWidget, RunsTasks):
         root.addWidget(self.status)
         root.addStretch(1)
 
+        # only detection / change layers are offered (never e.g. the catalog footprints layer)
+        self._result_combos = (self.before_layer, self.after_layer, self.stats_input)
+        for combo in self._result_combos:
+            combo.setPlaceholderText(tr("No detection layer: run a detection first"))
+        project = QgsProject.instance()
+        project.layersAdded.connect(self._refresh_result_layers)
+        project.layersRemoved.connect(self._refresh_result_layers)
+        self._refresh_result_layers()
+
         self.runner = TaskRunner(
             progress, self.status, cancel_button, [self.compare_button, self.stats_button]
         )
@@ -165,6 +175,23 @@ class AnalysisTab(QWidget, RunsTasks):
             w.setEnabled(not images)
         for w in (self.before_raster, self.after_raster, self.model_widget, self.vintages_edit):
             w.setEnabled(images)
+
+    def _refresh_result_layers(self, *_args) -> None:
+        """Hide every layer that is not a detection or change layer from the result combos; a
+        combo left without a choice takes the first (first vintage) or last (others) one offered,
+        and the second vintage never stays on the first vintage's layer when another exists."""
+        others = [
+            lyr
+            for lyr in QgsProject.instance().mapLayers().values()
+            if not (isinstance(lyr, QgsVectorLayer) and is_result_layer(lyr.fields().names()))
+        ]
+        for combo in self._result_combos:
+            combo.setExceptedLayerList(others)
+            if combo.currentLayer() is None and combo.count():
+                combo.setCurrentIndex(0 if combo is self.before_layer else combo.count() - 1)
+        after = self.after_layer
+        if after.currentLayer() is self.before_layer.currentLayer() and after.count() > 1:
+            after.setCurrentIndex(after.count() - 1 if after.currentIndex() == 0 else 0)  # two vintages
 
     def _zones_layer_changed(self, layer) -> None:
         self.name_field.setLayer(layer)
@@ -279,9 +306,10 @@ class AnalysisTab(QWidget, RunsTasks):
 
         def work(progress, is_canceled):
             zg, zn, zc = zones or boundary_zones(kind)
-            result = layer_statistics(*source, zg, zn, zc)
-            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
+            result = layer_statistics(*source, zg, zn, zc, cancel=is_canceled)
             write_zones_layer(result, zg, zc, out, "zone_statistics", cancel=is_canceled)
+            # the table last: a cancel while the zones layer is written leaves no table behind
+            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
             return result
 
         def done(result) -> None:
@@ -308,3 +336,9 @@ class AnalysisTab(QWidget, RunsTasks):
 
     def shutdown(self) -> None:
         self.cancel()
+        project = QgsProject.instance()
+        for signal in (project.layersAdded, project.layersRemoved):
+            try:
+                signal.disconnect(self._refresh_result_layers)
+            except TypeError:  # already disconnected
+                pass

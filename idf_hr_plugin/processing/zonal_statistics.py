@@ -151,7 +151,7 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
                 b = Boundaries.from_file(self._boundaries) if self._boundaries else None
                 self._zones = boundary_zones(self._kind, b)
             zones, names, zcrs = self._zones
-            result = layer_statistics(*self._input, zones, names, zcrs)
+            result = layer_statistics(*self._input, zones, names, zcrs, cancel=cancel)
             if self._indicator.startswith("n_") or self._indicator == "net_change":
                 if not any("n_new" in r for r in result.rows):
                     self._indicator = "count"
@@ -159,8 +159,9 @@ class ZonalStatisticsAlgorithm(IdfHrAlgorithm):
                         tr("The input is not a change layer: the zones are mapped by count.")
                     )
             table = self._table
-            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
             write_zones_layer(result, zones, zcrs, self._out, self._layer, cancel=cancel)
+            # the table last: a cancel while the zones layer is written leaves no table behind
+            (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
         except Exception as exc:
             raise self.fail(exc) from exc
         for note in result.metadata.get("notes", []):

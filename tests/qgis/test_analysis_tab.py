@@ -167,3 +167,28 @@ def test_compare_two_images_runs_the_model_over_the_map_view(plugin, plugin_ifac
         "detections_2023.gpkg",
         "detections_2024.gpkg",
     ]
+
+
+def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_is_none(plugin, tmp_path):
+    from idf_hr_plugin.gis.i18n import tr
+    from idf_hr_plugin.gis.layers import footprints_layer
+
+    tab = plugin.dock.analysis_tab
+    combos = (tab.before_layer, tab.after_layer, tab.stats_input)
+    QgsProject.instance().addMapLayer(footprints_layer([]))  # the catalog's footprints: polygons, no score
+    _add(_zones_4326(tmp_path / "zones.gpkg"), "zones")
+    for combo in combos:
+        assert combo.currentLayer() is None and combo.count() == 0
+        assert combo.placeholderText() == tr("No detection layer: run a detection first")
+    assert tab.zones_layer_combo.findText("zones") >= 0  # the zones combo still offers any polygons
+
+    before, after = _runs(tmp_path)
+    first, second = _add(before, "yolo_2024"), _add(after, "yolo_2026")
+    assert [c.count() for c in combos] == [2, 2, 2]
+    assert tab.before_layer.currentLayer() == first and tab.after_layer.currentLayer() == second
+    tab.change_output.setFilePath(str(tmp_path / "changes.gpkg"))
+    tab.compare_button.click()
+    _wait(tab)
+    assert tab.change_layer is not None, tab.status.text()
+    offered = {tab.stats_input.layer(i) for i in range(tab.stats_input.count())}
+    assert offered == {first, second, tab.change_layer}  # the change layer has "change", no score

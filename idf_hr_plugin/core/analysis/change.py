@@ -31,13 +31,13 @@ Confidence (probability-like, in [0, 1]; documented in the output metadata):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..i18n import tr
 from . import geometry as G
-from .errors import AnalysisError
+from .errors import AnalysisError, check_cancel
 
 NEW, REMOVED, UNCHANGED, MODIFIED, UNCERTAIN = "new", "removed", "unchanged", "modified", "uncertain"
 STATUSES = (NEW, REMOVED, UNCHANGED, MODIFIED, UNCERTAIN)
@@ -193,8 +193,9 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _assign(ia: np.ndarray, ib: np.ndarray, iou: np.ndarray, na: int, nb: int):
-    """One-to-one assignment maximising the summed IoU per connected component of the pair graph."""
+def _assign(ia: np.ndarray, ib: np.ndarray, iou: np.ndarray, na: int, nb: int, cancel=None):
+    """One-to-one assignment maximising the summed IoU per connected component of the pair graph;
+    ``cancel()`` is checked every 1000 multi-object components."""
     if len(ia) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     from scipy.optimize import linear_sum_assignment
@@ -212,7 +213,9 @@ def _assign(ia: np.ndarray, ib: np.ndarray, iou: np.ndarray, na: int, nb: int):
     if len(multi):
         multi = multi[np.argsort(comp[multi], kind="stable")]
         cuts = np.nonzero(np.diff(comp[multi]))[0] + 1
-        for grp in np.split(multi, cuts):  # only components with several overlapping candidates
+        for k, grp in enumerate(np.split(multi, cuts)):  # only components with several candidates
+            if k % 1000 == 0:
+                check_cancel(cancel)
             ua, ra = np.unique(ia[grp], return_inverse=True)
             ub, rb = np.unique(ib[grp], return_inverse=True)
             m = np.zeros((len(ua), len(ub)))
@@ -236,6 +239,7 @@ def compare_detections(
     fragment_cover: float = 0.5,
     seam_tol_m: float = 0.5,
     exclude_classes: Optional[set] = None,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> ChangeResult:
     """Match ``before`` and ``after`` one-to-one per class; one record per object (pair).
 
@@ -243,8 +247,10 @@ def compare_detections(
     ``area_before_m2``, ``area_after_m2``, ``iou``, ``confidence``, ``vintage_before``,
     ``vintage_after``, ``run_before``, ``run_after``, ``index_before``, ``index_after`` (-1 when
     absent), ``merged_parts``. Geometry: the after footprint, or the before one for removed
-    objects. Raises :class:`AnalysisError` for different models or runs that do not overlap.
+    objects. Raises :class:`AnalysisError` for different models or runs that do not overlap, and
+    ``Cancelled`` as soon as ``cancel()`` returns True (checked every few thousand objects or pairs).
     """
+    check_cancel(cancel)
     ga, gb, common, notes = _common_ground(before, after)
     if exclude_classes:
         keep_a = ~np.isin(before.classes, list(exclude_classes))
@@ -257,21 +263,25 @@ def compare_detections(
     cls_a, cls_b = before.classes[ka], after.classes[kb]
     na, nb = len(ga), len(gb)
 
-    box_a, box_b = G.bounds(ga), G.bounds(gb)
-    ar_a, ar_b = G.areas(ga), G.areas(gb)
+    box_a, box_b = (G.batched(lambda s, g=g: G.bounds(g[s]), len(g), cancel) for g in (ga, gb))
+    ar_a, ar_b = (G.batched(lambda s, g=g: G.areas(g[s]), len(g), cancel) for g in (ga, gb))
     rect_a, rect_b = G.is_rectangle(ar_a, box_a), G.is_rectangle(ar_b, box_b)
-    ia, ib = G.candidate_pairs(ga, gb, box_a, box_b)
+    ia, ib = G.candidate_pairs(ga, gb, box_a, box_b, cancel)
     if cls_a.dtype.kind != cls_b.dtype.kind:  # e.g. an empty run's float array vs names
         cls_a, cls_b = cls_a.astype(str), cls_b.astype(str)
     same = cls_a[ia] == cls_b[ib]
     ia, ib = ia[same], ib[same]
-    inter = G.pair_intersection_areas(ga, gb, ia, ib, box_a, box_b, rect_a, rect_b)
+    inter = G.batched(
+        lambda s: G.pair_intersection_areas(ga, gb, ia[s], ib[s], box_a, box_b, rect_a, rect_b),
+        len(ia),
+        cancel,
+    )
     pos = inter > 0
     ia, ib, inter = ia[pos], ib[pos], inter[pos]
     union = ar_a[ia] + ar_b[ib] - inter
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     good = iou >= iou_min
-    ma, mb, miou = _assign(ia[good], ib[good], iou[good], na, nb)
+    ma, mb, miou = _assign(ia[good], ib[good], iou[good], na, nb, cancel)
 
     partner_a = np.full(na, -1, np.int64)
     partner_b = np.full(nb, -1, np.int64)
@@ -295,7 +305,9 @@ def compare_detections(
         sel = (
             (own_partner[own] == -1) & (other_partner[other] >= 0) & (inter >= fragment_cover * own_area[own])
         )
-        for k in np.nonzero(sel)[0]:  # rare: only pieces left over by a seam
+        for n_seen, k in enumerate(np.nonzero(sel)[0]):  # rare: only pieces left over by a seam
+            if n_seen % 1000 == 0:
+                check_cancel(cancel)
             u, host = own[k], other_partner[other[k]]
             if own_partner[u] != -1 or geoms[u].distance(final[host]) > seam_tol_m:
                 continue
@@ -327,8 +339,8 @@ def compare_detections(
             for host in merged:
                 bx[host] = final[host].bounds
                 rc[host] = False
-    ca = G.centroids(geoms_a_final[ma], box_a[ma], rect_a[ma])
-    cb = G.centroids(geoms_b_final[mb], box_b[mb], rect_b[mb])
+    ca = G.batched(lambda s: G.centroids(geoms_a_final[ma[s]], box_a[ma[s]], rect_a[ma[s]]), len(ma), cancel)
+    cb = G.batched(lambda s: G.centroids(geoms_b_final[mb[s]], box_b[mb[s]], rect_b[mb[s]]), len(mb), cancel)
     moved = np.hypot(*(cb - ca).T) if len(ma) else np.zeros(0)
     status_m = np.where((rel > area_change) | (moved > shift_m), MODIFIED, UNCHANGED)
 
@@ -336,8 +348,13 @@ def compare_detections(
     core = common.buffer(-edge_m) if edge_m > 0 else common
     ua = np.nonzero(partner_a == -1)[0]
     ub = np.nonzero(partner_b == -1)[0]
-    inside_a = G.within_mask(ga[ua], core) if not core.is_empty else np.zeros(len(ua), bool)
-    inside_b = G.within_mask(gb[ub], core) if not core.is_empty else np.zeros(len(ub), bool)
+    inside_a, inside_b = (
+        G.batched(lambda s, g=g: G.within_mask(g[s], core), len(g), cancel)
+        if not core.is_empty
+        else np.zeros(len(g), bool)
+        for g in (ga[ua], gb[ub])
+    )
+    check_cancel(cancel)
 
     nm, nr, nn = len(ma), len(ua), len(ub)
     idx_a = np.concatenate([ma, ua, np.full(nn, -1, np.int64)])
@@ -418,7 +435,9 @@ class SegmentationChange:
     compared_area: Any = None
 
 
-def compare_segmentation(before: Detections, after: Detections) -> SegmentationChange:
+def compare_segmentation(
+    before: Detections, after: Detections, *, cancel: Optional[Callable[[], bool]] = None
+) -> SegmentationChange:
     """Overlay per class, clipped to the ground both runs analysed.
 
     ``totals`` rows: ``class``, ``label``, ``area_before_m2``, ``area_after_m2``, ``gained_m2``,
@@ -431,6 +450,7 @@ def compare_segmentation(before: Detections, after: Detections) -> SegmentationC
     totals, geoms, cls_col, lab_col, chg_col, area_col = [], [], [], [], [], []
     keys = list(dict.fromkeys(before.classes.tolist() + after.classes.tolist()))
     for key in keys:
+        check_cancel(cancel)  # each class is one (possibly long) union and overlay
         sel_a = before.classes == key
         sel_b = after.classes == key
         label = str((after.labels[sel_b] if sel_b.any() else before.labels[sel_a])[0])

@@ -11,12 +11,12 @@ Nothing here ever loops over all pairs.
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from ..i18n import tr
-from .errors import AnalysisError
+from .errors import AnalysisError, check_cancel
 
 try:  # shapely >= 2
     import shapely as _sh
@@ -27,6 +27,20 @@ except ImportError:  # pragma: no cover - shapely is a dependency of the plugin
 
 LAMBERT93 = "EPSG:2154"
 _MAX_CELLS = 256  # an object spanning more grid cells is checked against all boxes instead
+BATCH = 20_000  # items per batch between two cancel checks (well under a second of GEOS work)
+
+
+def batched(fn: Callable[[slice], np.ndarray], n: int, cancel: Optional[Callable[[], bool]]) -> np.ndarray:
+    """``fn`` over ``n`` items in slices of :data:`BATCH`, checking ``cancel()`` before each slice
+    (raises ``Cancelled``); results are concatenated along the first axis."""
+    if cancel is None or n <= BATCH:
+        check_cancel(cancel)
+        return fn(slice(0, n))
+    parts = []
+    for start in range(0, n, BATCH):
+        check_cancel(cancel)
+        parts.append(fn(slice(start, start + BATCH)))
+    return np.concatenate(parts)
 
 
 def as_geometry_array(geoms: Iterable) -> np.ndarray:
@@ -143,13 +157,16 @@ def _bbox_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a[:, 0] <= b[:, 2]) & (b[:, 0] <= a[:, 2]) & (a[:, 1] <= b[:, 3]) & (b[:, 1] <= a[:, 3])
 
 
-def grid_bbox_pairs(box_a: np.ndarray, box_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def grid_bbox_pairs(
+    box_a: np.ndarray, box_b: np.ndarray, cancel: Optional[Callable[[], bool]] = None
+) -> tuple[np.ndarray, np.ndarray]:
     """All ``(i, j)`` with overlapping boxes, through a uniform grid index (no all-pairs loop).
 
     The cell size is twice the median object extent; each box is registered in the cells it
     covers, both sides are joined per cell after a sort, and a pair is kept only in the cell
     holding the corner ``max(min corners)`` so it comes out once. The rare boxes spanning more
-    than ``_MAX_CELLS`` cells are compared with every box of the other side, vectorised.
+    than ``_MAX_CELLS`` cells are compared with every box of the other side, vectorised. The join
+    runs in batches of A's cell entries, checking ``cancel()`` (raises ``Cancelled``) before each.
     """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if len(box_a) == 0 or len(box_b) == 0:
@@ -171,19 +188,25 @@ def grid_bbox_pairs(box_a: np.ndarray, box_b: np.ndarray) -> tuple[np.ndarray, n
     cb, ob = _register(box_b, origin, cell, ncols, small_b)
     order = np.argsort(cb, kind="stable")
     cb, ob = cb[order], ob[order]
-    start = np.searchsorted(cb, ca, "left")
-    n = np.searchsorted(cb, ca, "right") - start
-    ia = np.repeat(oa, n)
-    cell_of_pair = np.repeat(ca, n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    ib = ob[np.repeat(start, n) + k]
-    ba, bb = box_a[ia], box_b[ib]
-    keep = _bbox_overlap(ba, bb)
-    # reference-point de-duplication: keep the pair only in the cell of max(min corners)
-    ref_i = np.floor((np.maximum(ba[:, 0], bb[:, 0]) - origin[0]) / cell).astype(np.int64)
-    ref_j = np.floor((np.maximum(ba[:, 1], bb[:, 1]) - origin[1]) / cell).astype(np.int64)
-    keep &= ref_j * ncols + ref_i == cell_of_pair
-    parts_a, parts_b = [ia[keep]], [ib[keep]]
+    parts_a, parts_b = [], []
+    step = 4 * BATCH  # cell entries of A per batch (a small box covers about 4 cells)
+    for s in range(0, max(len(ca), 1), step):
+        check_cancel(cancel)
+        sca, soa = ca[s : s + step], oa[s : s + step]
+        start = np.searchsorted(cb, sca, "left")
+        n = np.searchsorted(cb, sca, "right") - start
+        ia = np.repeat(soa, n)
+        cell_of_pair = np.repeat(sca, n)
+        k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        ib = ob[np.repeat(start, n) + k]
+        ba, bb = box_a[ia], box_b[ib]
+        keep = _bbox_overlap(ba, bb)
+        # reference-point de-duplication: keep the pair only in the cell of max(min corners)
+        ref_i = np.floor((np.maximum(ba[:, 0], bb[:, 0]) - origin[0]) / cell).astype(np.int64)
+        ref_j = np.floor((np.maximum(ba[:, 1], bb[:, 1]) - origin[1]) / cell).astype(np.int64)
+        keep &= ref_j * ncols + ref_i == cell_of_pair
+        parts_a.append(ia[keep])
+        parts_b.append(ib[keep])
     for i in np.nonzero(~small_a)[0]:  # big boxes of A against every box of B
         j = np.nonzero(_bbox_overlap(np.broadcast_to(box_a[i], box_b.shape), box_b))[0]
         parts_a.append(np.full(len(j), i, np.int64))
@@ -196,14 +219,19 @@ def grid_bbox_pairs(box_a: np.ndarray, box_b: np.ndarray) -> tuple[np.ndarray, n
 
 
 def candidate_pairs(
-    geoms_a: np.ndarray, geoms_b: np.ndarray, box_a: np.ndarray, box_b: np.ndarray
+    geoms_a: np.ndarray,
+    geoms_b: np.ndarray,
+    box_a: np.ndarray,
+    box_b: np.ndarray,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(i, j)`` whose bounding boxes overlap, from a spatial index."""
+    """Pairs ``(i, j)`` whose bounding boxes overlap, from a spatial index (``cancel()`` checked
+    between batches of the grid join)."""
     if SHAPELY2 and len(geoms_a) and len(geoms_b):
         tree = _sh.STRtree(geoms_b)
         ia, ib = tree.query(geoms_a)  # bounding-box candidates, one vectorised call
         return ia.astype(np.int64), ib.astype(np.int64)
-    return grid_bbox_pairs(box_a, box_b)
+    return grid_bbox_pairs(box_a, box_b, cancel)
 
 
 def pair_intersection_areas(

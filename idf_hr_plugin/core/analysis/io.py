@@ -30,6 +30,16 @@ RUNS_TABLE = "idfhr_runs"
 CLASS_FIELDS = ("class_id", "class")
 LABEL_FIELDS = ("label", "class_name", "class")
 SCORE_FIELDS = ("score", "confidence")
+CHANGE_FIELD = "change"
+
+
+def is_result_layer(field_names: Sequence[str]) -> bool:
+    """Whether a layer with these fields looks like a detection layer (a class or label field and
+    a score) or a change layer (a ``change`` field), i.e. something worth comparing or counting."""
+    names = {str(n).lower() for n in field_names}
+    if CHANGE_FIELD in names:
+        return True
+    return bool(names & {*CLASS_FIELDS, *LABEL_FIELDS}) and bool(names & set(SCORE_FIELDS))
 
 
 def _ogr():

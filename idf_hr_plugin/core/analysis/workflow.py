@@ -63,10 +63,10 @@ def compare_runs(
     if cancel is not None and cancel():
         raise Cancelled()
     if is_segmentation(before) and is_segmentation(after):
-        result = compare_segmentation(before, after)
+        result = compare_segmentation(before, after, cancel=cancel)
     else:
         keys = _exclusion_keys(before, names) | _exclusion_keys(after, names)
-        result = compare_detections(before, after, exclude_classes=keys or None, **options)
+        result = compare_detections(before, after, exclude_classes=keys or None, cancel=cancel, **options)
     result.metadata["excluded_classes"] = sorted(names)
     result.metadata["compared_area_wkt"] = result.compared_area.wkt  # so zonal statistics can reuse it
     if cancel is not None and cancel():
@@ -222,9 +222,11 @@ def layer_statistics(
     zones: Sequence,
     zone_names: Sequence,
     zones_crs: Any,
+    cancel: Optional[CancelCb] = None,
 ):
     """Zonal statistics of a detection layer, or of a change layer written by this module (its
-    compared area and statuses are used). Returns a ``ZonalResult``."""
+    compared area and statuses are used). Returns a ``ZonalResult``; ``cancel()`` raises
+    ``Cancelled`` during the counting."""
     from shapely import wkt
 
     from .io import read_layer_metadata
@@ -264,6 +266,7 @@ def layer_statistics(
         crs=run.crs,
         labels=run.labels,
         change=change,
+        cancel=cancel,
     )
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..i18n import tr
 from . import geometry as G
 from .change import STATUSES
-from .errors import AnalysisError
+from .errors import AnalysisError, check_cancel
 
 ASSIGNMENT_RULE = (
     "each object is counted once, in the zone containing its representative point "
@@ -98,19 +98,23 @@ def _contains_xy(zone, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return vectorized.contains(zone, x, y)
 
 
-def assign_to_zones(points: np.ndarray, zones: np.ndarray) -> np.ndarray:
-    """Index of the zone containing each point (-1 outside every zone), first zone on ties."""
+def assign_to_zones(
+    points: np.ndarray, zones: np.ndarray, cancel: Optional[Callable[[], bool]] = None
+) -> np.ndarray:
+    """Index of the zone containing each point (-1 outside every zone), first zone on ties;
+    ``cancel()`` is checked before each zone (raises ``Cancelled``)."""
     out = np.full(len(points), -1, np.int64)
     if len(points) == 0 or len(zones) == 0:
         return out
     pbox = np.hstack([points, points])
     zbox = G.bounds(zones)
-    ip, iz = G.grid_bbox_pairs(pbox, zbox)
+    ip, iz = G.grid_bbox_pairs(pbox, zbox, cancel)
     order = np.lexsort((ip, iz))
     ip, iz = ip[order], iz[order]
     cuts = np.nonzero(np.diff(iz))[0] + 1
     hit_p, hit_z = [], []
     for grp in np.split(np.arange(len(iz)), cuts) if len(iz) else ():
+        check_cancel(cancel)
         z = iz[grp[0]]
         p = ip[grp]
         ok = _contains_xy(zones[z], points[p, 0], points[p, 1])  # vectorised point-in-polygon
@@ -137,6 +141,7 @@ def zonal_statistics(
     crs: Any = G.LAMBERT93,
     labels: Optional[Iterable] = None,
     change: Optional[Iterable] = None,
+    cancel: Optional[Callable[[], bool]] = None,
 ) -> ZonalResult:
     """Per zone and class: count, area, density per analysed km²; per zone the analysed fraction.
 
@@ -144,7 +149,9 @@ def zonal_statistics(
     ``change`` gives each record's status (then ``n_new`` … ``n_uncertain`` and ``net_change`` =
     new − removed are added). ``analysed_areas`` are the runs' analysed (Multi)Polygons in ``crs``.
     Zones in any CRS are reprojected to Lambert-93; areas are never computed in degrees.
+    ``cancel()`` is checked per zone and every few thousand objects (raises ``Cancelled``).
     """
+    check_cancel(cancel)
     zones_arr = G.as_geometry_array(zones)
     if (
         zone_names is None
@@ -177,16 +184,16 @@ def zonal_statistics(
 
     analysed = unary_union([a for a in areas_in if a is not None and not a.is_empty])
     zone_area = G.areas(zones_l93)
-    zone_an = (
-        np.array([z.intersection(analysed).area for z in zones_l93])
-        if not analysed.is_empty
-        else (np.zeros(len(zones_l93)))
-    )
+    zone_an = np.zeros(len(zones_l93))
+    for z, zone in enumerate(zones_l93 if not analysed.is_empty else ()):
+        check_cancel(cancel)  # one zone ∩ analysed area can take a while for a detailed mask
+        zone_an[z] = zone.intersection(analysed).area
     frac = np.divide(zone_an, zone_area, out=np.zeros_like(zone_area), where=zone_area > 0)
 
-    box = G.bounds(geoms)
-    area = G.areas(geoms)
-    zone_of = assign_to_zones(_points(geoms, box, area), zones_l93)
+    box = G.batched(lambda s: G.bounds(geoms[s]), len(geoms), cancel)
+    area = G.batched(lambda s: G.areas(geoms[s]), len(geoms), cancel)
+    pts = G.batched(lambda s: _points(geoms[s], box[s], area[s]), len(geoms), cancel)
+    zone_of = assign_to_zones(pts, zones_l93, cancel)
     uniq, cidx = np.unique(cls, return_inverse=True)
     keys = uniq.tolist()
     lab = np.asarray(list(labels) if labels is not None else cls.astype(str))

@@ -212,3 +212,16 @@ def test_change_layer_waits_for_another_writer_and_keeps_its_edit(two_runs):
     finally:
         con.close()
     assert sorted(p.name for p in two_runs.iterdir()) == ["d2024.gpkg", "d2026.gpkg"]
+
+
+def test_detection_and_change_layers_are_told_from_other_polygons():
+    from idf_hr_plugin.core.analysis.io import is_result_layer
+    from idf_hr_plugin.core.catalog.footprints import FOOTPRINT_FIELDS
+    from idf_hr_plugin.core.inference.writer import FIELDS
+
+    assert is_result_layer([name for name, _ in FIELDS])  # what a detection run writes
+    assert is_result_layer(["fid", "change", "class", "label", "score_before", "score_after"])
+    assert is_result_layer(["CLASS", "Confidence"])
+    assert not is_result_layer([name for name, _ in FOOTPRINT_FIELDS])  # the catalog footprints
+    assert not is_result_layer(["code", "nom"])  # zones
+    assert not is_result_layer(["label"])  # a class but no score
