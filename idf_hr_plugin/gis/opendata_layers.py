@@ -10,6 +10,7 @@ Two kinds of functions live here:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -390,6 +391,25 @@ class FibreOutcome:
     ipe: arcep.IpeResult | None = None
 
 
+def _replace_cache_file(dest: Path, write: Callable[[Path], Any]) -> Path:
+    """Write one of the plugin's own cache GeoPackages as a new file and move it over the old one.
+
+    A layer of the previous computation may still be open in QGIS: it keeps reading the old file
+    instead of seeing its table dropped and recreated underneath it (only user files are changed
+    in place)."""
+    import uuid
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
+    try:
+        write(tmp)
+        os.replace(tmp, dest)
+    finally:
+        for side in ("", "-journal", "-wal", "-shm"):
+            Path(f"{tmp}{side}").unlink(missing_ok=True)
+    return dest
+
+
 def compute_fibre(
     ftth_src: str,
     premises_src: str | None,
@@ -457,15 +477,28 @@ def compute_fibre(
     base = Path(out_dir) if out_dir else cache_dir() / "fibre"
     written: dict[str, Path] = {}
     for i, level in enumerate(levels):
-        dest = Path((outputs or {}).get(level) or base / f"ftth_coverage_{level}_{tag}.gpkg")
         layer = (layers or {}).get(level)  # default: ftth_coverage_<level>
-        written[level] = arcep.write_coverage_gpkg(result, bounds, dest, level=level, layer=layer)
+        if (outputs or {}).get(level):  # the user's file: the layer is added in place, other layers kept
+            written[level] = arcep.write_coverage_gpkg(
+                result, bounds, outputs[level], level=level, layer=layer
+            )
+        else:
+            written[level] = _replace_cache_file(
+                base / f"ftth_coverage_{level}_{tag}.gpkg",
+                lambda tmp, level=level, layer=layer: arcep.write_coverage_gpkg(
+                    result, bounds, tmp, level=level, layer=layer
+                ),
+            )
         step(0.6 + 0.3 * (i + 1) / len(levels))
     ipe = None
     if ipe_src:
-        ipe = arcep.write_ipe_gpkg(
-            fetch_table(ipe_src, client=client, cancel=cancel), base / f"ftth_buildings_{tag}.gpkg", al
+        table = fetch_table(ipe_src, client=client, cancel=cancel)
+        results: list = []
+        ipe_path = _replace_cache_file(
+            base / f"ftth_buildings_{tag}.gpkg",
+            lambda tmp: results.append(arcep.write_ipe_gpkg(table, tmp, al)),
         )
+        ipe = dataclasses.replace(results[0], path=ipe_path)
     step(1.0)
     return FibreOutcome(result, written, list(result.quarters), ipe)
 
