@@ -39,7 +39,14 @@ from ..core.errors import IdfHrError
 from ..gis import layers, tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
-from .task_runner import RunsTasks, TaskRunner, no_widening, scrolled_with_footer, task_controls
+from .task_runner import (
+    RunsTasks,
+    TaskRunner,
+    no_widening,
+    scrolled_with_footer,
+    task_controls,
+    wrapping_check,
+)
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -118,6 +125,10 @@ class CatalogTab(QWidget, RunsTasks):
 
         buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
 
+        self.footprint_labels = QCheckBox(tr("Label the footprints on the map (date, resolution)"))
+        self.footprint_labels.setChecked(True)
+        self.footprint_labels.toggled.connect(self._footprint_labels_toggled)
+
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -140,6 +151,7 @@ class CatalogTab(QWidget, RunsTasks):
         root.addWidget(where)
         root.addWidget(when)
         root.addLayout(form2)
+        root.addWidget(wrapping_check(self.footprint_labels))
         self.results.setMinimumHeight(160)
         root.addWidget(self.results, 1)
         footer.addLayout(buttons)
@@ -305,8 +317,15 @@ class CatalogTab(QWidget, RunsTasks):
         if not items:
             return
         layer = layers.footprints_layer(items)
-        project.addMapLayer(layer)
+        layer.setLabelsEnabled(layer.labelsEnabled() and self.footprint_labels.isChecked())
+        layers.add_on_top(layer, project)
         self.footprints_layer_id = layer.id()
+
+    def _footprint_labels_toggled(self, on: bool) -> None:
+        layer = self.footprints_layer()
+        if layer is not None:
+            layer.setLabelsEnabled(on)
+            layer.triggerRepaint()
 
     def footprints_layer(self):
         if not self.footprints_layer_id:
@@ -379,7 +398,7 @@ class CatalogTab(QWidget, RunsTasks):
             except IdfHrError as exc:
                 errors.append(str(exc))
                 continue
-            QgsProject.instance().addMapLayer(layer)
+            layers.add_on_top(layer)
             added.append(layer)
         if errors:
             self.status.setText("\n".join(errors))

@@ -22,6 +22,7 @@ from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
+from ..gis.layers import add_on_top
 from .task_runner import RunsTasks, TaskRunner, no_widening, scrolled_with_footer, task_controls
 
 LOG = logging.getLogger("idf_hr.gui.fibre")
@@ -267,12 +268,12 @@ class FibreTab(QWidget, RunsTasks):
                 source_url=ARCEP_SOURCE,
                 abstract=tr("Share of premises connectable to FttH (fibre), per quarter."),
             )
-            project.addMapLayer(layer)
+            add_on_top(layer, project)
             self.layers[level] = layer.id()
         if outcome.ipe is not None:
             layer = odl.file_layer(outcome.ipe.path, tr("FttH buildings (IPE)"), "ftth_buildings")
             odl.style_buildings_layer(layer)
-            project.addMapLayer(layer)
+            add_on_top(layer, project)
             self.layers["buildings"] = layer.id()
         self.quarter_combo.blockSignals(True)
         self.quarter_combo.clear()
@@ -314,9 +315,25 @@ class FibreTab(QWidget, RunsTasks):
             if layer is not None:
                 layer.setSubsetString(odl.quarter_filter(quarter))
                 layer.triggerRepaint()
+        canvas = self.iface.mapCanvas()
         if not quarter:
-            self.mgp_label.setText(tr("Use the Temporal Controller to animate the quarters."))
+            layer = self.layer("commune")
+            if layer is not None and odl.animate_quarters(canvas, layer):
+                self.mgp_label.setText(
+                    tr(
+                        "Temporal Controller on: one quarter a frame. Press its Play button "
+                        "(View › Panels › Temporal Controller) to animate the quarters."
+                    )
+                )
+            else:
+                self.mgp_label.setText(
+                    tr(
+                        "All quarters are drawn on top of each other: open View › Panels › Temporal "
+                        "Controller and switch it to animation to see one quarter at a time."
+                    )
+                )
             return
+        odl.stop_animation(canvas)
         row = self.mgp_rate(quarter)
         if row is None:
             self.mgp_label.setText("")

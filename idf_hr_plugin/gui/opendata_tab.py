@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import logging
 
-from qgis.core import QgsProject
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -31,6 +30,7 @@ from ..core.opendata.themes import THEMES
 from ..gis import opendata_layers as odl
 from ..gis import tasks
 from ..gis.i18n import tr, user_locale
+from ..gis.layers import add_on_top
 from ..gis.settings import Settings
 from .opendata_widgets import AddPortalDialog, PlaceZoomBar
 from .task_runner import (
@@ -449,7 +449,7 @@ class OpenDataTab(QWidget, RunsTasks):
         layer = odl.cached_layer(outcome.entry, show_age=outcome.from_cache, publisher=publisher)
         if style is not None:
             odl.apply_style_hint(layer, style)
-        QgsProject.instance().addMapLayer(layer)
+        add_on_top(layer)
         self.added_layers.append(layer.id())
         msg = tr("{title}: {n} features added.").format(title=layer.name(), n=layer.featureCount())
         self.status.setText((outcome.note + " " + msg) if outcome.note else msg)
@@ -525,7 +525,7 @@ class OpenDataTab(QWidget, RunsTasks):
             self.refresh_cached()
             return
         layer = odl.cached_layer(entry, show_age=True)
-        QgsProject.instance().addMapLayer(layer)
+        add_on_top(layer)
         self.added_layers.append(layer.id())
         self.status.setText(
             tr("{title} loaded from the cache ({age}).").format(title=entry.title, age=entry.age_text)
@@ -572,7 +572,7 @@ class OpenDataTab(QWidget, RunsTasks):
             odl.zoom_canvas(self.iface.mapCanvas(), self.boundaries.bbox(text, epsg=4326))
             if self.place_bar.outline_check.isChecked():
                 layer = odl.boundary_layer(self.boundaries, text)
-                QgsProject.instance().addMapLayer(layer)
+                add_on_top(layer)
                 self.added_layers.append(layer.id())
         except IdfHrError as exc:
             self.status.setText(str(exc))
