@@ -135,3 +135,27 @@ def test_dock_default_width_not_wider_than_small_screen(small_dock):
         QApplication.processEvents()
         assert small_dock.minimumSizeHint().width() <= WIDTH, attr
     assert small_dock.allowedAreas() & Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_options_sources_table_shows_name_and_kind_whole(qgis_app):
+    """Issue 9 item 5: the Name and Kind columns of the sources table are not truncated."""
+    from idf_hr_plugin.gui.options import IdfHrOptionsPage
+
+    translator = install_translator("fr")
+    try:
+        page = IdfHrOptionsPage()
+        page.resize(700, 500)
+        page.show()
+        QApplication.processEvents()
+        table = page.table
+        metrics = table.fontMetrics()
+        cut = []
+        for row in range(table.rowCount()):
+            for column in (0, 1):
+                text = table.item(row, column).text()
+                if table.columnWidth(column) < metrics.horizontalAdvance(text) + 6:
+                    cut.append(f"{text!r} in {table.columnWidth(column)} px")
+        assert table.rowCount() > 0 and cut == []
+        page.close()
+    finally:
+        remove_translator(translator)
