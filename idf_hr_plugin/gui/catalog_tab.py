@@ -125,8 +125,9 @@ class CatalogTab(QWidget, RunsTasks):
 
         buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
 
-        self.footprint_labels = QCheckBox(tr("Label the footprints on the map (date, resolution)"))
+        self.footprint_labels = QCheckBox(tr("Label the footprints"))
         self.footprint_labels.setChecked(True)
+        self.footprint_labels.setToolTip(tr("Show the tile name on each footprint drawn on the map."))
         self.footprint_labels.toggled.connect(self._footprint_labels_toggled)
 
         self.results = QListWidget()

@@ -88,7 +88,7 @@ class FibreTab(QWidget, RunsTasks):
         tables = tr("Tables (*.csv *.xlsx *.txt);;All files (*)")
         files = QGroupBox(tr("ARCEP files (local file or URL)"))
         form = QFormLayout(files)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # paths get the whole width
         self.ftth_file = FileRow(tr("ftthCommunes_*.csv: connectable premises per quarter"), tables)
         self.premises_file = FileRow(tr("communes_*.csv: Logements, Établissements"), tables)
         self.boundaries_file = FileRow(

@@ -125,6 +125,8 @@ def test_fibre_column_pickers_readable_and_dock_keeps_its_width(small_dock):
     assert small_dock.minimumSizeHint().width() <= WIDTH
     narrow = {r: c.width() for r, c in tab.column_combos.items() if c.width() < 200}
     assert narrow == {}, f"column pickers narrower than 200 px: {narrow}"
+    rows = (tab.ftth_file, tab.premises_file, tab.boundaries_file, tab.ipe_file)
+    assert [row.edit.width() >= 200 for row in rows] == [True] * 4, "file paths squeezed"
 
 
 def test_dock_default_width_not_wider_than_small_screen(small_dock):
