@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 ROOT = Path(__file__).resolve().parent.parent
+DOCK_WIDTH, DOCK_HEIGHT = 420, 600
 sys.path.insert(0, str(ROOT))
 
 
@@ -91,7 +92,8 @@ def main() -> None:
 
     region = ensure_demo_region()
     window = QMainWindow()
-    window.resize(1500, 950)
+    # a 1366 × 768 laptop with the dock at 420 px: what the README shows is what fits there (issue 9)
+    window.resize(1366, 768)
     central = QWidget()
     layout = QVBoxLayout(central)
     bar = QgsMessageBar()
@@ -104,6 +106,9 @@ def main() -> None:
     plugin.initGui()
     plugin.dock.show()
     window.show()
+    from qgis.PyQt.QtCore import Qt
+
+    window.resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     project = QgsProject.instance()
     canvas.setDestinationCrs(project.crs())
     tab = plugin.dock.catalog_tab
@@ -132,9 +137,14 @@ def main() -> None:
         canvas.waitWhileRendering()
         time.sleep(0.3)
     window.grab().save(str(out / "dock_catalog.png"))
+    # each other tab as the dock alone, 420 × 600
+    plugin.dock.setFloating(True)
+    plugin.dock.detection_tab.card_toggle.setChecked(True)  # the Detection tab shows its model card
     for i in range(1, plugin.dock.tabs.count()):
         plugin.dock.tabs.setCurrentIndex(i)
-        app.processEvents()
+        plugin.dock.resize(DOCK_WIDTH, DOCK_HEIGHT)
+        for _ in range(3):
+            app.processEvents()
         name = type(plugin.dock.tabs.widget(i)).__name__.lower()
         plugin.dock.grab().save(str(out / f"dock_{name}.png"))
     plugin.unload()

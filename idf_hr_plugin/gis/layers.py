@@ -14,6 +14,8 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsLayerMetadata,
+    QgsMapLayer,
+    QgsProject,
     QgsRasterLayer,
     QgsVectorLayer,
 )
@@ -25,6 +27,18 @@ from ..core.paths import cache_dir
 from . import imagery_cache
 from .i18n import tr
 from .qt_compat import FIELD_TYPES
+
+
+def add_on_top(layer: QgsMapLayer, project: QgsProject | None = None) -> QgsMapLayer:
+    """Add ``layer`` at the top of the layer tree.
+
+    QGIS otherwise inserts it next to the layer last clicked, so after a detection every new
+    layer would land inside the detections group (issue 9).
+    """
+    project = project or QgsProject.instance()
+    project.addMapLayer(layer, False)
+    project.layerTreeRoot().insertLayer(0, layer)
+    return layer
 
 
 def layer_name(items: Sequence[Item]) -> str:

@@ -28,10 +28,12 @@ from qgis.core import (
     QgsClassificationJenks,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDateTimeRange,
     QgsFeature,
     QgsFillSymbol,
     QgsGeometry,
     QgsGraduatedSymbolRenderer,
+    QgsInterval,
     QgsLayerMetadata,
     QgsLineSymbol,
     QgsMarkerSymbol,
@@ -42,6 +44,7 @@ from qgis.core import (
     QgsSingleSymbolRenderer,
     QgsStyle,
     QgsSymbol,
+    QgsTemporalNavigationObject,
     QgsUnitTypes,
     QgsVectorLayer,
     QgsVectorLayerTemporalProperties,
@@ -626,6 +629,47 @@ def set_quarter_temporal(layer: QgsVectorLayer, field_name: str = "quarter_date"
     props.setFixedDuration(float(months))
     props.setDurationUnits(QgsUnitTypes.TemporalUnit.TemporalMonths)
     props.setIsActive(True)
+
+
+def animate_quarters(canvas, layer: QgsVectorLayer, field_name: str = "quarter_date", months: int = 3) -> bool:
+    """Turn the canvas Temporal Controller on, over the quarters of ``layer``, one quarter a frame.
+
+    False when the canvas has no navigable controller (outside the QGIS desktop) or the layer no dates.
+    """
+    nav = canvas.temporalController()
+    idx = layer.fields().indexOf(field_name)
+    if not isinstance(nav, QgsTemporalNavigationObject) or idx < 0:
+        return False
+    first, last = layer.minimumValue(idx), layer.maximumValue(idx)
+    first, last = (_as_datetime(v) for v in (first, last))
+    if first is None or last is None:
+        return False
+    # the extent ends where the last quarter starts: QGIS counts one frame more than whole durations
+    nav.setTemporalExtents(QgsDateTimeRange(first, last))
+    nav.setFrameDuration(QgsInterval(0, months, 0, 0, 0, 0, 0))
+    nav.setNavigationMode(QgsTemporalNavigationObject.NavigationMode.Animated)
+    nav.setCurrentFrameNumber(0)
+    return True
+
+
+def stop_animation(canvas) -> None:
+    """Turn the canvas Temporal Controller off (one quarter is shown by a filter instead)."""
+    nav = canvas.temporalController()
+    if isinstance(nav, QgsTemporalNavigationObject):
+        nav.setNavigationMode(QgsTemporalNavigationObject.NavigationMode.NavigationOff)
+
+
+def _as_datetime(value):
+    from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+
+    if isinstance(value, QDateTime):
+        return value if value.isValid() else None
+    if isinstance(value, QDate):
+        return QDateTime(value, QTime(0, 0)) if value.isValid() else None
+    if isinstance(value, str):
+        parsed = QDateTime.fromString(value[:10], "yyyy-MM-dd")
+        return parsed if parsed.isValid() else None
+    return None
 
 
 def style_coverage_layer(layer: QgsVectorLayer) -> None:

@@ -23,8 +23,8 @@ from qgis.PyQt.QtWidgets import (
     QDateEdit,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -39,7 +39,14 @@ from ..core.errors import IdfHrError
 from ..gis import layers, tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
-from .task_runner import RunsTasks, TaskRunner, task_controls
+from .task_runner import (
+    RunsTasks,
+    TaskRunner,
+    no_widening,
+    scrolled_with_footer,
+    task_controls,
+    wrapping_check,
+)
 
 LOG = logging.getLogger("idf_hr.gui")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -64,14 +71,15 @@ class CatalogTab(QWidget, RunsTasks):
 
     # -- layout ----------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root, footer = scrolled_with_footer(self)
         form = QFormLayout()
         self.source_combo = QComboBox()
         self.source_combo.setToolTip(tr("Catalog sources are managed in Settings › IdF HR."))
+        no_widening(self.source_combo)
         form.addRow(tr("Source"), self.source_combo)
 
         where = QGroupBox(tr("Where"))
-        where_l = QHBoxLayout(where)
+        where_l = QGridLayout(where)
         self.extent_canvas = QRadioButton(tr("Map extent"))
         self.extent_canvas.setChecked(True)
         self.extent_drawn = QRadioButton(tr("Drawn rectangle"))
@@ -80,12 +88,12 @@ class CatalogTab(QWidget, RunsTasks):
         group = QButtonGroup(self)
         group.addButton(self.extent_canvas)
         group.addButton(self.extent_drawn)
-        where_l.addWidget(self.extent_canvas)
-        where_l.addWidget(self.extent_drawn)
-        where_l.addWidget(self.draw_button)
+        where_l.addWidget(self.extent_canvas, 0, 0)
+        where_l.addWidget(self.extent_drawn, 1, 0)
+        where_l.addWidget(self.draw_button, 1, 1)
 
         when = QGroupBox(tr("When"))
-        when_l = QHBoxLayout(when)
+        when_l = QGridLayout(when)
         self.use_dates = QCheckBox(tr("Between"))
         self.date_from = QDateEdit(QDate(2000, 1, 1))
         self.date_to = QDateEdit(QDate.currentDate())
@@ -95,10 +103,10 @@ class CatalogTab(QWidget, RunsTasks):
             edit.setEnabled(False)
         self.use_dates.toggled.connect(self.date_from.setEnabled)
         self.use_dates.toggled.connect(self.date_to.setEnabled)
-        when_l.addWidget(self.use_dates)
-        when_l.addWidget(self.date_from)
-        when_l.addWidget(QLabel(tr("and")))
-        when_l.addWidget(self.date_to)
+        when_l.addWidget(self.use_dates, 0, 0, 1, 3)
+        when_l.addWidget(self.date_from, 1, 0)
+        when_l.addWidget(QLabel(tr("and")), 1, 1)
+        when_l.addWidget(self.date_to, 1, 2)
 
         self.max_gsd = QDoubleSpinBox()
         self.max_gsd.setRange(0, 10000)
@@ -110,11 +118,17 @@ class CatalogTab(QWidget, RunsTasks):
         self.collection.setEditable(True)
         self.collection.addItem("")
         self.collection.setToolTip(tr("Restrict to one collection (empty: all)."))
+        no_widening(self.collection)
         form2 = QFormLayout()
         form2.addRow(tr("Max. resolution"), self.max_gsd)
         form2.addRow(tr("Collection"), self.collection)
 
         buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
+
+        self.footprint_labels = QCheckBox(tr("Label the footprints"))
+        self.footprint_labels.setChecked(True)
+        self.footprint_labels.setToolTip(tr("Show the tile name on each footprint drawn on the map."))
+        self.footprint_labels.toggled.connect(self._footprint_labels_toggled)
 
         self.results = QListWidget()
         self.results.setIconSize(QSize(64, 64))
@@ -122,7 +136,7 @@ class CatalogTab(QWidget, RunsTasks):
         self.status = QLabel(tr("Pick a source and search."))
         self.status.setWordWrap(True)
 
-        actions = QHBoxLayout()
+        actions = QVBoxLayout()  # one above the other: side by side they are cut in a narrow dock
         self.add_button = QPushButton(tr("Add to map"))
         self.add_button.setToolTip(
             tr("Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).")
@@ -138,11 +152,13 @@ class CatalogTab(QWidget, RunsTasks):
         root.addWidget(where)
         root.addWidget(when)
         root.addLayout(form2)
-        root.addLayout(buttons)
-        root.addWidget(self.progress)
+        root.addWidget(wrapping_check(self.footprint_labels))
+        self.results.setMinimumHeight(160)
         root.addWidget(self.results, 1)
-        root.addWidget(self.status)
-        root.addLayout(actions)
+        footer.addLayout(buttons)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.status)
+        footer.addLayout(actions)
 
         self.search_button.clicked.connect(self.search)
         self.runner = TaskRunner(self.progress, self.status, self.cancel_button, [self.search_button])
@@ -302,8 +318,15 @@ class CatalogTab(QWidget, RunsTasks):
         if not items:
             return
         layer = layers.footprints_layer(items)
-        project.addMapLayer(layer)
+        layer.setLabelsEnabled(layer.labelsEnabled() and self.footprint_labels.isChecked())
+        layers.add_on_top(layer, project)
         self.footprints_layer_id = layer.id()
+
+    def _footprint_labels_toggled(self, on: bool) -> None:
+        layer = self.footprints_layer()
+        if layer is not None:
+            layer.setLabelsEnabled(on)
+            layer.triggerRepaint()
 
     def footprints_layer(self):
         if not self.footprints_layer_id:
@@ -376,7 +399,7 @@ class CatalogTab(QWidget, RunsTasks):
             except IdfHrError as exc:
                 errors.append(str(exc))
                 continue
-            QgsProject.instance().addMapLayer(layer)
+            layers.add_on_top(layer)
             added.append(layer)
         if errors:
             self.status.setText("\n".join(errors))

@@ -22,14 +22,14 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QVBoxLayout,
+    QToolButton,
     QWidget,
 )
 
@@ -41,6 +41,7 @@ from ..gis import tasks
 from ..gis.i18n import tr
 from ..gis.settings import Settings
 from .model_card_view import card_html, provider_text
+from .task_runner import no_widening, scrolled_with_footer
 
 LOG = logging.getLogger("idf_hr.gui.detection")
 
@@ -86,18 +87,11 @@ class DetectionTab(QWidget):
 
     # -- layout --------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        body = QWidget()
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        root = QVBoxLayout(body)
+        root, footer = scrolled_with_footer(self)
 
         # ONNX Runtime missing: say so, offer the one-click install
         self.runtime_box = QWidget()
-        rl = QHBoxLayout(self.runtime_box)
+        rl = QGridLayout(self.runtime_box)  # message above its buttons: side by side they are cut
         rl.setContentsMargins(0, 0, 0, 0)
         self.runtime_label = QLabel()
         self.runtime_label.setWordWrap(True)
@@ -113,9 +107,9 @@ class DetectionTab(QWidget):
         self.restart_button.setToolTip(tr("Quit QGIS (asking to save your project) and start it again."))
         self.restart_button.clicked.connect(self.restart_qgis)
         self.restart_button.setVisible(False)
-        rl.addWidget(self.runtime_label, 1)
-        rl.addWidget(self.install_button)
-        rl.addWidget(self.restart_button)
+        rl.addWidget(self.runtime_label, 0, 0, 1, 2)
+        rl.addWidget(self.install_button, 1, 0)
+        rl.addWidget(self.restart_button, 1, 1)
         root.addWidget(self.runtime_box)
 
         form = QFormLayout()
@@ -135,17 +129,34 @@ class DetectionTab(QWidget):
         self.publish_button.setToolTip(tr("Write this model as a STAC MLM item into a catalog folder."))
         self.publish_button.clicked.connect(self._ask_publish)
         row.addWidget(self.model_combo, 1)
-        row.addWidget(self.import_button)
-        row.addWidget(self.download_button)
-        row.addWidget(self.catalog_button)
-        row.addWidget(self.publish_button)
         form.addRow(tr("Model"), row)
         root.addLayout(form)
+        # the model buttons in a grid of two columns: one row of four is cut in a narrow dock
+        model_buttons = QGridLayout()
+        for i, button in enumerate(
+            (self.import_button, self.download_button, self.catalog_button, self.publish_button)
+        ):
+            model_buttons.addWidget(button, i // 2, i % 2)
+        root.addLayout(model_buttons)
 
+        # the card is collapsed by default, so the run controls stay in view in a small dock
+        self.card_toggle = QToolButton()
+        self.card_toggle.setText(tr("Model card"))
+        self.card_toggle.setCheckable(True)
+        self.card_toggle.setChecked(False)
+        self.card_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.card_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.card_toggle.setAutoRaise(True)
+        self.card_toggle.setToolTip(
+            tr("Show or hide the model card (classes, resolution, licence, metrics).")
+        )
+        root.addWidget(self.card_toggle)
         self.card_label = QLabel()
         self.card_label.setWordWrap(True)
         self.card_label.setTextFormat(Qt.TextFormat.RichText)
         self.card_label.setFrameShape(QLabel.Shape.StyledPanel)
+        self.card_label.setVisible(False)
+        self.card_toggle.toggled.connect(self._show_card)
         root.addWidget(self.card_label)
 
         form2 = QFormLayout()
@@ -190,11 +201,11 @@ class DetectionTab(QWidget):
         self.iou_spin.setSingleStep(0.05)
         self.iou_spin.setDecimals(2)
         self.iou_spin.setToolTip(tr("Overlapping boxes above this IoU are merged (non-maximum suppression)."))
-        thr.addWidget(QLabel(tr("Confidence")))
         thr.addWidget(self.conf_spin)
         thr.addWidget(QLabel(tr("IoU")))
         thr.addWidget(self.iou_spin)
-        form2.addRow(tr("Thresholds"), thr)
+        thr.addStretch(1)
+        form2.addRow(tr("Confidence"), thr)
         self.task_combo = QComboBox()
         self.task_combo.addItem(tr("automatic"), None)
         for task_name, label in (
@@ -214,7 +225,17 @@ class DetectionTab(QWidget):
         self.output_widget.setFilter(tr("GeoPackage (*.gpkg)"))
         self.output_widget.setFilePath(str(self.default_output()))
         form2.addRow(tr("Output"), self.output_widget)
+        form2.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        no_widening(
+            self.model_combo,
+            self.extent_combo,
+            self.task_combo,
+            self.place_combo,
+            self.layer_combo,
+            self.mask_combo,
+        )
         root.addLayout(form2)
+        root.addStretch(1)
 
         buttons = QHBoxLayout()
         self.run_button = QPushButton(tr("Run detection"))
@@ -224,30 +245,35 @@ class DetectionTab(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
-        root.addLayout(buttons)
+        # run, progress, status and summary stay below the scrolling form, always in view
+        footer.addLayout(buttons)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.setFormat("")
-        root.addWidget(self.progress)
+        footer.addWidget(self.progress)
         self.provider_label = QLabel()
+        self.provider_label.setWordWrap(True)
         root.addWidget(self.provider_label)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
-        root.addWidget(self.status_label)
+        footer.addWidget(self.status_label)
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(self.summary_label.textInteractionFlags() | 1)
-        root.addWidget(self.summary_label)
+        footer.addWidget(self.summary_label)
         self.report_button = QPushButton(tr("Report…"))  # PDF report of the last result (issue 8)
         self.report_button.setToolTip(tr("Write a PDF report of this result (print layout, editable)."))
         self.report_button.setEnabled(False)
         self.report_button.clicked.connect(self._open_report)
-        root.addWidget(self.report_button)
-        root.addStretch(1)
+        buttons.addWidget(self.report_button)
         self._setup_place_option()
         self._extent_mode_changed()
+
+    def _show_card(self, shown: bool) -> None:
+        self.card_label.setVisible(shown)
+        self.card_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     # -- runtime -------------------------------------------------------------------------
     def refresh_runtime(self) -> bool:

@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -23,7 +22,8 @@ from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
-from .task_runner import RunsTasks, TaskRunner, task_controls
+from ..gis.layers import add_on_top
+from .task_runner import RunsTasks, TaskRunner, no_widening, scrolled_with_footer, task_controls
 
 LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
@@ -84,10 +84,11 @@ class FibreTab(QWidget, RunsTasks):
 
     # -- layout ---------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root, footer = scrolled_with_footer(self)
         tables = tr("Tables (*.csv *.xlsx *.txt);;All files (*)")
         files = QGroupBox(tr("ARCEP files (local file or URL)"))
         form = QFormLayout(files)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # paths get the whole width
         self.ftth_file = FileRow(tr("ftthCommunes_*.csv: connectable premises per quarter"), tables)
         self.premises_file = FileRow(tr("communes_*.csv: Logements, Établissements"), tables)
         self.boundaries_file = FileRow(
@@ -102,6 +103,8 @@ class FibreTab(QWidget, RunsTasks):
 
         mapping = QGroupBox(tr("Columns"))
         map_form = QFormLayout(mapping)
+        # labels above their pickers, so the pickers get the dock's whole width (issue 9 item 5)
+        map_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.read_columns_button = QPushButton(tr("Read columns"))
         self.read_columns_button.setToolTip(
             tr("Read the headers of the files and match the columns by name; change any that is wrong.")
@@ -111,10 +114,13 @@ class FibreTab(QWidget, RunsTasks):
         for role, label, which in ROLES:
             combo = QComboBox()
             combo.setEditable(True)
+            no_widening(combo)
             combo.setToolTip(tr("Leave empty to use the default names."))
             self.column_combos[role] = combo
             prefix = tr("FttH") if which == "ftth" else tr("Premises")
-            map_form.addRow(f"{prefix}: {tr(label)}", combo)
+            role_label = QLabel(f"{prefix}: {tr(label)}")
+            role_label.setWordWrap(True)
+            map_form.addRow(role_label, combo)
         self.missing_label = QLabel()
         self.missing_label.setWordWrap(True)
         self.missing_label.setStyleSheet("color: #b00020")
@@ -127,7 +133,9 @@ class FibreTab(QWidget, RunsTasks):
         quarter_row = QHBoxLayout()
         self.quarter_combo = QComboBox()
         self.quarter_combo.setEnabled(False)
+        no_widening(self.quarter_combo)
         self.mgp_label = QLabel()
+        self.mgp_label.setWordWrap(True)
         quarter_row.addWidget(QLabel(tr("Quarter")))
         quarter_row.addWidget(self.quarter_combo, 1)
 
@@ -136,12 +144,12 @@ class FibreTab(QWidget, RunsTasks):
 
         root.addWidget(files)
         root.addWidget(mapping)
-        root.addLayout(buttons)
-        root.addWidget(self.progress)
         root.addLayout(quarter_row)
         root.addWidget(self.mgp_label)
-        root.addWidget(self.status)
         root.addStretch(1)
+        footer.addLayout(buttons)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.status)
 
         self.read_columns_button.clicked.connect(self.read_columns)
         self.compute_button.clicked.connect(self.compute)
@@ -260,12 +268,12 @@ class FibreTab(QWidget, RunsTasks):
                 source_url=ARCEP_SOURCE,
                 abstract=tr("Share of premises connectable to FttH (fibre), per quarter."),
             )
-            project.addMapLayer(layer)
+            add_on_top(layer, project)
             self.layers[level] = layer.id()
         if outcome.ipe is not None:
             layer = odl.file_layer(outcome.ipe.path, tr("FttH buildings (IPE)"), "ftth_buildings")
             odl.style_buildings_layer(layer)
-            project.addMapLayer(layer)
+            add_on_top(layer, project)
             self.layers["buildings"] = layer.id()
         self.quarter_combo.blockSignals(True)
         self.quarter_combo.clear()
@@ -307,9 +315,25 @@ class FibreTab(QWidget, RunsTasks):
             if layer is not None:
                 layer.setSubsetString(odl.quarter_filter(quarter))
                 layer.triggerRepaint()
+        canvas = self.iface.mapCanvas()
         if not quarter:
-            self.mgp_label.setText(tr("Use the Temporal Controller to animate the quarters."))
+            layer = self.layer("commune")
+            if layer is not None and odl.animate_quarters(canvas, layer):
+                self.mgp_label.setText(
+                    tr(
+                        "Temporal Controller on: one quarter a frame. Press its Play button "
+                        "(View › Panels › Temporal Controller) to animate the quarters."
+                    )
+                )
+            else:
+                self.mgp_label.setText(
+                    tr(
+                        "All quarters are drawn on top of each other: open View › Panels › Temporal "
+                        "Controller and switch it to animation to see one quarter at a time."
+                    )
+                )
             return
+        odl.stop_animation(canvas)
         row = self.mgp_rate(quarter)
         if row is None:
             self.mgp_label.setText("")

@@ -75,10 +75,9 @@ def card_html(card: dict) -> str:
     if card.get("origin") == "catalog":  # not downloaded yet: nothing runs it here
         rows = [r for r in rows if r[0] != tr("Runs on")]
     rows += _shared_rows(card)
-    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{v}</td></tr>" for k, v in rows)
-    text = "<b>{name}</b><table cellspacing='2'>{body}</table>".format(
-        name=html.escape(card.get("name", "")), body=body
-    )
+    # each heading above its value: a two-column table is wider than a 420 px dock (issue 9)
+    body = "".join(f"<p style='margin:2px 0'><b>{html.escape(k)}</b><br/>{v}</p>" for k, v in rows)
+    text = "<b>{name}</b>{body}".format(name=html.escape(card.get("name", "")), body=body)
     if card.get("error"):  # a catalog model that cannot be installed: its card, then why
         text += "<span style='color:#b00020'>{err}</span>".format(err=html.escape(card["error"]))
     return text

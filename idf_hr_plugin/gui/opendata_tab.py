@@ -6,12 +6,12 @@ from __future__ import annotations
 import html
 import logging
 
-from qgis.core import QgsProject
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -30,9 +30,17 @@ from ..core.opendata.themes import THEMES
 from ..gis import opendata_layers as odl
 from ..gis import tasks
 from ..gis.i18n import tr, user_locale
+from ..gis.layers import add_on_top
 from ..gis.settings import Settings
 from .opendata_widgets import AddPortalDialog, PlaceZoomBar
-from .task_runner import RunsTasks, TaskRunner, task_controls
+from .task_runner import (
+    RunsTasks,
+    TaskRunner,
+    no_widening,
+    scrolled_with_footer,
+    task_controls,
+    wrapping_check,
+)
 
 LOG = logging.getLogger("idf_hr.gui.opendata")
 DATA_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -60,7 +68,7 @@ class OpenDataTab(QWidget, RunsTasks):
 
     # -- layout ---------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root, footer = scrolled_with_footer(self)
         portal_row = QHBoxLayout()
         self.portal_combo = QComboBox()
         self.add_portal_button = QPushButton(tr("Add portal…"))
@@ -76,10 +84,12 @@ class OpenDataTab(QWidget, RunsTasks):
         self.theme_filter.addItems(list(COMMON_THEMES))
         self.geo_only = QCheckBox(tr("Geographic datasets only"))
         self.geo_only.setChecked(True)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(tr("Portal"), portal_row)
         form.addRow(tr("Search"), self.search_edit)
         form.addRow(tr("Theme"), self.theme_filter)
-        form.addRow("", self.geo_only)
+        form.addRow(wrapping_check(self.geo_only))
+        no_widening(self.portal_combo, self.theme_filter)
 
         buttons, self.search_button, self.cancel_button, self.progress = task_controls(tr("Search"))
 
@@ -98,11 +108,11 @@ class OpenDataTab(QWidget, RunsTasks):
         self.load_button = QPushButton(tr("Load all records"))
         self.load_button.setEnabled(False)
         load_form.addRow(tr("Where"), self.where_edit)
-        load_form.addRow("", self.extent_check)
+        load_form.addRow(wrapping_check(self.extent_check))
         load_form.addRow(self.load_button)
 
         theme_box = QGroupBox(tr("Metropolitan themes (MGP)"))
-        theme_row = QHBoxLayout(theme_box)
+        theme_row = QVBoxLayout(theme_box)
         self.theme_combo = QComboBox()
         lang = user_locale()
         for key, preset in THEMES.items():
@@ -111,18 +121,19 @@ class OpenDataTab(QWidget, RunsTasks):
         self.theme_button.setToolTip(
             tr("Loads the datasets of the theme from the MGP portal with a ready-made style.")
         )
-        theme_row.addWidget(self.theme_combo, 1)
+        no_widening(self.theme_combo)
+        theme_row.addWidget(self.theme_combo)
         theme_row.addWidget(self.theme_button)
 
         cached_box = QGroupBox(tr("Cached datasets (offline)"))
         cached_l = QVBoxLayout(cached_box)
         self.cached_list = QListWidget()
         self.cached_list.setMaximumHeight(100)
-        cached_buttons = QHBoxLayout()
+        cached_buttons = QGridLayout()
         self.load_cached_button = QPushButton(tr("Load cached"))
         self.refresh_cached_button = QPushButton(tr("Refresh list"))
-        cached_buttons.addWidget(self.load_cached_button)
-        cached_buttons.addWidget(self.refresh_cached_button)
+        cached_buttons.addWidget(self.load_cached_button, 0, 0)
+        cached_buttons.addWidget(self.refresh_cached_button, 1, 0)
         cached_l.addWidget(self.cached_list)
         cached_l.addLayout(cached_buttons)
 
@@ -134,17 +145,18 @@ class OpenDataTab(QWidget, RunsTasks):
         self.status = QLabel(tr("Pick a portal and search."))
         self.status.setWordWrap(True)
 
+        self.results.setMinimumHeight(120)
         root.addLayout(form)
-        root.addLayout(buttons)
-        root.addWidget(self.progress)
         root.addWidget(self.results, 1)
         root.addWidget(self.preview)
         root.addWidget(self.resources)
         root.addWidget(load_box)
-        root.addWidget(self.status)
         root.addWidget(theme_box)
         root.addWidget(cached_box)
         root.addWidget(place_box)
+        footer.addLayout(buttons)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.status)
 
         self.portal_combo.currentIndexChanged.connect(self._portal_changed)
         self.add_portal_button.clicked.connect(self.open_add_portal)
@@ -437,7 +449,7 @@ class OpenDataTab(QWidget, RunsTasks):
         layer = odl.cached_layer(outcome.entry, show_age=outcome.from_cache, publisher=publisher)
         if style is not None:
             odl.apply_style_hint(layer, style)
-        QgsProject.instance().addMapLayer(layer)
+        add_on_top(layer)
         self.added_layers.append(layer.id())
         msg = tr("{title}: {n} features added.").format(title=layer.name(), n=layer.featureCount())
         self.status.setText((outcome.note + " " + msg) if outcome.note else msg)
@@ -513,7 +525,7 @@ class OpenDataTab(QWidget, RunsTasks):
             self.refresh_cached()
             return
         layer = odl.cached_layer(entry, show_age=True)
-        QgsProject.instance().addMapLayer(layer)
+        add_on_top(layer)
         self.added_layers.append(layer.id())
         self.status.setText(
             tr("{title} loaded from the cache ({age}).").format(title=entry.title, age=entry.age_text)
@@ -560,7 +572,7 @@ class OpenDataTab(QWidget, RunsTasks):
             odl.zoom_canvas(self.iface.mapCanvas(), self.boundaries.bbox(text, epsg=4326))
             if self.place_bar.outline_check.isChecked():
                 layer = odl.boundary_layer(self.boundaries, text)
-                QgsProject.instance().addMapLayer(layer)
+                add_on_top(layer)
                 self.added_layers.append(layer.id())
         except IdfHrError as exc:
             self.status.setText(str(exc))

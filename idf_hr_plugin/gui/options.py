@@ -113,7 +113,11 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         box_l = QVBoxLayout(box)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels([tr("Name"), tr("Kind"), tr("URL"), tr("Enabled")])
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # Name, Kind and Enabled fit their text; the URL takes the rest (was: Name/Kind cut, issue 9)
+        for column in (0, 1, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         box_l.addWidget(self.table)

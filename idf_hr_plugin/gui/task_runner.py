@@ -31,6 +31,59 @@ def task_controls(run_label: str):
     return row, run_button, cancel_button, progress
 
 
+def scrolled_with_footer(tab):
+    """Lay ``tab`` out as a scrolling body above a fixed footer; returns ``(body, footer)`` layouts.
+
+    In a small dock (420 × 600 on a 1366 × 768 screen) the form scrolls while what the footer
+    holds (run/cancel buttons, progress, status) stays in view.
+    """
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+    outer = QVBoxLayout(tab)
+    outer.setContentsMargins(0, 0, 0, 0)
+    scroll = QScrollArea(tab)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QWidget()
+    scroll.setWidget(body)
+    outer.addWidget(scroll, 1)
+    footer = QVBoxLayout()
+    footer.setContentsMargins(6, 0, 6, 6)
+    outer.addLayout(footer)
+    tab.scroll_area = scroll
+    return QVBoxLayout(body), footer
+
+
+def no_widening(*combos) -> None:
+    """Long items (sources, extents, column names) must not widen the dock: a fixed minimum width."""
+    for combo in combos:
+        combo.setSizeAdjustPolicy(combo.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+
+
+def wrapping_check(check):
+    """``check`` with its text moved to a word-wrapped label beside it (a long French label is not cut).
+
+    Clicking the label toggles the box, as clicking a checkbox's own text does.
+    """
+    from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    label = QLabel(check.text())
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    label.mousePressEvent = lambda _event: check.isEnabled() and check.toggle()
+    check.setText("")
+    check.setAccessibleName(label.text())
+    layout.addWidget(check)
+    layout.addWidget(label, 1)
+    return row
+
+
 class TaskRunner:
     """Runs ``work`` as an :class:`IdfHrTask` while the tab shows it is busy.
 
