@@ -4,7 +4,7 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="242" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="269" />
       <source> Classes left out: {c}.</source>
       <translation> Classes exclues : {c}.</translation>
     </message>
@@ -39,7 +39,7 @@
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
     </message>
@@ -74,7 +74,7 @@
       <translation>Ajouter un portail Opendatasoft</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="67" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="75" />
       <source>Add any Opendatasoft portal by its address.</source>
       <translation>Ajoutez n'importe quel portail Opendatasoft à partir de son adresse.</translation>
     </message>
@@ -84,17 +84,17 @@
       <translation>Ajouter le contour</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="66" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="74" />
       <source>Add portal…</source>
       <translation>Ajouter un portail…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="140" />
       <source>Add to map</source>
       <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="384" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="407" />
       <source>Added {n} layer(s) to the map.</source>
       <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
     </message>
@@ -104,19 +104,24 @@
       <translation>Adresse</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="158" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="162" />
       <source>Address of the Métropole du Grand Paris Opendatasoft portal.</source>
       <translation>Adresse du portail Opendatasoft de la Métropole du Grand Paris.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="125" />
       <source>Add…</source>
       <translation>Ajouter…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="272" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>All quarters (Temporal Controller)</source>
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="330" />
+      <source>All quarters are drawn on top of each other: open View › Panels › Temporal Controller and switch it to animation to see one quarter at a time.</source>
+      <translation>Tous les trimestres sont dessinés les uns sur les autres : ouvrez Vue › Panneaux › Contrôleur temporel et passez-le en animation pour voir un trimestre à la fois.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/report_dialog.py" line="58" />
@@ -124,7 +129,7 @@
       <translation>Écrire aussi une version HTML à côté du PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="54" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="55" />
       <source>Analyse</source>
       <translation>Analyse</translation>
     </message>
@@ -164,12 +169,12 @@
       <translation>Taille de lot (0 : automatique)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="97" />
       <source>Between</source>
       <translation>Entre le</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
       <source>Boundaries</source>
       <translation>Limites administratives</translation>
     </message>
@@ -179,7 +184,7 @@
       <translation>Parcourir…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
       <source>Buildings (IPE)</source>
       <translation>Immeubles (IPE)</translation>
     </message>
@@ -189,22 +194,22 @@
       <translation>Crée un dossier unique pour travailler sans réseau, pour une commune ou un EPT (ou une emprise) : un projet QGIS à chemins relatifs, l'imagerie des millésimes choisis (COG), les limites des communes, la couverture FttH (à partir de vos fichiers ARCEP, ou des données fournies avec l'extension), les couches de données ouvertes choisies et les modèles de détection avec leurs fiches. Copiez le dossier sur un autre ordinateur portable ou sur une clé USB ; ses GeoPackages s'ouvrent dans QField. La taille est estimée et l'espace disque libre vérifié avant le démarrage. Une annulation ne laisse rien ; après un échec, relancer avec le même dossier de sortie reprend là où le traitement s'était arrêté. Plusieurs fichiers ou millésimes : séparez-les par « ; ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="130" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="134" />
       <source>Cache and network</source>
       <translation>Cache et réseau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="117" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="128" />
       <source>Cached datasets (offline)</source>
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="243" />
       <source>Cancel</source>
       <translation>Annuler</translation>
     </message>
@@ -214,12 +219,12 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="771" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="797" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="99" />
       <source>Cars are parked elsewhere on every flight, so their changes say nothing about the territory: they are left out by default. Clear the field to keep them.</source>
       <translation>Les voitures sont garées ailleurs à chaque prise de vue : leurs changements ne disent rien du territoire, elles sont donc exclues par défaut. Videz le champ pour les conserver.</translation>
     </message>
@@ -249,12 +254,12 @@
       <translation>Sources de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="77" />
       <source>Catalog sources are managed in Settings › IdF HR.</source>
       <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="67" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="68" />
       <source>Change between two vintages</source>
       <translation>Changement entre deux millésimes</translation>
     </message>
@@ -289,7 +294,7 @@
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="647" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="673" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -309,12 +314,12 @@
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="211" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="238" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="264" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="291" />
       <source>Choose the detection or change layer to count.</source>
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
@@ -329,7 +334,7 @@
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="658" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="684" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
@@ -344,12 +349,12 @@
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="661" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="687" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="199" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="226" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
@@ -359,7 +364,7 @@
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="179" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="206" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
@@ -369,7 +374,7 @@
       <translation>Classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="103" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="104" />
       <source>Classes left out (cars move)</source>
       <translation>Classes exclues (les voitures se déplacent)</translation>
     </message>
@@ -384,7 +389,7 @@
       <translation>Classes exclues : {c}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="115" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="124" />
       <source>Collection</source>
       <translation>Collection</translation>
     </message>
@@ -394,17 +399,17 @@
       <translation>Collections (séparées par des virgules)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="103" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
       <source>Columns</source>
       <translation>Colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="214" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="222" />
       <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="96" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="95" />
       <source>Comes from</source>
       <translation>Provenance</translation>
     </message>
@@ -424,7 +429,7 @@
       <translation>Fichier des limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
       <source>Commune or EPT</source>
       <translation>Commune ou EPT</translation>
     </message>
@@ -439,12 +444,12 @@
       <translation>Commune ou EPT (nom ou code, p. ex. Saint-Maur-des-Fossés, T10)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="167" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="171" />
       <source>Communes service</source>
       <translation>Service des communes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="109" />
       <source>Compare</source>
       <translation>Comparer</translation>
     </message>
@@ -454,17 +459,17 @@
       <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="249" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
       <source>Comparing the two vintages…</source>
       <translation>Comparaison des deux millésimes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="124" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="130" />
       <source>Compute coverage</source>
       <translation>Calculer la couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="142" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="143" />
       <source>Compute statistics</source>
       <translation>Calculer les statistiques</translation>
     </message>
@@ -474,12 +479,12 @@
       <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="240" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
       <source>Computing the coverage…</source>
       <translation>Calcul de la couverture…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="193" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
       <source>Confidence</source>
       <translation>Confiance</translation>
     </message>
@@ -489,7 +494,7 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
@@ -499,7 +504,7 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="296" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
       <source>Counting per zone…</source>
       <translation>Décompte par zone…</translation>
     </message>
@@ -539,22 +544,22 @@
       <translation>Détecter des objets avec un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="86" />
       <source>Detection</source>
       <translation>Détection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="151" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="155" />
       <source>Detection and open data</source>
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="478" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="504" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="683" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="709" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
@@ -564,7 +569,7 @@
       <translation>Couche de détections ou de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="640" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="666" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
@@ -584,7 +589,7 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="119" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="120" />
       <source>Detections or changes</source>
       <translation>Détections ou changements</translation>
     </message>
@@ -599,22 +604,22 @@
       <translation>Détections, second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="751" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="777" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="428" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
       <source>Download a model from a URL; its sha256 is verified.</source>
       <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="130" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="144" />
       <source>Download for offline…</source>
       <translation>Télécharger pour le hors-ligne…</translation>
     </message>
@@ -624,12 +629,12 @@
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="92" />
       <source>Download size</source>
       <translation>Taille du téléchargement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="432" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
       <source>Downloading {title}…</source>
       <translation>Téléchargement de {title}…</translation>
     </message>
@@ -639,52 +644,52 @@
       <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
       <source>Download…</source>
       <translation>Télécharger…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="79" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="87" />
       <source>Drag a rectangle on the map to search there.</source>
       <translation>Tracez un rectangle sur la carte pour y lancer la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="182" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="198" />
       <source>Drag a rectangle on the map.</source>
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="165" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
       <source>Drag a rectangle on the map: detection runs there.</source>
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="573" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="599" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="77" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="85" />
       <source>Drawn rectangle</source>
       <translation>Rectangle tracé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="78" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="86" />
       <source>Draw…</source>
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="800" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="826" />
       <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
       <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
       <source>EPT</source>
       <translation>EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="126" />
       <source>Edit…</source>
       <translation>Modifier…</translation>
     </message>
@@ -699,7 +704,7 @@
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="804" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="830" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -719,7 +724,7 @@
       <translation>Erreur : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="216" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="224" />
       <source>Every column was found. Press Compute.</source>
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
@@ -729,7 +734,7 @@
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="300" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -759,27 +764,27 @@
       <translation>Fibre (FttH)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
       <source>Field</source>
       <translation>Champ</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="134" />
       <source>Field naming the zones</source>
       <translation>Champ nommant les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
       <source>First imagery</source>
       <translation>Première imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="83" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
       <source>First vintage</source>
       <translation>Premier millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="156" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="160" />
       <source>Folder of your own ONNX models (empty: the IdF HR cache folder).</source>
       <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
     </message>
@@ -789,7 +794,7 @@
       <translation>Format</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="91" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="90" />
       <source>Framework</source>
       <translation>Framework</translation>
     </message>
@@ -804,7 +809,7 @@
       <translation>Date de début (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="120" />
       <source>FttH</source>
       <translation>FttH</translation>
     </message>
@@ -814,17 +819,17 @@
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="266" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="274" />
       <source>FttH buildings (IPE)</source>
       <translation>Immeubles FttH (IPE)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="249" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
       <source>FttH coverage by EPT</source>
       <translation>Couverture FttH par EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="249" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
       <source>FttH coverage by commune</source>
       <translation>Couverture FttH par commune</translation>
     </message>
@@ -834,7 +839,7 @@
       <translation>Couverture FttH par {level}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>FttH deployment</source>
       <translation>Déploiement FttH</translation>
     </message>
@@ -844,17 +849,17 @@
       <translation>fichier FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="106" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="107" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="77" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="85" />
       <source>Geographic datasets only</source>
       <translation>Jeux de données géographiques uniquement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="344" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="356" />
       <source>Geometry: {field}</source>
       <translation>Géométrie : {field}</translation>
     </message>
@@ -889,7 +894,7 @@
       <translation>Indiquez l'identifiant du jeu de données à charger.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="129" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="133" />
       <source>Give the portal a name.</source>
       <translation>Donnez un nom au portail.</translation>
     </message>
@@ -919,12 +924,12 @@
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="249" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
       <source>IdF HR change detection</source>
       <translation>Détection de changements IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="756" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="782" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
@@ -939,7 +944,7 @@
       <translation>Panneau d'imagerie IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="217" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="221" />
       <source>IdF HR is set to work offline and {what} is not in the local cache. Switch the network back on in Settings › IdF HR, or load one of the cached datasets.</source>
       <translation>IdF HR est configuré pour travailler hors ligne et {what} n'est pas dans le cache local. Réactivez le réseau dans Préférences › Options › IdF HR, ou chargez l'un des jeux de données en cache.</translation>
     </message>
@@ -949,12 +954,12 @@
       <translation>Kit hors ligne IdF HR — {zone}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="296" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
       <source>IdF HR statistics per zone</source>
       <translation>Statistiques par zone IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="170" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="184" />
       <source>IdF HR — catalog footprints</source>
       <translation>IdF HR — emprises du catalogue</translation>
     </message>
@@ -969,32 +974,32 @@
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="240" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
       <source>IdF HR: FttH coverage</source>
       <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="258" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="274" />
       <source>IdF HR: catalog search</source>
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="545" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="322" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="334" />
       <source>IdF HR: dataset preview</source>
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="631" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="657" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="412" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="438" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
     </message>
@@ -1009,27 +1014,27 @@
       <translation>IdF HR : installation d'un modèle partagé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="429" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="441" />
       <source>IdF HR: load data.gouv.fr resource</source>
       <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="412" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="424" />
       <source>IdF HR: load open data</source>
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="482" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="494" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="253" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="265" />
       <source>IdF HR: open-data search</source>
       <translation>IdF HR : recherche de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="189" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
       <source>IdF HR: read columns</source>
       <translation>IdF HR : lecture des colonnes</translation>
     </message>
@@ -1039,17 +1044,17 @@
       <translation>IdF HR : lecture d'un catalogue de modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="338" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="361" />
       <source>IdF HR: thumbnails</source>
       <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="155" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="166" />
       <source>Imagery</source>
       <translation>Ortho-imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="145" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="149" />
       <source>Imagery cache size</source>
       <translation>Taille du cache d'imagerie</translation>
     </message>
@@ -1074,12 +1079,12 @@
       <translation>Imagerie {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="422" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="448" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="119" />
       <source>Import…</source>
       <translation>Importer…</translation>
     </message>
@@ -1089,7 +1094,7 @@
       <translation>Indicateur cartographié sur les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="137" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="138" />
       <source>Indicator on the map</source>
       <translation>Indicateur sur la carte</translation>
     </message>
@@ -1104,12 +1109,12 @@
       <translation>Installer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="98" />
       <source>Install ONNX Runtime</source>
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="265" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="291" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
@@ -1119,12 +1124,12 @@
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="281" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="106" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="100" />
       <source>Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
@@ -1139,7 +1144,7 @@
       <translation>Interrompu ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="195" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="205" />
       <source>IoU</source>
       <translation>IoU</translation>
     </message>
@@ -1149,7 +1154,7 @@
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="434" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="460" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
@@ -1174,12 +1179,17 @@
       <translation>Limites connues</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="594" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="128" />
+      <source>Label the footprints</source>
+      <translation>Étiqueter les emprises</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="620" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="372" />
       <source>Last update: {date}</source>
       <translation>Dernière mise à jour : {date}</translation>
     </message>
@@ -1189,7 +1199,7 @@
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="114" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
       <source>Leave empty to use the default names.</source>
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
@@ -1204,7 +1214,7 @@
       <translation>Licence</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="358" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="370" />
       <source>Licence: {licence}</source>
       <translation>Licence : {licence}</translation>
     </message>
@@ -1214,12 +1224,12 @@
       <translation>Lister les modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="103" />
       <source>Load</source>
       <translation>Charger</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="108" />
       <source>Load all records</source>
       <translation>Charger tous les enregistrements</translation>
     </message>
@@ -1229,42 +1239,42 @@
       <translation>Charger un jeu de données ouvertes (portail Opendatasoft)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="133" />
       <source>Load cached</source>
       <translation>Charger depuis le cache</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="200" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="212" />
       <source>Load resource</source>
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="580" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="606" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="110" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="120" />
       <source>Load theme</source>
       <translation>Charger la thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="470" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="482" />
       <source>Loaded: {names}.</source>
       <translation>Chargé : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="415" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="427" />
       <source>Loading every record of {title}…</source>
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="555" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="485" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="497" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -1274,17 +1284,17 @@
       <translation>Charge TOUS les enregistrements d'un jeu de données d'un portail Opendatasoft (Explore API v2.1, export GeoJSON : pas de pagination à 100 enregistrements, pas de plafond à 10 000 enregistrements), éventuellement filtrés par une clause where ODSQL et par une emprise. PORTAIL est l'adresse d'un portail ou une clé prédéfinie (mgp, paris). Le jeu de données est aussi conservé dans le cache hors ligne d'IdF HR ; sans réseau, la copie en cache est utilisée. La licence, la source et la date de récupération sont inscrites dans les métadonnées de la sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="112" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="122" />
       <source>Loads the datasets of the theme from the MGP portal with a ready-made style.</source>
       <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
       <source>MGP communes</source>
       <translation>Communes de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="165" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="169" />
       <source>MGP open-data portal</source>
       <translation>Portail de données ouvertes de la MGP</translation>
     </message>
@@ -1299,17 +1309,17 @@
       <translation>Item MLM</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
       <source>Make a PDF/HTML report of the selected result layer.</source>
       <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="75" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="83" />
       <source>Map extent</source>
       <translation>Emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="183" />
       <source>Mask layer</source>
       <translation>Couche de masque</translation>
     </message>
@@ -1319,7 +1329,7 @@
       <translation>Polygones de masque (les tuiles et détections situées en dehors sont écartées)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="114" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="123" />
       <source>Max. resolution</source>
       <translation>Résolution max.</translation>
     </message>
@@ -1334,7 +1344,7 @@
       <translation>Nombre maximal de résultats</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="151" />
       <source>Maximum search results</source>
       <translation>Nombre maximal de résultats de recherche</translation>
     </message>
@@ -1344,14 +1354,19 @@
       <translation>Précision mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="114" />
       <source>Metropolitan themes (MGP)</source>
       <translation>Thématiques métropolitaines (MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
       <source>Model</source>
       <translation>Modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="144" />
+      <source>Model card</source>
+      <translation>Fiche de modèle</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="209" />
@@ -1359,7 +1374,7 @@
       <translation>Modèle publié : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="221" />
       <source>Model type</source>
       <translation>Type de modèle</translation>
     </message>
@@ -1369,12 +1384,12 @@
       <translation>Type de modèle (automatique : lu dans le modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="408" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="434" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="393" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="419" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -1384,12 +1399,12 @@
       <translation>Modèle « {name} » installé, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="460" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="486" />
       <source>Model “{name}” published in {folder}: partners add this folder as a shared catalog.</source>
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="164" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="168" />
       <source>Models folder</source>
       <translation>Dossier des modèles</translation>
     </message>
@@ -1399,12 +1414,12 @@
       <translation>Modèles d'un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="132" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Models of a STAC MLM catalog: cards first, checksum verified.</source>
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="318" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="342" />
       <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
       <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
     </message>
@@ -1414,7 +1429,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="201" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="228" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1424,7 +1439,7 @@
       <translation>Noms des deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="91" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
       <source>Names of the two vintages, stored with every result.</source>
       <translation>Noms des deux millésimes, enregistrés avec chaque résultat.</translation>
     </message>
@@ -1434,7 +1449,7 @@
       <translation>Solde, nouveaux − disparus (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="146" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="150" />
       <source>Network timeout</source>
       <translation>Délai d'attente réseau</translation>
     </message>
@@ -1444,47 +1459,52 @@
       <translation>Nouveaux objets (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="446" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="469" />
       <source>No MGP commune of the boundaries has FttH figures in {file}: check that the file covers Île-de-France and that its INSEE column is right.</source>
       <translation>Aucune commune de la MGP figurant dans les limites n'a de données FttH dans {file} : vérifiez que le fichier couvre l'Île-de-France et que sa colonne INSEE est correcte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="352" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="356" />
       <source>No MGP commune was found in {source}: it needs a code (INSEE) property.</source>
       <translation>Aucune commune de la MGP n'a été trouvée dans {source} : une propriété code (INSEE) est nécessaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="234" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="250" />
       <source>No catalog source is enabled: add one in Settings › IdF HR.</source>
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="282" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="294" />
       <source>No dataset matches: try other words, another theme, or untick the filters.</source>
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="346" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="158" />
+      <source>No detection layer: run a detection first</source>
+      <translation>Aucune couche de détections : lancez d'abord une détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="358" />
       <source>No geometry field.</source>
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="357" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="383" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="295" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="303" />
       <source>No quarter {q} in the loaded data.</source>
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="289" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="305" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="478" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="490" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
     </message>
@@ -1504,12 +1524,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="318" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="344" />
       <source>ONNX Runtime installed in {path}; detections can run now.</source>
       <translation>ONNX Runtime installé dans {path} ; les détections peuvent maintenant s'exécuter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="259" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="285" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1519,7 +1539,7 @@
       <translation>ONNX Runtime non installé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="303" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="329" />
       <source>ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). Restart QGIS, then run the detection.</source>
       <translation>ONNX Runtime a été installé dans {path}, mais cette session QGIS ne peut pas le charger ({err}). Redémarrez QGIS, puis lancez la détection.</translation>
     </message>
@@ -1539,7 +1559,7 @@
       <translation>Modèle ONNX exécuté sur les deux images</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
@@ -1554,7 +1574,7 @@
       <translation>Objets par km² analysé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="198" />
       <source>Objects scored below this confidence are dropped.</source>
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
@@ -1579,12 +1599,12 @@
       <translation>Paquet hors ligne écrit : {path} ({mb} Mo, {mpx} Mpx, {s} s{resumed}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="223" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="227" />
       <source>Offline: loaded the cached copy ({age}).</source>
       <translation>Hors ligne : copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="232" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="244" />
       <source>Offline: searching needs the network. Load one of the cached datasets below.</source>
       <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
     </message>
@@ -1594,12 +1614,12 @@
       <translation>Un dossier avec un projet, l'imagerie, les limites, la fibre et les modèles, pour travailler hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="116" />
       <source>Only results at this ground sample distance or finer.</source>
       <translation>Uniquement les résultats à cette résolution au sol ou plus fine.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="97" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="107" />
       <source>Only the map extent</source>
       <translation>Uniquement l'emprise de la carte</translation>
     </message>
@@ -1609,7 +1629,7 @@
       <translation>Uniquement cette emprise</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="59" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="67" />
       <source>Open data</source>
       <translation>Données ouvertes</translation>
     </message>
@@ -1619,12 +1639,12 @@
       <translation>Fichiers de données ouvertes (GeoPackages en cache ou tout fichier vecteur)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="97" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="98" />
       <source>Optional: building-level file (IPE) with imb_etat</source>
       <translation>Facultatif : fichier à l'immeuble (IPE) avec imb_etat</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="95" />
       <source>Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)</source>
       <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
     </message>
@@ -1659,17 +1679,17 @@
       <translation>Ou : URL d'un catalogue STAC statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="625" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="702" />
       <source>Other state</source>
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="108" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="192" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="203" />
       <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
     </message>
@@ -1689,42 +1709,42 @@
       <translation>Rapport PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="166" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="170" />
       <source>Paris open-data portal</source>
       <translation>Portail de données ouvertes de Paris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="363" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="367" />
       <source>Pick a file (or give a URL).</source>
       <translation>Choisissez un fichier (ou indiquez une URL).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="145" />
       <source>Pick a portal and search.</source>
       <translation>Choisissez un portail et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="375" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="387" />
       <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
       <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="136" />
       <source>Pick a source and search.</source>
       <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="226" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="234" />
       <source>Pick the ARCEP FttH deployment file first.</source>
       <translation>Choisissez d'abord le fichier de déploiement FttH de l'ARCEP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="142" />
       <source>Pick the ARCEP FttH file and the premises file, then Compute.</source>
       <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux, puis cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="79" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="88" />
       <source>Portal</source>
       <translation>Portail</translation>
     </message>
@@ -1734,7 +1754,7 @@
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
       <source>Premises</source>
       <translation>Locaux</translation>
     </message>
@@ -1749,7 +1769,7 @@
       <translation>Préparer un kit hors ligne…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="353" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="365" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
     </message>
@@ -1764,27 +1784,27 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="467" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
       <source>Publish this model…</source>
       <translation>Publier ce modèle…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="362" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="374" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="520" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="556" />
       <source>QGIS could not open the cached dataset {path}; delete it and load the dataset again.</source>
       <translation>QGIS n'a pas pu ouvrir le jeu de données en cache {path} ; supprimez-le et chargez à nouveau le jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="134" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="148" />
       <source>QGIS could not open the imagery of {name}: {error}</source>
       <translation>QGIS n'a pas pu ouvrir l'imagerie de {name} : {error}</translation>
     </message>
@@ -1799,7 +1819,7 @@
       <translation>QGIS n'a pas pu ouvrir la couche du kit {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="539" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="575" />
       <source>QGIS could not open {path}.</source>
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
     </message>
@@ -1809,7 +1829,7 @@
       <translation>QGIS n'a pas pu écrire le projet {path} : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="131" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
       <source>Quarter</source>
       <translation>Trimestre</translation>
     </message>
@@ -1819,27 +1839,27 @@
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="113" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
       <source>Quit QGIS (asking to save your project) and start it again.</source>
       <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
       <source>Read columns</source>
       <translation>Lire les colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="110" />
       <source>Read the headers of the files and match the columns by name; change any that is wrong.</source>
       <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="189" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
       <source>Reading the headers…</source>
       <translation>Lecture des en-têtes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="325" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
       <source>Reading {title}…</source>
       <translation>Lecture de {title}…</translation>
     </message>
@@ -1849,32 +1869,32 @@
       <translation>Lecture de {url}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="335" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="347" />
       <source>Records: {n}</source>
       <translation>Enregistrements : {n}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="160" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
       <source>Rectangle drawn on the map</source>
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="530" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
       <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
       <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="196" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="212" />
       <source>Rectangle set; press Search.</source>
       <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
       <source>Refresh list</source>
       <translation>Actualiser la liste</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="127" />
       <source>Remove</source>
       <translation>Supprimer</translation>
     </message>
@@ -1884,7 +1904,7 @@
       <translation>Objets disparus (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="473" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="485" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
@@ -1909,7 +1929,7 @@
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="146" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
       <source>Report…</source>
       <translation>Rapport…</translation>
     </message>
@@ -1919,37 +1939,37 @@
       <translation>Résolution en unités de carte (vide : native)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="112" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="106" />
       <source>Restart QGIS</source>
       <translation>Redémarrer QGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="313" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="339" />
       <source>Restart QGIS first (button above).</source>
       <translation>Redémarrez d'abord QGIS (bouton ci-dessus).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="124" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="128" />
       <source>Restore defaults</source>
       <translation>Restaurer les valeurs par défaut</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="112" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="120" />
       <source>Restrict to one collection (empty: all).</source>
       <translation>Restreindre à une collection (vide : toutes).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="501" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="537" />
       <source>Retrieved on {date} (UTC) by IdF HR.</source>
       <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="500" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="536" />
       <source>Retrieved on {date} (UTC).</source>
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="220" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="241" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
     </message>
@@ -1974,12 +1994,12 @@
       <translation>API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="131" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="145" />
       <source>Save the imagery of an extent to a local file for offline work.</source>
       <translation>Enregistrer l'imagerie d'une emprise dans un fichier local pour travailler hors ligne.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="117" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="126" />
       <source>Search</source>
       <translation>Rechercher</translation>
     </message>
@@ -1994,32 +2014,32 @@
       <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="261" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="277" />
       <source>Searching {name}…</source>
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
       <source>Second imagery</source>
       <translation>Seconde imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
       <source>Second vintage</source>
       <translation>Second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="506" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="518" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="385" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="397" />
       <source>Select a dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="390" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="402" />
       <source>Select a resource to load.</source>
       <translation>Sélectionnez une ressource à charger.</translation>
     </message>
@@ -2029,17 +2049,17 @@
       <translation>Sélectionnez au moins un polygone dans la couche « {name} » (le masque de la détection).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="119" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="133" />
       <source>Select at least one result to add to the map.</source>
       <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="161" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
       <source>Selected polygons of a layer (mask)</source>
       <translation>Polygones sélectionnés d'une couche (masque)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="162" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="166" />
       <source>Service giving the communes and their contours (geo.api.gouv.fr layout).</source>
       <translation>Service fournissant les communes et leurs contours (format geo.api.gouv.fr).</translation>
     </message>
@@ -2049,12 +2069,12 @@
       <translation>Paramètres…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="261" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
       <source>Share of premises connectable to FttH (fibre), per quarter.</source>
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="131" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
     </message>
@@ -2064,7 +2084,17 @@
       <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="497" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="151" />
+      <source>Show or hide the model card (classes, resolution, licence, metrics).</source>
+      <translation>Afficher ou masquer la fiche de modèle (classes, résolution, licence, mesures de qualité).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="130" />
+      <source>Show the tile name on each footprint drawn on the map.</source>
+      <translation>Afficher le nom de la tuile sur chaque emprise dessinée sur la carte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="533" />
       <source>Source</source>
       <translation>Source</translation>
     </message>
@@ -2074,7 +2104,7 @@
       <translation>Identifiant de la source</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="496" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="532" />
       <source>Source: {url}</source>
       <translation>Source : {url}</translation>
     </message>
@@ -2089,7 +2119,7 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="115" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="116" />
       <source>Statistics per zone</source>
       <translation>Statistiques par zone</translation>
     </message>
@@ -2104,22 +2134,22 @@
       <translation>Tableau des statistiques</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="142" />
       <source>Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).</source>
       <translation>Diffuser les résultats sélectionnés dans QGIS (plusieurs tuiles d'un même millésime s'ouvrent en une seule mosaïque).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="50" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="64" />
       <source>Synthetic demo imagery generated by IdF HR (not a real photograph).</source>
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="142" />
       <source>Table (CSV/XLSX)</source>
       <translation>Tableau (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="322" />
       <source>Table: {path}</source>
       <translation>Tableau : {path}</translation>
     </message>
@@ -2134,12 +2164,17 @@
       <translation>Tâche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="438" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="323" />
+      <source>Temporal Controller on: one quarter a frame. Press its Play button (View › Panels › Temporal Controller) to animate the quarters.</source>
+      <translation>Contrôleur temporel activé : un trimestre par image. Appuyez sur son bouton Lecture (Vue › Panneaux › Contrôleur temporel) pour animer les trimestres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="461" />
       <source>The FttH file has no figures for {quarter}; its quarters are {known}.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour {quarter} ; ses trimestres sont {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="421" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="444" />
       <source>The FttH file has no premises column and no premises file was given: pick the ARCEP communes file (Logements, Établissements) to compute coverage rates.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
     </message>
@@ -2154,7 +2189,7 @@
       <translation>La bbox '{text}' doit être en degrés WGS84 : longitudes de -180 à 180, latitudes de -90 à 90.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="341" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="345" />
       <source>The boundaries file {path} does not exist. Pick another file or clear the setting.</source>
       <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
     </message>
@@ -2204,12 +2239,12 @@
       <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="366" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="370" />
       <source>The file {path} does not exist.</source>
       <translation>Le fichier {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
       <source>The imagery is analysed over the current map view.</source>
       <translation>L'imagerie est analysée sur la vue actuelle de la carte.</translation>
     </message>
@@ -2249,12 +2284,12 @@
       <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="399" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="411" />
       <source>The map extent is empty or covers the whole world: zoom in first.</source>
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="568" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="594" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
@@ -2264,7 +2299,7 @@
       <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="225" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="229" />
       <source>The network request failed ({error}); loaded the cached copy ({age}).</source>
       <translation>La requête réseau a échoué ({error}) ; copie en cache chargée ({age}).</translation>
     </message>
@@ -2284,7 +2319,7 @@
       <translation>Le format de sortie ne stocke pas les métadonnées de couche QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="184" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="196" />
       <source>The portal {name} is not in the list.</source>
       <translation>Le portail {name} ne figure pas dans la liste.</translation>
     </message>
@@ -2299,12 +2334,12 @@
       <translation>La couche de résultat {layer} de {path} ne peut pas être ouverte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="94" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="108" />
       <source>The selected results have no image asset that QGIS can open.</source>
       <translation>Les résultats sélectionnés n'ont aucun asset image que QGIS puisse ouvrir.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="127" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="141" />
       <source>The selection mixes vintages ({years}); add one vintage at a time.</source>
       <translation>La sélection mélange plusieurs millésimes ({years}) ; ajoutez un millésime à la fois.</translation>
     </message>
@@ -2319,17 +2354,17 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="219" />
       <source>The type is read from the model; force it here if the model is misread.</source>
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="702" />
       <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
       <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="81" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="90" />
       <source>Theme</source>
       <translation>Thématique</translation>
     </message>
@@ -2339,7 +2374,7 @@
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="511" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="523" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -2349,19 +2384,14 @@
       <translation>Ce catalogue ne répertorie aucun item STAC doté de l'extension MLM.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="490" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="516" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="649" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="675" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="197" />
-      <source>Thresholds</source>
-      <translation>Seuils</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="238" />
@@ -2379,22 +2409,22 @@
       <translation>Données d'entraînement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="69" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
       <source>Two detection layers</source>
       <translation>Deux couches de détections</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
       <source>Two imagery layers + a model</source>
       <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
       <source>Type</source>
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="552" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="564" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -2404,7 +2434,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="428" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -2424,17 +2454,12 @@
       <translation>Indicateur '{ind}' inconnu ; choisissez parmi {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="173" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="177" />
       <source>Unknown portal {value}: give a portal URL or one of {keys}.</source>
       <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="311" />
-      <source>Use the Temporal Controller to animate the quarters.</source>
-      <translation>Utilisez le Contrôleur temporel pour animer les trimestres.</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="95" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
       <source>Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)</source>
       <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
     </message>
@@ -2444,7 +2469,7 @@
       <translation>Millésime : {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
       <source>Vintages</source>
       <translation>Millésimes</translation>
     </message>
@@ -2459,12 +2484,12 @@
       <translation>Les millésimes sont des années, p. ex. 2024;2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="159" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="170" />
       <source>Visible map extent</source>
       <translation>Emprise visible de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/task_runner.py" line="61" />
+      <location filename="../idf_hr_plugin/gui/task_runner.py" line="114" />
       <source>Wait for the current task to finish, or cancel it.</source>
       <translation>Attendez la fin de la tâche en cours, ou annulez-la.</translation>
     </message>
@@ -2474,12 +2499,12 @@
       <translation>Avertissement : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="87" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="95" />
       <source>When</source>
       <translation>Quand</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="73" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="81" />
       <source>Where</source>
       <translation>Où</translation>
     </message>
@@ -2489,37 +2514,37 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="162" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
       <source>Whole imagery layer</source>
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="582" />
       <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
       <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="73" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="81" />
       <source>Words of the title or description</source>
       <translation>Mots du titre ou de la description</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="144" />
       <source>Work offline (use the cache and offline packs only)</source>
       <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="244" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="267" />
       <source>Write a PDF report of this result (print layout, editable).</source>
       <translation>Écrire un rapport PDF de ce résultat (mise en page modifiable).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="135" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
       <source>Write this model as a STAC MLM item into a catalog folder.</source>
       <translation>Écrire ce modèle sous forme d'item STAC MLM dans un dossier de catalogue.</translation>
     </message>
@@ -2534,12 +2559,12 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="288" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="316" />
       <source>Zone statistics</source>
       <translation>Statistiques par zone</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
       <source>Zones</source>
       <translation>Zones</translation>
     </message>
@@ -2554,7 +2579,7 @@
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="132" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
       <source>Zones layer</source>
       <translation>Couche de zones</translation>
     </message>
@@ -2574,27 +2599,27 @@
       <translation>Zoomer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="140" />
       <source>Zoom to a commune or EPT</source>
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="568" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="580" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="108" />
       <source>and</source>
       <translation>et le</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="115" />
       <source>any</source>
       <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
       <source>automatic</source>
       <translation>automatique</translation>
     </message>
@@ -2609,17 +2634,17 @@
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="190" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="217" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
       <source>communes_*.csv: Logements, Établissements</source>
       <translation>communes_*.csv : Logements, Établissements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="91" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
       <source>ftthCommunes_*.csv: connectable premises per quarter</source>
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
     </message>
@@ -2629,12 +2654,12 @@
       <translation>fichier d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="203" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
       <source>instance segmentation</source>
       <translation>segmentation d'instances</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="290" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
     </message>
@@ -2649,7 +2674,7 @@
       <translation>résolution native</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="182" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="186" />
       <source>no</source>
       <translation>non</translation>
     </message>
@@ -2669,7 +2694,7 @@
       <translation>non précisée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="201" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="212" />
       <source>object detection (boxes)</source>
       <translation>détection d'objets (boîtes)</translation>
     </message>
@@ -2679,7 +2704,7 @@
       <translation>fichier de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="202" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
       <source>oriented boxes</source>
       <translation>boîtes orientées</translation>
     </message>
@@ -2696,7 +2721,7 @@
       <translation>fichier des locaux</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
       <source>semantic segmentation (classes per pixel)</source>
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
@@ -2706,7 +2731,7 @@
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="266" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
       <source>statistics table</source>
       <translation>le tableau des statistiques</translation>
     </message>
@@ -2716,37 +2741,37 @@
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="278" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="294" />
       <source>undated</source>
       <translation>non daté</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="135" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="149" />
       <source>unknown error</source>
       <translation>erreur inconnue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/options.py" line="182" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="186" />
       <source>yes</source>
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="703" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="729" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="819" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="845" />
       <source>{h:.1f} h</source>
       <translation>{h:.1f} h</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="432" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="455" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="818" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="844" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -2761,12 +2786,12 @@
       <translation>{name} '{text}' doit être un fichier dans un dossier existant.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="282" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="290" />
       <source>{n} communes mapped.</source>
       <translation>{n} communes cartographiées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="278" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="290" />
       <source>{n} datasets. Select one to see its fields, licence and size.</source>
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
@@ -2781,17 +2806,17 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="791" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="817" />
       <source>{n} object(s) found on {km2:.3f} km².</source>
       <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="757" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="783" />
       <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
       <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="244" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="271" />
       <source>{n} objects compared: {detail}.</source>
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
@@ -2801,12 +2826,12 @@
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="289" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="301" />
       <source>{n} records · {licence} · updated {date}</source>
       <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="293" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="305" />
       <source>{n} resources · {licence} · updated {date}</source>
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
@@ -2816,12 +2841,12 @@
       <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="286" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="302" />
       <source>{n} results. Select some, then Add to map.</source>
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/layers.py" line="39" />
+      <location filename="../idf_hr_plugin/gis/layers.py" line="53" />
       <source>{n} tiles</source>
       <translation>{n} tuiles</translation>
     </message>
@@ -2841,27 +2866,27 @@
       <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="816" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="842" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="519" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="495" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="507" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="442" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="454" />
       <source>{title}: {n} features added.</source>
       <translation>{title} : {n} entités ajoutées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="119" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="123" />
       <source>{url} is not a portal address: give it like https://opendata.paris.fr.</source>
       <translation>{url} n'est pas l'adresse d'un portail : indiquez-la sous la forme https://opendata.paris.fr.</translation>
     </message>
@@ -2871,7 +2896,7 @@
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="795" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="821" />
       <source>• {label}: {n} ({area:.1f} m²)</source>
       <translation>• {label} : {n} ({area:.1f} m²)</translation>
     </message>
@@ -2879,7 +2904,7 @@
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="104" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
       <source>  {label}: {n} ({area:.1f} m²)</source>
       <translation>  {label} : {n} ({area:.1f} m²)</translation>
     </message>
@@ -2904,7 +2929,7 @@
       <translation>'{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="147" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="157" />
       <source>'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections.</source>
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez un GeoPackage de détections.</translation>
     </message>
@@ -2919,7 +2944,7 @@
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez une couche de polygones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="154" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="164" />
       <source>'{path}' holds several layers ({names}); choose the detection layer to use.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche de détections à utiliser.</translation>
     </message>
@@ -2969,7 +2994,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="660" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="664" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -2984,7 +3009,7 @@
       <translation>Quelqu'un d'autre met à jour {folder} depuis trop longtemps ; réessayez plus tard. Si personne n'y publie, supprimez {lock}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="322" />
+      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="350" />
       <source>Areas need a projected coordinate system in metres, but the layer is in '{crs}'. Reproject it to Lambert-93 (EPSG:2154) and try again.</source>
       <translation>Le calcul des surfaces nécessite un système de coordonnées projeté en mètres, mais la couche est en '{crs}'. Reprojetez-la en Lambert-93 (EPSG:2154) et réessayez.</translation>
     </message>
@@ -3044,7 +3069,7 @@
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="113" />
       <source>Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, on {prov} with {th} thread(s).</source>
       <translation>Coût : {dur:.1f} s écoulées, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimation), {rate:.2f} km²/min, sur {prov} avec {th} thread(s).</translation>
     </message>
@@ -3139,7 +3164,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="713" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="717" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3279,7 +3304,7 @@
       <translation>Modèles ONNX décrits avec l'extension STAC MLM, publiés par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="175" />
+      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="182" />
       <source>Objects were reprojected from {crs} to Lambert-93 (EPSG:2154).</source>
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
@@ -3339,7 +3364,7 @@
       <translation>Modèles d'IA partagés (IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="123" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="127" />
       <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
       <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
     </message>
@@ -3359,22 +3384,22 @@
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : ajoutez le fichier communes de l'ARCEP (Logements, Établissements) pour inclure la couche fibre dans le kit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="300" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="303" />
       <source>The GeoPackage '{path}' already has a layer '{layer}'; choose another file or layer name.</source>
       <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre fichier ou un autre nom de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="299" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="309" />
       <source>The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name.</source>
       <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre nom de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="61" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="71" />
       <source>The GeoPackage '{path}' cannot be opened ({err}).</source>
       <translation>Le GeoPackage '{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="81" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="91" />
       <source>The GeoPackage '{path}' is damaged or not a GeoPackage ({err}).</source>
       <translation>Le GeoPackage '{path}' est endommagé ou n'en est pas un ({err}).</translation>
     </message>
@@ -3539,12 +3564,12 @@
       <translation>Le seuil de confiance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="301" />
+      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="329" />
       <source>The coordinate system '{crs}' is neither geographic nor projected, so it cannot be converted to Lambert-93 metres for areas. Reproject the layer and try again.</source>
       <translation>Le système de coordonnées '{crs}' n'est ni géographique ni projeté : il ne peut donc pas être converti en mètres Lambert-93 pour le calcul des surfaces. Reprojetez la couche et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="275" />
+      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="303" />
       <source>The coordinate system '{crs}' is not recognised ({err}); areas cannot be computed. Set the layer's CRS (for example EPSG:2154, Lambert-93) and try again.</source>
       <translation>Le système de coordonnées '{crs}' n'est pas reconnu ({err}) ; les surfaces ne peuvent pas être calculées. Définissez le SCR de la couche (par exemple EPSG:2154, Lambert-93) et réessayez.</translation>
     </message>
@@ -3684,22 +3709,22 @@
       <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="251" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="253" />
       <source>The layer '{layer}' does not say which ground was analysed, so densities and the analysed fraction cannot be given; use a layer written by an IdF HR detection or change run.</source>
       <translation>La couche '{layer}' n'indique pas quel terrain a été analysé : les densités et la part analysée ne peuvent donc pas être fournies ; utilisez une couche écrite par une exécution IdF HR de détection ou de détection de changements.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="177" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="187" />
       <source>The layer '{layer}' has no class field (class_id, class or label); it is not a detection layer.</source>
       <translation>La couche '{layer}' n'a pas de champ de classe (class_id, class ou label) ; ce n'est pas une couche de détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="186" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="196" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="162" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="172" />
       <source>The layer '{layer}' is not in '{path}' (layers: {names}).</source>
       <translation>La couche '{layer}' ne figure pas dans '{path}' (couches : {names}).</translation>
     </message>
@@ -3709,12 +3734,12 @@
       <translation>La couche '{layer}' ne figure pas dans '{path}'.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="209" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="219" />
       <source>The layer '{layer}' mixes several values of {key} ({vals}); keep one run per layer.</source>
       <translation>La couche '{layer}' mélange plusieurs valeurs de {key} ({vals}) ; conservez une seule exécution par couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="290" />
+      <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="318" />
       <source>The layer has no coordinate system, so its areas cannot be computed in metres. Set its CRS (for example EPSG:2154, Lambert-93) and try again.</source>
       <translation>La couche n'a pas de système de coordonnées : ses surfaces ne peuvent donc pas être calculées en mètres. Définissez son SCR (par exemple EPSG:2154, Lambert-93) et réessayez.</translation>
     </message>
@@ -3724,7 +3749,7 @@
       <translation>La couche ne possède aucun des champs d'une couche de détections, de changements ou de statistiques par zone (class_id/label, change, zone) ; choisissez une couche écrite par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="164" />
+      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="171" />
       <source>The layer has {n} geometries but {c} classes; every object needs a class.</source>
       <translation>La couche compte {n} géométries mais {c} classes ; chaque objet doit avoir une classe.</translation>
     </message>
@@ -3929,7 +3954,7 @@
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="289" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="299" />
       <source>The output '{path}' must be a GeoPackage file ending in .gpkg.</source>
       <translation>La sortie '{path}' doit être un fichier GeoPackage se terminant par .gpkg.</translation>
     </message>
@@ -4179,7 +4204,7 @@
       <translation>Le fichier de zones n'a pas de champ '{field}' (champs : {fields}) ; choisissez le champ qui nomme les zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="155" />
+      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="162" />
       <source>The zones have no name for every feature; choose the field that names the zones (for example the commune name) and try again.</source>
       <translation>Les zones n'ont pas toutes un nom ; choisissez le champ qui nomme les zones (par exemple le nom de la commune) et réessayez.</translation>
     </message>
@@ -4269,12 +4294,12 @@
       <translation>Écriture de {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="130" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="134" />
       <source>Written to {path} (layer {layer}).</source>
       <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="171" />
+      <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="178" />
       <source>Zones were reprojected from {crs} to Lambert-93 (EPSG:2154).</source>
       <translation>Les zones ont été reprojetées de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
@@ -4289,7 +4314,7 @@
       <translation>un nombre inconnu de classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="393" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="396" />
       <source>and {n} more zones</source>
       <translation>et {n} autres zones</translation>
     </message>
@@ -4589,7 +4614,7 @@
       <translation>{n} communes ont plus de {pct} % de leurs locaux raccordables (p. ex. {nom} {code}, {q} : {num} raccordables pour {den} locaux) : le fichier des locaux ne correspond pas au fichier FttH. Vérifiez que les locaux sont les Logements + Établissements des mêmes communes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="94" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="98" />
       <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
     </message>
@@ -4599,7 +4624,7 @@
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="395" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="398" />
       <source>{n} zones not analysed at all</source>
       <translation>{n} zones pas du tout analysées</translation>
     </message>
@@ -4674,7 +4699,7 @@
       <translation>{what} (noms recherchés : {aliases})</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="387" />
+      <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="390" />
       <source>{zone}: {n} objects, analysed at {pct} %</source>
       <translation>{zone} : {n} objets, analysé à {pct} %</translation>
     </message>

@@ -631,7 +631,9 @@ def set_quarter_temporal(layer: QgsVectorLayer, field_name: str = "quarter_date"
     props.setIsActive(True)
 
 
-def animate_quarters(canvas, layer: QgsVectorLayer, field_name: str = "quarter_date", months: int = 3) -> bool:
+def animate_quarters(
+    canvas, layer: QgsVectorLayer, field_name: str = "quarter_date", months: int = 3
+) -> bool:
     """Turn the canvas Temporal Controller on, over the quarters of ``layer``, one quarter a frame.
 
     False when the canvas has no navigable controller (outside the QGIS desktop) or the layer no dates.
