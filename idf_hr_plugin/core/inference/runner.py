@@ -13,6 +13,7 @@ import datetime as _dt
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -371,6 +372,18 @@ def run_tiles(
     return part
 
 
+def _bound_cache(requested: Optional[bool]) -> bool:
+    """Bound GDAL's block cache during the run? Default: only outside a running QGIS.
+
+    The cache is process-wide: inside QGIS, shrinking it evicts blocks that QGIS's rendering
+    threads are using, and QGIS sizes it itself. (``qgis.core`` is only looked up, never imported.)
+    """
+    if requested is not None:
+        return requested
+    qgis_core = sys.modules.get("qgis.core")
+    return qgis_core is None or qgis_core.QgsApplication.instance() is None
+
+
 @contextlib.contextmanager
 def bounded_gdal_cache(limit: int = GDAL_CACHE_BYTES):
     """Lower GDAL's block cache to ``limit`` bytes for the duration of a run (restored after)."""
@@ -455,6 +468,7 @@ def run_detection(
     simplify_px: Optional[float] = None,
     min_area_px: Optional[float] = None,
     watts: Optional[float] = None,
+    bound_gdal_cache: Optional[bool] = None,
 ) -> RunReport:
     """Detect/segment over ``extent`` of ``raster`` and write a GeoPackage layer to ``out_path``.
 
@@ -554,7 +568,7 @@ def run_detection(
     thr_v = float(seg_thresh if seg_thresh is not None else spec.seg_thresh)
     timings: dict = {}
     try:
-        with bounded_gdal_cache():
+        with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
             part = run_tiles(
                 spec,
                 session,

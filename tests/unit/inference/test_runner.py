@@ -331,9 +331,29 @@ def test_gdal_block_cache_bounded_during_a_run(models, tmp_path):
     try:
         during = []
         rep = run_detection(
-            models["yolov8"], str(r), progress=lambda d, t, e: during.append(gdal.GetCacheMax())
+            models["yolov8"],
+            str(r),
+            progress=lambda d, t, e: during.append(gdal.GetCacheMax()),
+            bound_gdal_cache=True,  # the CLI's default; inside QGIS (as here, under pytest-qgis) it is left alone
         )
         assert rep.features == 1 and during and max(during) <= GDAL_CACHE_BYTES
         assert gdal.GetCacheMax() == 4 * GDAL_CACHE_BYTES
+    finally:
+        gdal.SetCacheMax(before)
+
+
+def test_gdal_block_cache_left_to_qgis_inside_qgis(models, tmp_path, qgis_app):
+    """Inside QGIS the cache is QGIS's: shrinking it would evict blocks its rendering threads use."""
+    from osgeo import gdal
+
+    from idf_hr_plugin.core.inference.runner import GDAL_CACHE_BYTES
+
+    r = make_raster(tmp_path / "r.tif", size=(600, 600), squares=[(X0 + 20.0, Y0 - 20.0, 4.0)])
+    before = gdal.GetCacheMax()
+    gdal.SetCacheMax(4 * GDAL_CACHE_BYTES)
+    try:
+        during = []
+        run_detection(models["yolov8"], str(r), progress=lambda d, t, e: during.append(gdal.GetCacheMax()))
+        assert during and set(during) == {4 * GDAL_CACHE_BYTES}
     finally:
         gdal.SetCacheMax(before)
