@@ -156,9 +156,8 @@ class AnalysisTab(QWidget, RunsTasks):
         self._result_combos = (self.before_layer, self.after_layer, self.stats_input)
         for combo in self._result_combos:
             combo.setPlaceholderText(tr("No detection layer: run a detection first"))
-        project = QgsProject.instance()
-        project.layersAdded.connect(self._refresh_result_layers)
-        project.layersRemoved.connect(self._refresh_result_layers)
+        # refreshed when the tab is shown, not on the project's layersAdded/Removed signals: a
+        # connection outliving this widget (a dock rebuilt without unload) crashed QGIS
         self._refresh_result_layers()
 
         self.runner = TaskRunner(
@@ -261,6 +260,7 @@ class AnalysisTab(QWidget, RunsTasks):
 
         def done(result) -> None:
             self.change_layer = al.add_change_group(out, "changes", rasters)
+            self._refresh_result_layers()
             counts = {}
             for s in result.columns["change"].tolist():
                 counts[s] = counts.get(s, 0) + 1
@@ -334,11 +334,9 @@ class AnalysisTab(QWidget, RunsTasks):
         current_layer = self.current_result_layer()
         show_report_dialog(self.iface, self, current_layer)
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._refresh_result_layers()
+        super().showEvent(event)
+
     def shutdown(self) -> None:
         self.cancel()
-        project = QgsProject.instance()
-        for signal in (project.layersAdded, project.layersRemoved):
-            try:
-                signal.disconnect(self._refresh_result_layers)
-            except TypeError:  # already disconnected
-                pass

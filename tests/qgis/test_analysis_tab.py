@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from qgis.core import QgsCategorizedSymbolRenderer, QgsGraduatedSymbolRenderer, QgsProject, QgsVectorLayer
+from qgis.PyQt.QtGui import QShowEvent
 
 import idf_hr_plugin
 from idf_hr_plugin.gis import analysis_layers as al
@@ -177,6 +178,7 @@ def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_
     combos = (tab.before_layer, tab.after_layer, tab.stats_input)
     QgsProject.instance().addMapLayer(footprints_layer([]))  # the catalog's footprints: polygons, no score
     _add(_zones_4326(tmp_path / "zones.gpkg"), "zones")
+    tab.showEvent(QShowEvent())  # the user opens the tab: its lists are refreshed
     for combo in combos:
         assert combo.currentLayer() is None and combo.count() == 0
         assert combo.placeholderText() == tr("No detection layer: run a detection first")
@@ -184,6 +186,7 @@ def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_
 
     before, after = _runs(tmp_path)
     first, second = _add(before, "yolo_2024"), _add(after, "yolo_2026")
+    tab.showEvent(QShowEvent())
     assert [c.count() for c in combos] == [2, 2, 2]
     assert tab.before_layer.currentLayer() == first and tab.after_layer.currentLayer() == second
     tab.change_output.setFilePath(str(tmp_path / "changes.gpkg"))

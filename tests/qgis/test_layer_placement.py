@@ -24,6 +24,12 @@ def plugin(plugin_iface):
     p.initGui()
     yield p
     p.unload()
+    # the insertion point set by _user_clicked_a_detection_layer points at a group that the next
+    # tests' project.clear() deletes: put it back on the root, as QGIS does when the group goes
+    project = QgsProject.instance()
+    project.layerTreeRegistryBridge().setLayerInsertionPoint(
+        QgsLayerTreeRegistryBridge.InsertionPoint(project.layerTreeRoot(), 0)
+    )
 
 
 def _user_clicked_a_detection_layer(project: QgsProject) -> None:
@@ -59,7 +65,7 @@ def test_all_quarters_starts_temporal_controller_and_layers_stay_out_of_detectio
     assert "View › Panels › Temporal Controller" in tab.mgp_label.text()
 
     # the QGIS desktop's controller: switched to animation over T3 2017 … T1 2018, a quarter a frame
-    nav = QgsTemporalNavigationObject()
+    nav = QgsTemporalNavigationObject(plugin_iface.canvas)  # owned by the canvas: it outlives the test
     plugin_iface.canvas.setTemporalController(nav)
     tab.set_quarter("T1 2018")
     tab.set_quarter(None)
