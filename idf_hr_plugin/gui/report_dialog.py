@@ -69,7 +69,11 @@ class ReportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         root.addWidget(buttons)
         self._suggest_pdf()
-        self.layer_combo.layerChanged.connect(lambda _l: self._suggest_pdf())
+        # a bound method, not a lambda: PyQt drops the connection when this dialog is deleted
+        self.layer_combo.layerChanged.connect(self._layer_changed)
+
+    def _layer_changed(self, _layer) -> None:
+        self._suggest_pdf()
 
     def _suggest_pdf(self) -> None:
         layer = self.layer_combo.currentLayer()
