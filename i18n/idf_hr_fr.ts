@@ -9,27 +9,27 @@
       <translation> Classes exclues : {c}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="165" />
+      <location filename="../idf_hr_plugin/commands.py" line="172" />
       <source>, resumed</source>
       <translation>, repris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="85" />
+      <location filename="../idf_hr_plugin/commands.py" line="99" />
       <source>--kind {kind} needs --url, the catalog address.</source>
       <translation>--kind {kind} nécessite --url, l'adresse du catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="183" />
+      <location filename="../idf_hr_plugin/commands.py" line="190" />
       <source>--out '{path}' is a file; give a folder for the demo outputs.</source>
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="138" />
+      <location filename="../idf_hr_plugin/commands.py" line="152" />
       <source>--out '{path}' must end in .tif (COG) or .gpkg.</source>
       <translation>--out '{path}' doit se terminer par .tif (COG) ou .gpkg.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="88" />
+      <location filename="../idf_hr_plugin/commands.py" line="102" />
       <source>--start {start} is after --end {end}; swap them.</source>
       <translation>--start {start} est postérieur à --end {end} ; inversez-les.</translation>
     </message>
@@ -309,12 +309,12 @@
       <translation>Choisissez d'abord une couche d'imagerie valide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="96" />
       <source>Choose the PDF file to write.</source>
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="238" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="237" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
@@ -329,7 +329,7 @@
       <translation>Choisissez le champ qui nomme les zones (ZONE_FIELD).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="105" />
       <source>Choose the field that names the zones, or no zone layer.</source>
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
@@ -339,7 +339,7 @@
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="93" />
       <source>Choose the layer to report on (detections, changes or statistics).</source>
       <translation>Choisissez la couche sur laquelle porte le rapport (détections, changements ou statistiques).</translation>
     </message>
@@ -354,7 +354,7 @@
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="226" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="225" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
@@ -364,7 +364,7 @@
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="206" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="205" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
@@ -844,7 +844,7 @@
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="254" />
+      <location filename="../idf_hr_plugin/commands.py" line="261" />
       <source>FttH file</source>
       <translation>fichier FttH</translation>
     </message>
@@ -919,7 +919,7 @@
       <translation>Version HTML : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="129" />
       <source>IdF HR</source>
       <translation>IdF HR</translation>
     </message>
@@ -1369,7 +1369,7 @@
       <translation>Fiche de modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="209" />
+      <location filename="../idf_hr_plugin/commands.py" line="216" />
       <source>Model published: {path}</source>
       <translation>Modèle publié : {path}</translation>
     </message>
@@ -1429,7 +1429,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="228" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="227" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1579,7 +1579,7 @@
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="286" />
+      <location filename="../idf_hr_plugin/commands.py" line="293" />
       <source>Offline kit for {zone}:</source>
       <translation>Kit hors ligne pour {zone} :</translation>
     </message>
@@ -1594,7 +1594,7 @@
       <translation>Paquet hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="160" />
+      <location filename="../idf_hr_plugin/commands.py" line="167" />
       <source>Offline pack written: {path} ({mb} MB, {mpx} Mpx, {s} s{resumed}).</source>
       <translation>Paquet hors ligne écrit : {path} ({mb} Mo, {mpx} Mpx, {s} s{resumed}).</translation>
     </message>
@@ -1679,7 +1679,7 @@
       <translation>Ou : URL d'un catalogue STAC statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="702" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="704" />
       <source>Other state</source>
       <translation>Autre état</translation>
     </message>
@@ -1924,7 +1924,7 @@
       <translation>Rapport écrit : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/report_dialog.py" line="125" />
       <source>Report written: {pdf}. Its layout '{layout}' is in the project's layout manager.</source>
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
@@ -2184,7 +2184,7 @@
       <translation>L'interpréteur Python de QGIS est introuvable : ONNX Runtime ne peut donc pas être installé d'ici. Installez-le avec le shell OSGeo4W ou votre gestionnaire de paquets (pip install onnxruntime), puis redémarrez QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="23" />
+      <location filename="../idf_hr_plugin/commands.py" line="37" />
       <source>The bbox '{text}' must be in WGS84 degrees: longitudes -180 to 180, latitudes -90 to 90.</source>
       <translation>La bbox '{text}' doit être en degrés WGS84 : longitudes de -180 à 180, latitudes de -90 à 90.</translation>
     </message>
@@ -2494,7 +2494,7 @@
       <translation>Attendez la fin de la tâche en cours, ou annulez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="110" />
+      <location filename="../idf_hr_plugin/commands.py" line="124" />
       <source>Warning: {msg}</source>
       <translation>Avertissement : {msg}</translation>
     </message>
@@ -2624,7 +2624,7 @@
       <translation>automatique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="254" />
+      <location filename="../idf_hr_plugin/commands.py" line="261" />
       <source>boundaries file</source>
       <translation>fichier de limites</translation>
     </message>
@@ -2634,7 +2634,7 @@
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="217" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="216" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
@@ -2649,7 +2649,7 @@
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="139" />
+      <location filename="../idf_hr_plugin/commands.py" line="153" />
       <source>imagery file</source>
       <translation>fichier d'imagerie</translation>
     </message>
@@ -2699,7 +2699,7 @@
       <translation>détection d'objets (boîtes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="255" />
+      <location filename="../idf_hr_plugin/commands.py" line="262" />
       <source>open data file</source>
       <translation>fichier de données ouvertes</translation>
     </message>
@@ -2716,7 +2716,7 @@
 {tail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="255" />
+      <location filename="../idf_hr_plugin/commands.py" line="262" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
     </message>
@@ -2776,12 +2776,12 @@
       <translation>{m} min</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="37" />
+      <location filename="../idf_hr_plugin/commands.py" line="51" />
       <source>{name} '{text}' is not a date like 2024-06-30.</source>
       <translation>{name} '{text}' n'est pas une date de la forme 2024-06-30.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="50" />
+      <location filename="../idf_hr_plugin/commands.py" line="64" />
       <source>{name} '{text}' must be a file in an existing folder.</source>
       <translation>{name} '{text}' doit être un fichier dans un dossier existant.</translation>
     </message>
@@ -2836,7 +2836,7 @@
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="105" />
+      <location filename="../idf_hr_plugin/commands.py" line="119" />
       <source>{n} results.</source>
       <translation>{n} résultats.</translation>
     </message>
@@ -2924,12 +2924,12 @@
       <translation>'{id}' n'est pas un identifiant de configuration d'authentification QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="246" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="230" />
       <source>'{path}' cannot be opened ({err}).</source>
       <translation>'{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="157" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="180" />
       <source>'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections.</source>
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez un GeoPackage de détections.</translation>
     </message>
@@ -2944,12 +2944,12 @@
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez une couche de polygones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="164" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="181" />
       <source>'{path}' holds several layers ({names}); choose the detection layer to use.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche de détections à utiliser.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="212" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="206" />
       <source>'{path}' holds several layers ({names}); choose the layer to report on.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
@@ -2994,7 +2994,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="664" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="678" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3164,7 +3164,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="717" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="731" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3279,7 +3279,7 @@
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="343" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="344" />
       <source>ONNX Runtime failed on this model and imagery: {err}</source>
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
@@ -3389,17 +3389,17 @@
       <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre fichier ou un autre nom de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="309" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="316" />
       <source>The GeoPackage '{path}' already has a layer '{layer}'; choose another layer name.</source>
       <translation>Le GeoPackage '{path}' contient déjà une couche '{layer}' ; choisissez un autre nom de couche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="71" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="94" />
       <source>The GeoPackage '{path}' cannot be opened ({err}).</source>
       <translation>Le GeoPackage '{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="91" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="114" />
       <source>The GeoPackage '{path}' is damaged or not a GeoPackage ({err}).</source>
       <translation>Le GeoPackage '{path}' est endommagé ou n'en est pas un ({err}).</translation>
     </message>
@@ -3659,7 +3659,7 @@
       <translation>L'emprise {ext} n'est pas de la forme xmin,ymin,xmax,ymax avec xmin &lt; xmax et ymin &lt; ymax.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="356" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="340" />
       <source>The file '{path}' does not exist; choose a GeoPackage written by IdF HR.</source>
       <translation>Le fichier '{path}' n'existe pas ; choisissez un GeoPackage écrit par IdF HR.</translation>
     </message>
@@ -3679,7 +3679,7 @@
       <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="548" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="562" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -3714,17 +3714,17 @@
       <translation>La couche '{layer}' n'indique pas quel terrain a été analysé : les densités et la part analysée ne peuvent donc pas être fournies ; utilisez une couche écrite par une exécution IdF HR de détection ou de détection de changements.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="187" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="194" />
       <source>The layer '{layer}' has no class field (class_id, class or label); it is not a detection layer.</source>
       <translation>La couche '{layer}' n'a pas de champ de classe (class_id, class ou label) ; ce n'est pas une couche de détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="196" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="203" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="172" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="80" />
       <source>The layer '{layer}' is not in '{path}' (layers: {names}).</source>
       <translation>La couche '{layer}' ne figure pas dans '{path}' (couches : {names}).</translation>
     </message>
@@ -3734,7 +3734,7 @@
       <translation>La couche '{layer}' ne figure pas dans '{path}'.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="219" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="226" />
       <source>The layer '{layer}' mixes several values of {key} ({vals}); keep one run per layer.</source>
       <translation>La couche '{layer}' mélange plusieurs valeurs de {key} ({vals}) ; conservez une seule exécution par couche.</translation>
     </message>
@@ -3744,7 +3744,7 @@
       <translation>La couche n'a pas de système de coordonnées : ses surfaces ne peuvent donc pas être calculées en mètres. Définissez son SCR (par exemple EPSG:2154, Lambert-93) et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="268" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="252" />
       <source>The layer has none of the fields of a detection, change or zone-statistics layer (class_id/label, change, zone); choose a layer written by IdF HR.</source>
       <translation>La couche ne possède aucun des champs d'une couche de détections, de changements ou de statistiques par zone (class_id/label, change, zone) ; choisissez une couche écrite par IdF HR.</translation>
     </message>
@@ -3774,12 +3774,12 @@
       <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="418" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="431" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="408" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="421" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -3824,7 +3824,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="494" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="508" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -3869,7 +3869,7 @@
       <translation>La fiche de modèle {card} n'est pas un JSON valide : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="443" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="427" />
       <source>The model card's sha256 differs from the run's: the card may describe another model.</source>
       <translation>Le sha256 de la fiche de modèle diffère de celui de l'exécution : la fiche décrit peut-être un autre modèle.</translation>
     </message>
@@ -3899,12 +3899,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="77" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="78" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="73" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="74" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -3919,7 +3919,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="507" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="521" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
@@ -3954,7 +3954,7 @@
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/io.py" line="299" />
+      <location filename="../idf_hr_plugin/core/analysis/io.py" line="306" />
       <source>The output '{path}' must be a GeoPackage file ending in .gpkg.</source>
       <translation>La sortie '{path}' doit être un fichier GeoPackage se terminant par .gpkg.</translation>
     </message>
@@ -4069,12 +4069,12 @@
       <translation>L'exécution '{run}' n'a pas de zone analysée : les objets apparus ou disparus ne peuvent donc pas être distingués du terrain non analysé ; indiquez l'emprise couverte par l'exécution.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="415" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="399" />
       <source>The run records of '{path}' could not be read.</source>
       <translation>Les enregistrements des exécutions de '{path}' n'ont pas pu être lus.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="496" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="480" />
       <source>The runs do not record their analysed area: the analysed share of each zone is taken from the extent of the objects found, so it may be underestimated.</source>
       <translation>Les exécutions n'enregistrent pas leur zone analysée : la part analysée de chaque zone est déduite de l'emprise des objets trouvés, elle peut donc être sous-estimée.</translation>
     </message>
@@ -4194,12 +4194,12 @@
       <translation>Les deux exécutions ne se recoupent pas (leurs zones analysées n'ont aucune partie commune) : rien ne peut donc être comparé ; traitez les deux millésimes sur la même emprise.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="525" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="509" />
       <source>The zone file '{path}' cannot be opened ({err}); choose a vector file.</source>
       <translation>Le fichier de zones '{path}' ne peut pas être ouvert ({err}) ; choisissez un fichier vecteur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="531" />
+      <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="515" />
       <source>The zone file has no field '{field}' (fields: {fields}); choose the field naming the zones.</source>
       <translation>Le fichier de zones n'a pas de champ '{field}' (champs : {fields}) ; choisissez le champ qui nomme les zones.</translation>
     </message>

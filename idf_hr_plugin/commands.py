@@ -13,6 +13,20 @@ from .core.i18n import tr
 from .core.inference.params import check_input_file, check_int, check_positive
 
 
+def _stderr_progress():
+    """``progress(fraction, message)`` drawing one self-overwriting line on stderr, twice a second at most."""
+    last = [0.0]
+
+    def progress(fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.5 or fraction >= 1.0:
+            last[0] = now
+            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
+            sys.stderr.flush()
+
+    return progress
+
+
 def _lonlat_bbox(text: str) -> tuple:
     """``lon_min,lat_min,lon_max,lat_max`` in WGS84 degrees."""
     bbox, _crs = parse_extent(text)
@@ -137,14 +151,7 @@ def _download_run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".tif", ".tiff", ".gpkg"):
         raise UserInputError(tr("--out '{path}' must end in .tif (COG) or .gpkg.").format(path=out))
     check_input_file(args.source, tr("imagery file"))
-    last = [0.0]
-
-    def progress(fraction: float, message: str = "") -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.5 or fraction >= 1.0:
-            last[0] = now
-            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
-            sys.stderr.flush()
+    progress = _stderr_progress()
 
     result = download_pack(
         args.source,
@@ -287,14 +294,7 @@ def _kit_run(args: argparse.Namespace) -> int:
     print(plan.summary())
     if args.estimate:
         return 0
-    last = [0.0]
-
-    def progress(fraction: float, message: str = "") -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.5 or fraction >= 1.0:
-            last[0] = now
-            sys.stderr.write(f"\r{fraction * 100:5.1f} %  {message[:60]:60}")
-            sys.stderr.flush()
+    progress = _stderr_progress()
 
     result = build_offline_kit(plan, progress=progress)
     sys.stderr.write("\n")

@@ -16,8 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("PyQt5.QtCore", reason="the scanner reads enums from the PyQt5 bindings QGIS 3 uses")
-
 
 @pytest.fixture(scope="module")
 def check_qt6():

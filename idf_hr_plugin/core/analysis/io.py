@@ -61,6 +61,29 @@ def _open(path: str | os.PathLike, update: bool, message: str):
     return ds
 
 
+def open_vector_layer(path, layer: Optional[str], open_msg: str, several_msg: str) -> tuple:
+    """-> (dataset, OGR layer, layer name) of ``layer`` in ``path`` (the only data layer when None).
+
+    ``open_msg`` (``{path}``, ``{err}``) and ``several_msg`` (``{path}``, ``{names}``) say what to
+    choose instead; a named layer that is absent is refused with the layers that exist.
+    """
+    ds = _open(path, False, open_msg)
+    names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
+    vector = [n for n in names if n != RUNS_TABLE]
+    if layer is None:
+        if len(vector) != 1:
+            raise AnalysisError(several_msg.format(path=path, names=", ".join(vector) or "-"))
+        layer = vector[0]
+    lyr = ds.GetLayerByName(layer)
+    if lyr is None:
+        raise AnalysisError(
+            tr("The layer '{layer}' is not in '{path}' (layers: {names}).").format(
+                layer=layer, path=path, names=", ".join(vector) or "-"
+            )
+        )
+    return ds, lyr, layer
+
+
 def read_runs_table(gpkg: str | os.PathLike) -> list[dict]:
     """Rows of the ``idfhr_runs`` table (empty if absent), with ``report_json`` parsed and merged in."""
     uri = Path(gpkg).resolve().as_uri() + "?mode=ro"
@@ -151,28 +174,12 @@ def read_detections(
     from shapely import wkb
 
     ogr, _ = _ogr()
-    ds = _open(
+    ds, lyr, layer = open_vector_layer(
         gpkg,
-        False,
+        layer,
         tr("'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections."),
+        tr("'{path}' holds several layers ({names}); choose the detection layer to use."),
     )
-    names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
-    vector = [n for n in names if n != RUNS_TABLE]
-    if layer is None:
-        if len(vector) != 1:
-            raise AnalysisError(
-                tr("'{path}' holds several layers ({names}); choose the detection layer to use.").format(
-                    path=gpkg, names=", ".join(vector) or "-"
-                )
-            )
-        layer = vector[0]
-    lyr = ds.GetLayerByName(layer)
-    if lyr is None:
-        raise AnalysisError(
-            tr("The layer '{layer}' is not in '{path}' (layers: {names}).").format(
-                layer=layer, path=gpkg, names=", ".join(vector) or "-"
-            )
-        )
     if where:
         lyr.SetAttributeFilter(where)
     defn = lyr.GetLayerDefn()

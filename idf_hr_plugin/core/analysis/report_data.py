@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 from ..i18n import tr
 from .change import STATUSES
 from .errors import AnalysisError
-from .io import RUNS_TABLE, _open, read_layer_metadata, read_runs_table
+from .io import _open, open_vector_layer, read_layer_metadata, read_runs_table
 
 LANGS = ("fr", "en")
 
@@ -199,28 +199,12 @@ class ReportData:
 
 
 def _layer_fields_and_rows(path: str, layer: Optional[str]):
-    ds = _open(
+    ds, lyr, layer = open_vector_layer(
         path,
-        False,
+        layer,
         tr("'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage written by IdF HR."),
+        tr("'{path}' holds several layers ({names}); choose the layer to report on."),
     )
-    names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
-    vector = [n for n in names if n != RUNS_TABLE]
-    if layer is None:
-        if len(vector) != 1:
-            raise AnalysisError(
-                tr("'{path}' holds several layers ({names}); choose the layer to report on.").format(
-                    path=path, names=", ".join(vector) or "-"
-                )
-            )
-        layer = vector[0]
-    lyr = ds.GetLayerByName(layer)
-    if lyr is None:
-        raise AnalysisError(
-            tr("The layer '{layer}' is not in '{path}' (layers: {names}).").format(
-                layer=layer, path=path, names=", ".join(vector) or "-"
-            )
-        )
     defn = lyr.GetLayerDefn()
     fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
     rows = []
