@@ -56,6 +56,91 @@ def affine(geoms: Sequence, t) -> list:
     return [affine_transform(g, m) for g in geoms]
 
 
+def affine_wkb(blobs: Sequence[bytes], t) -> list:
+    """Apply an ``affine.Affine`` to 2D little-endian WKB (multi)polygons, all coordinates at once.
+
+    Same arithmetic as :func:`affine` (``a * x + b * y + c``), without a Python call per
+    geometry. Raises ``ValueError`` on other WKB (3D, big-endian, other types).
+    """
+    import struct
+
+    offs: list = []
+    ns: list = []
+    ends = []
+    base = 0
+    for blob in blobs:
+        _ring_offsets(blob, base, offs, ns, struct.unpack_from)
+        base += len(blob)
+        ends.append(base)
+    buf = bytearray(b"".join(blobs))
+    if offs:
+        off = np.asarray(offs, np.int64)
+        npts = np.asarray(ns, np.int64)
+        for r in range(8):  # doubles start at any byte: one float64 view per offset modulo 8
+            sel = off % 8 == r
+            if not sel.any():
+                continue
+            view = np.frombuffer(buf, "<f8", count=(len(buf) - r) // 8, offset=r)
+            n = npts[sel]
+            first = (off[sel] - r) // 8
+            cum = np.concatenate([[0], np.cumsum(n)[:-1]])
+            xi = np.repeat(first - 2 * cum, n) + 2 * np.arange(int(n.sum()))
+            x, y = view[xi], view[xi + 1]
+            view[xi] = t.a * x + t.b * y + t.c
+            view[xi + 1] = t.d * x + t.e * y + t.f
+    mv = memoryview(buf)
+    out, start = [], 0
+    for end in ends:
+        out.append(bytes(mv[start:end]))
+        start = end
+    return out
+
+
+def _ring_offsets(blob: bytes, base: int, offs: list, ns: list, unpack_from) -> None:
+    """Byte offsets (from ``base``) and point counts of the rings of one WKB (multi)polygon."""
+
+    def polygon(p: int) -> int:
+        if blob[p] != 1 or unpack_from("<I", blob, p + 1)[0] != 3:
+            raise ValueError("not a 2D little-endian WKB polygon")
+        (nr,) = unpack_from("<I", blob, p + 5)
+        p += 9
+        for _ in range(nr):
+            (n,) = unpack_from("<I", blob, p)
+            offs.append(base + p + 4)
+            ns.append(n)
+            p += 4 + 16 * n
+        return p
+
+    if blob[0] != 1:
+        raise ValueError("not a little-endian WKB")
+    (kind,) = unpack_from("<I", blob, 1)
+    if kind == 3:
+        polygon(0)
+    elif kind == 6:
+        (n,) = unpack_from("<I", blob, 5)
+        p = 9
+        for _ in range(n):
+            p = polygon(p)
+    else:
+        raise ValueError("not a WKB (multi)polygon")
+
+
+def rect_wkb(r: np.ndarray, t) -> list:
+    """WKB polygons of (N, 4) pixel rectangles ``x0, y0, x1, y1`` through the affine ``t``,
+    ring (x0 y0, x0 y1, x1 y1, x1 y0, x0 y0): the ring GDAL's polygoniser draws for them."""
+    r = np.asarray(r, np.float64).reshape(-1, 4)
+    dt = np.dtype([("bo", "u1"), ("kind", "<u4"), ("nr", "<u4"), ("np", "<u4"), ("xy", "<f8", (5, 2))])
+    a = np.zeros(len(r), dt)
+    a["bo"], a["kind"], a["nr"], a["np"] = 1, 3, 1, 5
+    x = r[:, [0, 0, 2, 2, 0]]
+    y = r[:, [1, 3, 3, 1, 1]]
+    a["xy"][:, :, 0] = t.a * x + t.b * y + t.c
+    a["xy"][:, :, 1] = t.d * x + t.e * y + t.f
+    buf = a.tobytes()
+    k = dt.itemsize
+    return [buf[i * k : (i + 1) * k] for i in range(len(r))]
+
+
 def reproject(geoms: Sequence, src_crs, dst_crs) -> list:
     """Reproject geometries between two rasterio/pyproj CRSs (x/y order, i.e. lon/lat)."""
     if src_crs is None or dst_crs is None or src_crs == dst_crs:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from ..i18n import tr
@@ -81,9 +82,8 @@ class RunReport:
     partial: object = None  # PartialResult of a job run (not serialised)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("partial", None)
-        return d
+        # not asdict(self): it would deep-copy the partial result (every feature of the run)
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "partial"}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str, indent=1)

@@ -19,6 +19,34 @@ from .nms import nms
 from .tiling import Grid, Tile
 
 SEAM_EPS_PX = 2.0  # a box this close to a seam side is an object cut by the tile border
+# the corners of a rectangle of whole pixels lie >= 1/sqrt(2) px from any chord of its ring:
+# simplifying it below that tolerance gives it back unchanged
+RECT_SIMPLIFY_MAX = 0.7
+
+
+class PxRect(tuple):
+    """A final segmentation piece that is a rectangle of whole pixels ``(x0, y0, x1, y1)`` in
+    grid px (most small specks): kept as four numbers until it is written."""
+
+    __slots__ = ()
+
+    def __new__(cls, x0: float, y0: float, x1: float, y1: float):
+        return tuple.__new__(cls, (x0, y0, x1, y1))
+
+    @property
+    def bounds(self) -> tuple:
+        return tuple(self)
+
+    @property
+    def area(self) -> float:
+        return (self[2] - self[0]) * (self[3] - self[1])
+
+    def polygon(self):
+        """The shapely polygon (the ring GDAL's polygoniser draws)."""
+        from affine import Affine
+        from shapely import wkb
+
+        return wkb.loads(G.rect_wkb(np.array([self]), Affine.identity())[0])
 
 
 @dataclass
@@ -197,9 +225,13 @@ def finish_segments(
         big = np.array([g.area >= min_area_px for g in geoms], bool)
         geoms = [g for g, k in zip(geoms, big) if k]
         cls_a, sc_a = cls_a[big], sc_a[big]
+    if simplify_px >= RECT_SIMPLIFY_MAX:
+        geoms = [g.polygon() if isinstance(g, PxRect) else g for g in geoms]
     if geoms and simplify_px > 0:
-        geoms = [g.simplify(simplify_px, preserve_topology=True) for g in geoms]
-    geoms = _px_to_crs(geoms, grid)
+        geoms = [
+            g if isinstance(g, PxRect) else g.simplify(simplify_px, preserve_topology=True) for g in geoms
+        ]
+    geoms = _finals_to_crs(geoms, grid.transform)
     dropped = 0
     if mask is not None and geoms:
         clipped = [G.union(G.parts(g.intersection(mask))) for g in geoms]
@@ -209,6 +241,21 @@ def finish_segments(
         cls_a, sc_a = cls_a[ok], sc_a[ok]
     areas = np.array([g.area for g in geoms], np.float64)
     return Features(geoms, cls_a, sc_a, areas, n0, dropped)
+
+
+def _finals_to_crs(geoms: list, t) -> list:
+    """Polygons and :class:`PxRect` (grid px) -> shapely geometries in the grid CRS, in order."""
+    from shapely import wkb
+
+    is_rect = [isinstance(g, PxRect) for g in geoms]
+    rects = [g for g, r in zip(geoms, is_rect) if r]
+    polys = [g for g, r in zip(geoms, is_rect) if not r]
+    try:
+        poly_wkb = iter(G.affine_wkb([g.wkb for g in polys], t))
+    except ValueError:  # not plain 2D polygons: shapely's own transform
+        poly_wkb = iter([g.wkb for g in G.affine(polys, t)])
+    rect_wkb = iter(G.rect_wkb(np.array(rects, np.float64), t))
+    return [wkb.loads(next(rect_wkb) if r else next(poly_wkb)) for r in is_rect]
 
 
 class SegmentStitcher:

@@ -31,7 +31,7 @@ from .nms import nms
 from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, SegmentStitcher, merge_results
+from .results import PartialResult, PxRect, SegmentStitcher, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import check_output_path, layer_name_for, write_gpkg
 
@@ -200,20 +200,41 @@ class _PostWorker:
 
 
 def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndarray] = None) -> list:
-    """Polygons (grid px) of the True areas of ``mask`` whose top-left is at (x0, y0)."""
-    from affine import Affine
-    from rasterio import features
-    from shapely.geometry import shape
+    """Polygons (grid px) of the True areas of ``mask`` whose top-left is at (x0, y0).
 
-    tr_ = Affine.translation(x0, y0)
+    GDAL's polygoniser (4-connected, as ``rasterio.features.shapes``) writes into an in-memory
+    layer and each polygon goes to shapely as WKB: no Python object per vertex.
+    """
+    from osgeo import gdal, gdal_array, ogr
+    from shapely import wkb
+
     src = values if values is not None else mask.astype(np.uint8)
-    return [(shape(g), int(v)) for g, v in features.shapes(src, mask=mask, transform=tr_)]
+    if src.dtype not in (np.uint8, np.int32):
+        src = src.astype(np.int32)
+    src = np.ascontiguousarray(src)
+    m8 = np.ascontiguousarray(mask, dtype=np.uint8)
+    ds = gdal_array.OpenArray(src)  # views of the arrays: both stay referenced until the end
+    ds.SetGeoTransform((x0, 1.0, 0.0, y0, 0.0, 1.0))
+    mds = gdal_array.OpenArray(m8)
+    vds = ogr.GetDriverByName("Memory").CreateDataSource("")  # the layer lives as long as vds
+    lyr = vds.CreateLayer("p", None, ogr.wkbPolygon)
+    lyr.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
+    gdal.Polygonize(ds.GetRasterBand(1), mds.GetRasterBand(1), lyr, 0, [], callback=None)
+    out = []
+    for f in lyr:
+        out.append((wkb.loads(bytes(f.GetGeometryRef().ExportToWkb(ogr.wkbNDR))), f.GetField(0)))
+    del lyr, vds, mds, ds
+    return out
 
 
-def _segment_tile(scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> list:
+def _segment_tile(
+    scores: np.ndarray, tile: Tile, grid: Grid, thresh: float, fast_rects: bool = False
+) -> list:
     """Threshold + polygonise the core (centre crop) of one tile's class score maps.
 
-    Returns the pieces ``(polygon in grid px, class, mean score, touches a seam)``.
+    Returns the pieces ``(polygon in grid px, class, mean score, touches a seam)``. With
+    ``fast_rects``, a rectangular piece away from the seams (most small specks) is a
+    :class:`PxRect` instead of a polygon: the same ring, without the polygoniser or shapely.
     """
     cx0, cy0, cx1, cy1 = tile.core
     sub = scores[:, cy0 - tile.row : cy1 - tile.row, cx0 - tile.col : cx1 - tile.col]
@@ -228,8 +249,12 @@ def _segment_tile(scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> 
             continue
         if ndimage is not None:
             lab, n = ndimage.label(binary)
-            means = np.asarray(ndimage.mean(sub[k], lab, index=np.arange(1, n + 1)), np.float64)
-            pieces = _polygonise(binary, cx0, cy0, lab.astype(np.int32))
+            idx = np.arange(1, n + 1)
+            means = np.asarray(ndimage.mean(sub[k], lab, index=idx), np.float64)
+            todo = binary
+            if fast_rects and n:
+                todo = _rect_pieces(lab, n, means, binary, (cx0, cy0, cx1, cy1), grid, k, out)
+            pieces = _polygonise(todo, cx0, cy0, lab.astype(np.int32)) if todo is not None else []
         else:
             means = np.array([float(sub[k][binary].mean())])
             pieces = [(g, 1) for g, _v in _polygonise(binary, cx0, cy0)]
@@ -244,6 +269,35 @@ def _segment_tile(scores: np.ndarray, tile: Tile, grid: Grid, thresh: float) -> 
             score = float(means[v - 1]) if v - 1 < len(means) else float(means[0])
             out.append((g, k, score, bool(seam)))
     return out
+
+
+def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list):
+    """Append the rectangular pieces of ``lab`` that touch no seam to ``out`` as :class:`PxRect`;
+    returns the mask of the pixels left to polygonise (None: none)."""
+    from scipy import ndimage
+
+    cx0, cy0, cx1, cy1 = core
+    sl = ndimage.find_objects(lab)
+    b = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in sl], np.int64).reshape(-1, 4)
+    count = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    gx0, gy0, gx1, gy1 = b[:, 0] + cx0, b[:, 1] + cy0, b[:, 2] + cx0, b[:, 3] + cy0
+    seam = (
+        ((gx0 <= cx0) & (cx0 > 0))
+        | ((gy0 <= cy0) & (cy0 > 0))
+        | ((gx1 >= cx1) & (cx1 < grid.width))
+        | ((gy1 >= cy1) & (cy1 < grid.height))
+    )
+    rect = (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam
+    if not rect.any():
+        return binary
+    for i in np.nonzero(rect)[0]:
+        out.append(
+            (PxRect(float(gx0[i]), float(gy0[i]), float(gx1[i]), float(gy1[i])), k, float(means[i]), False)
+        )
+    if rect.all():
+        return None
+    left = np.concatenate([[False], ~rect])[lab]
+    return left
 
 
 def _detect_tile(
@@ -306,7 +360,9 @@ def run_tiles(
         if kept and seg:
             scores, _margin = decode_semantic(outs, spec.seg_output_classes, (T, T), spec.seg_activation)
             for i, (tile, valid) in enumerate(kept):
-                by_tile[tile.id] = _segment_tile(scores[i] * valid[None], tile, plan.grid, seg_thresh)
+                by_tile[tile.id] = _segment_tile(
+                    scores[i] * valid[None], tile, plan.grid, seg_thresh, fast_rects=True
+                )
                 part.detections += len(by_tile[tile.id])
         elif kept:
             dets = decode_detections(spec, outs, conf)

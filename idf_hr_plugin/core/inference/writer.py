@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,18 +107,29 @@ def _fill(
     for fname, ftype in FIELDS:
         lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
     defn = lyr.GetLayerDefn()
-    cols = [(fname, ftype, records[fname]) for fname, ftype in FIELDS]
-    for i, g in enumerate(geoms):
-        f = ogr.Feature(defn)
-        for fname, ftype, vals in cols:
-            v = vals[i]
-            if v is None:
-                continue
-            f.SetField(fname, int(v) if ftype == "int" else float(v) if ftype == "real" else str(v))
-        og = ogr.CreateGeometryFromWkb(g.wkb)
-        if multipolygon:
-            og = ogr.ForceToMultiPolygon(og)
-        f.SetGeometry(og)
+    # one call per value (by index, typed): SetField(name, ...) looked the name up every time
+    setters = {"int": "SetFieldInteger64", "str": "SetFieldString", "real": "SetField"}
+    casts = {"int": int, "str": str, "real": float}
+    n = len(geoms)
+    template = ogr.Feature(defn)
+    cols = []
+    for fname, ftype in FIELDS:
+        vals = records[fname]
+        i = defn.GetFieldIndex(fname)
+        first = vals[0] if n else None
+        if n and first is not None and all(v == first for v in vals):  # model, run id...: set once
+            getattr(template, setters.get(ftype, "SetField"))(i, casts.get(ftype, _same)(first))
+        else:
+            cols.append(
+                (i, getattr(ogr.Feature, setters.get(ftype, "SetField")), casts.get(ftype, _same), vals)
+            )
+    for k, g in enumerate(geoms):
+        f = template.Clone()
+        for i, setter, cast, vals in cols:
+            v = vals[k]
+            if v is not None:
+                setter(f, i, cast(v))
+        f.SetGeometryDirectly(_ogr_geometry(ogr, g, multipolygon))
         lyr.CreateFeature(f)
     runs = ds.GetLayerByName(RUNS_TABLE)
     if runs is None:
@@ -135,6 +147,22 @@ def _fill(
     for done in (lyr, runs):  # spatial index, extent and counts now, inside the transaction (not at close)
         done.SyncToDisk()
     return name
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+_MULTI1 = b"\x01" + struct.pack("<II", 6, 1)  # little-endian MultiPolygon header of one polygon
+
+
+def _ogr_geometry(ogr: Any, g: Any, multipolygon: bool) -> Any:
+    """OGR geometry of a shapely geometry (or its WKB), as a MultiPolygon if ``multipolygon``."""
+    wkb = g if isinstance(g, (bytes, bytearray)) else g.wkb
+    if multipolygon and wkb[:5] == b"\x01\x03\x00\x00\x00":  # little-endian Polygon
+        return ogr.CreateGeometryFromWkb(_MULTI1 + wkb)
+    og = ogr.CreateGeometryFromWkb(wkb)
+    return ogr.ForceToMultiPolygon(og) if multipolygon else og
 
 
 def write_gpkg(
