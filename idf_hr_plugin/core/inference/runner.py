@@ -251,21 +251,24 @@ def _segment_tile(
             lab, n = ndimage.label(binary)
             idx = np.arange(1, n + 1)
             means = np.asarray(ndimage.mean(sub[k], lab, index=idx), np.float64)
-            todo = binary
+            todo, seams = binary, None
             if fast_rects and n:
-                todo = _rect_pieces(lab, n, means, binary, (cx0, cy0, cx1, cy1), grid, k, out)
+                todo, seams = _rect_pieces(lab, n, means, binary, (cx0, cy0, cx1, cy1), grid, k, out)
             pieces = _polygonise(todo, cx0, cy0, lab.astype(np.int32)) if todo is not None else []
         else:
-            means = np.array([float(sub[k][binary].mean())])
+            means, seams = np.array([float(sub[k][binary].mean())]), None
             pieces = [(g, 1) for g, _v in _polygonise(binary, cx0, cy0)]
         for g, v in pieces:
-            gx0, gy0, gx1, gy1 = g.bounds
-            seam = (
-                (gx0 <= cx0 and cx0 > 0)
-                or (gy0 <= cy0 and cy0 > 0)
-                or (gx1 >= cx1 and cx1 < grid.width)
-                or (gy1 >= cy1 and cy1 < grid.height)
-            )
+            if seams is not None:  # a piece's bounds are its label's pixel box
+                seam = seams[v - 1]
+            else:
+                gx0, gy0, gx1, gy1 = g.bounds
+                seam = (
+                    (gx0 <= cx0 and cx0 > 0)
+                    or (gy0 <= cy0 and cy0 > 0)
+                    or (gx1 >= cx1 and cx1 < grid.width)
+                    or (gy1 >= cy1 and cy1 < grid.height)
+                )
             score = float(means[v - 1]) if v - 1 < len(means) else float(means[0])
             out.append((g, k, score, bool(seam)))
     return out
@@ -273,7 +276,8 @@ def _segment_tile(
 
 def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list):
     """Append the rectangular pieces of ``lab`` that touch no seam to ``out`` as :class:`PxRect`;
-    returns the mask of the pixels left to polygonise (None: none)."""
+    returns the mask of the pixels left to polygonise (None: none) and whether each label
+    touches a seam."""
     from scipy import ndimage
 
     cx0, cy0, cx1, cy1 = core
@@ -289,15 +293,14 @@ def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list
     )
     rect = (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam
     if not rect.any():
-        return binary
+        return binary, seam
     for i in np.nonzero(rect)[0]:
         out.append(
             (PxRect(float(gx0[i]), float(gy0[i]), float(gx1[i]), float(gy1[i])), k, float(means[i]), False)
         )
     if rect.all():
-        return None
-    left = np.concatenate([[False], ~rect])[lab]
-    return left
+        return None, seam
+    return np.concatenate([[False], ~rect])[lab], seam
 
 
 def _detect_tile(
