@@ -150,3 +150,44 @@ def test_run_and_jobs_give_the_whole_raster_polygons(models, tmp_path):
     assert keyed == sorted(
         (round(g.centroid.x, 4), round(g.centroid.y, 4), round(g.area, 4)) for _c, _s, g in got
     )
+
+
+def test_specks_stay_rectangles_until_written_with_the_polygoniser_rings(tmp_path):
+    """Most pieces of a noisy map are whole-pixel rectangles: they skip the polygoniser and shapely
+    (kept as four numbers) and come out, in the CRS, as the very rings the polygoniser draws."""
+    from affine import Affine
+    from shapely import wkb
+
+    from idf_hr_plugin.core.inference import geom as G
+    from idf_hr_plugin.core.inference.results import PxRect, finish_segments
+
+    r = make_raster(tmp_path / "r.tif", size=(300, 260))
+    plan = plan_tiles(str(r), tile_size=96, overlap=16)
+    rng = np.random.default_rng(5)
+    scores = (rng.random((2, 260, 300)) ** 4).astype(np.float32)  # sparse specks, some touching
+    T = plan.tile_size
+    padded = np.pad(scores, ((0, 0), (0, T), (0, T)))
+    t = Affine(0.2, 0, X0, 0, -0.2, Y0)
+    n_rect = 0
+    for tile in plan.tiles:
+        win = padded[:, tile.row : tile.row + T, tile.col : tile.col + T]
+        slow = _segment_tile(win, tile, plan.grid, 0.5)
+        fast = _segment_tile(win, tile, plan.grid, 0.5, fast_rects=True)
+        assert len(fast) == len(slow)
+        rects = [p for p in fast if isinstance(p[0], PxRect)]
+        n_rect += len(rects)
+        assert all(not seam for _g, _c, _s, seam in rects)
+        ref = {(c, g.bounds): (g, s, seam) for g, c, s, seam in slow}
+        for g, c, s, seam in fast:
+            rg, rs, rseam = ref[(c, g.bounds)]
+            assert (s, seam) == (rs, rseam)
+            if isinstance(g, PxRect):  # the polygoniser's own ring, vertex for vertex
+                assert list(g.polygon().exterior.coords) == list(rg.exterior.coords)
+        # in the CRS: the same coordinates as shapely's transform of the polygoniser's polygons
+        feats = finish_segments([p[0] for p in fast], [p[1] for p in fast], [p[2] for p in fast], plan.grid)
+        ref_crs = G.affine([ref[(c, g.bounds)][0] for g, c, _s, _seam in fast], plan.grid.transform)
+        assert [g.wkb for g in feats.geoms] == [g.wkb for g in ref_crs]
+    assert n_rect > 1000
+    # the one-pass transform of WKB polygons (with holes, multipolygons) is shapely's arithmetic
+    holed = wkb.loads(wkb.dumps(G.box(0, 0, 9, 7).difference(G.box(2, 2, 4, 5)).union(G.box(11, 1, 13.5, 2))))
+    assert G.affine_wkb([holed.wkb], t) == [G.affine([holed], t)[0].wkb]
