@@ -50,6 +50,12 @@ def prepared(geom):
 
 def affine(geoms: Sequence, t) -> list:
     """Apply an ``affine.Affine`` (pixel -> CRS) to every geometry."""
+    from shapely import wkb
+
+    try:  # (multi)polygons: all coordinates in one numpy pass (shapely 1.8 spends ~0.1 ms a geometry)
+        return [wkb.loads(b) for b in affine_wkb([g.wkb for g in geoms], t)]
+    except ValueError:
+        pass
     from shapely.affinity import affine_transform
 
     m = [t.a, t.b, t.d, t.e, t.c, t.f]

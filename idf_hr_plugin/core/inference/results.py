@@ -250,12 +250,9 @@ def _finals_to_crs(geoms: list, t) -> list:
     is_rect = [isinstance(g, PxRect) for g in geoms]
     rects = [g for g, r in zip(geoms, is_rect) if r]
     polys = [g for g, r in zip(geoms, is_rect) if not r]
-    try:
-        poly_wkb = iter(G.affine_wkb([g.wkb for g in polys], t))
-    except ValueError:  # not plain 2D polygons: shapely's own transform
-        poly_wkb = iter([g.wkb for g in G.affine(polys, t)])
+    poly_crs = iter(G.affine(polys, t))
     rect_wkb = iter(G.rect_wkb(np.array(rects, np.float64), t))
-    return [wkb.loads(next(rect_wkb) if r else next(poly_wkb)) for r in is_rect]
+    return [wkb.loads(next(rect_wkb)) if r else next(poly_crs) for r in is_rect]
 
 
 class SegmentStitcher:
