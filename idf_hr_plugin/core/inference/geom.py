@@ -131,15 +131,18 @@ def _ring_offsets(blob: bytes, base: int, offs: list, ns: list, unpack_from) -> 
         raise ValueError("not a WKB (multi)polygon")
 
 
-def rect_wkb(r: np.ndarray, t) -> list:
-    """WKB polygons of (N, 4) pixel rectangles ``x0, y0, x1, y1`` through the affine ``t``,
-    ring (x0 y0, x0 y1, x1 y1, x1 y0, x0 y0): the ring GDAL's polygoniser draws for them."""
+def rect_wkb(r: np.ndarray, t, ring: str = "gdal") -> list:
+    """WKB polygons of (N, 4) pixel rectangles ``x0, y0, x1, y1`` through the affine ``t``.
+
+    ``ring="gdal"``: (x0 y0, x0 y1, x1 y1, x1 y0, x0 y0), the ring GDAL's polygoniser draws;
+    ``"shapely"``: (x1 y0, x1 y1, x0 y1, x0 y0, x1 y0), the ring of ``shapely.geometry.box``.
+    """
     r = np.asarray(r, np.float64).reshape(-1, 4)
     dt = np.dtype([("bo", "u1"), ("kind", "<u4"), ("nr", "<u4"), ("np", "<u4"), ("xy", "<f8", (5, 2))])
     a = np.zeros(len(r), dt)
     a["bo"], a["kind"], a["nr"], a["np"] = 1, 3, 1, 5
-    x = r[:, [0, 0, 2, 2, 0]]
-    y = r[:, [1, 3, 3, 1, 1]]
+    xs, ys = ([0, 0, 2, 2, 0], [1, 3, 3, 1, 1]) if ring == "gdal" else ([2, 2, 0, 0, 2], [1, 3, 3, 1, 1])
+    x, y = r[:, xs], r[:, ys]
     a["xy"][:, :, 0] = t.a * x + t.b * y + t.c
     a["xy"][:, :, 1] = t.d * x + t.e * y + t.f
     buf = a.tobytes()

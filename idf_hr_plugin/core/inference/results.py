@@ -165,13 +165,16 @@ def merge_results(
     )
     keep = np.sort(keep)
     boxes, scores, cls = boxes[keep], scores[keep], cls[keep]
-    if rboxes is not None:
-        geoms_px = G.polygons(rbox_corners(rboxes[keep]))
+    masks = bool(polys) and any(g is not None for g in polys)
+    if rboxes is None and not masks:  # boxes straight to the CRS: the rings of G.boxes, transformed
+        from shapely import wkb
+
+        geoms = [wkb.loads(b) for b in G.rect_wkb(boxes, grid.transform, ring="shapely")]
     else:
-        geoms_px = G.boxes(boxes)
-    if polys and any(g is not None for g in polys):
-        geoms_px = [polys[k] if polys[k] is not None else geoms_px[i] for i, k in enumerate(keep)]
-    geoms = _px_to_crs(geoms_px, grid)
+        geoms_px = G.polygons(rbox_corners(rboxes[keep])) if rboxes is not None else G.boxes(boxes)
+        if masks:
+            geoms_px = [polys[k] if polys[k] is not None else geoms_px[i] for i, k in enumerate(keep)]
+        geoms = _px_to_crs(geoms_px, grid)
     dropped = 0
     if mask is not None and geoms:
         cx = np.array([g.centroid.x for g in geoms])

@@ -198,3 +198,14 @@ def _shapely_affine(g, t):
     from shapely.affinity import affine_transform
 
     return affine_transform(g, [t.a, t.b, t.d, t.e, t.c, t.f])
+
+
+def test_detection_boxes_to_the_crs_in_one_pass_are_shapely_boxes_transformed():
+    from affine import Affine
+
+    from idf_hr_plugin.core.inference import geom as G
+
+    b = np.random.default_rng(0).random((500, 4)) * 500
+    b[:, 2:] += b[:, :2]
+    t = Affine(0.2, 0, X0, 0, -0.2, Y0)
+    assert G.rect_wkb(b, t, ring="shapely") == [_shapely_affine(g, t).wkb for g in G.boxes(b)]
