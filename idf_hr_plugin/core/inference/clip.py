@@ -62,13 +62,14 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
 
 def clip_to_plan(feats: Features, plan, *, multipart: bool, notes: list) -> Features:
     """:func:`clip_features` to the plan's :func:`analysed_area`; says in ``notes`` what was dropped."""
-    from ..i18n import tr
-
     clipped, dropped = clip_features(feats, analysed_area(plan), multipart=multipart)
     if dropped:
-        notes.append(
-            tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(
-                n=dropped
-            )
-        )
+        notes.append(dropped_note(dropped))
     return clipped
+
+
+def dropped_note(n: int) -> str:
+    """The note saying that ``n`` objects lay wholly outside what was analysed."""
+    from ..i18n import tr
+
+    return tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(n=n)

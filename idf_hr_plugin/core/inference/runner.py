@@ -24,16 +24,16 @@ import numpy as np
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..i18n import tr
 from . import geom as G
-from .clip import analysed_area, clip_to_plan
+from .clip import analysed_area, clip_features, clip_to_plan, dropped_note
 from .decoders import decode_detections, decode_semantic, materialise_masks, output_mapping
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
 from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, PxRect, SegmentStitcher, merge_results
+from .results import PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
-from .writer import check_output_path, layer_name_for, write_gpkg
+from .writer import StagedFeatures, check_output_path, layer_name_for, write_gpkg
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +332,63 @@ def _detect_tile(
     part.add_detections(det, tile, grid, polys)
 
 
+class _SegmentSink:
+    """Final segments, batch by batch: finished as :func:`merge_results` + :func:`clip_to_plan`
+    would (small ones dropped, simplified, clipped, in the output CRS), counted, and written to
+    a :class:`StagedFeatures` file, so that memory does not grow with the extent."""
+
+    def __init__(
+        self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, *, small, simp, fixed
+    ):
+        self.staged, self.plan, self.spec, self.crs_out = staged, plan, spec, crs_out
+        self.small, self.simp, self.fixed = small, simp, fixed
+        self.area = analysed_area(plan)
+        self.counts: dict = {}
+        self.areas: dict = {}
+        self.features = self.dropped_plan = self.dropped_mask = 0
+        self.finish_s = self.write_s = 0.0
+
+    def __call__(self, geoms: list, classes: list, scores: list) -> None:
+        t0 = time.perf_counter()
+        feats = finish_segments(
+            geoms,
+            classes,
+            scores,
+            self.plan.grid,
+            mask=self.plan.mask,
+            min_area_px=self.small,
+            simplify_px=self.simp,
+        )
+        feats, dropped = clip_features(feats, self.area, multipart=True)
+        self.dropped_plan += dropped
+        self.dropped_mask += feats.dropped_outside_mask
+        out = feats.geoms
+        if self.crs_out != self.plan.grid.crs and out:
+            out = G.reproject(out, self.plan.grid.crs, self.crs_out)
+        labels = [self.spec.label(c) for c in feats.class_ids]
+        for lab, a in zip(labels, feats.areas_m2):
+            self.counts[lab] = self.counts.get(lab, 0) + 1
+            self.areas[lab] = self.areas.get(lab, 0.0) + float(a)
+        t1 = time.perf_counter()
+        self.staged.add(out, _records(feats, labels, self.fixed))
+        self.features += len(out)
+        self.write_s += time.perf_counter() - t1
+        self.finish_s += t1 - t0
+
+
+def _records(feats, labels: list, fixed: dict) -> dict:
+    """The attribute columns of the result layer: per feature, and ``fixed`` (model, run...) repeated."""
+    n = len(labels)
+    rec = {
+        "class_id": [int(c) for c in feats.class_ids],
+        "label": labels,
+        "score": [float(s) for s in feats.scores],
+        "area_m2": [float(a) for a in feats.areas_m2],
+    }
+    rec.update({k: [v] * n for k, v in fixed.items()})
+    return rec
+
+
 def run_tiles(
     spec: ModelSpec,
     session,
@@ -347,14 +404,25 @@ def run_tiles(
     progress: Optional[ProgressCb] = None,
     cancel: Optional[CancelCb] = None,
     timings: Optional[dict] = None,
+    sink: Optional[Callable[[list, list, list], None]] = None,
 ) -> PartialResult:
-    """Run the model on ``tiles`` (read through ``reader``) and return their vectors."""
+    """Run the model on ``tiles`` (read through ``reader``) and return their vectors.
+
+    ``sink(geoms, classes, scores)``: semantic segmentation only; receives the final segments
+    (grid px) as soon as they are final, instead of keeping them in the partial result.
+    """
     part = PartialResult()
     T = plan.tile_size
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
     stitcher = SegmentStitcher(plan.tiles) if seg else None
     clock = {"decode_s": 0.0, "merge_s": 0.0}
+
+    def flush() -> None:
+        if sink is not None and stitcher is not None and stitcher.geoms:
+            done = stitcher.geoms, stitcher.classes, stitcher.scores
+            stitcher.geoms, stitcher.classes, stitcher.scores = [], [], []
+            sink(*done)
 
     def post(kept: list, outs, chunk: Sequence[Tile]) -> None:
         """Decode + NMS (or polygonise + stitch) one batch; runs while the next one is inferred."""
@@ -377,6 +445,7 @@ def run_tiles(
             for tile in chunk:  # no-data tiles are added empty
                 stitcher.add(tile.id, by_tile.get(tile.id, ()))
             clock["merge_s"] += time.perf_counter() - t2
+            flush()
 
     pre = _Prefetcher(reader, tiles, spec, T, batch_size).start()
     worker = _PostWorker(post).start()
@@ -419,8 +488,9 @@ def run_tiles(
             stitcher.finish()
         else:  # a job: pieces next to other jobs' windows are stitched by merge_results
             part.seg_pending, part.seg_cores = stitcher.pending()
-        part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
         clock["merge_s"] += time.perf_counter() - t2
+        flush()
+        part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
@@ -626,151 +696,181 @@ def run_detection(
     iou_v = float(iou if iou is not None else spec.iou)
     thr_v = float(seg_thresh if seg_thresh is not None else spec.seg_thresh)
     timings: dict = {}
-    try:
-        with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
-            part = run_tiles(
-                spec,
-                session,
-                plan,
-                reader,
-                tiles,
-                batch_size=bs,
-                conf=conf_v,
-                iou=iou_v,
-                agnostic=agnostic,
-                seg_thresh=thr_v,
-                progress=progress,
-                cancel=cancel,
-                timings=timings,
-            )
-    finally:
-        reader.close()
-    if cancel is not None and cancel():
-        raise Cancelled()
-    t_m = time.perf_counter()
     small = min_area_px if min_area_px is not None else float(spec.seg_small_segment_px)
     simp = simplify_px if simplify_px is not None else (0.5 if spec.task == "semantic_segmentation" else 0.0)
-    feats = merge_results(
-        [part],
-        plan.grid,
-        iou=iou_v,
-        ios=ios,
-        agnostic=agnostic,
-        mask=plan.mask,
-        min_area_px=small,
-        simplify_px=simp,
-    )
-    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
-    feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
-    timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
-    geoms = feats.geoms
     crs_out = to_crs(out_crs) if out_crs is not None else plan.grid.crs
-    if crs_out != plan.grid.crs and geoms:
-        geoms = G.reproject(geoms, plan.grid.crs, crs_out)
-    labels = [spec.label(c) for c in feats.class_ids]
-    counts: dict = {}
-    areas: dict = {}
-    for lab, a in zip(labels, feats.areas_m2):
-        counts[lab] = counts.get(lab, 0) + 1
-        areas[lab] = areas.get(lab, 0.0) + float(a)
     run_id = uuid.uuid4().hex
-    from shapely import wkt as _wkt
-
-    report = RunReport(
-        analysed_area_wkt=_wkt.dumps(analysed_area(plan), rounding_precision=3),
-        analysed_area_crs=plan.grid.crs.to_string(),
-        run_id=run_id,
-        started_at=started.isoformat(timespec="seconds"),
-        model_name=spec.name,
-        model_sha256=spec.sha256,
-        model_path=spec.path,
-        task=spec.task,
-        layout=spec.layout,
-        raster=str(raster),
-        source=source or os.path.basename(str(raster)),
-        vintage=vintage,
-        crs=crs_out.to_string(),
-        parameters={
-            "task": spec.task,
-            "layout": spec.layout,
-            "extent": list(extent) if extent is not None else None,
-            "extent_crs": str(extent_crs) if extent_crs is not None else None,
-            "mask": str(mask)
-            if isinstance(mask, (str, os.PathLike))
-            else (None if mask is None else "polygons"),
-            "conf": conf_v,
-            "iou": iou_v,
-            "ios": ios,
-            "agnostic": agnostic,
-            "seg_thresh": thr_v,
-            "tile_size": T,
-            "overlap": ov,
-            "gsd_m": plan.grid.gsd,
-            "batch_size": bs,
-            "band_map": bands if bands is not None else band_map,
-            "out_crs": crs_out.to_string(),
-        },
-        counts=counts,
-        areas_m2=areas,
-        features=len(geoms),
-        km2=plan.area_km2 if job is None else plan.area_km2 * len(tiles) / max(1, len(plan.tiles)),
-        pixels=len(tiles) * T * T if job is not None else plan.pixels,
-        tiles_total=plan.total_tiles,
-        tiles_run=part.tiles_run,
-        tiles_skipped_mask=plan.skipped_outside_mask,
-        tiles_skipped_nodata=part.tiles_nodata,
-        detections_before_nms=feats.detections_before_nms,
-        dropped_outside_mask=feats.dropped_outside_mask,
-        providers=sinfo.providers,
-        available_providers=sinfo.available,
-        threads=sinfo.intra_threads,
-        batch_size=bs,
-        timings=timings,
-        notes=notes,
-        job=None
-        if job is None
-        else {"index": job.index, "count": job.count, "start": job.start, "stop": job.stop},
-    )
-    report.partial = part
-    if part.tiles_run == 0 and len(tiles) > 0:
-        raise UserInputError(
-            tr(
-                "All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected "
-                "and nothing written. Pick an extent over the imagery."
-            ).format(n=len(tiles))
-        )
-    if out_path is not None:
+    src_name = source or os.path.basename(str(raster))
+    fixed = {
+        "model": spec.name,
+        "model_sha256": spec.sha256,
+        "source": src_name,
+        "vintage": vintage,
+        "run_id": run_id,
+    }
+    staged = sink = None
+    if spec.task == "semantic_segmentation" and out_path is not None and job is None:
+        # final segments go to disk as the run finds them (a staging file next to the output)
+        try:
+            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=True)
+        except Exception as exc:
+            reader.close()
+            raise UserInputError(
+                tr(
+                    "Cannot write a temporary file next to '{path}' ({err}); choose another output folder."
+                ).format(path=out_path, err=str(exc)[:200])
+            ) from exc
+        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
+    try:
+        try:
+            with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
+                part = run_tiles(
+                    spec,
+                    session,
+                    plan,
+                    reader,
+                    tiles,
+                    batch_size=bs,
+                    conf=conf_v,
+                    iou=iou_v,
+                    agnostic=agnostic,
+                    seg_thresh=thr_v,
+                    progress=progress,
+                    cancel=cancel,
+                    timings=timings,
+                    sink=sink,
+                )
+        finally:
+            reader.close()
         if cancel is not None and cancel():
             raise Cancelled()
-        t_w = time.perf_counter()
-        when = started.astimezone().strftime("%Y%m%d_%H%M%S")
-        report.out_path = str(out_path)
-        report.layer = layer_name or layer_name_for(spec.name, when)
-        _finish_cost(report, wall0, cpu0, watts)
-        n = len(geoms)
-        records = {
-            "class_id": [int(c) for c in feats.class_ids],
-            "label": labels,
-            "score": [float(s) for s in feats.scores],
-            "area_m2": [float(a) for a in feats.areas_m2],
-            "model": [spec.name] * n,
-            "model_sha256": [spec.sha256] * n,
-            "source": [report.source] * n,
-            "vintage": [vintage] * n,
-            "run_id": [run_id] * n,
-        }
-        report.layer = write_gpkg(
-            out_path,
-            report.layer,
-            crs_out.to_wkt(),
-            geoms,
-            records,
-            report.to_dict(),
-            multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
+        t_m = time.perf_counter()
+        if sink is not None:  # the final segments went to the sink as the run went
+            feats = finish_segments([], [], [], plan.grid, n0=part.detections)
+        else:
+            feats = merge_results(
+                [part],
+                plan.grid,
+                iou=iou_v,
+                ios=ios,
+                agnostic=agnostic,
+                mask=plan.mask,
+                min_area_px=small,
+                simplify_px=simp,
+            )
+        multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+        feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
+        geoms = feats.geoms
+        if crs_out != plan.grid.crs and geoms:
+            geoms = G.reproject(geoms, plan.grid.crs, crs_out)
+        labels = [spec.label(c) for c in feats.class_ids]
+        counts: dict = {}
+        areas: dict = {}
+        for lab, a in zip(labels, feats.areas_m2):
+            counts[lab] = counts.get(lab, 0) + 1
+            areas[lab] = areas.get(lab, 0.0) + float(a)
+        n_features, dropped_mask = len(geoms), feats.dropped_outside_mask
+        if sink is not None:  # the features are in the staging file already
+            counts, areas, n_features, dropped_mask = (
+                sink.counts,
+                sink.areas,
+                sink.features,
+                sink.dropped_mask,
+            )
+            if sink.dropped_plan:
+                notes.append(dropped_note(sink.dropped_plan))
+            timings["merge_s"] = timings.get("merge_s", 0.0) + sink.finish_s
+            timings["write_s"] = sink.write_s
+        timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
+        from shapely import wkt as _wkt
+
+        report = RunReport(
+            analysed_area_wkt=_wkt.dumps(analysed_area(plan), rounding_precision=3),
+            analysed_area_crs=plan.grid.crs.to_string(),
+            run_id=run_id,
+            started_at=started.isoformat(timespec="seconds"),
+            model_name=spec.name,
+            model_sha256=spec.sha256,
+            model_path=spec.path,
+            task=spec.task,
+            layout=spec.layout,
+            raster=str(raster),
+            source=src_name,
+            vintage=vintage,
+            crs=crs_out.to_string(),
+            parameters={
+                "task": spec.task,
+                "layout": spec.layout,
+                "extent": list(extent) if extent is not None else None,
+                "extent_crs": str(extent_crs) if extent_crs is not None else None,
+                "mask": str(mask)
+                if isinstance(mask, (str, os.PathLike))
+                else (None if mask is None else "polygons"),
+                "conf": conf_v,
+                "iou": iou_v,
+                "ios": ios,
+                "agnostic": agnostic,
+                "seg_thresh": thr_v,
+                "tile_size": T,
+                "overlap": ov,
+                "gsd_m": plan.grid.gsd,
+                "batch_size": bs,
+                "band_map": bands if bands is not None else band_map,
+                "out_crs": crs_out.to_string(),
+            },
+            counts=counts,
+            areas_m2=areas,
+            features=n_features,
+            km2=plan.area_km2 if job is None else plan.area_km2 * len(tiles) / max(1, len(plan.tiles)),
+            pixels=len(tiles) * T * T if job is not None else plan.pixels,
+            tiles_total=plan.total_tiles,
+            tiles_run=part.tiles_run,
+            tiles_skipped_mask=plan.skipped_outside_mask,
+            tiles_skipped_nodata=part.tiles_nodata,
+            detections_before_nms=feats.detections_before_nms,
+            dropped_outside_mask=dropped_mask,
+            providers=sinfo.providers,
+            available_providers=sinfo.available,
+            threads=sinfo.intra_threads,
+            batch_size=bs,
+            timings=timings,
+            notes=notes,
+            job=None
+            if job is None
+            else {"index": job.index, "count": job.count, "start": job.start, "stop": job.stop},
         )
-        timings["write_s"] = time.perf_counter() - t_w
-    _finish_cost(report, wall0, cpu0, watts)
-    return report
+        report.partial = part
+        if part.tiles_run == 0 and len(tiles) > 0:
+            raise UserInputError(
+                tr(
+                    "All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected "
+                    "and nothing written. Pick an extent over the imagery."
+                ).format(n=len(tiles))
+            )
+        if out_path is not None:
+            if cancel is not None and cancel():
+                raise Cancelled()
+            t_w = time.perf_counter()
+            when = started.astimezone().strftime("%Y%m%d_%H%M%S")
+            report.out_path = str(out_path)
+            report.layer = layer_name or layer_name_for(spec.name, when)
+            _finish_cost(report, wall0, cpu0, watts)
+            report.layer = write_gpkg(
+                out_path,
+                report.layer,
+                crs_out.to_wkt(),
+                geoms,
+                _records(feats, labels, fixed),
+                report.to_dict(),
+                multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
+                staged=staged,
+            )
+            timings["write_s"] = timings.get("write_s", 0.0) + time.perf_counter() - t_w
+        _finish_cost(report, wall0, cpu0, watts)
+        return report
+    finally:
+        if staged is not None:
+            staged.discard()
 
 
 def raster_band_info_safe(raster: str) -> tuple:

@@ -17,12 +17,13 @@ import os
 import re
 import struct
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from ..errors import UserInputError
-from ..gpkg_tx import LOCK_WAIT_S, add_to_gpkg
+from ..gdal_errors import gdal_exceptions
+from ..gpkg_tx import LOCK_WAIT_S, add_to_gpkg, ident, sql_literal, sql_value
 from ..i18n import tr
-from ..tempfiles import temp_path
+from ..tempfiles import remove_with_sidecars, temp_path
 
 RUNS_TABLE = "idfhr_runs"
 FIELDS = (
@@ -90,22 +91,58 @@ def _fill(
     records: dict,
     run_record: dict,
     multipolygon: bool,
+    staged: Optional[StagedFeatures] = None,
 ) -> str:
     """Add the result layer and its ``idfhr_runs`` row to an open datasource; returns the layer name."""
-    from osgeo import ogr, osr
+    from osgeo import ogr
 
     existing = {ds.GetLayer(i).GetName().lower() for i in range(ds.GetLayerCount())}
     name, k = layer_name, 2
     while name.lower() in existing:
         name, k = f"{layer_name}_{k}", k + 1
+    if staged is None:
+        lyr = _create_layer(ds, name, crs_wkt, multipolygon)
+        _add_features(lyr, geoms, records, multipolygon)
+    else:
+        lyr = _copy_staged(ds, name, crs_wkt, multipolygon, staged)
+    runs = ds.GetLayerByName(RUNS_TABLE)
+    if runs is None:
+        runs = ds.CreateLayer(RUNS_TABLE, None, ogr.wkbNone)
+        for fname in ("run_id", "layer", "created_at", "model", "model_sha256", "report_json"):
+            runs.CreateField(ogr.FieldDefn(fname, ogr.OFTString))
+    f = ogr.Feature(runs.GetLayerDefn())
+    f.SetField("run_id", str(run_record.get("run_id", "")))
+    f.SetField("layer", name)
+    f.SetField("created_at", str(run_record.get("started_at", "")))
+    f.SetField("model", str(run_record.get("model_name", "")))
+    f.SetField("model_sha256", str(run_record.get("model_sha256", "")))
+    f.SetField("report_json", json.dumps(dict(run_record, layer=name), default=str))
+    runs.CreateFeature(f)
+    for done in (lyr, runs):  # spatial index, extent and counts now, inside the transaction (not at close)
+        done.SyncToDisk()
+    return name
+
+
+def _create_layer(ds: Any, name: str, crs_wkt: str, multipolygon: bool, spatial_index: bool = True) -> Any:
+    """An empty result layer with the :data:`FIELDS`."""
+    from osgeo import ogr, osr
+
     srs = osr.SpatialReference()
     srs.ImportFromWkt(crs_wkt)
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     gtype = ogr.wkbMultiPolygon if multipolygon else ogr.wkbPolygon
-    lyr = ds.CreateLayer(name, srs, gtype, options=["SPATIAL_INDEX=YES", "FID=fid"])
+    opts = ["SPATIAL_INDEX=" + ("YES" if spatial_index else "NO"), "FID=fid"]
+    lyr = ds.CreateLayer(name, srs, gtype, options=opts)
     ftypes = {"int": ogr.OFTInteger, "str": ogr.OFTString, "real": ogr.OFTReal}
     for fname, ftype in FIELDS:
         lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
+    return lyr
+
+
+def _add_features(lyr: Any, geoms: Sequence[Any], records: dict, multipolygon: bool) -> None:
+    """Write features (shapely geometries or WKB, ``records`` as in :func:`write_gpkg`) to ``lyr``."""
+    from osgeo import ogr
+
     defn = lyr.GetLayerDefn()
     # one call per value (by index, typed): SetField(name, ...) looked the name up every time
     setters = {"int": "SetFieldInteger64", "str": "SetFieldString", "real": "SetField"}
@@ -131,22 +168,75 @@ def _fill(
                 setter(f, i, cast(v))
         f.SetGeometryDirectly(_ogr_geometry(ogr, g, multipolygon))
         lyr.CreateFeature(f)
-    runs = ds.GetLayerByName(RUNS_TABLE)
-    if runs is None:
-        runs = ds.CreateLayer(RUNS_TABLE, None, ogr.wkbNone)
-        for fname in ("run_id", "layer", "created_at", "model", "model_sha256", "report_json"):
-            runs.CreateField(ogr.FieldDefn(fname, ogr.OFTString))
-    f = ogr.Feature(runs.GetLayerDefn())
-    f.SetField("run_id", str(run_record.get("run_id", "")))
-    f.SetField("layer", name)
-    f.SetField("created_at", str(run_record.get("started_at", "")))
-    f.SetField("model", str(run_record.get("model_name", "")))
-    f.SetField("model_sha256", str(run_record.get("model_sha256", "")))
-    f.SetField("report_json", json.dumps(dict(run_record, layer=name), default=str))
-    runs.CreateFeature(f)
-    for done in (lyr, runs):  # spatial index, extent and counts now, inside the transaction (not at close)
-        done.SyncToDisk()
-    return name
+
+
+_STAGED = "idfhr_staged"  # schema name of the attached staging file
+
+
+def _copy_staged(ds: Any, name: str, crs_wkt: str, multipolygon: bool, staged: StagedFeatures) -> Any:
+    """The result layer filled from the attached staging file in one SQL statement."""
+    lyr = _create_layer(ds, name, crs_wkt, multipolygon)
+    cols = ", ".join(ident(c) for c in [lyr.GetGeometryColumn()] + [f for f, _t in FIELDS])
+    src = f"{ident(_STAGED)}.{ident(staged.layer_name)}"
+    sql_value(ds, f"INSERT INTO {ident(name)} ({cols}) SELECT {cols} FROM {src} ORDER BY fid")  # noqa: S608  # nosec
+    # rows written by SQL: GDAL does not know the layer's extent (from the geometry headers)
+    g = ident(lyr.GetGeometryColumn())
+    res = ds.ExecuteSQL(
+        f"SELECT MIN(ST_MinX({g})), MIN(ST_MinY({g})), MAX(ST_MaxX({g})), MAX(ST_MaxY({g})) FROM {src}"  # noqa: S608  # nosec
+    )
+    try:
+        row = res.GetNextFeature()
+        ext = [row.GetField(i) for i in range(4)] if row is not None else [None] * 4
+    finally:
+        ds.ReleaseResultSet(res)
+    if None not in ext:
+        x0, y0, x1, y1 = (repr(float(v)) for v in ext)
+        sql_value(
+            ds,
+            f"UPDATE gpkg_contents SET min_x = {x0}, min_y = {y0}, max_x = {x1}, max_y = {y1} "  # noqa: S608  # nosec
+            f"WHERE lower(table_name) = lower({sql_literal(name)})",
+        )
+    return lyr
+
+
+class StagedFeatures:
+    """Result features written, as the run finds them, to a private temporary GeoPackage next to
+    the output, so that they leave memory at once; :func:`write_gpkg` then copies them into the
+    output in its one all-or-nothing step. The staging file is removed by :meth:`discard` (and,
+    if the process is killed, by the next write into that folder)."""
+
+    layer_name = "features"
+
+    def __init__(self, out_path: str | os.PathLike, crs_wkt: str, multipolygon: bool):
+        from osgeo import ogr
+
+        self.path = temp_path(Path(out_path), ".staging.gpkg")
+        self.multipolygon = multipolygon
+        self.count = 0
+        with gdal_exceptions():
+            self._ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(self.path))
+            self._lyr = _create_layer(self._ds, self.layer_name, crs_wkt, multipolygon, spatial_index=False)
+            self._ds.StartTransaction()
+
+    def add(self, geoms: Sequence[Any], records: dict) -> None:
+        """Append features (shapely geometries in the output CRS, ``records`` as in :func:`write_gpkg`)."""
+        if not geoms:
+            return
+        with gdal_exceptions():
+            _add_features(self._lyr, geoms, records, self.multipolygon)
+        self.count += len(geoms)
+
+    def close(self) -> None:
+        """Commit and close the staging file (before it is copied)."""
+        if self._ds is not None:
+            with gdal_exceptions():
+                self._ds.CommitTransaction()
+            self._lyr = self._ds = None
+
+    def discard(self) -> None:
+        """Close and remove the staging file."""
+        self._lyr = self._ds = None
+        remove_with_sidecars(self.path)
 
 
 def _same(v: Any) -> Any:
@@ -175,17 +265,24 @@ def write_gpkg(
     *,
     multipolygon: bool = False,
     lock_wait_s: float = LOCK_WAIT_S,
+    staged: Optional[StagedFeatures] = None,
 ) -> str:
     """Write one result layer (+ a row in ``idfhr_runs``) as one all-or-nothing step; returns the layer name.
 
     ``records`` maps each name of :data:`FIELDS` to a sequence as long as ``geoms`` (shapely,
     in ``crs_wkt``). ``run_record`` is the run report (stored as JSON). A free name is chosen
     (``name_2``...) when ``layer_name`` exists. Another writer of the same file is waited for
-    up to ``lock_wait_s`` seconds.
+    up to ``lock_wait_s`` seconds. ``staged``: the features were written during the run to this
+    :class:`StagedFeatures` (then ``geoms`` and ``records`` are not used).
     """
     out = check_output_path(out_path)
-    args = (layer_name, crs_wkt, geoms, records, run_record, multipolygon)
-    return add_to_gpkg(out, lambda ds: _fill(ds, *args), lock_wait_s=lock_wait_s)
+    args = (layer_name, crs_wkt, geoms, records, run_record, multipolygon, staged)
+    if staged is None:
+        return add_to_gpkg(out, lambda ds: _fill(ds, *args), lock_wait_s=lock_wait_s)
+    staged.close()
+    return add_to_gpkg(
+        out, lambda ds: _fill(ds, *args), lock_wait_s=lock_wait_s, attach={_STAGED: staged.path}
+    )
 
 
 def read_runs(gpkg: str | os.PathLike) -> list:

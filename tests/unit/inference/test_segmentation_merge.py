@@ -209,3 +209,66 @@ def test_detection_boxes_to_the_crs_in_one_pass_are_shapely_boxes_transformed():
     b[:, 2:] += b[:, :2]
     t = Affine(0.2, 0, X0, 0, -0.2, Y0)
     assert G.rect_wkb(b, t, ring="shapely") == [_shapely_affine(g, t).wkb for g in G.boxes(b)]
+
+
+def _blob_raster(tmp_path, w=900, h=700):
+    import rasterio
+
+    red = _field((h, w), 7, size=15) > 0.55
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    return r
+
+
+def test_final_segments_go_to_disk_during_the_run_not_to_a_list(models, tmp_path):
+    """A segmentation run keeps no finished polygon in memory: they are written as the windows
+    finish (to a staging file that becomes the layer in one step), and a cancelled run leaves
+    nothing behind."""
+    r = _blob_raster(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "o.gpkg"
+    seen = []
+
+    def progress(done, total, _eta):  # what is in the output folder while the run goes
+        seen.append(sorted(p.name for p in out_dir.iterdir()))
+
+    rep = run_detection(models["seg_sigmoid"], str(r), out_path=out, overlap=26, progress=progress)
+    assert rep.features > 20 and len(_gpkg(out, rep.layer)) == rep.features
+    assert rep.partial.seg_polys == [] and rep.partial.seg_class == []
+    assert sum(rep.counts.values()) == rep.features
+    assert [p.name for p in out_dir.iterdir()] == ["o.gpkg"]  # the staging file is gone
+    # while the run went: only a hidden staging file, the output appears complete at the end
+    assert len(seen) > 1 and all(len(names) == 1 and names[0].endswith(".staging.gpkg") for names in seen)
+    # into the existing file: a second layer added in place, the same features, its extent known
+    rep2 = run_detection(models["seg_sigmoid"], str(r), out_path=out, overlap=26, layer_name=rep.layer)
+    assert rep2.layer == rep.layer + "_2" and len(_gpkg(out, rep2.layer)) == rep.features
+    b = np.array([g.bounds for _c, _s, g in _gpkg(out, rep2.layer)])
+    want = (b[:, 0].min(), b[:, 2].max(), b[:, 1].min(), b[:, 3].max())
+    ds = ogr.Open(str(out))
+    for name in (rep.layer, rep2.layer):
+        assert ds.GetLayerByName(name).GetExtent() == pytest.approx(want, abs=1e-9)
+    ds = None
+    assert [p.name for p in out_dir.iterdir()] == ["o.gpkg"]
+    # the same run without an output keeps its features for the caller (jobs, merge_results)
+    mem = run_detection(models["seg_sigmoid"], str(r), overlap=26)
+    assert len(mem.partial.seg_polys) == rep.features
+    # cancelled after a few batches: no output, no staging file
+    calls = []
+    out2 = out_dir / "cancelled.gpkg"
+    from idf_hr_plugin.core.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        run_detection(
+            models["seg_sigmoid"],
+            str(r),
+            out_path=out2,
+            overlap=26,
+            batch_size=1,
+            progress=lambda *a: calls.append(a),
+            cancel=lambda: len(calls) >= 3,
+        )
+    assert [p.name for p in out_dir.iterdir()] == ["o.gpkg"]
