@@ -75,3 +75,22 @@ def test_detection_output_on_a_full_disk_keeps_nothing(tiny_disk, tmp_path):
         run_detection(str(model), str(src), out_path=out, conf=0.01)
     assert "space" in str(err.value).lower() or "disk" in str(err.value).lower(), str(err.value)
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler.bin"]
+
+
+def test_segmentation_on_a_full_disk_keeps_nothing(tiny_disk, tmp_path):
+    """Segments are staged next to the output while the run goes: a full disk stops the run with
+    a message, and neither the staging file nor the output is left."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_test_models
+
+    from idf_hr_plugin.core.inference import run_detection
+
+    src = _noisy_raster(tmp_path / "src.tif", 600)  # noise: thousands of segments
+    model = make_test_models.build("seg_sigmoid.onnx", tmp_path)
+    filler = tiny_disk / "filler.bin"
+    for room in (56_000, 150_000):  # too little for the staging file / filled while it is written
+        filler.write_bytes(b"\0" * (256_000 - room))
+        with pytest.raises(IdfHrError) as err:
+            run_detection(str(model), str(src), out_path=tiny_disk / "out.gpkg", simplify_px=0.0)
+        assert "space" in str(err.value).lower() or "disk" in str(err.value).lower(), str(err.value)
+        assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler.bin"]

@@ -717,7 +717,8 @@ def run_detection(
             reader.close()
             raise UserInputError(
                 tr(
-                    "Cannot write a temporary file next to '{path}' ({err}); choose another output folder."
+                    "Cannot write a temporary file next to '{path}' ({err}); free some disk space or choose "
+                    "another output folder."
                 ).format(path=out_path, err=str(exc)[:200])
             ) from exc
         sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)

@@ -213,17 +213,32 @@ class StagedFeatures:
         self.path = temp_path(Path(out_path), ".staging.gpkg")
         self.multipolygon = multipolygon
         self.count = 0
-        with gdal_exceptions():
-            self._ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(self.path))
-            self._lyr = _create_layer(self._ds, self.layer_name, crs_wkt, multipolygon, spatial_index=False)
-            self._ds.StartTransaction()
+        self._ds = self._lyr = None
+        try:
+            with gdal_exceptions():
+                self._ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(self.path))
+                self._lyr = _create_layer(
+                    self._ds, self.layer_name, crs_wkt, multipolygon, spatial_index=False
+                )
+                self._ds.StartTransaction()
+        except BaseException:
+            self.discard()
+            raise
 
     def add(self, geoms: Sequence[Any], records: dict) -> None:
         """Append features (shapely geometries in the output CRS, ``records`` as in :func:`write_gpkg`)."""
         if not geoms:
             return
-        with gdal_exceptions():
-            _add_features(self._lyr, geoms, records, self.multipolygon)
+        try:
+            with gdal_exceptions():
+                _add_features(self._lyr, geoms, records, self.multipolygon)
+        except Exception as exc:
+            raise UserInputError(
+                tr(
+                    "Writing the results to a temporary file in {folder} failed ({err}); free some disk "
+                    "space or choose another output folder. Nothing was written."
+                ).format(folder=self.path.parent, err=str(exc)[:200])
+            ) from exc
         self.count += len(geoms)
 
     def close(self) -> None:
