@@ -33,6 +33,9 @@ class PxRect(tuple):
     def __new__(cls, x0: float, y0: float, x1: float, y1: float):
         return tuple.__new__(cls, (x0, y0, x1, y1))
 
+    def __getnewargs__(self) -> tuple:  # pickled with the partial results of distributed jobs
+        return tuple(self)
+
     @property
     def bounds(self) -> tuple:
         return tuple(self)

@@ -3,7 +3,8 @@
 Reading and pre-processing of the next batch happen in a background thread (bounded queue)
 while ONNX Runtime runs the current one, and the previous batch is decoded (NMS, polygons,
 segmentation stitching) in a second one; only vectors are kept, segmentation seams are stitched
-window by window and GDAL's block cache is bounded, so memory does not grow with the extent.
+window by window, finished segments go to a staging file next to the output as they are found,
+and GDAL's block cache is bounded, so memory does not grow with the extent.
 """
 
 from __future__ import annotations

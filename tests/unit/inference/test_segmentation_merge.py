@@ -188,6 +188,10 @@ def test_specks_stay_rectangles_until_written_with_the_polygoniser_rings(tmp_pat
         ref_crs = [_shapely_affine(ref[(c, g.bounds)][0], plan.grid.transform) for g, c, _s, _seam in fast]
         assert [g.wkb for g in feats.geoms] == [g.wkb for g in ref_crs]
     assert n_rect > 1000
+    import pickle  # partial results of distributed jobs travel pickled
+
+    back = pickle.loads(pickle.dumps(PxRect(1.0, 2.0, 3.0, 5.0)))
+    assert type(back) is PxRect and back == (1.0, 2.0, 3.0, 5.0) and back.area == 6.0
     # the one-pass transform of WKB polygons (with holes, multipolygons) is shapely's arithmetic
     holed = wkb.loads(wkb.dumps(G.box(0, 0, 9, 7).difference(G.box(2, 2, 4, 5)).union(G.box(11, 1, 13.5, 2))))
     assert G.affine_wkb([holed.wkb], t) == [_shapely_affine(holed, t).wkb]
