@@ -107,6 +107,7 @@ class AnalysisTab(QWidget, RunsTasks):
         self.change_output.setFilter(tr("GeoPackage (*.gpkg)"))
         form.addRow(tr("Output"), self.change_output)
         row, self.compare_button, cancel_button, progress = task_controls(tr("Compare"))
+        self.compare_button.setObjectName("analysisCompareButton")  # targeted by the guided session
         form.addRow(row)
         form.addRow(progress)
         root.addWidget(change)

@@ -160,6 +160,9 @@ class CatalogTab(QWidget, RunsTasks):
         footer.addWidget(self.status)
         footer.addLayout(actions)
 
+        self.search_button.setObjectName("catalogSearchButton")  # targeted by the guided session
+        self.add_button.setObjectName("catalogAddButton")
+        self.results.setObjectName("catalogResultsList")
         self.search_button.clicked.connect(self.search)
         self.runner = TaskRunner(self.progress, self.status, self.cancel_button, [self.search_button])
         self.draw_button.clicked.connect(self.start_drawing)

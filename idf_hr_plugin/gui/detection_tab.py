@@ -239,6 +239,7 @@ class DetectionTab(QWidget):
 
         buttons = QHBoxLayout()
         self.run_button = QPushButton(tr("Run detection"))
+        self.run_button.setObjectName("detectionRunButton")  # targeted by the guided session
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton(tr("Cancel"))
         self.cancel_button.setEnabled(False)

@@ -151,6 +151,7 @@ class FibreTab(QWidget, RunsTasks):
         footer.addWidget(self.progress)
         footer.addWidget(self.status)
 
+        self.compute_button.setObjectName("fibreComputeButton")  # targeted by the guided session
         self.read_columns_button.clicked.connect(self.read_columns)
         self.compute_button.clicked.connect(self.compute)
         self.runner = TaskRunner(
