@@ -212,6 +212,8 @@ class GuidedSession(QFrame):
         for step in self.steps:
             if step.key not in self.done and self.check(step.check):
                 self.done.add(step.key)
+                if step.key == "fibre":
+                    self._zoom_to_fibre()
         for i, (chip, step) in enumerate(zip(self.chips, self.steps)):
             chip.setText(("✓" if step.key in self.done else "") + str(i + 1))
             chip.setToolTip(step_label(i, step, step.key in self.done))
@@ -306,6 +308,20 @@ class GuidedSession(QFrame):
         new = {lyr.id() for lyr in self.new_layers()}
         return any(lid in new for lid in self.dock.fibre_tab.layers.values())
 
+    def _zoom_to_fibre(self) -> None:
+        """Coverage is per commune: show the communes, not the few streets of the demo region."""
+        from qgis.core import QgsCoordinateTransform
+
+        layer = self.dock.fibre_tab.layer("commune")
+        if layer is None:
+            return
+        canvas = self.iface.mapCanvas()
+        xform = QgsCoordinateTransform(
+            layer.crs(), canvas.mapSettings().destinationCrs(), QgsProject.instance()
+        )
+        canvas.setExtent(xform.transformBoundingBox(layer.extent()))
+        canvas.refresh()
+
     def _new_vectors(self) -> list:
         return [lyr for lyr in self.new_layers() if isinstance(lyr, QgsVectorLayer)]
 
@@ -398,14 +414,15 @@ class GuidedSession(QFrame):
                 tab.cancel()
         self._unhighlight()
         project = QgsProject.instance()
+        for lyr in project.mapLayers().values():  # first, so QGIS's status bar forgets the counts
+            if isinstance(lyr, QgsVectorLayer):
+                lyr.removeSelection()
         project.removeMapLayers([lyr.id() for lyr in self.new_layers()])
         root = project.layerTreeRoot()
         for group in root.findGroups():
             if group.name() not in self.baseline_groups and not group.findLayers():
                 group.parent().removeChildNode(group)
-        for lyr in project.mapLayers().values():
-            if isinstance(lyr, QgsVectorLayer):
-                lyr.removeSelection()
+        self.iface.messageBar().clearWidgets()  # the last participant's "task complete" messages
         catalog = self.dock.catalog_tab
         catalog.results.clear()
         catalog.items = []

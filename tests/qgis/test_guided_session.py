@@ -21,6 +21,8 @@ WIDTH, HEIGHT = 420, 600
 @pytest.fixture
 def plugin(plugin_iface):
     translator = install_translator("fr")
+    bar = QgsMessageBar(plugin_iface.window)  # pytest-qgis's bar is a mock without widgets
+    plugin_iface.messageBar = lambda: bar
     plugin = idf_hr_plugin.classFactory(plugin_iface)
     plugin.initGui()
     plugin_iface.window.resize(1366, 768)
@@ -111,8 +113,10 @@ def test_a_step_is_ticked_when_its_result_appears_then_reset_clears_it(plugin, p
     assert session.chips[2].text().startswith("✓") and session.highlighted() is session.next_button
     workdir = session.workdir
 
+    plugin_iface.messageBar().pushInfo("IdF HR", "Tâche complète")
     session.reset_button.click()
     QApplication.processEvents()
+    assert plugin_iface.messageBar().currentItem() is None
     assert project.mapLayersByName("détections") == [] and detections is not None
     assert project.mapLayer(trainer.id()) is trainer and trainer.selectedFeatureCount() == 0
     assert plugin.dock.catalog_tab.results.count() == 0
@@ -129,8 +133,7 @@ def test_opening_the_demo_project_offers_the_session(plugin, plugin_iface, tmp_p
     path = tmp_path / "formation.qgz"
     assert project.write(str(path))
     project.clear()
-    bar = QgsMessageBar(plugin_iface.window)  # pytest-qgis's bar is a mock without widgets
-    plugin_iface.messageBar = lambda: bar
+    bar = plugin_iface.messageBar()
     assert project.read(str(path))
     QApplication.processEvents()
     button = bar.findChild(QPushButton, "IdfHrStartGuidedSession")
