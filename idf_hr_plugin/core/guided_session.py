@@ -82,8 +82,9 @@ def steps() -> tuple[GuidedStep, ...]:
             "explain",
             tr("Explain a detection"),
             tr(
-                "Why did the model see an object there? Click the button that explains a detection: "
-                "it shows the score and what the model looked at."
+                "Why did the model see an object there? Click “Why this detection?”, then click an "
+                "object found on the map: a window shows what the model saw, its scores and the "
+                "classes it hesitated between."
             ),
             "detection_tab",
             "whyDetectionButton",

@@ -18,6 +18,8 @@ from pathlib import Path
 from qgis.core import QgsProject, QgsRasterLayer, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import (
+    QAbstractButton,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -44,6 +46,8 @@ from ..gis.i18n import tr
 LOG = logging.getLogger("idf_hr.gui.guided")
 HIGHLIGHT = "border: 3px solid #e6007e; border-radius: 4px; padding: 3px;"
 POLL_MS = 500
+# class of the window the "why" button's map tool opens on a clicked detection (gui/explain_tool.py)
+EXPLANATION_WINDOW = "ExplainPanel"
 
 
 def is_demo_project(project: QgsProject | None = None) -> bool:
@@ -69,13 +73,11 @@ class GuidedSession(QFrame):
         self.steps: tuple[GuidedStep, ...] = steps()
         self.index = 0
         self.done: set[str] = set()
-        self.explained = False
         self.baseline_layers: set[str] = set()
         self.baseline_groups: set[str] = set()
         self.view: QgsRectangle | None = None
         self.workdir: Path | None = None
         self._highlighted: tuple[QWidget, str] | None = None
-        self._why_button = None
         self._build()
         dock.widget().layout().insertWidget(0, self)
         self.timer = QTimer(self)
@@ -156,7 +158,6 @@ class GuidedSession(QFrame):
         self.view = self._demo_view()
         self.workdir = Path(tempfile.mkdtemp(prefix="participant-", dir=self._sessions_dir()))
         self.done = set()
-        self.explained = False
         self.index = 0
 
     @staticmethod
@@ -182,7 +183,6 @@ class GuidedSession(QFrame):
     def shutdown(self) -> None:
         """Stop polling and remove the outline (the plugin is unloading)."""
         self.close_session()
-        self._disconnect_why()
 
     # -- steps -------------------------------------------------------------------------------
     @property
@@ -298,8 +298,15 @@ class GuidedSession(QFrame):
         )
 
     def _check_explanation_opened(self) -> bool:
-        self._connect_why()
-        return self.explained
+        return bool(self._explanation_windows())
+
+    @staticmethod
+    def _explanation_windows() -> list:
+        return [
+            w
+            for w in QApplication.topLevelWidgets()
+            if type(w).__name__ == EXPLANATION_WINDOW and w.isVisible()
+        ]
 
     def _check_change_layer(self) -> bool:
         return any("change" in lyr.fields().names() for lyr in self._new_vectors())
@@ -324,25 +331,6 @@ class GuidedSession(QFrame):
 
     def _new_vectors(self) -> list:
         return [lyr for lyr in self.new_layers() if isinstance(lyr, QgsVectorLayer)]
-
-    def _connect_why(self) -> None:
-        button = self.dock.findChild(QWidget, "whyDetectionButton")
-        if button is None or button is self._why_button:
-            return
-        self._disconnect_why()
-        self._why_button = button
-        button.clicked.connect(self._explained)
-
-    def _disconnect_why(self) -> None:
-        if self._why_button is not None:
-            try:
-                self._why_button.clicked.disconnect(self._explained)
-            except (TypeError, RuntimeError):
-                pass
-            self._why_button = None
-
-    def _explained(self, *_args) -> None:
-        self.explained = True
 
     # -- preparing each step's inputs ---------------------------------------------------------
     def _streamed(self) -> list:
@@ -413,6 +401,12 @@ class GuidedSession(QFrame):
             if tab is not None and hasattr(tab, "cancel"):
                 tab.cancel()
         self._unhighlight()
+        for window in self._explanation_windows():
+            window.close()
+        for step in self.steps:  # a checkable target (the "why" map tool) still on: off
+            button = self.target(step)
+            if isinstance(button, QAbstractButton) and button.isChecked():
+                button.setChecked(False)
         project = QgsProject.instance()
         for lyr in project.mapLayers().values():  # first, so QGIS's status bar forgets the counts
             if isinstance(lyr, QgsVectorLayer):
@@ -448,7 +442,6 @@ class GuidedSession(QFrame):
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)  # its layers are closed: nothing else reads it
         self.done = set()
-        self.explained = False
         self.go(0)
 
     def step_done(self, key: str) -> bool:

@@ -70,6 +70,33 @@ def close_dialogs():
             widget.reject()
 
 
+def click_best_detection():
+    """Click, on the map, the highest-scoring object of the detections layer; returns its label."""
+    from qgis.core import QgsCoordinateTransform, QgsVectorLayer
+
+    project = QgsProject.instance()
+    layers = [
+        lyr
+        for lyr in project.mapLayers().values()
+        if isinstance(lyr, QgsVectorLayer) and lyr.name().startswith("idfhr_demo_detector")
+    ]
+    if not layers:
+        return None
+    layer = layers[0]
+    best = max(layer.getFeatures(), key=lambda f: f["score"])
+    canvas = iface.mapCanvas()
+    xform = QgsCoordinateTransform(layer.crs(), canvas.mapSettings().destinationCrs(), project)
+    point = xform.transform(best.geometry().pointOnSurface().asPoint())
+    pixel = canvas.getCoordinateTransform().transform(point)
+    QTest.mouseClick(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        QPoint(int(pixel.x()), int(pixel.y())),
+    )
+    return best["label"]
+
+
 def network_state():
     try:
         socket.create_connection(("192.0.2.1", 80), timeout=3).close()  # TEST-NET-1, any route
@@ -134,9 +161,10 @@ def run():
                 on_screen(target, f"{step.key}: {step.target}")
                 entry["enabled"] = target.isEnabled()
                 shot(f"{step.key}_todo")
-                QTimer.singleShot(3000, close_dialogs)  # a modal window opened by the click
                 t0 = time.monotonic()
                 click(target)
+                if step.key == "explain":  # the "why" map tool is on: click the best detection
+                    entry["map_click"] = click_best_detection()
                 entry["done"] = wait(lambda key=step.key: session.step_done(key), STEP_TIMEOUT)
                 entry["seconds"] = round(time.monotonic() - t0, 1)
                 close_dialogs()

@@ -8,7 +8,7 @@ import pytest
 from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.gui import QgsMessageBar
 from qgis.PyQt.QtCore import QEvent, QPoint, QRect
-from qgis.PyQt.QtWidgets import QApplication, QListWidgetItem, QPushButton, QWidget
+from qgis.PyQt.QtWidgets import QApplication, QDialog, QListWidgetItem, QPushButton, QWidget
 
 import idf_hr_plugin
 from idf_hr_plugin.core.guided_session import DEMO_PROJECT_ENTRY
@@ -196,3 +196,26 @@ def test_unload_with_the_session_open_then_open_the_demo_project(plugin_iface, t
     QApplication.processEvents()
     assert bar.findChild(QPushButton, "IdfHrStartGuidedSession") is None
     assert plugin.guided is None
+
+
+class ExplainPanel(QDialog):
+    """Stands in for the window of gui/explain_tool.py (another change), found by its class name."""
+
+
+def test_explain_step_ticks_when_the_explanation_window_shows_and_reset_closes_it(plugin):
+    tab = plugin.dock.detection_tab
+    why = QPushButton("Pourquoi cette détection ?", tab)  # the button of that change, by objectName
+    why.setObjectName("whyDetectionButton")
+    why.setCheckable(True)
+    session = plugin.open_guided_session()
+    session.go(3)
+    assert session.highlighted() is why and "skip it" not in session.step_text.text()
+    why.click()  # its map tool is on
+    assert not session.step_done("explain")
+    panel = ExplainPanel(plugin.dock)
+    panel.show()
+    session.refresh()
+    assert session.step_done("explain") and session.highlighted() is session.next_button
+    session.reset()
+    assert not panel.isVisible() and not why.isChecked()
+    assert not session.step_done("explain")
