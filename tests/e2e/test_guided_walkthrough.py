@@ -15,10 +15,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.test_demo_job import run_demo_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("guided_walkthrough_script.py")
@@ -47,14 +48,8 @@ def _profile(root: Path) -> Path:
 
 
 def _demo_project(out: Path) -> Path:
-    proc = subprocess.run(
-        [sys.executable, "-m", "idf_hr_plugin", "demo", "--out", str(out), "--no-detect"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
+    """The demo project of ``make demo`` (its detections are the participant's job here)."""
+    proc = run_demo_cli(out, "--no-detect")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return out / "idf_hr_demo.qgz"
 
