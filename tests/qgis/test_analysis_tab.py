@@ -181,7 +181,7 @@ def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_
     tab.showEvent(QShowEvent())  # the user opens the tab: its lists are refreshed
     for combo in combos:
         assert combo.currentLayer() is None and combo.count() == 0
-        assert combo.placeholderText() == tr("No detection layer: run a detection first")
+        assert combo.placeholderText() == tr("No detection layer yet: run one first")
     assert tab.zones_layer_combo.findText("zones") >= 0  # the zones combo still offers any polygons
 
     before, after = _runs(tmp_path)
