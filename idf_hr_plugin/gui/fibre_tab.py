@@ -18,6 +18,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import IdfHrError
+from ..core.offline_kit import BUNDLED_FTTH, bundled_info
 from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
@@ -92,7 +93,7 @@ class FibreTab(QWidget, RunsTasks):
         self.ftth_file = FileRow(tr("ftthCommunes_*.csv: connectable premises per quarter"), tables)
         self.premises_file = FileRow(tr("communes_*.csv: Logements, Établissements"), tables)
         self.boundaries_file = FileRow(
-            tr("Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)"),
+            tr("Optional: communes file (default: geo.api.gouv.fr; offline: bundled IGN boundaries)"),
             tr("Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)"),
         )
         self.ipe_file = FileRow(tr("Optional: building-level file (IPE) with imb_etat"), tables)
@@ -100,6 +101,19 @@ class FibreTab(QWidget, RunsTasks):
         form.addRow(tr("Premises"), self.premises_file)
         form.addRow(tr("Boundaries"), self.boundaries_file)
         form.addRow(tr("Buildings (IPE)"), self.ipe_file)
+        ftth_info = bundled_info(BUNDLED_FTTH)
+        self.bundled_label = QLabel(
+            tr(
+                "No file? Compute uses the ARCEP snapshot bundled with the plugin: {vintage}, {licence} "
+                "({source})."
+            ).format(
+                vintage=ftth_info.get("vintage", "?"),
+                licence=ftth_info.get("licence", ""),
+                source=ftth_info.get("source_url", "ARCEP"),
+            )
+        )
+        self.bundled_label.setWordWrap(True)
+        form.addRow(self.bundled_label)
 
         mapping = QGroupBox(tr("Columns"))
         map_form = QFormLayout(mapping)
@@ -139,7 +153,9 @@ class FibreTab(QWidget, RunsTasks):
         quarter_row.addWidget(QLabel(tr("Quarter")))
         quarter_row.addWidget(self.quarter_combo, 1)
 
-        self.status = QLabel(tr("Pick the ARCEP FttH file and the premises file, then Compute."))
+        self.status = QLabel(
+            tr("Pick the ARCEP FttH file and the premises file (or none: bundled snapshot), then Compute.")
+        )
         self.status.setWordWrap(True)
 
         root.addWidget(files)
@@ -230,8 +246,8 @@ class FibreTab(QWidget, RunsTasks):
         bounds_src = self.boundaries_file.text() or None
         ipe_src = self.ipe_file.text() or None
         aliases = self.aliases()
-        if not ftth_src:
-            self.status.setText(tr("Pick the ARCEP FttH deployment file first."))
+        if not ftth_src and prem_src:
+            self.status.setText(tr("Pick the ARCEP FttH deployment file that goes with the premises file."))
             return
 
         def work(progress, is_canceled):
@@ -261,12 +277,14 @@ class FibreTab(QWidget, RunsTasks):
                 continue
             layer = odl.file_layer(path, names[level], f"ftth_coverage_{level}")
             odl.style_coverage_layer(layer)
+            abstract = tr("Share of premises connectable to FttH (fibre), per quarter.")
+            licence, source = ARCEP_LICENCE, ARCEP_SOURCE
+            if outcome.bundled_ftth:
+                info = bundled_info(BUNDLED_FTTH)
+                licence, source = info.get("licence", licence), info.get("source_url", source)
+                abstract += " " + tr("Bundled ARCEP snapshot, {vintage}.").format(vintage=info.get("vintage"))
             odl.apply_metadata(
-                layer,
-                title=names[level],
-                license=ARCEP_LICENCE,
-                source_url=ARCEP_SOURCE,
-                abstract=tr("Share of premises connectable to FttH (fibre), per quarter."),
+                layer, title=names[level], license=licence, source_url=source, abstract=abstract
             )
             add_on_top(layer, project)
             self.layers[level] = layer.id()
@@ -284,11 +302,10 @@ class FibreTab(QWidget, RunsTasks):
         self.quarter_combo.blockSignals(False)
         self.quarter_combo.setCurrentIndex(self.quarter_combo.count() - 1)
         self._quarter_changed()
-        warnings = outcome.result.warnings()
         self.status.setText(
             " ".join(
                 [tr("{n} communes mapped.").format(n=len({r.code for r in outcome.result.communes}))]
-                + warnings
+                + outcome.messages()
             )
         )
 
