@@ -26,3 +26,15 @@ def set_translator(func: Callable[[str], str] | None) -> None:
     """Install (or remove with ``None``) the translator used by :func:`tr`."""
     global _translator
     _translator = func
+
+
+def format_number(value: float, decimals: int = 0, locale: str = "en") -> str:
+    """``value`` written for a reader of ``locale`` (``"fr"``, ``"fr_FR"``, ``"en"``…).
+
+    French: decimal comma and a narrow no-break space between thousands ("1 000,5"), so
+    "1.000 km²" is never read as a thousand; other locales: "1,000.5". The CLI keeps the C locale.
+    """
+    text = f"{float(value):,.{max(0, int(decimals))}f}"
+    if str(locale).lower().startswith("fr"):
+        return text.replace(",", "\u202f").replace(".", ",")
+    return text

@@ -27,6 +27,11 @@ def user_locale() -> str:
     return str(value)[:2] or "en"
 
 
+def num(value: float, decimals: int = 0) -> str:
+    """``value`` in the UI locale's format (decimal comma and grouped thousands in French)."""
+    return core_i18n.format_number(value, decimals, user_locale())
+
+
 def install_translator(locale: str | None = None) -> QTranslator | None:
     """Load ``i18n/idf_hr_<lang>.qm`` if present and route core messages through it."""
     lang = (locale or user_locale())[:2]

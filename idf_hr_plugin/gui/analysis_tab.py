@@ -138,8 +138,8 @@ class AnalysisTab(QWidget, RunsTasks):
         sform.addRow(tr("Zones layer"), self.zones_layer_combo)
         sform.addRow(tr("Field naming the zones"), self.name_field)
         self.indicator = QComboBox()
-        for key, label in al.INDICATORS.items():
-            self.indicator.addItem(label, key)
+        for key in al.INDICATORS:
+            self.indicator.addItem(al.indicator_label(key), key)
         sform.addRow(tr("Indicator on the map"), self.indicator)
         self.table_output = QgsFileWidget()
         self.table_output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)

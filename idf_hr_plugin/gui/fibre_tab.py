@@ -22,7 +22,7 @@ from ..core.offline_kit import BUNDLED_FTTH, bundled_info
 from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr
 from ..gis.layers import add_on_top
 from .task_runner import RunsTasks, TaskRunner, no_widening, scrolled_with_footer, task_controls
 
@@ -30,7 +30,7 @@ LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
 ARCEP_SOURCE = "ARCEP — Le marché du haut et très haut débit fixe (déploiements)"
 
-# role → (label, which file) of the column mapping form
+# role → (label, which file) of the column mapping form; labels through role_label()
 ROLES: tuple[tuple[str, str, str], ...] = (
     ("ftth_insee", "INSEE code", "ftth"),
     ("connectable", "connectable premises", "ftth"),
@@ -39,6 +39,21 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("housing", "housing (Logements)", "premises"),
     ("businesses", "businesses (Établissements)", "premises"),
 )
+
+
+def role_label(role: str) -> str:
+    """The column role's name in the UI language (literal ``tr()`` calls, so they reach the .ts)."""
+    labels = {
+        "ftth_insee": tr("INSEE code"),
+        "connectable": tr("connectable premises"),
+        "quarter": tr('quarter (or quarter columns like "T1 2018")'),
+        "premises_insee": tr("INSEE code"),
+        "housing": tr("housing (Logements)"),
+        "businesses": tr("businesses (Établissements)"),
+    }
+    return labels[role]
+
+
 CORE_ROLE = {"ftth_insee": "insee", "premises_insee": "insee"}
 
 
@@ -125,16 +140,16 @@ class FibreTab(QWidget, RunsTasks):
         )
         map_form.addRow(self.read_columns_button)
         self.column_combos: dict[str, QComboBox] = {}
-        for role, label, which in ROLES:
+        for role, _label, which in ROLES:
             combo = QComboBox()
             combo.setEditable(True)
             no_widening(combo)
             combo.setToolTip(tr("Leave empty to use the default names."))
             self.column_combos[role] = combo
             prefix = tr("FttH") if which == "ftth" else tr("Premises")
-            role_label = QLabel(f"{prefix}: {tr(label)}")
-            role_label.setWordWrap(True)
-            map_form.addRow(role_label, combo)
+            label_widget = QLabel(tr("{file}: {column}").format(file=prefix, column=role_label(role)))
+            label_widget.setWordWrap(True)
+            map_form.addRow(label_widget, combo)
         self.missing_label = QLabel()
         self.missing_label.setWordWrap(True)
         self.missing_label.setStyleSheet("color: #b00020")
@@ -218,7 +233,7 @@ class FibreTab(QWidget, RunsTasks):
         for which, (name, header) in headers.items():
             wide = which == "ftth" and any(arcep.parse_quarter(h) for h in header)
             missing = {}
-            for role, label, file_kind in ROLES:
+            for role, _label, file_kind in ROLES:
                 if file_kind != which:
                     continue
                 combo = self.column_combos[role]
@@ -230,7 +245,7 @@ class FibreTab(QWidget, RunsTasks):
                 if idx is not None:
                     combo.setCurrentText(header[idx])
                 elif not (wide and role in ("connectable", "quarter")):
-                    missing[tr(label)] = al.get(core, ())
+                    missing[role_label(role)] = al.get(core, ())
             if missing:
                 messages.append(missing_columns_message(name, missing, header))
         self.missing_label.setText("\n".join(messages))
@@ -358,9 +373,9 @@ class FibreTab(QWidget, RunsTasks):
         self.mgp_label.setText(
             tr("Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).").format(
                 q=quarter,
-                pct=f"{row.coverage_pct:.1f}".replace(".", ","),
-                num=f"{row.connectable:,}".replace(",", "\u202f"),
-                den=f"{row.premises:,}".replace(",", "\u202f"),
+                pct=num(row.coverage_pct, 1),
+                num=num(row.connectable),
+                den=num(row.premises),
             )
         )
 

@@ -103,11 +103,12 @@ class OpenDataTab(QWidget, RunsTasks):
         load_box = QGroupBox(tr("Load"))
         load_form = QFormLayout(load_box)
         self.where_edit = QLineEdit()
-        self.where_edit.setPlaceholderText('capacity > 40   (ODSQL, e.g. arrondissement = "PARIS 11E")')
+        self.where_edit.setPlaceholderText(tr('capacity > 40   (e.g. arrondissement = "PARIS 11E")'))
         self.extent_check = QCheckBox(tr("Only the map extent"))
         self.load_button = QPushButton(tr("Load all records"))
         self.load_button.setEnabled(False)
-        load_form.addRow(tr("Where"), self.where_edit)
+        # not tr("Where"): that one is the catalog's location ("Où"); this is an ODSQL condition
+        load_form.addRow(tr("Filter (ODSQL where)"), self.where_edit)
         load_form.addRow(wrapping_check(self.extent_check))
         load_form.addRow(self.load_button)
 

@@ -105,7 +105,7 @@ def test_zone_statistics_ask_for_a_name_then_map_the_indicator(plugin, tmp_path)
     assert labels == {"W": "analysé à 29 %", "E": "analysé à 100 %"}
     renderer = layer.renderer()
     assert isinstance(renderer, QgsGraduatedSymbolRenderer) and renderer.classAttribute() == "density_per_km2"
-    assert layer.title() == al.INDICATORS["density_per_km2"]
+    assert layer.title() == al.indicator_label("density_per_km2")
     assert all("," in r.label() or r.label().replace(" – ", "").isdigit() for r in renderer.ranges())
     assert (tmp_path / "stats.csv").exists()
 
