@@ -44,7 +44,7 @@
       <translation>Une couche de zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="51" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="52" />
       <source>ARCEP FttH deployment file (CSV/XLSX)</source>
       <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
     </message>
@@ -59,7 +59,7 @@
       <translation>Fichiers ARCEP (fichier local ou URL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="55" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="56" />
       <source>ARCEP premises file (Logements, Établissements)</source>
       <translation>Fichier des locaux de l'ARCEP (Logements, Établissements)</translation>
     </message>
@@ -424,7 +424,7 @@
       <translation>Provenance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="61" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="62" />
       <source>Commune boundaries (empty: geo.api.gouv.fr, cached; offline: bundled IGN copy)</source>
       <translation>Limites communales (vide : geo.api.gouv.fr, en cache ; hors ligne : copie IGN fournie)</translation>
     </message>
@@ -484,7 +484,7 @@
       <translation>Calculer les statistiques</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="39" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="40" />
       <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache; when it cannot be reached, the IGN ADMIN EXPRESS boundaries bundled with the plugin), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
       <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR ; s'il est injoignable, les limites IGN ADMIN EXPRESS fournies avec l'extension), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
@@ -529,7 +529,7 @@
       <translation>Nombres d'objets, surfaces et densités par zone et par classe d'une couche de détections ou de changements. Zones : les communes de la MGP, les EPT ou l'ensemble de la MGP (service des limites, mis en cache pour une utilisation hors ligne) ou toute couche de polygones dotée d'un champ qui nomme les zones. Les surfaces sont calculées en Lambert-93 quel que soit le SCR des zones. Chaque zone indique la part de sa surface qui a été analysée (« analysé à 12 % ») ; les densités sont rapportées au km² analysé, jamais extrapolées à la partie non analysée. Sorties : un tableau (CSV ou XLSX) et la couche de zones jointe aux chiffres, symbolisée selon l'indicateur choisi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="73" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="74" />
       <source>Coverage layer</source>
       <translation>Couche de couverture</translation>
     </message>
@@ -829,7 +829,7 @@
       <translation>FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="33" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="34" />
       <source>FttH (fibre) coverage per commune or EPT</source>
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
@@ -849,7 +849,7 @@
       <translation>Couverture FttH par commune</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="117" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="118" />
       <source>FttH coverage by {level}</source>
       <translation>Couverture FttH par {level}</translation>
     </message>
@@ -1229,7 +1229,7 @@
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="66" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
       <source>Level</source>
       <translation>Niveau</translation>
     </message>
@@ -1329,7 +1329,7 @@
       <translation>Portail de données ouvertes de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="123" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="124" />
       <source>MGP {q}: {pct} % of premises connectable.</source>
       <translation>MGP {q} : {pct} % de locaux raccordables.</translation>
     </message>
@@ -1889,7 +1889,7 @@
       <translation>Trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="70" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="71" />
       <source>Quarter (e.g. T1 2018; empty: all)</source>
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
@@ -1935,8 +1935,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
-      <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
-      <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
+      <source>Rectangle of {w} × {h} map units set.</source>
+      <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="212" />
@@ -3040,8 +3040,8 @@
     <name>core</name>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
-      <source>  {label}: {n} ({area:.1f} m²)</source>
-      <translation>  {label} : {n} ({area:.1f} m²)</translation>
+      <source>  {label}: {n} ({area} m²)</source>
+      <translation>  {label} : {n} ({area} m²)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="384" />
@@ -3099,7 +3099,7 @@
       <translation>'{text}' n'est pas une date valide : utilisez la forme AAAA-MM-JJ (par exemple 2024-06-30).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="280" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="277" />
       <source>'{url}' is not an http(s) URL.</source>
       <translation>'{url}' n'est pas une URL http(s).</translation>
     </message>
@@ -3114,7 +3114,7 @@
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="459" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="456" />
       <source>A model catalog is a static STAC catalog or a STAC API, not '{kind}'.</source>
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
     </message>
@@ -3149,6 +3149,11 @@
       <translation>Le calcul des surfaces nécessite un système de coordonnées projeté en mètres, mais la couche est en '{crs}'. Reprojetez-la en Lambert-93 (EPSG:2154) et réessayez.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>B</source>
+      <translation>o</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="54" />
       <source>Band mapping '{map}' is neither RGB, RGBA, BGR, IRC nor a list like 1,2,3.</source>
       <translation>L'affectation des bandes '{map}' n'est ni RGB, RGBA, BGR, IRC, ni une liste du type 1,2,3.</translation>
@@ -3159,17 +3164,17 @@
       <translation>La ou les bandes {bad} n'existent pas : le raster compte {bc} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="417" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="414" />
       <source>Bundled models cannot be removed.</source>
       <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="29" />
-      <source>CPU time of the run ({cpu:.1f} s, all threads) x {w:.1f} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
-      <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
+      <source>CPU time of the run ({cpu} s, all threads) x {w} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
+      <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="387" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="388" />
       <source>Cannot read the imagery {source} to estimate the kit: {error}</source>
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
@@ -3179,7 +3184,7 @@
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="152" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="153" />
       <source>Cannot write in {path}: choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans {path} : choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3199,14 +3204,14 @@
       <translation>Vérifiez l'adresse et les paramètres de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="418" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="419" />
       <source>Communes (MGP boundaries)</source>
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="113" />
-      <source>Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, on {prov} with {th} thread(s).</source>
-      <translation>Coût : {dur:.1f} s écoulées, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimation), {rate:.2f} km²/min, sur {prov} avec {th} thread(s).</translation>
+      <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
+      <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="466" />
@@ -3284,9 +3289,14 @@
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="465" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="466" />
       <source>FttH coverage by commune (ARCEP)</source>
       <translation>Couverture FttH par commune (ARCEP)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>GB</source>
+      <translation>Go</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="170" />
@@ -3309,7 +3319,7 @@
       <translation>Indiquez un millésime par couche d'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="273" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="270" />
       <source>Give the model's sha256 (64 hexadecimal characters) with its URL: the plugin verifies every downloaded model before using it.</source>
       <translation>Indiquez le sha256 du modèle (64 caractères hexadécimaux) avec son URL : l'extension vérifie chaque modèle téléchargé avant de l'utiliser.</translation>
     </message>
@@ -3325,8 +3335,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/tiling.py" line="377" />
-      <source>Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.</source>
-      <translation>L'imagerie à {src:.3f} m/px est rééchantillonnée à la résolution du modèle, {gsd:.3f} m/px.</translation>
+      <source>Imagery at {src} m/px is resampled to the model's {gsd} m/px.</source>
+      <translation>L'imagerie à {src} m/px est rééchantillonnée à la résolution du modèle, {gsd} m/px.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="358" />
@@ -3337,6 +3347,11 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="528" />
       <source>JPEG compression needs 8-bit grey or RGB imagery; use DEFLATE for this source.</source>
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>MB</source>
+      <translation>Mo</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/mlm/write.py" line="181" />
@@ -3369,7 +3384,7 @@
       <translation>Aucun immeuble de {file} n'a de coordonnées exploitables.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="308" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="309" />
       <source>No commune or EPT of the Métropole du Grand Paris matches "{name}": check the spelling, use the INSEE code or the EPT id (T1 to T12), or give an extent instead.</source>
       <translation>Aucune commune ni aucun EPT de la Métropole du Grand Paris ne correspond à "{name}" : vérifiez l'orthographe, utilisez le code INSEE ou l'identifiant de l'EPT (T1 à T12), ou indiquez plutôt une emprise.</translation>
     </message>
@@ -3394,7 +3409,7 @@
       <translation>Aucun item n'a été fourni pour construire une mosaïque : sélectionnez au moins une image.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="202" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="199" />
       <source>No model named '{name}' in the bundled models or in {folder}.</source>
       <translation>Aucun modèle nommé '{name}' parmi les modèles fournis ni dans {folder}.</translation>
     </message>
@@ -3409,7 +3424,7 @@
       <translation>Aucune ligne de {file} n'a de coordonnées exploitables dans les colonnes {x} et {y}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="163" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="164" />
       <source>Not enough free disk space in {folder}: the kit needs about {need} and only {free} are free. Free some space, pick fewer vintages or a smaller zone, or choose another disk.</source>
       <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
     </message>
@@ -3449,7 +3464,7 @@
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="289" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="290" />
       <source>Offline kit ready: {path}</source>
       <translation>Kit hors ligne prêt : {path}</translation>
     </message>
@@ -3469,7 +3484,7 @@
       <translation>Une partie du catalogue a été ignorée : {url} n'a pas pu être lu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="258" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="259" />
       <source>Preparing {name}…</source>
       <translation>Préparation de {name}…</translation>
     </message>
@@ -3514,12 +3529,12 @@
       <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="462" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="463" />
       <source>The FttH file has no figures for the communes of this zone: check that it covers the MGP.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour les communes de cette zone : vérifiez qu'il couvre la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="451" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="452" />
       <source>The FttH file has no premises column and no premises file was given: add the ARCEP communes file (Logements, Établissements) to put the fibre layer in the kit.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : ajoutez le fichier communes de l'ARCEP (Logements, Établissements) pour inclure la couche fibre dans le kit.</translation>
     </message>
@@ -3634,7 +3649,7 @@
       <translation>La taille de bloc doit être un multiple de 16, d'au moins 64 pixels.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="414" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="415" />
       <source>The boundaries have no contour for this zone: check the boundaries file.</source>
       <translation>Les limites ne contiennent aucun contour pour cette zone : vérifiez le fichier de limites.</translation>
     </message>
@@ -3659,7 +3674,7 @@
       <translation>Le dossier de catalogue {folder} n'est pas accessible en écriture ({err}) : rien n'a donc été publié. Choisissez un dossier dans lequel vous pouvez écrire, ou demandez un accès en écriture à son propriétaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="321" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="318" />
       <source>The catalog item of '{name}' gives no sha256 checksum (file:checksum) for its model, so the download cannot be verified and was not started. Ask the catalog's publisher to add it.</source>
       <translation>L'item de catalogue de '{name}' n'indique aucune somme de contrôle sha256 (file:checksum) pour son modèle : le téléchargement ne peut donc pas être vérifié et n'a pas été lancé. Demandez à l'éditeur du catalogue de l'ajouter.</translation>
     </message>
@@ -3809,7 +3824,7 @@
       <translation>Le fichier téléchargé depuis {host} ne correspond pas à la somme de contrôle attendue (sha256 {got}… au lieu de {want}…). Il a été supprimé ; vérifiez l'URL et la somme de contrôle, puis réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="146" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="147" />
       <source>The folder {path} does not exist: create it or choose another place for the kit.</source>
       <translation>Le dossier {path} n'existe pas : créez-le ou choisissez un autre emplacement pour le kit.</translation>
     </message>
@@ -3824,7 +3839,7 @@
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="378" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="379" />
       <source>The imagery {source} does not cover the kit's zone: pick another vintage.</source>
       <translation>L'imagerie {source} ne couvre pas la zone du kit : choisissez un autre millésime.</translation>
     </message>
@@ -3844,7 +3859,7 @@
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="267" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="268" />
       <source>The kit part {name} was not written; run the kit again to retry.</source>
       <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
     </message>
@@ -3979,12 +3994,12 @@
       <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="227" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="224" />
       <source>The model cannot be read ({err}).</source>
       <translation>Le modèle ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="241" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="238" />
       <source>The model card '{path}' does not exist.</source>
       <translation>La fiche de modèle '{path}' n'existe pas.</translation>
     </message>
@@ -3999,12 +4014,12 @@
       <translation>La fiche de modèle '{path}' doit contenir un objet JSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="377" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="374" />
       <source>The model card of '{name}' does not match the checksum its catalog item gives: the catalog is inconsistent or was tampered with, so nothing was installed.</source>
       <translation>La fiche de modèle de '{name}' ne correspond pas à la somme de contrôle indiquée par son item de catalogue : le catalogue est incohérent ou a été altéré, rien n'a donc été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="528" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="529" />
       <source>The model card {card} is not valid JSON: {error}</source>
       <translation>La fiche de modèle {card} n'est pas un JSON valide : {error}</translation>
     </message>
@@ -4029,12 +4044,12 @@
       <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="238" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="235" />
       <source>The model file '{path}' does not exist.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="347" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="344" />
       <source>The model file {path} listed by the catalog does not exist.</source>
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
@@ -4064,27 +4079,27 @@
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="533" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="534" />
       <source>The model {name} does not match the sha256 of its card: it is damaged or not the one the card describes. Download it again.</source>
       <translation>Le modèle {name} ne correspond pas au sha256 de sa fiche : il est endommagé ou ce n'est pas celui que décrit la fiche. Téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="520" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="521" />
       <source>The model {name} has no card ({card}): a kit carries each model with its card.</source>
       <translation>Le modèle {name} n'a pas de fiche ({card}) : un kit embarque chaque modèle avec sa fiche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="517" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="518" />
       <source>The model {path} does not exist.</source>
       <translation>Le modèle {path} n'existe pas.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/params.py" line="130" />
       <source>The number of threads</source>
-      <translation>Le nombre de threads</translation>
+      <translation>Le nombre de fils d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="492" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="493" />
       <source>The open-data file {path} does not exist.</source>
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
@@ -4424,7 +4439,7 @@
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="277" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="278" />
       <source>Writing the QGIS project…</source>
       <translation>Écriture du projet QGIS…</translation>
     </message>
@@ -4497,6 +4512,11 @@
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="38" />
       <source>invalid MLM item</source>
       <translation>item MLM invalide</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>kB</source>
+      <translation>ko</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="266" />
@@ -4755,8 +4775,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="98" />
-      <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
-      <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
+      <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
+      <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/clip.py" line="70" />
@@ -4769,7 +4789,7 @@
       <translation>{n} zones pas du tout analysées</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="140" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="141" />
       <source>{path} already exists: choose a new folder name for the kit (nothing was overwritten).</source>
       <translation>{path} existe déjà : choisissez un nouveau nom de dossier pour le kit (rien n'a été écrasé).</translation>
     </message>

@@ -34,7 +34,29 @@ def format_number(value: float, decimals: int = 0, locale: str = "en") -> str:
     French: decimal comma and a narrow no-break space between thousands ("1 000,5"), so
     "1.000 km²" is never read as a thousand; other locales: "1,000.5". The CLI keeps the C locale.
     """
-    text = f"{float(value):,.{max(0, int(decimals))}f}"
+    decimals = max(0, int(decimals))
+    if str(locale) in ("", "C", "POSIX"):  # the CLI: plain digits, as a machine reads them
+        return f"{float(value):.{decimals}f}"
+    text = f"{float(value):,.{decimals}f}"
     if str(locale).lower().startswith("fr"):
         return text.replace(",", "\u202f").replace(".", ",")
     return text
+
+
+_number_locale = "C"
+
+
+def set_number_locale(locale: str | None) -> None:
+    """The locale :func:`num` writes for (the plugin sets the UI's; ``None``: C, as in the CLI)."""
+    global _number_locale
+    _number_locale = locale or "C"
+
+
+def num(value: float, decimals: int = 0) -> str:
+    """``value`` for the current reader: UI locale inside QGIS, C locale in the CLI."""
+    return format_number(value, decimals, _number_locale)
+
+
+def decimal_sep() -> str:
+    """The decimal separator :func:`num` uses."""
+    return num(0.5, 1)[1]

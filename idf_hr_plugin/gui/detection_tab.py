@@ -553,7 +553,7 @@ class DetectionTab(QWidget):
         self.drawn_extent = QgsRectangle(rect)
         self.drawn_crs = QgsCoordinateReferenceSystem(crs)
         self.status_label.setText(
-            tr("Rectangle of {w:.0f} × {h:.0f} map units set.").format(w=rect.width(), h=rect.height())
+            tr("Rectangle of {w} × {h} map units set.").format(w=num(rect.width()), h=num(rect.height()))
         )
 
     def _whole_layer_area_m2(self, layer) -> float:

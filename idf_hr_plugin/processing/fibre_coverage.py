@@ -12,6 +12,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from ..core.i18n import num
 from .base import IdfHrAlgorithm
 from .destinations import file_destination
 
@@ -120,7 +121,7 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
         mgp = {r.quarter: r.coverage_pct for r in outcome.result.mgp}
         for q, pct in mgp.items():
             feedback.pushInfo(
-                self.tr("MGP {q}: {pct} % of premises connectable.").format(q=q, pct=round(pct, 2))
+                self.tr("MGP {q}: {pct} % of premises connectable.").format(q=q, pct=num(pct, 2))
             )
         self._uri = uri
         return {self.OUTPUT: uri, "QUARTERS": ",".join(outcome.quarters), "MGP_RATES": mgp}

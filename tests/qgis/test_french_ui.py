@@ -232,6 +232,20 @@ def test_numbers_in_the_ui_locale_format(qgis_app):
     assert "1,234 object(s) found on 1.000 km²" in text and "41.5 s" in text, text
 
 
+def test_core_messages_write_numbers_in_the_ui_locale_and_the_cli_keeps_c(qgis_app):
+    """Core texts that reach the dock (energy method, kit sizes, resampling notes) follow the UI."""
+    from idf_hr_plugin.core.inference.report import energy_estimate
+    from idf_hr_plugin.core.offline_kit import human_size
+
+    with ui_language("fr_FR"):
+        method = energy_estimate(41.5, 12.5)[1]
+        size = human_size(1_234_567)
+    assert "(41,5 s, tous fils d'exécution confondus) x 12,5 W" in method, method
+    assert size == "1,2 Mo"
+    assert human_size(1_234_567) == "1.2 MB"  # no translator (CLI): C locale, English units
+    assert "(41.5 s, all threads) x 12.5 W" in energy_estimate(41.5, 12.5)[1]
+
+
 def test_model_card_and_detection_layer_name_classes_in_french(qgis_app, tmp_path):
     """Class names: French in the card and the layer's legend/attribute table; stored values stay English."""
     from qgis.core import QgsFeature, QgsVectorFileWriter, QgsVectorLayer
