@@ -204,6 +204,11 @@
       <translation>Instantané ARCEP fourni avec l'extension, {vintage}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="818" />
+      <source>Bundled with IdF HR, vintage {vintage}.</source>
+      <translation>Fourni avec IdF HR, millésime {vintage}.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="146" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>

@@ -806,12 +806,18 @@ def boundary_layer(boundaries: Boundaries, name_or_code: str) -> QgsVectorLayer:
         {"color": "0,0,0,0", "outline_color": "#e31a1c", "outline_width": "0.8", "style": "no"}
     )
     layer.setRenderer(QgsSingleSymbolRenderer(sym))
+    from ..core.offline_kit import bundled_info
+
+    info = bundled_info(boundaries.source)  # the copy bundled with the plugin: its own source and vintage
     apply_metadata(
         layer,
         title=label,
-        license="Licence Ouverte / Etalab 2.0",
-        source_url=boundaries.source,
-        retrieved_at=boundaries.retrieved_at,
+        license=info.get("licence") or "Licence Ouverte / Etalab 2.0",
+        source_url=info.get("source_url") or boundaries.source,
+        retrieved_at=None if info else boundaries.retrieved_at,
+        abstract=tr("Bundled with IdF HR, vintage {vintage}.").format(vintage=info["vintage"])
+        if info.get("vintage")
+        else "",
     )
     return layer
 

@@ -70,12 +70,16 @@ def test_zoom_to_commune_offline_uses_bundled_boundaries(plugin):
     canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:2154"))
     canvas.resize(600, 400)
     tab.place_bar.edit.setText("saint maur")
+    tab.place_bar.outline_check.setChecked(True)
     tab.place_bar.zoom_button.click()
     assert wait_until(lambda: "Zoomed" in tab.status.text() or tab.places_task is None, timeout=60)
     assert wait_until(lambda: "Zoomed" in tab.status.text(), timeout=30), tab.status.text()
     assert BOUNDARIES_NOTE in tab.status.text()
     assert tab.place_bar.names_model.rowCount() == 131 + 12 + 12
     assert canvas.extent().contains(QgsRectangle(*tab.boundaries.bbox("94068", epsg=2154)))
+    outline = _layers()[0]  # its metadata names the bundled source, licence and vintage
+    assert outline.metadata().licenses() == ["Licence Ouverte / Open Licence 2.0 (Etalab)"]
+    assert "IGN ADMIN EXPRESS" in outline.metadata().abstract() and "2018" in outline.metadata().abstract()
 
 
 def test_fibre_tab_without_files_offline_maps_the_bundled_arcep_snapshot(plugin):
