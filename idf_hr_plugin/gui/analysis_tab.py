@@ -32,6 +32,7 @@ from ..core.analysis.workflow import (
 )
 from ..core.errors import IdfHrError
 from ..gis import analysis_layers as al
+from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
 from .task_runner import (
     RunsTasks,
@@ -321,21 +322,33 @@ class AnalysisTab(QWidget, RunsTasks):
         indicator = self.indicator.currentData()
 
         def work(progress, is_canceled):
-            zg, zn, zc = zones or boundary_zones(kind)
+            note = ""
+            if zones:
+                zg, zn, zc = zones
+            else:  # the settings' boundaries file or service; offline, the bundled copy (and a note)
+                bounds = odl.load_boundaries(cancel=is_canceled)
+                note = bounds.note
+                zg, zn, zc = boundary_zones(kind, bounds)
             result = layer_statistics(*source, zg, zn, zc, cancel=is_canceled)
             write_zones_layer(result, zg, zc, out, "zone_statistics", cancel=is_canceled)
             # the table last: a cancel while the zones layer is written leaves no table behind
             (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
-            return result
+            return result, note
 
-        def done(result) -> None:
+        def done(outcome) -> None:
+            result, note = outcome
             vl = QgsVectorLayer(f"{out}|layername=zone_statistics", tr("Zone statistics"), "ogr")
             key = indicator if vl.fields().indexOf(indicator) >= 0 else "count"
             al.style_zones_layer(vl, key)
             QgsProject.instance().addMapLayer(vl)
             self.zones_layer = vl
             lines = zone_summary(result, most=5)
-            self.status.setText("; ".join(lines) + ". " + tr("Table: {path}").format(path=table))
+            self.status.setText(
+                "; ".join(lines)
+                + ". "
+                + tr("Table: {path}").format(path=table)
+                + (" " + note if note else "")
+            )
 
         self._run(tr("IdF HR statistics per zone"), work, done, tr("Counting per zone…"))
 

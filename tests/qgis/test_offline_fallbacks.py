@@ -207,3 +207,19 @@ def test_theme_with_portal_down_loads_the_cached_copy(plugin, loopback, shared_d
     assert (
         "no dataset of the theme" in tab.status.text() and "Load the theme once online" in tab.status.text()
     )
+
+
+def test_zone_statistics_per_commune_offline_use_the_bundled_boundaries(plugin, tmp_path):
+    from tests.unit.analysis.test_cli_analysis import _runs
+
+    tab = plugin.dock.analysis_tab
+    _before, after = _runs(tmp_path)
+    layer = QgsVectorLayer(f"{after}|layername=yolo_2026", "yolo_2026", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    tab.stats_input.setLayer(layer)
+    tab.zones_kind.setCurrentIndex(tab.zones_kind.findData("commune"))
+    tab.table_output.setFilePath(str(tmp_path / "stats.csv"))
+    tab.stats_button.click()
+    _wait(tab)
+    assert tab.zones_layer is not None and tab.zones_layer.featureCount() == 131, tab.status.text()
+    assert BOUNDARIES_NOTE in tab.status.text()
