@@ -4,7 +4,7 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="285" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="286" />
       <source> Classes left out: {c}.</source>
       <translation> Classes exclues : {c}.</translation>
     </message>
@@ -39,7 +39,7 @@
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
     </message>
@@ -129,7 +129,7 @@
       <translation>Écrire aussi une version HTML à côté du PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="60" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="61" />
       <source>Analyse</source>
       <translation>Analyse</translation>
     </message>
@@ -209,7 +209,7 @@
       <translation>Fourni avec IdF HR, millésime {vintage}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="146" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
     </message>
@@ -239,7 +239,7 @@
       <translation>Annulation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="100" />
       <source>Cars are parked elsewhere on every flight, so their changes say nothing about the territory: they are left out by default. Clear the field to keep them.</source>
       <translation>Les voitures sont garées ailleurs à chaque prise de vue : leurs changements ne disent rien du territoire, elles sont donc exclues par défaut. Videz le champ pour les conserver.</translation>
     </message>
@@ -274,7 +274,7 @@
       <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="67" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="68" />
       <source>Change between two vintages</source>
       <translation>Changement entre deux millésimes</translation>
     </message>
@@ -329,12 +329,12 @@
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="253" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="254" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="307" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="308" />
       <source>Choose the detection or change layer to count.</source>
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
@@ -369,7 +369,7 @@
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="241" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="242" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
@@ -379,7 +379,7 @@
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="221" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="222" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
@@ -389,7 +389,7 @@
       <translation>Classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="105" />
       <source>Classes left out (cars move)</source>
       <translation>Classes exclues (les voitures se déplacent)</translation>
     </message>
@@ -464,7 +464,7 @@
       <translation>Service des communes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="114" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="115" />
       <source>Compare</source>
       <translation>Comparer</translation>
     </message>
@@ -474,7 +474,7 @@
       <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="292" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
       <source>Comparing the two vintages…</source>
       <translation>Comparaison des deux millésimes…</translation>
     </message>
@@ -484,7 +484,7 @@
       <translation>Calculer la couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="112" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="113" />
       <source>Compute statistics</source>
       <translation>Calculer les statistiques</translation>
     </message>
@@ -519,7 +519,7 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="340" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
       <source>Counting per zone…</source>
       <translation>Décompte par zone…</translation>
     </message>
@@ -604,7 +604,7 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
       <source>Detections or changes</source>
       <translation>Détections ou changements</translation>
     </message>
@@ -699,7 +699,7 @@
       <translation>Durée {dur} s, CPU {cpu} s, {km2} km², énergie ≈ {wh} Wh.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>EPT</source>
       <translation>EPT</translation>
     </message>
@@ -784,7 +784,7 @@
       <translation>Champ</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="139" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
       <source>Field naming the zones</source>
       <translation>Champ nommant les zones</translation>
     </message>
@@ -794,12 +794,12 @@
       <translation>Filtre (clause where ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
       <source>First imagery</source>
       <translation>Première imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
       <source>First vintage</source>
       <translation>Premier millésime</translation>
     </message>
@@ -869,7 +869,7 @@
       <translation>fichier FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="109" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="110" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
@@ -949,7 +949,7 @@
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="292" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
       <source>IdF HR change detection</source>
       <translation>Détection de changements IdF HR</translation>
     </message>
@@ -984,7 +984,7 @@
       <translation>Kit hors ligne IdF HR — {zone}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="340" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
       <source>IdF HR statistics per zone</source>
       <translation>Statistiques par zone IdF HR</translation>
     </message>
@@ -1014,7 +1014,7 @@
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="601" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="607" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
@@ -1054,7 +1054,7 @@
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="539" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="545" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
@@ -1124,7 +1124,7 @@
       <translation>Indicateur cartographié sur les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="143" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="144" />
       <source>Indicator on the map</source>
       <translation>Indicateur sur la carte</translation>
     </message>
@@ -1299,12 +1299,12 @@
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="611" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="617" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="542" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="548" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -1324,7 +1324,7 @@
       <translation>Mo</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>MGP communes</source>
       <translation>Communes de la MGP</translation>
     </message>
@@ -1344,7 +1344,7 @@
       <translation>Item MLM</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="151" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="152" />
       <source>Make a PDF/HTML report of the selected result layer.</source>
       <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
     </message>
@@ -1394,7 +1394,7 @@
       <translation>Thématiques métropolitaines (MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="91" />
       <source>Model</source>
       <translation>Modèle</translation>
     </message>
@@ -1464,7 +1464,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="243" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="244" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1474,7 +1474,7 @@
       <translation>Noms des deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
       <source>Names of the two vintages, stored with every result.</source>
       <translation>Noms des deux millésimes, enregistrés avec chaque résultat.</translation>
     </message>
@@ -1529,7 +1529,7 @@
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="174" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="175" />
       <source>No detection layer yet: run one first</source>
       <translation>Lancez d'abord une détection</translation>
     </message>
@@ -1559,9 +1559,14 @@
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="535" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="541" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="536" />
+      <source>Not in the local cache: {ids} (load the theme again once online).</source>
+      <translation>Absents du cache local : {ids} (rechargez le thème une fois en ligne).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="31" />
@@ -1614,7 +1619,7 @@
       <translation>Modèle ONNX exécuté sur les deux images</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
@@ -1744,7 +1749,7 @@
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="110" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="111" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
@@ -1989,7 +1994,7 @@
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="150" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="151" />
       <source>Report…</source>
       <translation>Rapport…</translation>
     </message>
@@ -2079,17 +2084,17 @@
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="88" />
       <source>Second imagery</source>
       <translation>Seconde imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
       <source>Second vintage</source>
       <translation>Second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="562" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="568" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
@@ -2184,7 +2189,7 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="121" />
       <source>Statistics per zone</source>
       <translation>Statistiques par zone</translation>
     </message>
@@ -2209,12 +2214,12 @@
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
       <source>Table (CSV/XLSX)</source>
       <translation>Tableau (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="338" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="349" />
       <source>Table: {path}</source>
       <translation>Tableau : {path}</translation>
     </message>
@@ -2314,7 +2319,7 @@
       <translation>Le fichier {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="95" />
       <source>The imagery is analysed over the current map view.</source>
       <translation>L'imagerie est analysée sur la vue actuelle de la carte.</translation>
     </message>
@@ -2444,7 +2449,7 @@
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="573" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -2479,12 +2484,12 @@
       <translation>Données d'entraînement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
       <source>Two detection layers</source>
       <translation>Deux couches de détections</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="72" />
       <source>Two imagery layers + a model</source>
       <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
@@ -2494,7 +2499,7 @@
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="608" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="614" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -2539,7 +2544,7 @@
       <translation>Millésime : {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
       <source>Vintages</source>
       <translation>Millésimes</translation>
     </message>
@@ -2584,7 +2589,7 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
@@ -2629,12 +2634,12 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="332" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="340" />
       <source>Zone statistics</source>
       <translation>Statistiques par zone</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="131" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="132" />
       <source>Zones</source>
       <translation>Zones</translation>
     </message>
@@ -2649,7 +2654,7 @@
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="138" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="139" />
       <source>Zones layer</source>
       <translation>Couche de zones</translation>
     </message>
@@ -2674,7 +2679,7 @@
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="626" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="632" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
@@ -2714,7 +2719,7 @@
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="232" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="233" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
@@ -2841,7 +2846,7 @@
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="309" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="310" />
       <source>statistics table</source>
       <translation>le tableau des statistiques</translation>
     </message>
@@ -2941,7 +2946,7 @@
       <translation>{n} objet(s) sur {km2} km² en {s} s (~{wh} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="287" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="288" />
       <source>{n} objects compared: {detail}.</source>
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
@@ -3006,12 +3011,12 @@
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="575" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="581" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="551" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>

@@ -531,7 +531,13 @@ class OpenDataTab(QWidget, RunsTasks):
                         pairs=", ".join(f"{a} → {b}" for a, b in res.renamed.items())
                     )
                 )
-            if res.missing:
+            if res.missing and not res.datasets:  # offline: resolved from the cache alone
+                notes.append(
+                    tr("Not in the local cache: {ids} (load the theme again once online).").format(
+                        ids=", ".join(res.missing)
+                    )
+                )
+            elif res.missing:
                 notes.append(tr("Not found: {ids}.").format(ids=", ".join(res.missing)))
             self.status.setText(" ".join(notes))
 
