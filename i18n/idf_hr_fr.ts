@@ -39,6 +39,11 @@
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <source>1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from there, or search again once the network is back.</source>
+      <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
@@ -649,7 +654,7 @@
       <translation>Taille du téléchargement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="481" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="491" />
       <source>Downloading {title}…</source>
       <translation>Téléchargement de {title}…</translation>
     </message>
@@ -779,7 +784,7 @@
       <translation>Fibre (FttH)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="397" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Field</source>
       <translation>Champ</translation>
     </message>
@@ -879,7 +884,7 @@
       <translation>Jeux de données géographiques uniquement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="393" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="403" />
       <source>Geometry: {field}</source>
       <translation>Géométrie : {field}</translation>
     </message>
@@ -1014,12 +1019,12 @@
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="607" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="617" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="371" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="381" />
       <source>IdF HR: dataset preview</source>
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
@@ -1044,17 +1049,17 @@
       <translation>IdF HR : installation d'un modèle partagé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="478" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="488" />
       <source>IdF HR: load data.gouv.fr resource</source>
       <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="461" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="471" />
       <source>IdF HR: load open data</source>
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="545" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="555" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
@@ -1219,7 +1224,7 @@
       <translation>Détection de grande ampleur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="409" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="419" />
       <source>Last update: {date}</source>
       <translation>Dernière mise à jour : {date}</translation>
     </message>
@@ -1244,7 +1249,7 @@
       <translation>Licence</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="417" />
       <source>Licence: {licence}</source>
       <translation>Licence : {licence}</translation>
     </message>
@@ -1289,22 +1294,22 @@
       <translation>Charger la thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="526" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="536" />
       <source>Loaded: {names}.</source>
       <translation>Chargé : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="464" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="474" />
       <source>Loading every record of {title}…</source>
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="617" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="627" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="548" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="558" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -1514,7 +1519,7 @@
       <translation>Aucune commune de la MGP n'a été trouvée dans {source} : une propriété code (INSEE) est nécessaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="312" />
       <source>No cached dataset matches. Datasets loaded once online are kept for offline use: search again once the network is back.</source>
       <translation>Aucun jeu de données en cache ne correspond. Les jeux chargés une fois en ligne sont conservés pour le travail hors ligne : relancez la recherche quand le réseau sera revenu.</translation>
     </message>
@@ -1524,7 +1529,7 @@
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="331" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="341" />
       <source>No dataset matches: try other words, another theme, or untick the filters.</source>
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
@@ -1539,7 +1544,7 @@
       <translation>Pas de fichier ? Calculer utilise l'instantané ARCEP fourni avec l'extension : {vintage}, {licence} ({source}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="395" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="405" />
       <source>No geometry field.</source>
       <translation>Aucun champ de géométrie.</translation>
     </message>
@@ -1559,12 +1564,12 @@
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="541" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="551" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="536" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="546" />
       <source>Not in the local cache: {ids} (load the theme again once online).</source>
       <translation>Absents du cache local : {ids} (rechargez le thème une fois en ligne).</translation>
     </message>
@@ -1789,7 +1794,7 @@
       <translation>Choisissez un portail et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="424" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="434" />
       <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
       <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
@@ -1834,7 +1839,7 @@
       <translation>Préparer un kit hors ligne…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="402" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="412" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
     </message>
@@ -1859,7 +1864,7 @@
       <translation>Publier ce modèle…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="411" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
     </message>
@@ -1924,7 +1929,7 @@
       <translation>Lecture des en-têtes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="374" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="384" />
       <source>Reading {title}…</source>
       <translation>Lecture de {title}…</translation>
     </message>
@@ -1934,7 +1939,7 @@
       <translation>Lecture de {url}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="384" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
       <source>Records: {n}</source>
       <translation>Enregistrements : {n}</translation>
     </message>
@@ -1969,7 +1974,7 @@
       <translation>Objets disparus (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="530" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="540" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
@@ -2094,17 +2099,17 @@
       <translation>Second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="568" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="578" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="434" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
       <source>Select a dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="439" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="449" />
       <source>Select a resource to load.</source>
       <translation>Sélectionnez une ressource à charger.</translation>
     </message>
@@ -2359,7 +2364,7 @@
       <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="448" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="458" />
       <source>The map extent is empty or covers the whole world: zoom in first.</source>
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
@@ -2449,7 +2454,7 @@
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="573" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="583" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -2494,12 +2499,12 @@
       <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="397" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Type</source>
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="614" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="624" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -2679,7 +2684,7 @@
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="632" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="642" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
@@ -2764,7 +2769,7 @@
       <translation>segmentation d'instances</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="339" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="349" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
     </message>
@@ -2911,7 +2916,7 @@
       <translation>{name} est injoignable ({error}) : la recherche a besoin du réseau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="297" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="307" />
       <source>{n} cached datasets match: they are listed under “Cached datasets (offline)”, load one from there, or search again once the network is back.</source>
       <translation>{n} jeux de données en cache correspondent : ils sont listés sous « Jeux de données en cache (hors ligne) » ; chargez-en un depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
     </message>
@@ -2921,7 +2926,7 @@
       <translation>{n} communes cartographiées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="327" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
       <source>{n} datasets. Select one to see its fields, licence and size.</source>
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
@@ -2956,12 +2961,12 @@
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="338" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
       <source>{n} records · {licence} · updated {date}</source>
       <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="342" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="352" />
       <source>{n} resources · {licence} · updated {date}</source>
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
@@ -3011,17 +3016,17 @@
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="581" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="591" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="491" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="501" />
       <source>{title}: {n} features added.</source>
       <translation>{title} : {n} entités ajoutées.</translation>
     </message>

@@ -290,10 +290,20 @@ class OpenDataTab(QWidget, RunsTasks):
 
     def _show_cached_matches(self, text: str, why: str) -> None:
         """Offline: list what the cache holds for ``text`` under "Cached datasets" and say so."""
+        self.results.clear()  # no result of an earlier search left looking like an answer
+        self.results_data = []
+        self.preview.clear()
+        self.load_button.setEnabled(False)
         self.refresh_cached(text)
         n = self.cached_list.count()
         if n:
             self.cached_list.setCurrentRow(0)
+        if n == 1:
+            what = tr(
+                "1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from "
+                "there, or search again once the network is back."
+            )
+        elif n:
             what = tr(
                 "{n} cached datasets match: they are listed under “Cached datasets (offline)”, load one "
                 "from there, or search again once the network is back."

@@ -162,8 +162,9 @@ def test_search_with_portal_down_offers_the_cached_datasets(plugin, ods):
     tab.search_button.click()
     _wait(tab)
     status = tab.status.text()
-    assert "cannot be reached" in status and "1 cached datasets match" in status, status
+    assert "cannot be reached" in status and "1 cached dataset matches" in status, status
     assert tab.cached_list.count() == 1 and "Sanisettes" in tab.cached_list.currentItem().text()
+    assert tab.results.count() == 0  # the earlier online results are not left as if they answered
 
     tab.search_edit.setText("velib")  # nothing cached for it: said plainly, not an empty list
     tab.search_button.click()
