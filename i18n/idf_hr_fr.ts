@@ -389,7 +389,7 @@
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="83" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="100" />
       <source>Classes</source>
       <translation>Classes</translation>
     </message>
@@ -429,7 +429,7 @@
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="142" />
       <source>Comes from</source>
       <translation>Provenance</translation>
     </message>
@@ -649,7 +649,7 @@
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="119" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="136" />
       <source>Download size</source>
       <translation>Taille du téléchargement</translation>
     </message>
@@ -779,6 +779,11 @@
       <translation>Emprise à télécharger</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="52" />
+      <source>F1 score</source>
+      <translation>score F1</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>Fibre (FttH)</source>
       <translation>Fibre (FttH)</translation>
@@ -819,7 +824,7 @@
       <translation>Format</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="115" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="132" />
       <source>Framework</source>
       <translation>Framework</translation>
     </message>
@@ -1134,7 +1139,7 @@
       <translation>Indicateur sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="103" />
       <source>Input</source>
       <translation>Entrée</translation>
     </message>
@@ -1169,7 +1174,7 @@
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>Intended GSD</source>
       <translation>Résolution prévue (GSD)</translation>
     </message>
@@ -1209,7 +1214,7 @@
       <translation>Dossier du kit (nouveau)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="96" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="113" />
       <source>Known limits</source>
       <translation>Limites connues</translation>
     </message>
@@ -1244,7 +1249,7 @@
       <translation>Niveau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
       <source>Licence</source>
       <translation>Licence</translation>
     </message>
@@ -1389,7 +1394,7 @@
       <translation>Nombre maximal de résultats de recherche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="95" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="112" />
       <source>Measured accuracy</source>
       <translation>Précision mesurée</translation>
     </message>
@@ -2054,7 +2059,7 @@
       <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="97" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="114" />
       <source>Runs on</source>
       <translation>S'exécute sur</translation>
     </message>
@@ -2234,7 +2239,7 @@
       <translation>Tableaux (*.csv *.xlsx *.txt);;Tous les fichiers (*)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="82" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="99" />
       <source>Task</source>
       <translation>Tâche</translation>
     </message>
@@ -2484,7 +2489,7 @@
       <translation>Date de fin (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="111" />
       <source>Training data</source>
       <translation>Données d'entraînement</translation>
     </message>
@@ -2774,12 +2779,22 @@
       <translation>licence non précisée</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="54" />
+      <source>mean IoU</source>
+      <translation>IoU moyen</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="55" />
+      <source>mean over the classes</source>
+      <translation>moyenne des classes</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/cli.py" line="127" />
       <source>model file</source>
       <translation>fichier de modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>native resolution</source>
       <translation>résolution native</translation>
     </message>
@@ -2794,12 +2809,12 @@
       <translation>aucun</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="49" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
       <source>not measured</source>
       <translation>non mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
       <source>not stated</source>
       <translation>non précisée</translation>
     </message>
@@ -2826,6 +2841,11 @@
 {tail}</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="50" />
+      <source>precision</source>
+      <translation>précision</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/commands.py" line="262" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
@@ -2834,6 +2854,11 @@
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="49" />
       <source>quarter (or quarter columns like "T1 2018")</source>
       <translation>trimestre (ou colonnes de trimestres comme « T1 2018 »)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="51" />
+      <source>recall</source>
+      <translation>rappel</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="34" />
@@ -2846,7 +2871,7 @@
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="115" />
       <source>sha256</source>
       <translation>sha256</translation>
     </message>
@@ -2914,6 +2939,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="277" />
       <source>{name} cannot be reached ({error}): searching needs the network.</source>
       <translation>{name} est injoignable ({error}) : la recherche a besoin du réseau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="76" />
+      <source>{name}: {values}</source>
+      <translation>{name} : {values}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="307" />
@@ -2996,7 +3026,7 @@
       <translation>{providers}, {n} fils d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="137" />
       <source>{size} MB</source>
       <translation>{size} Mo</translation>
     </message>
@@ -3036,7 +3066,7 @@
       <translation>{url} n'est pas l'adresse d'un portail : indiquez-la sous la forme https://opendata.paris.fr.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="105" />
       <source>{w}×{h} px, {c} channels</source>
       <translation>{w}×{h} px, {c} canaux</translation>
     </message>

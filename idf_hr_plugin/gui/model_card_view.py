@@ -44,22 +44,39 @@ def class_label(cls: dict) -> str:
     return str((cls.get("labels") or {}).get(user_locale()) or cls.get("label", ""))
 
 
-def _accuracy_html(acc) -> str:
+def _metric_name(name: str) -> str:
+    """A card's accuracy metric in the UI language (unknown ones as written)."""
+    names = {
+        "precision": tr("precision"),
+        "recall": tr("recall"),
+        "f1": tr("F1 score"),
+        "iou": tr("IoU"),
+        "miou": tr("mean IoU"),
+        "macro": tr("mean over the classes"),
+    }
+    return names.get(str(name).lower(), str(name))
+
+
+def _accuracy_html(acc, classes=()) -> str:
+    """Accuracy rows, with class and metric names in the UI language and numbers in its format."""
     if not acc:
         return html.escape(tr("not measured"))
+    shown = {c.get("label"): class_label(c) for c in classes}
     if isinstance(acc, dict):
         rows = []
         for k, v in acc.items():
+            name = html.escape(shown.get(k) or _metric_name(k))
             if isinstance(v, dict):
                 parts = ", ".join(
-                    f"{html.escape(str(m))} {num(v[m], 2)}"
+                    f"{html.escape(_metric_name(m))} {num(v[m], 2)}"
                     if isinstance(v[m], (int, float))
-                    else f"{m} {v[m]}"
+                    else f"{html.escape(_metric_name(m))} {html.escape(str(v[m]))}"
                     for m in v
                 )
-                rows.append(f"{html.escape(str(k))}: {parts}")
+                rows.append(tr("{name}: {values}").format(name=name, values=parts))
             else:
-                rows.append(f"{html.escape(str(k))}: {html.escape(str(v))}")
+                value = num(v, 2) if isinstance(v, (int, float)) else html.escape(str(v))
+                rows.append(tr("{name}: {values}").format(name=name, values=value))
         return "<br/>".join(rows)
     return html.escape(json.dumps(acc) if not isinstance(acc, str) else acc)
 
@@ -92,7 +109,7 @@ def card_html(card: dict) -> str:
         ),
         (tr("Licence"), html.escape(card.get("licence") or tr("not stated"))),
         (tr("Training data"), html.escape(card.get("training_data") or tr("not stated"))),
-        (tr("Measured accuracy"), _accuracy_html(card.get("accuracy"))),
+        (tr("Measured accuracy"), _accuracy_html(card.get("accuracy"), card.get("classes") or ())),
         (tr("Known limits"), "<br/>".join(html.escape(x) for x in card.get("limits") or []) or "—"),
         (tr("Runs on"), html.escape(provider_text(card.get("providers"), card.get("threads", 1)))),
         (tr("sha256"), "<code>" + html.escape((card.get("sha256") or "")[:16]) + "…</code>"),

@@ -260,6 +260,10 @@ def test_model_card_and_detection_layer_name_classes_in_french(qgis_app, tmp_pat
         assert "Bâtiment" in html and "Piscine" in html and "Panneau solaire" in html
         assert ">building<" not in html and "building" not in html.split("Classes")[1].split("</p>")[0]
         assert "détection" in html and "canaux" in html and "thread(s)" not in html
+        # the accuracy rows: class and metric names in French, decimal commas
+        assert "Bâtiment : précision 0,98, rappel 0,97, score F1 0,98" in html, html
+        accuracy = html.split("Précision mesurée")[1].split("Limites connues")[0]
+        assert "recall" not in accuracy and "swimming_pool" not in accuracy, accuracy
 
         mem = QgsVectorLayer("Polygon?crs=EPSG:2154&field=label:string", "d", "memory")
         f = QgsFeature(mem.fields())
