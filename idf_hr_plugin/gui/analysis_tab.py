@@ -113,6 +113,7 @@ class AnalysisTab(QWidget, RunsTasks):
             tr("Compute statistics")
         )
         self.compare_button = QPushButton(tr("Compare"))
+        self.compare_button.setObjectName("analysisCompareButton")  # targeted by the guided session
         form.addRow(self.compare_button)
         root.addWidget(change)
         for w in (self.mode_layers, self.mode_images):
