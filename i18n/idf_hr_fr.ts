@@ -4,7 +4,7 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="286" />
       <source> Classes left out: {c}.</source>
       <translation> Classes exclues : {c}.</translation>
     </message>
@@ -39,12 +39,17 @@
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <source>1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from there, or search again once the network is back.</source>
+      <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="50" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="52" />
       <source>ARCEP FttH deployment file (CSV/XLSX)</source>
       <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
     </message>
@@ -54,12 +59,12 @@
       <translation>Fichier ou URL de déploiement FttH de l'ARCEP (vide : données ARCEP fournies avec l'extension)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
       <source>ARCEP files (local file or URL)</source>
       <translation>Fichiers ARCEP (fichier local ou URL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="54" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="56" />
       <source>ARCEP premises file (Logements, Établissements)</source>
       <translation>Fichier des locaux de l'ARCEP (Logements, Établissements)</translation>
     </message>
@@ -114,12 +119,12 @@
       <translation>Ajouter…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="313" />
       <source>All quarters (Temporal Controller)</source>
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="330" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="362" />
       <source>All quarters are drawn on top of each other: open View › Panels › Temporal Controller and switch it to animation to see one quarter at a time.</source>
       <translation>Tous les trimestres sont dessinés les uns sur les autres : ouvrez Vue › Panneaux › Contrôleur temporel et passez-le en animation pour voir un trimestre à la fois.</translation>
     </message>
@@ -129,7 +134,7 @@
       <translation>Écrire aussi une version HTML à côté du PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="55" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="61" />
       <source>Analyse</source>
       <translation>Analyse</translation>
     </message>
@@ -154,6 +159,11 @@
       <translation>Authentification</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="54" />
+      <source>Balance (new − gone)</source>
+      <translation>Solde (nouveaux − disparus)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="139" />
       <source>Band mapping to the model's channels (RGB, BGR, IRC or band numbers like 4,1,2; empty: RGB)</source>
       <translation>Correspondance des bandes avec les canaux du modèle (RGB, BGR, IRC ou numéros de bandes comme 4,1,2 ; vide : RGB)</translation>
@@ -174,17 +184,17 @@
       <translation>Entre le</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="117" />
       <source>Boundaries</source>
       <translation>Limites administratives</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="53" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="69" />
       <source>Browse…</source>
       <translation>Parcourir…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
       <source>Buildings (IPE)</source>
       <translation>Immeubles (IPE)</translation>
     </message>
@@ -194,7 +204,17 @@
       <translation>Crée un dossier unique pour travailler sans réseau, pour une commune ou un EPT (ou une emprise) : un projet QGIS à chemins relatifs, l'imagerie des millésimes choisis (COG), les limites des communes, la couverture FttH (à partir de vos fichiers ARCEP, ou des données fournies avec l'extension), les couches de données ouvertes choisies et les modèles de détection avec leurs fiches. Copiez le dossier sur un autre ordinateur portable ou sur une clé USB ; ses GeoPackages s'ouvrent dans QField. La taille est estimée et l'espace disque libre vérifié avant le démarrage. Une annulation ne laisse rien ; après un échec, relancer avec le même dossier de sortie reprend là où le traitement s'était arrêté. Plusieurs fichiers ou millésimes : séparez-les par « ; ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="300" />
+      <source>Bundled ARCEP snapshot, {vintage}.</source>
+      <translation>Instantané ARCEP fourni avec l'extension, {vintage}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="818" />
+      <source>Bundled with IdF HR, vintage {vintage}.</source>
+      <translation>Fourni avec IdF HR, millésime {vintage}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
     </message>
@@ -204,7 +224,7 @@
       <translation>Cache et réseau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="129" />
       <source>Cached datasets (offline)</source>
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
@@ -219,12 +239,12 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="797" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="806" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="100" />
       <source>Cars are parked elsewhere on every flight, so their changes say nothing about the territory: they are left out by default. Clear the field to keep them.</source>
       <translation>Les voitures sont garées ailleurs à chaque prise de vue : leurs changements ne disent rien du territoire, elles sont donc exclues par défaut. Videz le champ pour les conserver.</translation>
     </message>
@@ -264,7 +284,7 @@
       <translation>Changement entre deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="167" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="182" />
       <source>Change detection</source>
       <translation>Détection de changements</translation>
     </message>
@@ -279,7 +299,7 @@
       <translation>Couche de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="161" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="176" />
       <source>Changes</source>
       <translation>Changements</translation>
     </message>
@@ -289,12 +309,12 @@
       <translation>Choisissez une commune ou un EPT, ou indiquez une emprise, pour le kit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="60" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="76" />
       <source>Choose a file</source>
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="673" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -314,12 +334,12 @@
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="237" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="254" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="291" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="308" />
       <source>Choose the detection or change layer to count.</source>
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
@@ -334,7 +354,7 @@
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="684" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="687" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
@@ -349,32 +369,32 @@
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="687" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="690" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="225" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="242" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="72" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="87" />
       <source>Choose the zones layer, or communes, EPT or the whole MGP.</source>
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="205" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="222" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="62" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="100" />
       <source>Classes</source>
       <translation>Classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="105" />
       <source>Classes left out (cars move)</source>
       <translation>Classes exclues (les voitures se déplacent)</translation>
     </message>
@@ -399,24 +419,24 @@
       <translation>Collections (séparées par des virgules)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="133" />
       <source>Columns</source>
       <translation>Colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="222" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="253" />
       <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="95" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="142" />
       <source>Comes from</source>
       <translation>Provenance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="59" />
-      <source>Commune boundaries (empty: geo.api.gouv.fr, cached)</source>
-      <translation>Limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="62" />
+      <source>Commune boundaries (empty: geo.api.gouv.fr, cached; offline: bundled IGN copy)</source>
+      <translation>Limites communales (vide : geo.api.gouv.fr, en cache ; hors ligne : copie IGN fournie)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/offline_kit.py" line="103" />
@@ -449,7 +469,7 @@
       <translation>Service des communes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="109" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="115" />
       <source>Compare</source>
       <translation>Comparer</translation>
     </message>
@@ -459,27 +479,27 @@
       <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
       <source>Comparing the two vintages…</source>
       <translation>Comparaison des deux millésimes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="130" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="159" />
       <source>Compute coverage</source>
       <translation>Calculer la couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="143" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="113" />
       <source>Compute statistics</source>
       <translation>Calculer les statistiques</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="39" />
-      <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
-      <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="40" />
+      <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache; when it cannot be reached, the IGN ADMIN EXPRESS boundaries bundled with the plugin), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
+      <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR ; s'il est injoignable, les limites IGN ADMIN EXPRESS fournies avec l'extension), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="279" />
       <source>Computing the coverage…</source>
       <translation>Calcul de la couverture…</translation>
     </message>
@@ -504,7 +524,7 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
       <source>Counting per zone…</source>
       <translation>Décompte par zone…</translation>
     </message>
@@ -519,7 +539,7 @@
       <translation>Nombres d'objets, surfaces et densités par zone et par classe d'une couche de détections ou de changements. Zones : les communes de la MGP, les EPT ou l'ensemble de la MGP (service des limites, mis en cache pour une utilisation hors ligne) ou toute couche de polygones dotée d'un champ qui nomme les zones. Les surfaces sont calculées en Lambert-93 quel que soit le SCR des zones. Chaque zone indique la part de sa surface qui a été analysée (« analysé à 12 % ») ; les densités sont rapportées au km² analysé, jamais extrapolées à la partie non analysée. Sorties : un tableau (CSV ou XLSX) et la couche de zones jointe aux chiffres, symbolisée selon l'indicateur choisi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="70" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="74" />
       <source>Coverage layer</source>
       <translation>Couche de couverture</translation>
     </message>
@@ -559,7 +579,7 @@
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="709" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="715" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
@@ -569,7 +589,7 @@
       <translation>Couche de détections ou de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="666" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="669" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
@@ -589,7 +609,7 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
       <source>Detections or changes</source>
       <translation>Détections ou changements</translation>
     </message>
@@ -604,7 +624,7 @@
       <translation>Détections, second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="777" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="783" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
@@ -629,12 +649,12 @@
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="136" />
       <source>Download size</source>
       <translation>Taille du téléchargement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="491" />
       <source>Downloading {title}…</source>
       <translation>Téléchargement de {title}…</translation>
     </message>
@@ -664,7 +684,7 @@
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="599" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="602" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -679,12 +699,12 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="826" />
-      <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
-      <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="838" />
+      <source>Duration {dur} s, CPU {cpu} s, {km2} km², energy ≈ {wh} Wh.</source>
+      <translation>Durée {dur} s, CPU {cpu} s, {km2} km², énergie ≈ {wh} Wh.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>EPT</source>
       <translation>EPT</translation>
     </message>
@@ -704,7 +724,7 @@
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="830" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="845" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -724,7 +744,7 @@
       <translation>Erreur : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="224" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="255" />
       <source>Every column was found. Press Compute.</source>
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
@@ -759,27 +779,37 @@
       <translation>Emprise à télécharger</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="83" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="52" />
+      <source>F1 score</source>
+      <translation>score F1</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>Fibre (FttH)</source>
       <translation>Fibre (FttH)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Field</source>
       <translation>Champ</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
       <source>Field naming the zones</source>
       <translation>Champ nommant les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="111" />
+      <source>Filter (ODSQL where)</source>
+      <translation>Filtre (clause where ODSQL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
       <source>First imagery</source>
       <translation>Première imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
       <source>First vintage</source>
       <translation>Premier millésime</translation>
     </message>
@@ -794,7 +824,7 @@
       <translation>Format</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="132" />
       <source>Framework</source>
       <translation>Framework</translation>
     </message>
@@ -809,37 +839,37 @@
       <translation>Date de début (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="149" />
       <source>FttH</source>
       <translation>FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="33" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="34" />
       <source>FttH (fibre) coverage per commune or EPT</source>
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="307" />
       <source>FttH buildings (IPE)</source>
       <translation>Immeubles FttH (IPE)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="288" />
       <source>FttH coverage by EPT</source>
       <translation>Couverture FttH par EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="288" />
       <source>FttH coverage by commune</source>
       <translation>Couverture FttH par commune</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="114" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="118" />
       <source>FttH coverage by {level}</source>
       <translation>Couverture FttH par {level}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="115" />
       <source>FttH deployment</source>
       <translation>Déploiement FttH</translation>
     </message>
@@ -849,7 +879,7 @@
       <translation>fichier FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="110" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
@@ -859,7 +889,7 @@
       <translation>Jeux de données géographiques uniquement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="356" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="403" />
       <source>Geometry: {field}</source>
       <translation>Géométrie : {field}</translation>
     </message>
@@ -919,22 +949,27 @@
       <translation>Version HTML : {path}</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="47" />
+      <source>INSEE code</source>
+      <translation>code INSEE</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/report_dialog.py" line="129" />
       <source>IdF HR</source>
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
       <source>IdF HR change detection</source>
       <translation>Détection de changements IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="782" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="788" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="242" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="255" />
       <source>IdF HR detections by class</source>
       <translation>Détections IdF HR par classe</translation>
     </message>
@@ -942,6 +977,11 @@
       <location filename="../idf_hr_plugin/plugin.py" line="78" />
       <source>IdF HR imagery panel</source>
       <translation>Panneau d'imagerie IdF HR</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="246" />
+      <source>IdF HR is set to work offline (Settings › IdF HR): searching needs the network.</source>
+      <translation>IdF HR est réglé pour travailler hors ligne (Paramètres › IdF HR) : la recherche a besoin du réseau.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="221" />
@@ -954,7 +994,7 @@
       <translation>Kit hors ligne IdF HR — {zone}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
       <source>IdF HR statistics per zone</source>
       <translation>Statistiques par zone IdF HR</translation>
     </message>
@@ -974,7 +1014,7 @@
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="279" />
       <source>IdF HR: FttH coverage</source>
       <translation>IdF HR : couverture FttH</translation>
     </message>
@@ -984,17 +1024,17 @@
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="617" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="334" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="381" />
       <source>IdF HR: dataset preview</source>
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="657" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="660" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
@@ -1014,27 +1054,27 @@
       <translation>IdF HR : installation d'un modèle partagé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="441" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="488" />
       <source>IdF HR: load data.gouv.fr resource</source>
       <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="424" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="471" />
       <source>IdF HR: load open data</source>
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="494" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="555" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="265" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="285" />
       <source>IdF HR: open-data search</source>
       <translation>IdF HR : recherche de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="228" />
       <source>IdF HR: read columns</source>
       <translation>IdF HR : lecture des colonnes</translation>
     </message>
@@ -1074,7 +1114,7 @@
       <translation>Identifiant de la source d'imagerie (vide : sans imagerie)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="171" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="186" />
       <source>Imagery {vintage}</source>
       <translation>Imagerie {vintage}</translation>
     </message>
@@ -1094,12 +1134,12 @@
       <translation>Indicateur cartographié sur les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="138" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="144" />
       <source>Indicator on the map</source>
       <translation>Indicateur sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="65" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="103" />
       <source>Input</source>
       <translation>Entrée</translation>
     </message>
@@ -1134,7 +1174,7 @@
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>Intended GSD</source>
       <translation>Résolution prévue (GSD)</translation>
     </message>
@@ -1174,7 +1214,7 @@
       <translation>Dossier du kit (nouveau)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="113" />
       <source>Known limits</source>
       <translation>Limites connues</translation>
     </message>
@@ -1184,12 +1224,12 @@
       <translation>Étiqueter les emprises</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="620" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="623" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="372" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="419" />
       <source>Last update: {date}</source>
       <translation>Dernière mise à jour : {date}</translation>
     </message>
@@ -1199,22 +1239,22 @@
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="147" />
       <source>Leave empty to use the default names.</source>
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="63" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
       <source>Level</source>
       <translation>Niveau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
       <source>Licence</source>
       <translation>Licence</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="370" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="417" />
       <source>Licence: {licence}</source>
       <translation>Licence : {licence}</translation>
     </message>
@@ -1239,42 +1279,42 @@
       <translation>Charger un jeu de données ouvertes (portail Opendatasoft)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="133" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
       <source>Load cached</source>
       <translation>Charger depuis le cache</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="213" />
       <source>Load resource</source>
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="606" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="121" />
       <source>Load theme</source>
       <translation>Charger la thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="482" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="536" />
       <source>Loaded: {names}.</source>
       <translation>Chargé : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="427" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="474" />
       <source>Loading every record of {title}…</source>
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="627" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="497" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="558" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -1284,12 +1324,17 @@
       <translation>Charge TOUS les enregistrements d'un jeu de données d'un portail Opendatasoft (Explore API v2.1, export GeoJSON : pas de pagination à 100 enregistrements, pas de plafond à 10 000 enregistrements), éventuellement filtrés par une clause where ODSQL et par une emprise. PORTAIL est l'adresse d'un portail ou une clé prédéfinie (mgp, paris). Le jeu de données est aussi conservé dans le cache hors ligne d'IdF HR ; sans réseau, la copie en cache est utilisée. La licence, la source et la date de récupération sont inscrites dans les métadonnées de la sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="123" />
       <source>Loads the datasets of the theme from the MGP portal with a ready-made style.</source>
       <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="138" />
+      <source>MB</source>
+      <translation>Mo</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>MGP communes</source>
       <translation>Communes de la MGP</translation>
     </message>
@@ -1299,7 +1344,7 @@
       <translation>Portail de données ouvertes de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="120" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="124" />
       <source>MGP {q}: {pct} % of premises connectable.</source>
       <translation>MGP {q} : {pct} % de locaux raccordables.</translation>
     </message>
@@ -1309,7 +1354,7 @@
       <translation>Item MLM</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="152" />
       <source>Make a PDF/HTML report of the selected result layer.</source>
       <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
     </message>
@@ -1349,17 +1394,17 @@
       <translation>Nombre maximal de résultats de recherche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="112" />
       <source>Measured accuracy</source>
       <translation>Précision mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="114" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="115" />
       <source>Metropolitan themes (MGP)</source>
       <translation>Thématiques métropolitaines (MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="91" />
       <source>Model</source>
       <translation>Modèle</translation>
     </message>
@@ -1419,7 +1464,7 @@
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="342" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="374" />
       <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
       <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
     </message>
@@ -1429,7 +1474,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="227" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="244" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1439,7 +1484,7 @@
       <translation>Noms des deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
       <source>Names of the two vintages, stored with every result.</source>
       <translation>Noms des deux millésimes, enregistrés avec chaque résultat.</translation>
     </message>
@@ -1454,19 +1499,34 @@
       <translation>Délai d'attente réseau</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="52" />
+      <source>New objects</source>
+      <translation>Nouveaux objets</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="104" />
       <source>New objects (change layer)</source>
       <translation>Nouveaux objets (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="469" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="450" />
+      <source>No ARCEP file given: the bundled ARCEP snapshot was used ({vintage}; {source}; {licence}). Pick newer ARCEP files for current figures.</source>
+      <translation>Aucun fichier ARCEP choisi : l'instantané ARCEP fourni avec l'extension a été utilisé ({vintage} ; {source} ; {licence}). Choisissez des fichiers ARCEP plus récents pour des chiffres à jour.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="544" />
       <source>No MGP commune of the boundaries has FttH figures in {file}: check that the file covers Île-de-France and that its INSEE column is right.</source>
       <translation>Aucune commune de la MGP figurant dans les limites n'a de données FttH dans {file} : vérifiez que le fichier couvre l'Île-de-France et que sa colonne INSEE est correcte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="356" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="398" />
       <source>No MGP commune was found in {source}: it needs a code (INSEE) property.</source>
       <translation>Aucune commune de la MGP n'a été trouvée dans {source} : une propriété code (INSEE) est nécessaire.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="312" />
+      <source>No cached dataset matches. Datasets loaded once online are kept for offline use: search again once the network is back.</source>
+      <translation>Aucun jeu de données en cache ne correspond. Les jeux chargés une fois en ligne sont conservés pour le travail hors ligne : relancez la recherche quand le réseau sera revenu.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="250" />
@@ -1474,17 +1534,22 @@
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="294" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="341" />
       <source>No dataset matches: try other words, another theme, or untick the filters.</source>
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="158" />
-      <source>No detection layer: run a detection first</source>
-      <translation>Aucune couche de détections : lancez d'abord une détection</translation>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="175" />
+      <source>No detection layer yet: run one first</source>
+      <translation>Lancez d'abord une détection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="358" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="121" />
+      <source>No file? Compute uses the ARCEP snapshot bundled with the plugin: {vintage}, {licence} ({source}).</source>
+      <translation>Pas de fichier ? Calculer utilise l'instantané ARCEP fourni avec l'extension : {vintage}, {licence} ({source}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="405" />
       <source>No geometry field.</source>
       <translation>Aucun champ de géométrie.</translation>
     </message>
@@ -1494,7 +1559,7 @@
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="303" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="335" />
       <source>No quarter {q} in the loaded data.</source>
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
@@ -1504,9 +1569,14 @@
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="490" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="551" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="546" />
+      <source>Not in the local cache: {ids} (load the theme again once online).</source>
+      <translation>Absents du cache local : {ids} (rechargez le thème une fois en ligne).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="31" />
@@ -1514,7 +1584,7 @@
       <translation>Rien à rendre : aucune couche n'a été fournie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="146" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="49" />
       <source>Number of objects</source>
       <translation>Nombre d'objets</translation>
     </message>
@@ -1559,7 +1629,7 @@
       <translation>Modèle ONNX exécuté sur les deux images</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
@@ -1569,8 +1639,18 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="53" />
+      <source>Objects gone</source>
+      <translation>Objets disparus</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="102" />
       <source>Objects per analysed km²</source>
+      <translation>Objets par km² analysé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="50" />
+      <source>Objects per km² analysed</source>
       <translation>Objets par km² analysé</translation>
     </message>
     <message>
@@ -1604,11 +1684,6 @@
       <translation>Hors ligne : copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="244" />
-      <source>Offline: searching needs the network. Load one of the cached datasets below.</source>
-      <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
-    </message>
-    <message>
       <location filename="../idf_hr_plugin/plugin.py" line="93" />
       <source>One folder with a project, imagery, boundaries, fibre and models, to work offline</source>
       <translation>Un dossier avec un projet, l'imagerie, les limites, la fibre et les modèles, pour travailler hors ligne</translation>
@@ -1639,14 +1714,14 @@
       <translation>Fichiers de données ouvertes (GeoPackages en cache ou tout fichier vecteur)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="114" />
       <source>Optional: building-level file (IPE) with imb_etat</source>
       <translation>Facultatif : fichier à l'immeuble (IPE) avec imb_etat</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="95" />
-      <source>Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)</source>
-      <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="111" />
+      <source>Optional: communes file (default: geo.api.gouv.fr; offline: bundled IGN boundaries)</source>
+      <translation>Facultatif : fichier des communes (par défaut : geo.api.gouv.fr ; hors ligne : limites IGN fournies)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/change_detection.py" line="69" />
@@ -1679,12 +1754,12 @@
       <translation>Ou : URL d'un catalogue STAC statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="704" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="779" />
       <source>Other state</source>
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="111" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
@@ -1714,17 +1789,17 @@
       <translation>Portail de données ouvertes de Paris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="367" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="409" />
       <source>Pick a file (or give a URL).</source>
       <translation>Choisissez un fichier (ou indiquez une URL).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="145" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="146" />
       <source>Pick a portal and search.</source>
       <translation>Choisissez un portail et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="387" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="434" />
       <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
       <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
@@ -1734,14 +1809,14 @@
       <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="234" />
-      <source>Pick the ARCEP FttH deployment file first.</source>
-      <translation>Choisissez d'abord le fichier de déploiement FttH de l'ARCEP.</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="265" />
+      <source>Pick the ARCEP FttH deployment file that goes with the premises file.</source>
+      <translation>Choisissez le fichier de déploiement FttH de l'ARCEP qui va avec le fichier des locaux.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="142" />
-      <source>Pick the ARCEP FttH file and the premises file, then Compute.</source>
-      <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux, puis cliquez sur Calculer.</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="172" />
+      <source>Pick the ARCEP FttH file and the premises file (or none: bundled snapshot), then Compute.</source>
+      <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux (ou aucun : instantané fourni), puis Calculer.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="88" />
@@ -1754,7 +1829,7 @@
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
       <source>Premises</source>
       <translation>Locaux</translation>
     </message>
@@ -1769,7 +1844,7 @@
       <translation>Préparer un kit hors ligne…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="365" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="412" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
     </message>
@@ -1794,12 +1869,12 @@
       <translation>Publier ce modèle…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="374" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="556" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="631" />
       <source>QGIS could not open the cached dataset {path}; delete it and load the dataset again.</source>
       <translation>QGIS n'a pas pu ouvrir le jeu de données en cache {path} ; supprimez-le et chargez à nouveau le jeu de données.</translation>
     </message>
@@ -1819,7 +1894,7 @@
       <translation>QGIS n'a pas pu ouvrir la couche du kit {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="575" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="650" />
       <source>QGIS could not open {path}.</source>
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
     </message>
@@ -1829,12 +1904,12 @@
       <translation>QGIS n'a pas pu écrire le projet {path} : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="168" />
       <source>Quarter</source>
       <translation>Trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="71" />
       <source>Quarter (e.g. T1 2018; empty: all)</source>
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
@@ -1844,22 +1919,22 @@
       <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="137" />
       <source>Read columns</source>
       <translation>Lire les colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="110" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
       <source>Read the headers of the files and match the columns by name; change any that is wrong.</source>
       <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="228" />
       <source>Reading the headers…</source>
       <translation>Lecture des en-têtes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="384" />
       <source>Reading {title}…</source>
       <translation>Lecture de {title}…</translation>
     </message>
@@ -1869,7 +1944,7 @@
       <translation>Lecture de {url}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="347" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
       <source>Records: {n}</source>
       <translation>Enregistrements : {n}</translation>
     </message>
@@ -1880,8 +1955,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
-      <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
-      <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
+      <source>Rectangle of {w} × {h} map units set.</source>
+      <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="212" />
@@ -1889,7 +1964,7 @@
       <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="135" />
       <source>Refresh list</source>
       <translation>Actualiser la liste</translation>
     </message>
@@ -1904,7 +1979,7 @@
       <translation>Objets disparus (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="485" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="540" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
@@ -1929,7 +2004,7 @@
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="151" />
       <source>Report…</source>
       <translation>Rapport…</translation>
     </message>
@@ -1959,12 +2034,12 @@
       <translation>Restreindre à une collection (vide : toutes).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="537" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="612" />
       <source>Retrieved on {date} (UTC) by IdF HR.</source>
       <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="536" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="611" />
       <source>Retrieved on {date} (UTC).</source>
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
@@ -1984,7 +2059,7 @@
       <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="72" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="114" />
       <source>Runs on</source>
       <translation>S'exécute sur</translation>
     </message>
@@ -2019,27 +2094,27 @@
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="88" />
       <source>Second imagery</source>
       <translation>Seconde imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
       <source>Second vintage</source>
       <translation>Second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="518" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="578" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="397" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
       <source>Select a dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="402" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="449" />
       <source>Select a resource to load.</source>
       <translation>Sélectionnez une ressource à charger.</translation>
     </message>
@@ -2069,7 +2144,12 @@
       <translation>Paramètres…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="51" />
+      <source>Share analysed (%)</source>
+      <translation>Part analysée (%)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="295" />
       <source>Share of premises connectable to FttH (fibre), per quarter.</source>
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
@@ -2094,7 +2174,7 @@
       <translation>Afficher le nom de la tuile sur chaque emprise dessinée sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="533" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="608" />
       <source>Source</source>
       <translation>Source</translation>
     </message>
@@ -2104,7 +2184,7 @@
       <translation>Identifiant de la source</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="532" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="607" />
       <source>Source: {url}</source>
       <translation>Source : {url}</translation>
     </message>
@@ -2119,7 +2199,7 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="116" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="121" />
       <source>Statistics per zone</source>
       <translation>Statistiques par zone</translation>
     </message>
@@ -2144,39 +2224,44 @@
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="142" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
       <source>Table (CSV/XLSX)</source>
       <translation>Tableau (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="322" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="349" />
       <source>Table: {path}</source>
       <translation>Tableau : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
       <source>Tables (*.csv *.xlsx *.txt);;All files (*)</source>
       <translation>Tableaux (*.csv *.xlsx *.txt);;Tous les fichiers (*)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="61" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="99" />
       <source>Task</source>
       <translation>Tâche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="323" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="355" />
       <source>Temporal Controller on: one quarter a frame. Press its Play button (View › Panels › Temporal Controller) to animate the quarters.</source>
       <translation>Contrôleur temporel activé : un trimestre par image. Appuyez sur son bouton Lecture (Vue › Panneaux › Contrôleur temporel) pour animer les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="461" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="536" />
       <source>The FttH file has no figures for {quarter}; its quarters are {known}.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour {quarter} ; ses trimestres sont {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="444" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="517" />
       <source>The FttH file has no premises column and no premises file was given: pick the ARCEP communes file (Logements, Établissements) to compute coverage rates.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="317" />
+      <source>The MGP portal cannot be reached and no dataset of the theme {theme} is in the local cache. Load the theme once online (it is then kept for offline use), or load one of the cached datasets.</source>
+      <translation>Le portail de la MGP est injoignable et aucun jeu de données du thème {theme} n'est dans le cache local. Chargez le thème une fois en ligne (il est alors conservé pour le travail hors ligne), ou chargez un des jeux de données en cache.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="126" />
@@ -2189,12 +2274,12 @@
       <translation>La bbox '{text}' doit être en degrés WGS84 : longitudes de -180 à 180, latitudes de -90 à 90.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="345" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="387" />
       <source>The boundaries file {path} does not exist. Pick another file or clear the setting.</source>
       <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="164" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="179" />
       <source>The change layer '{layer}' of '{path}' cannot be opened.</source>
       <translation>La couche de changements '{layer}' de '{path}' ne peut pas être ouverte.</translation>
     </message>
@@ -2239,12 +2324,12 @@
       <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="370" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="412" />
       <source>The file {path} does not exist.</source>
       <translation>Le fichier {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="95" />
       <source>The imagery is analysed over the current map view.</source>
       <translation>L'imagerie est analysée sur la vue actuelle de la carte.</translation>
     </message>
@@ -2264,7 +2349,7 @@
       <translation>L'entrée n'est pas une couche de changements : les zones sont cartographiées selon le nombre d'objets.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="56" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="71" />
       <source>The layer '{name}' is not stored in a GeoPackage; use a detection layer written by an IdF HR detection run (or save it as a GeoPackage first).</source>
       <translation>La couche '{name}' n'est pas stockée dans un GeoPackage ; utilisez une couche de détections écrite par une exécution de détection IdF HR (ou enregistrez-la d'abord en GeoPackage).</translation>
     </message>
@@ -2284,12 +2369,12 @@
       <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="411" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="458" />
       <source>The map extent is empty or covers the whole world: zoom in first.</source>
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="594" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="597" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
@@ -2319,7 +2404,7 @@
       <translation>Le format de sortie ne stocke pas les métadonnées de couche QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="196" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="197" />
       <source>The portal {name} is not in the list.</source>
       <translation>Le portail {name} ne figure pas dans la liste.</translation>
     </message>
@@ -2329,7 +2414,7 @@
       <translation>Le rapport n'a pas pu être exporté en PDF '{path}' (erreur QGIS {code}) ; vérifiez que le dossier est accessible en écriture.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="274" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="287" />
       <source>The result layer {layer} of {path} cannot be opened.</source>
       <translation>La couche de résultat {layer} de {path} ne peut pas être ouverte.</translation>
     </message>
@@ -2344,7 +2429,7 @@
       <translation>La sélection mélange plusieurs millésimes ({years}) ; ajoutez un millésime à la fois.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="252" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="265" />
       <source>The style could not be written to {path}: {msg}</source>
       <translation>Le style n'a pas pu être écrit dans {path} : {msg}</translation>
     </message>
@@ -2359,9 +2444,9 @@
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="702" />
-      <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
-      <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="705" />
+      <source>The whole layer covers {km2} km² (≈ {mpx} Mpx at {gsd} cm): the run may take about {t}. Run it anyway?</source>
+      <translation>La couche entière couvre {km2} km² (≈ {mpx} Mpx à {gsd} cm) : le calcul peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="90" />
@@ -2374,7 +2459,7 @@
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="523" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="583" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -2389,7 +2474,7 @@
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="675" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="678" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
@@ -2404,27 +2489,27 @@
       <translation>Date de fin (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="69" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="111" />
       <source>Training data</source>
       <translation>Données d'entraînement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
       <source>Two detection layers</source>
       <translation>Deux couches de détections</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="72" />
       <source>Two imagery layers + a model</source>
       <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Type</source>
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="564" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="624" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -2449,7 +2534,7 @@
       <translation>Source de catalogue « {source} » inconnue. Sources connues : {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="117" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="132" />
       <source>Unknown indicator '{ind}'; choose one of {names}.</source>
       <translation>Indicateur '{ind}' inconnu ; choisissez parmi {names}.</translation>
     </message>
@@ -2459,7 +2544,7 @@
       <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="112" />
       <source>Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)</source>
       <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
     </message>
@@ -2469,7 +2554,7 @@
       <translation>Millésime : {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
       <source>Vintages</source>
       <translation>Millésimes</translation>
     </message>
@@ -2514,7 +2599,7 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
@@ -2525,8 +2610,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="582" />
-      <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
-      <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
+      <source>Whole layer: {km2} km², ≈ {mpx} Mpx at {gsd} cm, about {t} of computing.</source>
+      <translation>Couche entière : {km2} km², ≈ {mpx} Mpx à {gsd} cm, environ {t} de calcul.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="81" />
@@ -2559,12 +2644,12 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="316" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="340" />
       <source>Zone statistics</source>
       <translation>Statistiques par zone</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="132" />
       <source>Zones</source>
       <translation>Zones</translation>
     </message>
@@ -2579,7 +2664,7 @@
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="139" />
       <source>Zones layer</source>
       <translation>Couche de zones</translation>
     </message>
@@ -2599,12 +2684,12 @@
       <translation>Zoomer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="141" />
       <source>Zoom to a commune or EPT</source>
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="580" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="642" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
@@ -2629,24 +2714,54 @@
       <translation>fichier de limites</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="52" />
+      <source>businesses (Établissements)</source>
+      <translation>établissements (Établissements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="106" />
+      <source>capacity &gt; 40   (e.g. arrondissement = "PARIS 11E")</source>
+      <translation>capacity &gt; 40   (p. ex. arrondissement = "PARIS 11E")</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="37" />
       <source>catalog.json URL, catalog folder, or STAC API URL</source>
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="216" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="233" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="37" />
+      <source>classification</source>
+      <translation>classification</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="109" />
       <source>communes_*.csv: Logements, Établissements</source>
       <translation>communes_*.csv : Logements, Établissements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="48" />
+      <source>connectable premises</source>
+      <translation>locaux raccordables</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="33" />
+      <source>detection</source>
+      <translation>détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
       <source>ftthCommunes_*.csv: connectable premises per quarter</source>
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="51" />
+      <source>housing (Logements)</source>
+      <translation>logements (Logements)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="153" />
@@ -2659,9 +2774,19 @@
       <translation>segmentation d'instances</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="349" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="54" />
+      <source>mean IoU</source>
+      <translation>IoU moyen</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="55" />
+      <source>mean over the classes</source>
+      <translation>moyenne des classes</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/cli.py" line="127" />
@@ -2669,7 +2794,7 @@
       <translation>fichier de modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>native resolution</source>
       <translation>résolution native</translation>
     </message>
@@ -2684,12 +2809,12 @@
       <translation>aucun</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="30" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
       <source>not measured</source>
       <translation>non mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
       <source>not stated</source>
       <translation>non précisée</translation>
     </message>
@@ -2716,9 +2841,29 @@
 {tail}</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="50" />
+      <source>precision</source>
+      <translation>précision</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/commands.py" line="262" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="49" />
+      <source>quarter (or quarter columns like "T1 2018")</source>
+      <translation>trimestre (ou colonnes de trimestres comme « T1 2018 »)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="51" />
+      <source>recall</source>
+      <translation>rappel</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="34" />
+      <source>segmentation</source>
+      <translation>segmentation sémantique</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
@@ -2726,12 +2871,12 @@
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="73" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="115" />
       <source>sha256</source>
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="310" />
       <source>statistics table</source>
       <translation>le tableau des statistiques</translation>
     </message>
@@ -2756,22 +2901,27 @@
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="729" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="735" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="845" />
-      <source>{h:.1f} h</source>
-      <translation>{h:.1f} h</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="150" />
+      <source>{file}: {column}</source>
+      <translation>{file} : {column}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="455" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="860" />
+      <source>{h} h</source>
+      <translation>{h} h</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="530" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="844" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="859" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -2786,12 +2936,27 @@
       <translation>{name} '{text}' doit être un fichier dans un dossier existant.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="290" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="277" />
+      <source>{name} cannot be reached ({error}): searching needs the network.</source>
+      <translation>{name} est injoignable ({error}) : la recherche a besoin du réseau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="76" />
+      <source>{name}: {values}</source>
+      <translation>{name} : {values}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="307" />
+      <source>{n} cached datasets match: they are listed under “Cached datasets (offline)”, load one from there, or search again once the network is back.</source>
+      <translation>{n} jeux de données en cache correspondent : ils sont listés sous « Jeux de données en cache (hors ligne) » ; chargez-en un depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="322" />
       <source>{n} communes mapped.</source>
       <translation>{n} communes cartographiées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="290" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
       <source>{n} datasets. Select one to see its fields, licence and size.</source>
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
@@ -2806,17 +2971,17 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="817" />
-      <source>{n} object(s) found on {km2:.3f} km².</source>
-      <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="827" />
+      <source>{n} object(s) found on {km2} km².</source>
+      <translation>{n} objet(s) trouvé(s) sur {km2} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="783" />
-      <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
-      <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="789" />
+      <source>{n} object(s) on {km2} km² in {s} s (~{wh} Wh).</source>
+      <translation>{n} objet(s) sur {km2} km² en {s} s (~{wh} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="271" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="288" />
       <source>{n} objects compared: {detail}.</source>
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
@@ -2826,12 +2991,12 @@
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="301" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
       <source>{n} records · {licence} · updated {date}</source>
       <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="305" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="352" />
       <source>{n} resources · {licence} · updated {date}</source>
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
@@ -2851,9 +3016,19 @@
       <translation>{n} tuiles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="25" />
-      <source>{providers}, {n} thread(s)</source>
-      <translation>{providers}, {n} thread(s)</translation>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="26" />
+      <source>{providers}, 1 thread</source>
+      <translation>{providers}, 1 fil d'exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="27" />
+      <source>{providers}, {n} threads</source>
+      <translation>{providers}, {n} fils d'exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="137" />
+      <source>{size} MB</source>
+      <translation>{size} Mo</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/offline_kit.py" line="176" />
@@ -2866,22 +3041,22 @@
       <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="842" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="857" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="591" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="507" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="501" />
       <source>{title}: {n} features added.</source>
       <translation>{title} : {n} entités ajoutées.</translation>
     </message>
@@ -2891,22 +3066,27 @@
       <translation>{url} n'est pas l'adresse d'un portail : indiquez-la sous la forme https://opendata.paris.fr.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="105" />
+      <source>{w}×{h} px, {c} channels</source>
+      <translation>{w}×{h} px, {c} canaux</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/detection.py" line="205" />
       <source>“{name}” has no contour in the cached boundaries.</source>
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="821" />
-      <source>• {label}: {n} ({area:.1f} m²)</source>
-      <translation>• {label} : {n} ({area:.1f} m²)</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="831" />
+      <source>• {label}: {n} ({area} m²)</source>
+      <translation>• {label} : {n} ({area} m²)</translation>
     </message>
   </context>
   <context>
     <name>core</name>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
-      <source>  {label}: {n} ({area:.1f} m²)</source>
-      <translation>  {label} : {n} ({area:.1f} m²)</translation>
+      <source>  {label}: {n} ({area} m²)</source>
+      <translation>  {label} : {n} ({area} m²)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="384" />
@@ -2954,7 +3134,7 @@
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="201" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="209" />
       <source>'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by Ultralytics, Deepness or another ONNX exporter.</source>
       <translation>'{path}' n'est pas un modèle ONNX lisible ({err}). Choisissez un fichier .onnx exporté par Ultralytics, Deepness ou un autre exportateur ONNX.</translation>
     </message>
@@ -2964,7 +3144,7 @@
       <translation>'{text}' n'est pas une date valide : utilisez la forme AAAA-MM-JJ (par exemple 2024-06-30).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="275" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="277" />
       <source>'{url}' is not an http(s) URL.</source>
       <translation>'{url}' n'est pas une URL http(s).</translation>
     </message>
@@ -2979,7 +3159,7 @@
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="454" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="456" />
       <source>A model catalog is a static STAC catalog or a STAC API, not '{kind}'.</source>
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
     </message>
@@ -3014,6 +3194,11 @@
       <translation>Le calcul des surfaces nécessite un système de coordonnées projeté en mètres, mais la couche est en '{crs}'. Reprojetez-la en Lambert-93 (EPSG:2154) et réessayez.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>B</source>
+      <translation>o</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="54" />
       <source>Band mapping '{map}' is neither RGB, RGBA, BGR, IRC nor a list like 1,2,3.</source>
       <translation>L'affectation des bandes '{map}' n'est ni RGB, RGBA, BGR, IRC, ni une liste du type 1,2,3.</translation>
@@ -3024,17 +3209,17 @@
       <translation>La ou les bandes {bad} n'existent pas : le raster compte {bc} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="412" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="414" />
       <source>Bundled models cannot be removed.</source>
       <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="29" />
-      <source>CPU time of the run ({cpu:.1f} s, all threads) x {w:.1f} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
-      <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
+      <source>CPU time of the run ({cpu} s, all threads) x {w} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
+      <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="387" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="388" />
       <source>Cannot read the imagery {source} to estimate the kit: {error}</source>
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
@@ -3044,7 +3229,7 @@
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="152" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="153" />
       <source>Cannot write in {path}: choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans {path} : choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3064,14 +3249,14 @@
       <translation>Vérifiez l'adresse et les paramètres de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="418" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="419" />
       <source>Communes (MGP boundaries)</source>
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="113" />
-      <source>Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, on {prov} with {th} thread(s).</source>
-      <translation>Coût : {dur:.1f} s écoulées, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimation), {rate:.2f} km²/min, sur {prov} avec {th} thread(s).</translation>
+      <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
+      <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="466" />
@@ -3144,14 +3329,19 @@
       <translation>L'export Excel nécessite le paquet openpyxl, qui n'est pas installé ; installez python3-openpyxl ou exportez plutôt en CSV.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="784" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="795" />
       <source>Execution provider(s) {missing} are not available here; available: {avail}.</source>
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="465" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="466" />
       <source>FttH coverage by commune (ARCEP)</source>
       <translation>Couverture FttH par commune (ARCEP)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>GB</source>
+      <translation>Go</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="170" />
@@ -3174,7 +3364,7 @@
       <translation>Indiquez un millésime par couche d'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="268" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="270" />
       <source>Give the model's sha256 (64 hexadecimal characters) with its URL: the plugin verifies every downloaded model before using it.</source>
       <translation>Indiquez le sha256 du modèle (64 caractères hexadécimaux) avec son URL : l'extension vérifie chaque modèle téléchargé avant de l'utiliser.</translation>
     </message>
@@ -3190,8 +3380,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/tiling.py" line="377" />
-      <source>Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.</source>
-      <translation>L'imagerie à {src:.3f} m/px est rééchantillonnée à la résolution du modèle, {gsd:.3f} m/px.</translation>
+      <source>Imagery at {src} m/px is resampled to the model's {gsd} m/px.</source>
+      <translation>L'imagerie à {src} m/px est rééchantillonnée à la résolution du modèle, {gsd} m/px.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="358" />
@@ -3204,12 +3394,22 @@
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>MB</source>
+      <translation>Mo</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/mlm/write.py" line="181" />
       <source>Model card (IdF HR sidecar JSON)</source>
       <translation>Fiche de modèle (JSON annexe IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="227" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="332" />
+      <source>Network unreachable: the bundled IGN ADMIN EXPRESS boundaries (Licence Ouverte, {vintage}) were used.</source>
+      <translation>Réseau injoignable : les limites IGN ADMIN EXPRESS fournies avec l'extension (Licence Ouverte, millésime {vintage}) ont été utilisées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="243" />
       <source>No EPT matches "{name}". Known EPT: {known}.</source>
       <translation>Aucun EPT ne correspond à "{name}". EPT connus : {known}.</translation>
     </message>
@@ -3219,7 +3419,7 @@
       <translation>Aucune donnée FttH pour {n} communes : {codes}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="213" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="229" />
       <source>No MGP commune matches "{name}". Check the spelling or use the INSEE code.</source>
       <translation>Aucune commune de la MGP ne correspond à "{name}". Vérifiez l'orthographe ou utilisez le code INSEE.</translation>
     </message>
@@ -3229,7 +3429,7 @@
       <translation>Aucun immeuble de {file} n'a de coordonnées exploitables.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="308" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="309" />
       <source>No commune or EPT of the Métropole du Grand Paris matches "{name}": check the spelling, use the INSEE code or the EPT id (T1 to T12), or give an extent instead.</source>
       <translation>Aucune commune ni aucun EPT de la Métropole du Grand Paris ne correspond à "{name}" : vérifiez l'orthographe, utilisez le code INSEE ou l'identifiant de l'EPT (T1 à T12), ou indiquez plutôt une emprise.</translation>
     </message>
@@ -3254,7 +3454,7 @@
       <translation>Aucun item n'a été fourni pour construire une mosaïque : sélectionnez au moins une image.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="197" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="199" />
       <source>No model named '{name}' in the bundled models or in {folder}.</source>
       <translation>Aucun modèle nommé '{name}' parmi les modèles fournis ni dans {folder}.</translation>
     </message>
@@ -3269,12 +3469,12 @@
       <translation>Aucune ligne de {file} n'a de coordonnées exploitables dans les colonnes {x} et {y}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="163" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="164" />
       <source>Not enough free disk space in {folder}: the kit needs about {need} and only {free} are free. Free some space, pick fewer vintages or a smaller zone, or choose another disk.</source>
       <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="801" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="812" />
       <source>ONNX Runtime cannot load the model '{path}': {err}</source>
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
@@ -3284,12 +3484,12 @@
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="188" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="196" />
       <source>ONNX Runtime is not installed, so the model cannot be read or run. Install it from the Detection tab (Install ONNX Runtime) or with pip install onnxruntime.</source>
       <translation>ONNX Runtime n'est pas installé : le modèle ne peut donc être ni lu ni exécuté. Installez-le depuis l'onglet Détection (Installer ONNX Runtime) ou avec pip install onnxruntime.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="768" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="779" />
       <source>ONNX Runtime is not installed; install it from the plugin's model manager to run detections.</source>
       <translation>ONNX Runtime n'est pas installé ; installez-le depuis le gestionnaire de modèles de l'extension pour lancer des détections.</translation>
     </message>
@@ -3309,7 +3509,7 @@
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="289" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="290" />
       <source>Offline kit ready: {path}</source>
       <translation>Kit hors ligne prêt : {path}</translation>
     </message>
@@ -3329,7 +3529,7 @@
       <translation>Une partie du catalogue a été ignorée : {url} n'a pas pu être lu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="258" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="259" />
       <source>Preparing {name}…</source>
       <translation>Préparation de {name}…</translation>
     </message>
@@ -3374,12 +3574,12 @@
       <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="462" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="463" />
       <source>The FttH file has no figures for the communes of this zone: check that it covers the MGP.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour les communes de cette zone : vérifiez qu'il couvre la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="451" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="452" />
       <source>The FttH file has no premises column and no premises file was given: add the ARCEP communes file (Logements, Établissements) to put the fibre layer in the kit.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : ajoutez le fichier communes de l'ARCEP (Logements, Établissements) pour inclure la couche fibre dans le kit.</translation>
     </message>
@@ -3494,7 +3694,7 @@
       <translation>La taille de bloc doit être un multiple de 16, d'au moins 64 pixels.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="414" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="415" />
       <source>The boundaries have no contour for this zone: check the boundaries file.</source>
       <translation>Les limites ne contiennent aucun contour pour cette zone : vérifiez le fichier de limites.</translation>
     </message>
@@ -3519,7 +3719,7 @@
       <translation>Le dossier de catalogue {folder} n'est pas accessible en écriture ({err}) : rien n'a donc été publié. Choisissez un dossier dans lequel vous pouvez écrire, ou demandez un accès en écriture à son propriétaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="316" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="318" />
       <source>The catalog item of '{name}' gives no sha256 checksum (file:checksum) for its model, so the download cannot be verified and was not started. Ask the catalog's publisher to add it.</source>
       <translation>L'item de catalogue de '{name}' n'indique aucune somme de contrôle sha256 (file:checksum) pour son modèle : le téléchargement ne peut donc pas être vérifié et n'a pas été lancé. Demandez à l'éditeur du catalogue de l'ajouter.</translation>
     </message>
@@ -3669,7 +3869,7 @@
       <translation>Le fichier téléchargé depuis {host} ne correspond pas à la somme de contrôle attendue (sha256 {got}… au lieu de {want}…). Il a été supprimé ; vérifiez l'URL et la somme de contrôle, puis réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="146" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="147" />
       <source>The folder {path} does not exist: create it or choose another place for the kit.</source>
       <translation>Le dossier {path} n'existe pas : créez-le ou choisissez un autre emplacement pour le kit.</translation>
     </message>
@@ -3684,7 +3884,7 @@
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="378" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="379" />
       <source>The imagery {source} does not cover the kit's zone: pick another vintage.</source>
       <translation>L'imagerie {source} ne couvre pas la zone du kit : choisissez un autre millésime.</translation>
     </message>
@@ -3704,7 +3904,7 @@
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="267" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="268" />
       <source>The kit part {name} was not written; run the kit again to retry.</source>
       <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
     </message>
@@ -3804,22 +4004,22 @@
       <translation>Le nombre maximal de résultats doit être d'au moins 1 (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="629" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="640" />
       <source>The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but its output shapes are {shapes} where {expected} is expected. The export and its metadata disagree, so its results would be wrong: export the model again, or set its task and layout in the model card.</source>
       <translation>Le modèle '{name}' déclare la tâche '{task}' (disposition {layout}) avec {classes}, mais ses sorties ont les formes {shapes} alors que {expected} est attendu. L'export et ses métadonnées ne concordent pas, ses résultats seraient donc faux : exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="294" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="302" />
       <source>The model '{name}' expects an input of shape {shape}; an image model takes (batch, channels, height, width).</source>
       <translation>Le modèle '{name}' attend une entrée de forme {shape} ; un modèle d'image prend (lot, canaux, hauteur, largeur).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="286" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="294" />
       <source>The model '{name}' has {n} inputs; only single-image models are supported.</source>
       <translation>Le modèle '{name}' a {n} entrées ; seuls les modèles à image unique sont pris en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="532" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="543" />
       <source>The model '{name}' is a detector, but its output shape {shape} does not say which box layout it uses; set det_type in its metadata, or the layout in its model card.</source>
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
@@ -3829,42 +4029,42 @@
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="574" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="585" />
       <source>The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and segment models only. Export a detection, oriented-box or instance-segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle Ultralytics '{task}' ; IdF HR n'exécute que les modèles detect, obb et segment. Exportez un modèle de détection, de boîtes orientées ou de segmentation d'instances.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="278" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="286" />
       <source>The model '{path}' does not match its expected sha256 ({want}; the file has {got}). The file is corrupted or is not the model you meant: download it again.</source>
       <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="222" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="224" />
       <source>The model cannot be read ({err}).</source>
       <translation>Le modèle ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="236" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="238" />
       <source>The model card '{path}' does not exist.</source>
       <translation>La fiche de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="242" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="250" />
       <source>The model card '{path}' is not valid JSON ({err}); fix or remove it.</source>
       <translation>La fiche de modèle '{path}' n'est pas un JSON valide ({err}) ; corrigez-la ou supprimez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="247" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="255" />
       <source>The model card '{path}' must hold a JSON object.</source>
       <translation>La fiche de modèle '{path}' doit contenir un objet JSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="372" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="374" />
       <source>The model card of '{name}' does not match the checksum its catalog item gives: the catalog is inconsistent or was tampered with, so nothing was installed.</source>
       <translation>La fiche de modèle de '{name}' ne correspond pas à la somme de contrôle indiquée par son item de catalogue : le catalogue est incohérent ou a été altéré, rien n'a donc été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="528" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="529" />
       <source>The model card {card} is not valid JSON: {error}</source>
       <translation>La fiche de modèle {card} n'est pas un JSON valide : {error}</translation>
     </message>
@@ -3879,22 +4079,22 @@
       <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="272" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="280" />
       <source>The model file '{path}' cannot be read ({err}).</source>
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="267" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="275" />
       <source>The model file '{path}' does not exist or is not a file.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="233" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="235" />
       <source>The model file '{path}' does not exist.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="342" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="344" />
       <source>The model file {path} listed by the catalog does not exist.</source>
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
@@ -3924,27 +4124,27 @@
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="533" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="534" />
       <source>The model {name} does not match the sha256 of its card: it is damaged or not the one the card describes. Download it again.</source>
       <translation>Le modèle {name} ne correspond pas au sha256 de sa fiche : il est endommagé ou ce n'est pas celui que décrit la fiche. Téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="520" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="521" />
       <source>The model {name} has no card ({card}): a kit carries each model with its card.</source>
       <translation>Le modèle {name} n'a pas de fiche ({card}) : un kit embarque chaque modèle avec sa fiche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="517" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="518" />
       <source>The model {path} does not exist.</source>
       <translation>Le modèle {path} n'existe pas.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/params.py" line="130" />
       <source>The number of threads</source>
-      <translation>Le nombre de threads</translation>
+      <translation>Le nombre de fils d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="492" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="493" />
       <source>The open-data file {path} does not exist.</source>
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
@@ -4259,7 +4459,7 @@
       <translation>Compression {name} inconnue : choisissez DEFLATE ou JPEG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="343" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="351" />
       <source>Unknown output layout '{layout}'; choose one of: {layouts}.</source>
       <translation>Disposition de sortie '{layout}' inconnue ; choisissez parmi : {layouts}.</translation>
     </message>
@@ -4269,7 +4469,7 @@
       <translation>Format de paquet {fmt} inconnu : choisissez COG ou GPKG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="337" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="345" />
       <source>Unknown task '{task}'; choose one of: {tasks}.</source>
       <translation>Tâche '{task}' inconnue ; choisissez parmi : {tasks}.</translation>
     </message>
@@ -4284,7 +4484,7 @@
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="277" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="278" />
       <source>Writing the QGIS project…</source>
       <translation>Écriture du projet QGIS…</translation>
     </message>
@@ -4309,7 +4509,7 @@
       <translation>Le niveau de zoom {z} n'existe pas dans la grille de tuilage {tms} (0 à {max}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="638" />
       <source>an unknown number of classes</source>
       <translation>un nombre inconnu de classes</translation>
     </message>
@@ -4357,6 +4557,11 @@
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="38" />
       <source>invalid MLM item</source>
       <translation>item MLM invalide</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>kB</source>
+      <translation>ko</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="266" />
@@ -4524,7 +4729,7 @@
       <translation>{host} n'a pas répondu comme l'API de data.gouv.fr.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="320" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="344" />
       <source>{host} did not answer with GeoJSON communes (format=geojson).</source>
       <translation>{host} n'a pas renvoyé de communes au format GeoJSON (format=geojson).</translation>
     </message>
@@ -4534,7 +4739,7 @@
       <translation>{host} n'a pas répondu dans les {timeout} s : la requête a été envoyée mais aucune réponse n'est revenue. Le service est peut-être surchargé : réessayez plus tard, ou augmentez le délai d'attente dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="183" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="199" />
       <source>{host} returned contours for {n} of the {total} MGP communes. Try again later, or load the boundaries from a local file.</source>
       <translation>{host} a renvoyé les contours de {n} des {total} communes de la MGP. Réessayez plus tard, ou chargez les limites depuis un fichier local.</translation>
     </message>
@@ -4559,7 +4764,7 @@
       <translation>{name} '{value}' n'est pas un système de coordonnées de référence connu ; utilisez p. ex. EPSG:2154.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="264" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="280" />
       <source>{name} has no contour to zoom to.</source>
       <translation>{name} n'a pas de contour sur lequel zoomer.</translation>
     </message>
@@ -4599,7 +4804,7 @@
       <translation>{name} doit être un nombre supérieur à 0 (valeur reçue : {value}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="638" />
       <source>{n} classes</source>
       <translation>{n} classes</translation>
     </message>
@@ -4615,8 +4820,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="98" />
-      <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
-      <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
+      <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
+      <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/clip.py" line="70" />
@@ -4629,7 +4834,7 @@
       <translation>{n} zones pas du tout analysées</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="140" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="141" />
       <source>{path} already exists: choose a new folder name for the kit (nothing was overwritten).</source>
       <translation>{path} existe déjà : choisissez un nouveau nom de dossier pour le kit (rien n'a été écrasé).</translation>
     </message>

@@ -37,7 +37,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core.catalog.model import Item, SearchQuery
 from ..core.errors import IdfHrError
 from ..gis import layers, tasks
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr
 from ..gis.settings import Settings
 from .task_runner import (
     RunsTasks,
@@ -293,7 +293,7 @@ class CatalogTab(QWidget, RunsTasks):
         self.collection.blockSignals(False)
         self.results.clear()
         for idx, item in enumerate(items):
-            gsd = f"{item.gsd * 100:.0f} cm" if item.gsd else "?"
+            gsd = f"{num(item.gsd * 100)} cm" if item.gsd else "?"
             date = (item.datetime or "")[:10] or tr("undated")
             label = f"{date} · {gsd} · {item.collection or item.title or ''}\n{item.id}"
             row = QListWidgetItem(label)
