@@ -282,13 +282,19 @@ class ExplainPanel(QDialog):
             self.status.setText(tr("Cancelling…"))
             self.task.cancel()
 
-    def _occlusion_done(self, occ) -> None:
+    def _idle(self, progress: int) -> bool:
+        """Back to idle after the task; False when the panel is already gone."""
         if sip.isdeleted(self):
-            return
+            return False
         self.task = None
         self.cancel_button.setEnabled(False)
         self.occlusion_button.setEnabled(True)
-        self.progress.setValue(100)
+        self.progress.setValue(progress)
+        return True
+
+    def _occlusion_done(self, occ) -> None:
+        if not self._idle(100):
+            return
         self.show_crops()
         from ..core.explain.explain import occlusion_meaning
 
@@ -306,13 +312,8 @@ class ExplainPanel(QDialog):
         )
 
     def _occlusion_failed(self, message: str) -> None:
-        if sip.isdeleted(self):
-            return
-        self.task = None
-        self.cancel_button.setEnabled(False)
-        self.occlusion_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText(message)
+        if self._idle(0):
+            self.status.setText(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.cancel()

@@ -18,15 +18,7 @@ MODEL = ROOT / "idf_hr_plugin" / "resources" / "models" / "idfhr_demo_detector.o
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory):
-    """A 256 m demo region (same generator as the default one, a few seconds to make)."""
-    from idf_hr_plugin.demo import ensure_demo_region
-
-    return ensure_demo_region(tmp_path_factory.mktemp("demo") / "region", size_m=256, tile_m=256)
-
-
-@pytest.fixture(scope="module")
-def runs(region, tmp_path_factory):
+def runs(small_demo_region, tmp_path_factory):
     from idf_hr_plugin.core.inference import run_detection
 
     d = tmp_path_factory.mktemp("runs")
@@ -34,7 +26,7 @@ def runs(region, tmp_path_factory):
     for year in (2024, 2026):
         gpkg = d / f"detections_{year}.gpkg"
         rep = run_detection(
-            str(MODEL), str(region.vintages[year][0]), out_path=gpkg, vintage=str(year), threads=1
+            str(MODEL), str(small_demo_region.vintages[year][0]), out_path=gpkg, vintage=str(year), threads=1
         )
         out[year] = (gpkg, rep)
     return out
@@ -42,10 +34,7 @@ def runs(region, tmp_path_factory):
 
 @pytest.fixture
 def iface(plugin_iface):
-    yield plugin_iface
-    canvas = plugin_iface.window.takeCentralWidget()
-    if canvas is not None:
-        canvas.setParent(None)
+    return plugin_iface
 
 
 @pytest.fixture

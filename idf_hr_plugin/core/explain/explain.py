@@ -329,6 +329,13 @@ def _infer(spec, session, batch: np.ndarray) -> list:
         ) from exc
 
 
+def _normalisation(spec) -> tuple:
+    """(mean, std) of the model as (C, 1, 1) arrays, or None each."""
+    return tuple(
+        None if v is None else np.asarray(v, np.float32).reshape(-1, 1, 1) for v in (spec.mean, spec.std)
+    )
+
+
 def _iou(boxes: np.ndarray, ref) -> np.ndarray:
     x0 = np.maximum(boxes[:, 0], ref[0])
     y0 = np.maximum(boxes[:, 1], ref[1])
@@ -417,9 +424,7 @@ def _view(role: str, run: dict, geom, geom_crs: str, spec, session, class_id) ->
     with RasterioWindowReader(read_path, grid, bands, alpha) as reader:
         data, valid = reader.read(col, row, T, T)
     x = np.zeros((spec.channels, T, T), np.float32)
-    mean = None if spec.mean is None else np.asarray(spec.mean, np.float32).reshape(-1, 1, 1)
-    std = None if spec.std is None else np.asarray(spec.std, np.float32).reshape(-1, 1, 1)
-    preprocess(data, x, mean, std)
+    preprocess(data, x, *_normalisation(spec))
     outs = _infer(spec, session, x[None])
     det = decode_detections(spec, outs, FIND_CONF)[0]
     obj = px - (col, row)
@@ -620,9 +625,7 @@ def occlusion_map(
     grey_in = np.zeros((C, 1, 1), np.float32)
     from ..inference.runner import preprocess
 
-    mean = None if spec.mean is None else np.asarray(spec.mean, np.float32).reshape(-1, 1, 1)
-    std = None if spec.std is None else np.asarray(spec.std, np.float32).reshape(-1, 1, 1)
-    preprocess(grey, grey_in, mean, std)
+    preprocess(grey, grey_in, *_normalisation(spec))
     positions = [(x, y) for y in ys for x in xs]
     bs = int(spec.fixed_batch or batch_size or auto_batch_size(spec, T))
     drop_sum = np.zeros((T, T), np.float64)

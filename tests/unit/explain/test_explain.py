@@ -22,17 +22,9 @@ ULTRA = ROOT / "tests" / "data" / "ultralytics" / "yolov8n_detect_dyn.onnx"
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory):
-    """A 256 m demo region (same generator as the default one, a few seconds to make)."""
-    from idf_hr_plugin.demo import ensure_demo_region
-
-    return ensure_demo_region(tmp_path_factory.mktemp("demo") / "region", size_m=256, tile_m=256)
-
-
-@pytest.fixture(scope="module")
-def run(region, tmp_path_factory):
+def run(small_demo_region, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "detections.gpkg"
-    rep = run_detection(str(MODEL), str(region.vintages[2024][0]), out_path=out, threads=1)
+    rep = run_detection(str(MODEL), str(small_demo_region.vintages[2024][0]), out_path=out, threads=1)
     return out, rep
 
 
@@ -171,9 +163,9 @@ def test_cli_refuses_unknown_fid_and_missing_layer_with_one_sentence(run, tmp_pa
     assert code == 2 and "nope" in err and not out.exists()
 
 
-def test_cli_refuses_when_the_imagery_is_gone(region, tmp_path, capsys):
+def test_cli_refuses_when_the_imagery_is_gone(small_demo_region, tmp_path, capsys):
     raster = tmp_path / "img.tif"
-    shutil.copy(region.vintages[2024][0], raster)
+    shutil.copy(small_demo_region.vintages[2024][0], raster)
     gpkg = tmp_path / "d.gpkg"
     rep = run_detection(str(MODEL), str(raster), out_path=gpkg, threads=1)
     raster.unlink()
@@ -183,11 +175,11 @@ def test_cli_refuses_when_the_imagery_is_gone(region, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_cli_refuses_a_model_that_changed_since_the_run(region, tmp_path, capsys):
+def test_cli_refuses_a_model_that_changed_since_the_run(small_demo_region, tmp_path, capsys):
     model = tmp_path / "m.onnx"
     shutil.copy(ULTRA, model)
     gpkg = tmp_path / "d.gpkg"
-    run_detection(str(model), str(region.vintages[2024][0]), out_path=gpkg, conf=0.3, threads=1)
+    run_detection(str(model), str(small_demo_region.vintages[2024][0]), out_path=gpkg, conf=0.3, threads=1)
     shutil.copy(
         ROOT / "tests" / "data" / "ultralytics" / "yolo11n_detect.onnx", model
     )  # same name, other model
@@ -197,7 +189,7 @@ def test_cli_refuses_a_model_that_changed_since_the_run(region, tmp_path, capsys
     assert not out.exists()
 
 
-def test_change_layer_gives_before_and_after_crops(region, tmp_path):
+def test_change_layer_gives_before_and_after_crops(small_demo_region, tmp_path):
     from idf_hr_plugin.core.analysis import read_detections, write_change_layer
     from idf_hr_plugin.core.analysis.workflow import compare_runs
 
@@ -205,7 +197,7 @@ def test_change_layer_gives_before_and_after_crops(region, tmp_path):
     for year in (2024, 2026):
         gpkg = tmp_path / f"d{year}.gpkg"
         rep = run_detection(
-            str(MODEL), str(region.vintages[year][0]), out_path=gpkg, vintage=str(year), threads=1
+            str(MODEL), str(small_demo_region.vintages[year][0]), out_path=gpkg, vintage=str(year), threads=1
         )
         runs.append(read_detections(gpkg, rep.layer))
     result = compare_runs(*runs)

@@ -114,16 +114,8 @@ def test_engine_nms_export_writes_its_one_class(tmp_path):
     _check_layer(feats, {"swimming_pool"}, 1, rep.tiles_total)
 
 
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory):
-    """A 256 m demo region (same generator as the default one, a few seconds to make)."""
-    from idf_hr_plugin.demo import ensure_demo_region
-
-    return ensure_demo_region(tmp_path_factory.mktemp("demo") / "region", size_m=256, tile_m=256)
-
-
-def test_bundled_model_writes_its_runner_up_classes(small_demo, tmp_path):
-    raster = small_demo.vintages[2024][0]
+def test_bundled_model_writes_its_runner_up_classes(small_demo_region, tmp_path):
+    raster = small_demo_region.vintages[2024][0]
     out = tmp_path / "d.gpkg"
     rep = run_detection(str(MODEL), str(raster), out_path=out, threads=1)
     feats = _features(out, rep.layer)
