@@ -49,29 +49,6 @@ def is_segmentation(run: Detections) -> bool:
     return str(rec.get("task") or (rec.get("parameters") or {}).get("task") or "") == "semantic_segmentation"
 
 
-PROVENANCE_KEYS = (
-    "run_id",
-    "layer",
-    "started_at",
-    "model_name",
-    "model_path",
-    "model_sha256",
-    "task",
-    "layout",
-    "raster",
-    "raster_path",
-    "source",
-    "vintage",
-    "parameters",
-)
-
-
-def _provenance(run: Detections) -> dict:
-    """The part of a run record that says how to read its imagery and run its model again."""
-    rec = run.run_record or {}
-    return {k: rec[k] for k in PROVENANCE_KEYS if k in rec} if rec.get("run_id") else {}
-
-
 def compare_runs(
     before: Detections,
     after: Detections,
@@ -92,10 +69,6 @@ def compare_runs(
         result = compare_detections(before, after, exclude_classes=keys or None, cancel=cancel, **options)
     result.metadata["excluded_classes"] = sorted(names)
     result.metadata["compared_area_wkt"] = result.compared_area.wkt  # so zonal statistics can reuse it
-    # what "Why this detection?" needs to read both vintages again: imagery, model, grid of each run
-    runs = {role: _provenance(run) for role, run in (("before", before), ("after", after))}
-    if all(runs.values()):
-        result.metadata["runs"] = runs
     if cancel is not None and cancel():
         raise Cancelled()
     return result
