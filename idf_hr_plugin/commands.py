@@ -482,7 +482,8 @@ def _explain_parser(p: argparse.ArgumentParser) -> None:
     p.epilog = (
         "Writes crop.png (the model's input around the object, the object in yellow, the box the model "
         "draws on that crop in cyan; crop_before/crop_after for a change), occlusion.png with "
-        "--occlusion (red = hiding this area lowered the score most) and explanation.json (scores, "
+        "--occlusion (and occlusion_zoom.png around the object; red = hiding this area lowered the "
+        "score most) and explanation.json (scores, "
         "runner-up classes, tile, run id and date, model card limits)."
     )
     p.add_argument("--detections", required=True, help="detection or change GeoPackage written by IdF HR")

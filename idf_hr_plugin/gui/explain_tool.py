@@ -17,6 +17,7 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QImage, QPixmap
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -31,7 +32,7 @@ from ..gis import tasks
 from ..gis.i18n import tr
 
 LOG = logging.getLogger("idf_hr.gui.explain")
-IMAGE_PX = 300  # each crop on screen: two of them side by side fit a 1366 x 768 screen
+IMAGE_PX = 280  # each crop on screen: two of them side by side fit a 1366 x 768 screen
 
 
 def explainable(layer) -> bool:
@@ -110,6 +111,9 @@ class ExplainPanel(QDialog):
         self.setWindowTitle(tr("Why this detection?"))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         lay = QVBoxLayout(self)
+        # pictures on the left, what the model said on the right: all in view on a 768 px screen
+        top = QHBoxLayout()
+        left = QVBoxLayout()
         row = QHBoxLayout()
         self.images: list = []
         self.captions: list = []
@@ -125,16 +129,31 @@ class ExplainPanel(QDialog):
             row.addLayout(col)
             self.images.append(img)
             self.captions.append(cap)
-        lay.addLayout(row)
+        left.addLayout(row)
+        self.zoom_check = QCheckBox(tr("Zoom on the object"))
+        self.zoom_check.setToolTip(tr("Untick to see the whole crop the model saw."))
+        self.zoom_check.setChecked(True)
+        self.zoom_check.toggled.connect(self.show_crops)
+        left.addWidget(self.zoom_check)
         self.legend = QLabel(
             tr("Yellow: the object as the run wrote it. Cyan: the box the model draws on this crop now.")
         )
         self.legend.setWordWrap(True)
-        lay.addWidget(self.legend)
+        self.legend.setMaximumWidth((IMAGE_PX + 8) * len(exp.views))
+        self.zoom_check.setMaximumWidth((IMAGE_PX + 8) * len(exp.views))
+        left.addWidget(self.legend)
+        left.addStretch(1)
+        top.addLayout(left)
         self.details = QTextBrowser()
         self.details.setHtml(self.details_html())
-        self.details.setMinimumHeight(140)
-        lay.addWidget(self.details, 1)
+        self.details.setMinimumWidth(300)
+        top.addWidget(self.details, 1)
+        lay.addLayout(top, 1)
+        from ..core.explain.explain import occlusion_meaning
+
+        self.meaning = QLabel(occlusion_meaning())
+        self.meaning.setWordWrap(True)
+        lay.addWidget(self.meaning)
         occ_row = QHBoxLayout()
         self.occlusion_button = QPushButton(tr("Occlusion map"))
         self.occlusion_button.setToolTip(
@@ -151,7 +170,7 @@ class ExplainPanel(QDialog):
         occ_row.addWidget(self.cancel_button)
         occ_row.addWidget(self.progress, 1)
         lay.addLayout(occ_row)
-        self.status = QLabel(self._occlusion_intro())
+        self.status = QLabel(tr("The occlusion map takes a few seconds on the CPU."))
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -159,7 +178,7 @@ class ExplainPanel(QDialog):
         lay.addWidget(close)
         self.occlusion_button.setEnabled(exp.views[exp.main_view].match is not None)
         self.show_crops()
-        self.resize(min(1300, 40 + (IMAGE_PX + 12) * max(2, len(exp.views))), 660)
+        self.resize(min(1300, 400 + (IMAGE_PX + 12) * len(exp.views)), 560)
 
     # -- content -----------------------------------------------------------------------------
 
@@ -169,18 +188,13 @@ class ExplainPanel(QDialog):
         when = tr("Before") if v.role == "before" else tr("After")
         return f"{when}: {v.vintage}" if v.vintage else when
 
-    def _occlusion_intro(self) -> str:
-        from ..core.explain.explain import occlusion_meaning
-
-        return tr("Occlusion map: a few seconds on the CPU. {meaning}").format(meaning=occlusion_meaning())
-
     def show_crops(self) -> None:
-        from ..core.explain.render import crop_picture, heat_picture
+        from ..core.explain.render import crop_picture, heat_picture, zoom
 
         occ = self.exp.occlusion
         for i, (v, img) in enumerate(zip(self.exp.views, self.images)):
             pic = heat_picture(v, occ) if occ is not None and occ.view == i else crop_picture(v)
-            img.setPixmap(to_pixmap(pic))
+            img.setPixmap(to_pixmap(zoom(v, pic) if self.zoom_check.isChecked() else pic))
 
     def details_html(self) -> str:
         """Score, runner-up classes, tile, run, model and its known limits."""
@@ -296,14 +310,11 @@ class ExplainPanel(QDialog):
         if not self._idle(100):
             return
         self.show_crops()
-        from ..core.explain.explain import occlusion_meaning
-
         self.status.setText(
             tr(
-                "{meaning} Largest score drop: {drop:.2f} (score {score:.2f} without a patch), "
+                "Largest score drop: {drop:.2f} (score {score:.2f} without a patch), "
                 "{runs} model runs in {s:.1f} s."
             ).format(
-                meaning=occlusion_meaning(),
                 drop=occ.max_drop,
                 score=occ.base_score,
                 runs=occ.runs,

@@ -113,7 +113,7 @@ def test_occlusion_map_runs_in_a_task_and_shows_the_heat_map(tab, iface, runs):
     _click(tab, iface, layer, _best(layer, "tree"))
     panel = tab.why.panel
     before = panel.images[0].pixmap().toImage()
-    assert "Red = hiding this area" in panel.status.text()
+    assert "Red = hiding this area" in panel.meaning.text() and panel.meaning.isVisible()
     panel.occlusion_button.click()
     assert panel.task is not None and panel.cancel_button.isEnabled()
     assert wait_until(lambda: panel.task is None, 120)
@@ -121,6 +121,9 @@ def test_occlusion_map_runs_in_a_task_and_shows_the_heat_map(tab, iface, runs):
     assert occ is not None and 64 <= occ.runs <= 144 and occ.max_drop > 0.2
     assert panel.progress.value() == 100 and "Largest score drop" in panel.status.text()
     assert panel.images[0].pixmap().toImage() != before  # the heat map is drawn over the crop
+    zoomed = panel.images[0].pixmap().size()
+    panel.zoom_check.setChecked(False)  # the whole crop the model saw, heat map included
+    assert panel.images[0].pixmap().width() == 512 and zoomed.width() < 512
     assert panel.occlusion_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 

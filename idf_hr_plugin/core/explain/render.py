@@ -75,6 +75,22 @@ def heat_picture(view, occ) -> np.ndarray:
     return img
 
 
+def zoom_window(view, min_px: int = 96) -> tuple:
+    """Square ``(x0, y0, x1, y1)`` of the crop around the object (3x its size, at least ``min_px``)."""
+    x0, y0, x1, y1 = view.object_box
+    size = view.crop.shape[1]
+    side = int(min(size, max(min_px, 3 * max(x1 - x0, y1 - y0))))
+    a = min(max(int(round((x0 + x1) / 2 - side / 2)), 0), size - side)
+    b = min(max(int(round((y0 + y1) / 2 - side / 2)), 0), size - side)
+    return a, b, a + side, b + side
+
+
+def zoom(view, img: np.ndarray) -> np.ndarray:
+    """The :func:`zoom_window` part of a picture of ``view``."""
+    a, b, c, d = zoom_window(view)
+    return np.ascontiguousarray(img[b:d, a:c])
+
+
 def write_png(path: str | os.PathLike, img: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 picture as PNG (to a temporary file moved into place)."""
     import warnings
@@ -102,7 +118,8 @@ def write_png(path: str | os.PathLike, img: np.ndarray) -> Path:
 
 
 def write_explanation(exp, out_dir: str | os.PathLike, occlusion: Optional[bool] = None) -> dict:
-    """Write ``crop[_role].png`` (box drawn), ``occlusion.png`` (when computed) and ``explanation.json``.
+    """Write ``crop[_role].png`` (box drawn), ``occlusion.png`` and ``occlusion_zoom.png`` (the
+    heat map, whole and around the object, when computed) and ``explanation.json``.
 
     Returns ``{name: path}`` of the files written.
     """
@@ -118,7 +135,9 @@ def write_explanation(exp, out_dir: str | os.PathLike, occlusion: Optional[bool]
         written[name] = str(write_png(out / name, crop_picture(v)))
     if exp.occlusion is not None and occlusion is not False:
         v = exp.views[exp.occlusion.view]
-        written["occlusion.png"] = str(write_png(out / "occlusion.png", heat_picture(v, exp.occlusion)))
+        heat = heat_picture(v, exp.occlusion)
+        written["occlusion.png"] = str(write_png(out / "occlusion.png", heat))
+        written["occlusion_zoom.png"] = str(write_png(out / "occlusion_zoom.png", zoom(v, heat)))
     data = exp.to_dict()
     data["files"] = dict(written)
     dest = out / "explanation.json"

@@ -125,7 +125,12 @@ def test_cli_writes_crop_heat_map_and_json(run, tmp_path, capsys):
         ["explain", "--detections", str(gpkg), "--fid", str(obj["fid"]), "--occlusion", "--out", str(out)]
     )
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["crop.png", "explanation.json", "occlusion.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "crop.png",
+        "explanation.json",
+        "occlusion.png",
+        "occlusion_zoom.png",
+    ]
     data = json.loads((out / "explanation.json").read_text(encoding="utf-8"))
     assert data["label"] == "swimming_pool" and data["run_id"] == rep.run_id
     assert data["class_scores"][0]["label"] == "swimming_pool" and len(data["class_scores"]) == 3
