@@ -26,6 +26,7 @@ from ..i18n import tr
 MIN_IOU = 0.3  # a re-run box overlapping the clicked object less than this is another object
 SAME_IOU = 0.5  # boxes of the same object (before NMS, several anchors see it)
 FIND_CONF = 0.01  # the object is looked for even if its score fell below the run's threshold
+SCORE_GAP = 0.25  # a re-run score this far from the run's is said in the notes
 GREY = 128  # the occluding patch, in 8-bit imagery values
 PATCHES_PER_SIDE = (8, 12)  # the occlusion map is 64 to 144 model runs
 
@@ -395,7 +396,8 @@ def _view(role: str, run: dict, geom, geom_crs: str, spec, session, class_id) ->
         raise UserInputError(
             tr(
                 "The imagery '{path}' read by run {run} is no longer there; put it back where it was to "
-                "explain this detection."
+                "explain this detection (web imagery streamed through QGIS is not kept: save it as a file, "
+                "e.g. in an offline pack, and run the detection on that file)."
             ).format(path=raster or "?", run=rid[:12])
         )
     read_path = cached_gdal_path(raster)
@@ -524,6 +526,17 @@ def explain_feature(
                 tr(
                     "On the {role} crop the model does not find this object any more (no box overlaps it)."
                 ).format(role=v.vintage or v.role)
+            )
+    stored = attrs.get("score")
+    v0 = views[0]
+    if kind == "detection" and v0.match is not None and stored is not None:
+        gap = abs(float(v0.match["score"]) - float(stored))
+        if gap > SCORE_GAP:
+            notes.append(
+                tr(
+                    "On this crop the score is {now:.2f}, {gap:.2f} away from the run's {was:.2f}: the object "
+                    "may have been cut by a tile border in the run, or the imagery may have changed since."
+                ).format(now=v0.match["score"], gap=gap, was=float(stored))
             )
     label = str(attrs.get("label") or (spec.label(class_id) if class_id is not None else ""))
     score = attrs.get("score")

@@ -220,3 +220,23 @@ def test_change_layer_gives_before_and_after_crops(small_demo_region, tmp_path):
     assert exp.views[0].bounds == after.bounds  # the same place in both vintages
     assert not np.array_equal(exp.views[0].crop, after.crop)
     assert exp.main_view == 1
+
+
+def test_imagery_changed_since_the_run_is_said(small_demo_region, tmp_path):
+    """The same file name with other pixels: the explanation says the object is not seen any more."""
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    raster = tmp_path / "img.tif"
+    shutil.copy(small_demo_region.vintages[2024][0], raster)
+    gpkg = tmp_path / "d.gpkg"
+    rep = run_detection(str(MODEL), str(raster), out_path=gpkg, threads=1)
+    obj = _pick(gpkg, rep.layer, "swimming_pool")
+    assert explain_feature(gpkg, obj["fid"], threads=1).notes == []
+    x0, x1, y0, y1 = obj["env"]
+    with rasterio.open(raster, "r+") as dst:  # the pool painted over with lawn grey-green
+        win = from_bounds(x0 - 2, y0 - 2, x1 + 2, y1 + 2, dst.transform).round_offsets().round_lengths()
+        h, w = int(win.height), int(win.width)
+        dst.write(np.stack([np.full((h, w), v, np.uint8) for v in (96, 110, 80)]), window=win)
+    exp = explain_feature(gpkg, obj["fid"], threads=1)
+    assert any("does not find this object" in n or "imagery may have changed" in n for n in exp.notes)
