@@ -476,3 +476,64 @@ def _report_run(args: argparse.Namespace) -> int:
 register_command(
     "report", _report_parser, _report_run, "write the PDF report of a detection/change/statistics layer"
 )
+
+
+def _explain_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "Writes crop.png (the model's input around the object, the object in yellow, the box the model "
+        "draws on that crop in cyan; crop_before/crop_after for a change), occlusion.png with "
+        "--occlusion (and occlusion_zoom.png around the object; red = hiding this area lowered the "
+        "score most) and explanation.json (scores, "
+        "runner-up classes, tile, run id and date, model card limits)."
+    )
+    p.add_argument("--detections", required=True, help="detection or change GeoPackage written by IdF HR")
+    p.add_argument("--fid", required=True, type=int, help="fid of the object to explain")
+    p.add_argument("--layer", help="layer in the GeoPackage (needed when it holds several)")
+    p.add_argument("--occlusion", action="store_true", help="also compute the occlusion map (a few seconds)")
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+
+
+def _explain_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.explain import explain_feature
+    from .core.explain.render import write_explanation
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(tr("--out '{path}' is a file; give a folder.").format(path=out))
+    progress = _stderr_progress()
+    exp = explain_feature(
+        args.detections,
+        args.fid,
+        args.layer,
+        occlusion=args.occlusion,
+        progress=lambda f: progress(f, tr("Occlusion map")),
+    )
+    files = write_explanation(exp, out)
+    pairs = "; ".join(f"{lab} {s:.2f}" for lab, s in exp.class_scores) or "-"
+    print(
+        tr(
+            "Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}."
+        ).format(
+            fid=exp.fid,
+            layer=exp.layer,
+            label=exp.label,
+            score="-" if exp.score is None else f"{exp.score:.2f}",
+            pairs=pairs,
+            run=exp.run_id[:12],
+            date=exp.run_date,
+        )
+    )
+    for note in exp.notes:
+        print(note)
+    print(tr("Written: {files}").format(files=", ".join(sorted(files.values()))))
+    return 0
+
+
+register_command(
+    "explain",
+    _explain_parser,
+    _explain_run,
+    "explain one detection: its crop, scores, provenance, occlusion map",
+)

@@ -40,6 +40,7 @@ from ..gis import onnx_runtime_install as ort_install
 from ..gis import tasks
 from ..gis.i18n import num, tr, user_locale
 from ..gis.settings import Settings
+from .explain_tool import WhyDetection
 from .model_card_view import card_html, provider_text
 from .task_runner import no_widening, scrolled_with_footer
 
@@ -235,6 +236,11 @@ class DetectionTab(QWidget):
             self.mask_combo,
         )
         root.addLayout(form2)
+        # "Why this detection?" (issue 9 item 10); the guided session finds it by its objectName
+        self.why_button = QPushButton(tr("Why this detection?"))
+        self.why_button.setObjectName("whyDetectionButton")
+        self.why = WhyDetection(self.iface, self.why_button)
+        root.addWidget(self.why_button)
         root.addStretch(1)
 
         buttons = QHBoxLayout()
@@ -815,6 +821,7 @@ class DetectionTab(QWidget):
         for task in (self.task, self.install_task):
             if task is not None:
                 task.cancel()
+        self.why.shutdown()
         if self.map_tool is not None:
             self.iface.mapCanvas().unsetMapTool(self.map_tool)
             self.map_tool.deleteLater()

@@ -47,6 +47,7 @@ class RunReport:
     layout: str
     raster: str
     source: str = ""
+    raster_path: str = ""  # the imagery, absolute when local: "Why this detection?" reads it again
     vintage: str = ""
     out_path: str = ""
     layer: str = ""
