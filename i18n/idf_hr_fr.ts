@@ -4,7 +4,7 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="286" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="287" />
       <source> Classes left out: {c}.</source>
       <translation> Classes exclues : {c}.</translation>
     </message>
@@ -22,6 +22,11 @@
       <location filename="../idf_hr_plugin/commands.py" line="190" />
       <source>--out '{path}' is a file; give a folder for the demo outputs.</source>
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="504" />
+      <source>--out '{path}' is a file; give a folder.</source>
+      <translation>--out '{path}' est un fichier ; indiquez un dossier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="152" />
@@ -44,7 +49,12 @@
       <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/plugin.py" line="102" />
+      <source>A step-by-step tour of the demo region for AI awareness sessions: works offline</source>
+      <translation>Une visite pas à pas de la région de démonstration pour les sessions de sensibilisation à l'IA : fonctionne hors ligne</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
     </message>
@@ -99,7 +109,7 @@
       <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="407" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="410" />
       <source>Added {n} layer(s) to the map.</source>
       <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
     </message>
@@ -119,12 +129,17 @@
       <translation>Ajouter…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="313" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="188" />
+      <source>After</source>
+      <translation>Après</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="314" />
       <source>All quarters (Temporal Controller)</source>
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="362" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="363" />
       <source>All quarters are drawn on top of each other: open View › Panels › Temporal Controller and switch it to animation to see one quarter at a time.</source>
       <translation>Tous les trimestres sont dessinés les uns sur les autres : ouvrez Vue › Panneaux › Contrôleur temporel et passez-le en animation pour voir un trimestre à la fois.</translation>
     </message>
@@ -179,6 +194,11 @@
       <translation>Taille de lot (0 : automatique)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="188" />
+      <source>Before</source>
+      <translation>Avant</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="97" />
       <source>Between</source>
       <translation>Entre le</translation>
@@ -204,7 +224,7 @@
       <translation>Crée un dossier unique pour travailler sans réseau, pour une commune ou un EPT (ou une emprise) : un projet QGIS à chemins relatifs, l'imagerie des millésimes choisis (COG), les limites des communes, la couverture FttH (à partir de vos fichiers ARCEP, ou des données fournies avec l'extension), les couches de données ouvertes choisies et les modèles de détection avec leurs fiches. Copiez le dossier sur un autre ordinateur portable ou sur une clé USB ; ses GeoPackages s'ouvrent dans QField. La taille est estimée et l'espace disque libre vérifié avant le démarrage. Une annulation ne laisse rien ; après un échec, relancer avec le même dossier de sortie reprend là où le traitement s'était arrêté. Plusieurs fichiers ou millésimes : séparez-les par « ; ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="300" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="301" />
       <source>Bundled ARCEP snapshot, {vintage}.</source>
       <translation>Instantané ARCEP fourni avec l'extension, {vintage}.</translation>
     </message>
@@ -214,7 +234,7 @@
       <translation>Fourni avec IdF HR, millésime {vintage}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
     </message>
@@ -229,7 +249,7 @@
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="243" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="250" />
       <source>Cancel</source>
       <translation>Annuler</translation>
     </message>
@@ -239,7 +259,7 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="806" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="813" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
@@ -279,6 +299,11 @@
       <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="232" />
+      <source>Change</source>
+      <translation>Changement</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="68" />
       <source>Change between two vintages</source>
       <translation>Changement entre deux millésimes</translation>
@@ -314,7 +339,7 @@
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="683" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -334,12 +359,12 @@
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="254" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="255" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="308" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="309" />
       <source>Choose the detection or change layer to count.</source>
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
@@ -354,7 +379,7 @@
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="687" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="694" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
@@ -369,12 +394,12 @@
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="690" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="697" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="242" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="243" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
@@ -384,7 +409,7 @@
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="222" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="223" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
@@ -409,6 +434,21 @@
       <translation>Classes exclues : {c}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="216" />
+      <source>Classes the model weighed (run)</source>
+      <translation>Classes envisagées par le modèle (exécution)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="345" />
+      <source>Click a detection (or change) on the map to see what the model saw, its scores, the classes it hesitated between and the model's known limits.</source>
+      <translation>Cliquez sur une détection (ou un changement) sur la carte pour voir ce que le modèle a vu, ses scores, les classes entre lesquelles il a hésité et les limites connues du modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="110" />
+      <source>Close the guided session (the map stays as it is).</source>
+      <translation>Fermer la session guidée (la carte reste en l'état).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="124" />
       <source>Collection</source>
       <translation>Collection</translation>
@@ -424,7 +464,7 @@
       <translation>Colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="253" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="254" />
       <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
@@ -449,7 +489,7 @@
       <translation>Fichier des limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
       <source>Commune or EPT</source>
       <translation>Commune ou EPT</translation>
     </message>
@@ -479,7 +519,7 @@
       <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
       <source>Comparing the two vintages…</source>
       <translation>Comparaison des deux millésimes…</translation>
     </message>
@@ -499,12 +539,17 @@
       <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR ; s'il est injoignable, les limites IGN ADMIN EXPRESS fournies avec l'extension), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="279" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>Computing the coverage…</source>
       <translation>Calcul de la couverture…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="287" />
+      <source>Computing the occlusion map…</source>
+      <translation>Calcul de la carte d'occultation…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="209" />
       <source>Confidence</source>
       <translation>Confiance</translation>
     </message>
@@ -514,7 +559,7 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="121" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
@@ -524,7 +569,7 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="354" />
       <source>Counting per zone…</source>
       <translation>Décompte par zone…</translation>
     </message>
@@ -564,7 +609,12 @@
       <translation>Détecter des objets avec un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="207" />
+      <source>Detected as</source>
+      <translation>Détecté comme</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="87" />
       <source>Detection</source>
       <translation>Détection</translation>
     </message>
@@ -574,12 +624,12 @@
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="504" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="511" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="715" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="722" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
@@ -589,7 +639,7 @@
       <translation>Couche de détections ou de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="669" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
@@ -609,7 +659,7 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="127" />
       <source>Detections or changes</source>
       <translation>Détections ou changements</translation>
     </message>
@@ -624,17 +674,27 @@
       <translation>Détections, second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="783" />
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="238" />
+      <source>Done! Click Next.</source>
+      <translation>C'est fait ! Cliquez sur Suivant.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="236" />
+      <source>Done! The session is over: click Reset for the next participant.</source>
+      <translation>C'est fait ! La session est terminée : cliquez sur Réinitialiser pour le participant suivant.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="790" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="124" />
       <source>Download a model from a URL; its sha256 is verified.</source>
       <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
@@ -664,7 +724,7 @@
       <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
       <source>Download…</source>
       <translation>Télécharger…</translation>
     </message>
@@ -674,17 +734,17 @@
       <translation>Tracez un rectangle sur la carte pour y lancer la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="198" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="201" />
       <source>Drag a rectangle on the map.</source>
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="177" />
       <source>Drag a rectangle on the map: detection runs there.</source>
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="602" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -699,12 +759,12 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="838" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="846" />
       <source>Duration {dur} s, CPU {cpu} s, {km2} km², energy ≈ {wh} Wh.</source>
       <translation>Durée {dur} s, CPU {cpu} s, {km2} km², énergie ≈ {wh} Wh.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>EPT</source>
       <translation>EPT</translation>
     </message>
@@ -724,7 +784,7 @@
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="845" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="853" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -744,7 +804,7 @@
       <translation>Erreur : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="255" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="256" />
       <source>Every column was found. Press Compute.</source>
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
@@ -754,7 +814,7 @@
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="300" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -794,7 +854,7 @@
       <translation>Champ</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
       <source>Field naming the zones</source>
       <translation>Champ nommant les zones</translation>
     </message>
@@ -824,6 +884,11 @@
       <translation>Format</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="250" />
+      <source>Found on</source>
+      <translation>Trouvé sur</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="132" />
       <source>Framework</source>
       <translation>Framework</translation>
@@ -849,17 +914,17 @@
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="307" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="308" />
       <source>FttH buildings (IPE)</source>
       <translation>Immeubles FttH (IPE)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="288" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="289" />
       <source>FttH coverage by EPT</source>
       <translation>Couverture FttH par EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="288" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="289" />
       <source>FttH coverage by commune</source>
       <translation>Couverture FttH par commune</translation>
     </message>
@@ -934,6 +999,16 @@
       <translation>Donnez un nom à la source.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="94" />
+      <source>Guided session</source>
+      <translation>Session guidée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="95" />
+      <source>Guided session (training)</source>
+      <translation>Session guidée (formation)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/report.py" line="95" />
       <source>HTML files (*.html)</source>
       <translation>Fichiers HTML (*.html)</translation>
@@ -949,6 +1024,11 @@
       <translation>Version HTML : {path}</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="160" />
+      <source>Hide each part of the crop with a grey square, run the model again and map the score drop.</source>
+      <translation>Masquer chaque partie de l'extrait par un carré gris, relancer le modèle et cartographier la baisse du score.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="47" />
       <source>INSEE code</source>
       <translation>code INSEE</translation>
@@ -959,12 +1039,12 @@
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
       <source>IdF HR change detection</source>
       <translation>Détection de changements IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="788" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="795" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
@@ -974,7 +1054,7 @@
       <translation>Détections IdF HR par classe</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="78" />
+      <location filename="../idf_hr_plugin/plugin.py" line="79" />
       <source>IdF HR imagery panel</source>
       <translation>Panneau d'imagerie IdF HR</translation>
     </message>
@@ -994,7 +1074,7 @@
       <translation>Kit hors ligne IdF HR — {zone}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="353" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="354" />
       <source>IdF HR statistics per zone</source>
       <translation>Statistiques par zone IdF HR</translation>
     </message>
@@ -1014,12 +1094,12 @@
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="279" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>IdF HR: FttH coverage</source>
       <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="277" />
       <source>IdF HR: catalog search</source>
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
@@ -1034,12 +1114,12 @@
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="660" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="667" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="438" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="445" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
     </message>
@@ -1074,7 +1154,7 @@
       <translation>IdF HR : recherche de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="228" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
       <source>IdF HR: read columns</source>
       <translation>IdF HR : lecture des colonnes</translation>
     </message>
@@ -1084,12 +1164,12 @@
       <translation>IdF HR : lecture d'un catalogue de modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="361" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="364" />
       <source>IdF HR: thumbnails</source>
       <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="166" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="167" />
       <source>Imagery</source>
       <translation>Ortho-imagerie</translation>
     </message>
@@ -1119,12 +1199,12 @@
       <translation>Imagerie {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="448" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="455" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="119" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
       <source>Import…</source>
       <translation>Importer…</translation>
     </message>
@@ -1134,7 +1214,7 @@
       <translation>Indicateur cartographié sur les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="144" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="145" />
       <source>Indicator on the map</source>
       <translation>Indicateur sur la carte</translation>
     </message>
@@ -1149,12 +1229,12 @@
       <translation>Installer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="99" />
       <source>Install ONNX Runtime</source>
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="291" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="298" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
@@ -1164,12 +1244,12 @@
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="314" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="101" />
       <source>Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
@@ -1184,7 +1264,7 @@
       <translation>Interrompu ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="205" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="206" />
       <source>IoU</source>
       <translation>IoU</translation>
     </message>
@@ -1194,7 +1274,7 @@
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="460" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="467" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
@@ -1219,14 +1299,24 @@
       <translation>Limites connues</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="257" />
+      <source>Known limits of the model</source>
+      <translation>Limites connues du modèle</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="128" />
       <source>Label the footprints</source>
       <translation>Étiqueter les emprises</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="623" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="630" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="314" />
+      <source>Largest score drop: {drop:.2f} (score {score:.2f} without a patch), {runs} model runs in {s:.1f} s.</source>
+      <translation>Plus forte baisse du score : {drop:.2f} (score {score:.2f} sans masque), {runs} exécutions du modèle en {s:.1f} s.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="419" />
@@ -1289,7 +1379,7 @@
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="616" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
@@ -1334,7 +1424,7 @@
       <translation>Mo</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>MGP communes</source>
       <translation>Communes de la MGP</translation>
     </message>
@@ -1354,7 +1444,7 @@
       <translation>Item MLM</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="152" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="153" />
       <source>Make a PDF/HTML report of the selected result layer.</source>
       <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
     </message>
@@ -1364,7 +1454,7 @@
       <translation>Emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="183" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="184" />
       <source>Mask layer</source>
       <translation>Couche de masque</translation>
     </message>
@@ -1409,7 +1499,7 @@
       <translation>Modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="144" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="145" />
       <source>Model card</source>
       <translation>Fiche de modèle</translation>
     </message>
@@ -1419,7 +1509,12 @@
       <translation>Modèle publié : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="221" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="227" />
+      <source>Model run again on {name}</source>
+      <translation>Modèle relancé sur {name}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
       <source>Model type</source>
       <translation>Type de modèle</translation>
     </message>
@@ -1429,12 +1524,12 @@
       <translation>Type de modèle (automatique : lu dans le modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="434" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="441" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="419" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="426" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -1444,7 +1539,7 @@
       <translation>Modèle « {name} » installé, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="486" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
       <source>Model “{name}” published in {folder}: partners add this folder as a shared catalog.</source>
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
@@ -1459,12 +1554,12 @@
       <translation>Modèles d'un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="127" />
       <source>Models of a STAC MLM catalog: cards first, checksum verified.</source>
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="374" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="375" />
       <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
       <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
     </message>
@@ -1474,7 +1569,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="244" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="245" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1509,6 +1604,11 @@
       <translation>Nouveaux objets (couche de changements)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="125" />
+      <source>Next</source>
+      <translation>Suivant</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="450" />
       <source>No ARCEP file given: the bundled ARCEP snapshot was used ({vintage}; {source}; {licence}). Pick newer ARCEP files for current figures.</source>
       <translation>Aucun fichier ARCEP choisi : l'instantané ARCEP fourni avec l'extension a été utilisé ({vintage} ; {source} ; {licence}). Choisissez des fichiers ARCEP plus récents pour des chiffres à jour.</translation>
@@ -1529,7 +1629,7 @@
       <translation>Aucun jeu de données en cache ne correspond. Les jeux chargés une fois en ligne sont conservés pour le travail hors ligne : relancez la recherche quand le réseau sera revenu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="250" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="253" />
       <source>No catalog source is enabled: add one in Settings › IdF HR.</source>
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
@@ -1539,9 +1639,14 @@
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="175" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="176" />
       <source>No detection layer yet: run one first</source>
       <translation>Lancez d'abord une détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="367" />
+      <source>No detection or change of IdF HR under the cursor; click inside a detected object.</source>
+      <translation>Aucune détection ni aucun changement IdF HR sous le curseur ; cliquez à l'intérieur d'un objet détecté.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="121" />
@@ -1554,17 +1659,17 @@
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="383" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="390" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="335" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="336" />
       <source>No quarter {q} in the loaded data.</source>
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="305" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="308" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
@@ -1577,6 +1682,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="546" />
       <source>Not in the local cache: {ids} (load the theme again once online).</source>
       <translation>Absents du cache local : {ids} (rechargez le thème une fois en ligne).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="262" />
+      <source>Note</source>
+      <translation>Remarque</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="31" />
@@ -1594,12 +1704,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="344" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
       <source>ONNX Runtime installed in {path}; detections can run now.</source>
       <translation>ONNX Runtime installé dans {path} ; les détections peuvent maintenant s'exécuter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="285" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="292" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1609,7 +1719,7 @@
       <translation>ONNX Runtime non installé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="329" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="336" />
       <source>ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). Restart QGIS, then run the detection.</source>
       <translation>ONNX Runtime a été installé dans {path}, mais cette session QGIS ne peut pas le charger ({err}). Redémarrez QGIS, puis lancez la détection.</translation>
     </message>
@@ -1639,6 +1749,11 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/commands.py" line="516" />
+      <source>Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}.</source>
+      <translation>Objet {fid} de « {layer} » : {label}, score {score} (classes : {pairs}) ; exécution {run} du {date}.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="53" />
       <source>Objects gone</source>
       <translation>Objets disparus</translation>
@@ -1654,9 +1769,14 @@
       <translation>Objets par km² analysé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="198" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
       <source>Objects scored below this confidence are dropped.</source>
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="511" />
+      <source>Occlusion map</source>
+      <translation>Carte d'occultation</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="293" />
@@ -1684,7 +1804,7 @@
       <translation>Hors ligne : copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="93" />
+      <location filename="../idf_hr_plugin/plugin.py" line="94" />
       <source>One folder with a project, imagery, boundaries, fibre and models, to work offline</source>
       <translation>Un dossier avec un projet, l'imagerie, les limites, la fibre et les modèles, pour travailler hors ligne</translation>
     </message>
@@ -1764,7 +1884,7 @@
       <translation>Sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="203" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
       <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
     </message>
@@ -1809,7 +1929,7 @@
       <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="265" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="266" />
       <source>Pick the ARCEP FttH deployment file that goes with the premises file.</source>
       <translation>Choisissez le fichier de déploiement FttH de l'ARCEP qui va avec le fichier des locaux.</translation>
     </message>
@@ -1839,7 +1959,7 @@
       <translation>Préparer un kit hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="91" />
+      <location filename="../idf_hr_plugin/plugin.py" line="92" />
       <source>Prepare an offline kit…</source>
       <translation>Préparer un kit hors ligne…</translation>
     </message>
@@ -1847,6 +1967,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="412" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="123" />
+      <source>Previous</source>
+      <translation>Précédent</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/report.py" line="100" />
@@ -1859,12 +1984,12 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="500" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
       <source>Publish this model…</source>
       <translation>Publier ce modèle…</translation>
     </message>
@@ -1914,7 +2039,7 @@
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="108" />
       <source>Quit QGIS (asking to save your project) and start it again.</source>
       <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
@@ -1929,7 +2054,7 @@
       <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="228" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
       <source>Reading the headers…</source>
       <translation>Lecture des en-têtes…</translation>
     </message>
@@ -1949,17 +2074,17 @@
       <translation>Enregistrements : {n}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
       <source>Rectangle drawn on the map</source>
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="563" />
       <source>Rectangle of {w} × {h} map units set.</source>
       <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="215" />
       <source>Rectangle set; press Search.</source>
       <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
     </message>
@@ -1972,6 +2097,11 @@
       <location filename="../idf_hr_plugin/gui/options.py" line="127" />
       <source>Remove</source>
       <translation>Supprimer</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="130" />
+      <source>Remove the layers added since the session started, clear the selections and the results, go back to step 1 and to the demo view.</source>
+      <translation>Retirer les couches ajoutées depuis le début de la session, vider les sélections et les résultats, revenir à l'étape 1 et à la vue de démonstration.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="105" />
@@ -2004,9 +2134,14 @@
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="151" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="152" />
       <source>Report…</source>
       <translation>Rapport…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="127" />
+      <source>Reset for the next participant</source>
+      <translation>Réinitialiser pour le participant suivant</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="67" />
@@ -2014,12 +2149,12 @@
       <translation>Résolution en unités de carte (vide : native)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="106" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
       <source>Restart QGIS</source>
       <translation>Redémarrer QGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="339" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="346" />
       <source>Restart QGIS first (button above).</source>
       <translation>Redémarrez d'abord QGIS (bouton ci-dessus).</translation>
     </message>
@@ -2044,7 +2179,12 @@
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="241" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="251" />
+      <source>Run</source>
+      <translation>Exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="247" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
     </message>
@@ -2089,7 +2229,7 @@
       <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="277" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="280" />
       <source>Searching {name}…</source>
       <translation>Recherche dans {name}…</translation>
     </message>
@@ -2129,7 +2269,7 @@
       <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
       <source>Selected polygons of a layer (mask)</source>
       <translation>Polygones sélectionnés d'une couche (masque)</translation>
     </message>
@@ -2139,7 +2279,7 @@
       <translation>Service fournissant les communes et leurs contours (format geo.api.gouv.fr).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="86" />
+      <location filename="../idf_hr_plugin/plugin.py" line="87" />
       <source>Settings…</source>
       <translation>Paramètres…</translation>
     </message>
@@ -2149,22 +2289,22 @@
       <translation>Part analysée (%)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="295" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="296" />
       <source>Share of premises connectable to FttH (fibre), per quarter.</source>
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="80" />
+      <location filename="../idf_hr_plugin/plugin.py" line="81" />
       <source>Show or hide the IdF HR panel: catalog, imagery, offline packs</source>
       <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="151" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="152" />
       <source>Show or hide the model card (classes, resolution, licence, metrics).</source>
       <translation>Afficher ou masquer la fiche de modèle (classes, résolution, licence, mesures de qualité).</translation>
     </message>
@@ -2189,6 +2329,11 @@
       <translation>Source : {url}</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="138" />
+      <source>Start the guided session</source>
+      <translation>Lancer la session guidée</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="38" />
       <source>Static STAC catalog</source>
       <translation>Catalogue STAC statique</translation>
@@ -2199,7 +2344,7 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
       <source>Statistics per zone</source>
       <translation>Statistiques par zone</translation>
     </message>
@@ -2214,6 +2359,11 @@
       <translation>Tableau des statistiques</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="226" />
+      <source>Step {n} of {total}: {title}</source>
+      <translation>Étape {n} sur {total} : {title}</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="142" />
       <source>Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).</source>
       <translation>Diffuser les résultats sélectionnés dans QGIS (plusieurs tuiles d'un même millésime s'ouvrent en une seule mosaïque).</translation>
@@ -2224,12 +2374,12 @@
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="149" />
       <source>Table (CSV/XLSX)</source>
       <translation>Tableau (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="349" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="350" />
       <source>Table: {path}</source>
       <translation>Tableau : {path}</translation>
     </message>
@@ -2244,7 +2394,7 @@
       <translation>Tâche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="355" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="356" />
       <source>Temporal Controller on: one quarter a frame. Press its Play button (View › Panels › Temporal Controller) to animate the quarters.</source>
       <translation>Contrôleur temporel activé : un trimestre par image. Appuyez sur son bouton Lecture (Vue › Panneaux › Contrôleur temporel) pour animer les trimestres.</translation>
     </message>
@@ -2277,6 +2427,11 @@
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="387" />
       <source>The boundaries file {path} does not exist. Pick another file or clear the setting.</source>
       <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="242" />
+      <source>The button for this step is not in this version of the plugin: skip it with Next.</source>
+      <translation>Le bouton de cette étape n'existe pas dans cette version de l'extension : passez-la avec Suivant.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="179" />
@@ -2374,7 +2529,7 @@
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="597" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="604" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
@@ -2387,6 +2542,11 @@
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="229" />
       <source>The network request failed ({error}); loaded the cached copy ({age}).</source>
       <translation>La requête réseau a échoué ({error}) ; copie en cache chargée ({age}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="173" />
+      <source>The occlusion map takes a few seconds on the CPU.</source>
+      <translation>La carte d'occultation prend quelques secondes sur le processeur.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="411" />
@@ -2439,12 +2599,12 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="219" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="220" />
       <source>The type is read from the model; force it here if the model is misread.</source>
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="705" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="712" />
       <source>The whole layer covers {km2} km² (≈ {mpx} Mpx at {gsd} cm): the run may take about {t}. Run it anyway?</source>
       <translation>La couche entière couvre {km2} km² (≈ {mpx} Mpx à {gsd} cm) : le calcul peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
@@ -2469,12 +2629,17 @@
       <translation>Ce catalogue ne répertorie aucun item STAC doté de l'extension MLM.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="516" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="523" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="678" />
+      <location filename="../idf_hr_plugin/plugin.py" line="136" />
+      <source>This is the demo project: a guided session walks through it step by step.</source>
+      <translation>Ceci est le projet de démonstration : une session guidée le parcourt pas à pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="685" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
@@ -2519,7 +2684,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -2542,6 +2707,11 @@
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="177" />
       <source>Unknown portal {value}: give a portal URL or one of {keys}.</source>
       <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="134" />
+      <source>Untick to see the whole crop the model saw.</source>
+      <translation>Décochez pour voir tout l'extrait vu par le modèle.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="112" />
@@ -2569,7 +2739,7 @@
       <translation>Les millésimes sont des années, p. ex. 2024;2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="170" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
       <source>Visible map extent</source>
       <translation>Emprise visible de la carte</translation>
     </message>
@@ -2582,6 +2752,11 @@
       <location filename="../idf_hr_plugin/commands.py" line="124" />
       <source>Warning: {msg}</source>
       <translation>Avertissement : {msg}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="187" />
+      <source>What the model saw ({n} × {n} px at the model's resolution)</source>
+      <translation>Ce que le modèle a vu ({n} × {n} px à la résolution du modèle)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="95" />
@@ -2599,19 +2774,24 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="174" />
       <source>Whole imagery layer</source>
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="582" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="589" />
       <source>Whole layer: {km2} km², ≈ {mpx} Mpx at {gsd} cm, about {t} of computing.</source>
       <translation>Couche entière : {km2} km², ≈ {mpx} Mpx à {gsd} cm, environ {t} de calcul.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="240" />
+      <source>Why this detection?</source>
+      <translation>Pourquoi cette détection ?</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="81" />
@@ -2624,12 +2804,12 @@
       <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="267" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="274" />
       <source>Write a PDF report of this result (print layout, editable).</source>
       <translation>Écrire un rapport PDF de ce résultat (mise en page modifiable).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="130" />
       <source>Write this model as a STAC MLM item into a catalog folder.</source>
       <translation>Écrire ce modèle sous forme d'item STAC MLM dans un dossier de catalogue.</translation>
     </message>
@@ -2644,12 +2824,22 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="340" />
+      <location filename="../idf_hr_plugin/commands.py" line="530" />
+      <source>Written: {files}</source>
+      <translation>Écrit : {files}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="139" />
+      <source>Yellow: the object as the run wrote it. Cyan: the box the model draws on this crop now.</source>
+      <translation>Jaune : l'objet tel que l'exécution l'a écrit. Cyan : la boîte que le modèle trace maintenant sur cet extrait.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="341" />
       <source>Zone statistics</source>
       <translation>Statistiques par zone</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="132" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
       <source>Zones</source>
       <translation>Zones</translation>
     </message>
@@ -2664,7 +2854,7 @@
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="139" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
       <source>Zones layer</source>
       <translation>Couche de zones</translation>
     </message>
@@ -2682,6 +2872,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_widgets.py" line="70" />
       <source>Zoom</source>
       <translation>Zoomer</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="133" />
+      <source>Zoom on the object</source>
+      <translation>Zoomer sur l'objet</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="141" />
@@ -2704,7 +2899,7 @@
       <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="211" />
       <source>automatic</source>
       <translation>automatique</translation>
     </message>
@@ -2729,7 +2924,7 @@
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="233" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="234" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
@@ -2769,7 +2964,7 @@
       <translation>fichier d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
       <source>instance segmentation</source>
       <translation>segmentation d'instances</translation>
     </message>
@@ -2814,12 +3009,12 @@
       <translation>non mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="258" />
       <source>not stated</source>
       <translation>non précisée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
       <source>object detection (boxes)</source>
       <translation>détection d'objets (boîtes)</translation>
     </message>
@@ -2829,7 +3024,7 @@
       <translation>fichier de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
       <source>oriented boxes</source>
       <translation>boîtes orientées</translation>
     </message>
@@ -2861,12 +3056,17 @@
       <translation>rappel</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="209" />
+      <source>score</source>
+      <translation>score</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="34" />
       <source>segmentation</source>
       <translation>segmentation sémantique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="216" />
       <source>semantic segmentation (classes per pixel)</source>
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
@@ -2876,9 +3076,29 @@
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="310" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="311" />
       <source>statistics table</source>
       <translation>le tableau des statistiques</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="223" />
+      <source>the model does not find this object on this crop</source>
+      <translation>le modèle ne trouve pas cet objet sur cet extrait</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="221" />
+      <source>this crop</source>
+      <translation>cet extrait</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="248" />
+      <source>tile {id}</source>
+      <translation>dalle {id}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="244" />
+      <source>tile {id} (column {col} px, row {row} px of the run's grid)</source>
+      <translation>dalle {id} (colonne {col} px, ligne {row} px de la grille de l'exécution)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/cli.py" line="138" />
@@ -2886,7 +3106,7 @@
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="294" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="297" />
       <source>undated</source>
       <translation>non daté</translation>
     </message>
@@ -2901,7 +3121,12 @@
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="735" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="234" />
+      <source>{change} (confidence {conf})</source>
+      <translation>{change} (confiance {conf})</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="742" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
@@ -2911,7 +3136,7 @@
       <translation>{file} : {column}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="860" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="868" />
       <source>{h} h</source>
       <translation>{h} h</translation>
     </message>
@@ -2921,7 +3146,7 @@
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="859" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="867" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -2951,7 +3176,7 @@
       <translation>{n} jeux de données en cache correspondent : ils sont listés sous « Jeux de données en cache (hors ligne) » ; chargez-en un depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="322" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="323" />
       <source>{n} communes mapped.</source>
       <translation>{n} communes cartographiées.</translation>
     </message>
@@ -2971,17 +3196,17 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="827" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="835" />
       <source>{n} object(s) found on {km2} km².</source>
       <translation>{n} objet(s) trouvé(s) sur {km2} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="789" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="796" />
       <source>{n} object(s) on {km2} km² in {s} s (~{wh} Wh).</source>
       <translation>{n} objet(s) sur {km2} km² en {s} s (~{wh} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="288" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="289" />
       <source>{n} objects compared: {detail}.</source>
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
@@ -3006,7 +3231,7 @@
       <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="305" />
       <source>{n} results. Select some, then Add to map.</source>
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
     </message>
@@ -3041,7 +3266,7 @@
       <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="857" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="865" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
@@ -3076,7 +3301,7 @@
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="831" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="839" />
       <source>• {label}: {n} ({area} m²)</source>
       <translation>• {label} : {n} ({area} m²)</translation>
     </message>
@@ -3084,7 +3309,7 @@
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
       <source>  {label}: {n} ({area} m²)</source>
       <translation>  {label} : {n} ({area} m²)</translation>
     </message>
@@ -3107,6 +3332,11 @@
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="230" />
       <source>'{path}' cannot be opened ({err}).</source>
       <translation>'{path}' ne peut pas être ouvert ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="176" />
+      <source>'{path}' cannot be opened as a GeoPackage ({err}); choose a detection GeoPackage.</source>
+      <translation>« {path} » ne peut pas être ouvert comme GeoPackage ({err}) ; choisissez un GeoPackage de détections.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="180" />
@@ -3132,6 +3362,11 @@
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="206" />
       <source>'{path}' holds several layers ({names}); choose the layer to report on.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="177" />
+      <source>'{path}' holds several layers ({names}); choose the layer with --layer.</source>
+      <translation>« {path} » contient plusieurs couches ({names}) ; choisissez la couche avec --layer.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/model.py" line="209" />
@@ -3164,7 +3399,7 @@
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="373" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="407" />
       <source>A segmentation output has shape {shape}; expected (B, C, H, W) or (B, H, W).</source>
       <translation>Une sortie de segmentation a la forme {shape} ; (B, C, H, W) ou (B, H, W) attendu.</translation>
     </message>
@@ -3174,7 +3409,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="678" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="679" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3224,7 +3459,7 @@
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="63" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="88" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3254,7 +3489,7 @@
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="113" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="114" />
       <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
       <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
@@ -3287,6 +3522,11 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="222" />
       <source>Could not open the imagery {source} ({error}). Check that the file exists and is a raster.</source>
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="72" />
+      <source>Detect objects</source>
+      <translation>Détecter des objets</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="132" />
@@ -3334,6 +3574,16 @@
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="83" />
+      <source>Explain a detection</source>
+      <translation>Expliquer une détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="95" />
+      <source>Find what changed</source>
+      <translation>Trouver ce qui a changé</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="466" />
       <source>FttH coverage by commune (ARCEP)</source>
       <translation>Couverture FttH par commune (ARCEP)</translation>
@@ -3354,7 +3604,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="731" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="734" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3397,6 +3647,11 @@
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
       <source>MB</source>
       <translation>Mo</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="106" />
+      <source>Map the fibre coverage</source>
+      <translation>Cartographier la couverture fibre</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/mlm/write.py" line="181" />
@@ -3479,7 +3734,7 @@
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="344" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="329" />
       <source>ONNX Runtime failed on this model and imagery: {err}</source>
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
@@ -3509,6 +3764,11 @@
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="649" />
+      <source>Occlusion map cancelled.</source>
+      <translation>Carte d'occultation annulée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="290" />
       <source>Offline kit ready: {path}</source>
       <translation>Kit hors ligne prêt : {path}</translation>
@@ -3517,6 +3777,16 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="185" />
       <source>Offline pack ready: {path}</source>
       <translation>Paquet hors ligne prêt : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="526" />
+      <source>On the {role} crop the model does not find this object any more (no box overlaps it).</source>
+      <translation>Sur l'extrait {role}, le modèle ne trouve plus cet objet (aucune boîte ne le recouvre).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="536" />
+      <source>On this crop the score is {now:.2f}, {gap:.2f} away from the run's {was:.2f}: the object may have been cut by a tile border in the run, or the imagery may have changed since.</source>
+      <translation>Sur cet extrait, le score est de {now:.2f}, à {gap:.2f} des {was:.2f} de l'exécution : l'objet a peut-être été coupé par un bord de dalle lors de l'exécution, ou l'imagerie a changé depuis.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
@@ -3549,14 +3819,29 @@
       <translation>La lecture de {source} a échoué ({error}). Le fichier est peut-être endommagé.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="102" />
+      <source>Red = hiding this area (with a grey square) lowered the score most: the model relied on it. Blue = hiding it raised the score. No colour = hiding it changed little, or it was not tested.</source>
+      <translation>Rouge = masquer cette zone (par un carré gris) a le plus fait baisser le score : le modèle s'y est appuyé. Bleu = la masquer a fait monter le score. Sans couleur = la masquer a peu changé, ou elle n'a pas été testée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/http.py" line="510" />
       <source>Request to {host} failed: {detail}</source>
       <translation>La requête vers {host} a échoué : {detail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="156" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="265" />
+      <source>Run {run} used a {task} model: only detections (boxes) can be explained object by object.</source>
+      <translation>L'exécution {run} a utilisé un modèle de {task} : seules les détections (boîtes) peuvent être expliquées objet par objet.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="179" />
       <source>Run {run} was reprojected from {crs} to Lambert-93 (EPSG:2154).</source>
       <translation>L'exécution {run} a été reprojetée de {crs} en Lambert-93 (EPSG:2154).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="50" />
+      <source>Search the catalog</source>
+      <translation>Chercher dans le catalogue</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/mlm/write.py" line="273" />
@@ -3564,7 +3849,7 @@
       <translation>Modèles d'IA partagés (IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="127" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="128" />
       <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
       <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
     </message>
@@ -3572,6 +3857,21 @@
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="179" />
       <source>Some columns were not found in {file}: {parts}. Columns present: {present}. Rename the columns or add their names as aliases in the IdF HR settings.</source>
       <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="61" />
+      <source>Stream the imagery</source>
+      <translation>Afficher l'imagerie en flux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="107" />
+      <source>The ARCEP fibre figures bundled with the plugin are selected: click Compute coverage to map the share of premises connectable to fibre in each commune.</source>
+      <translation>Les chiffres ARCEP de la fibre fournis avec l'extension sont sélectionnés : cliquez sur Calculer la couverture pour cartographier la part des locaux raccordables à la fibre dans chaque commune.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="96" />
+      <source>The Analyse tab compares the two vintages with the same model: click Compare to map what appeared and disappeared between 2024 and 2026.</source>
+      <translation>L'onglet Analyse compare les deux millésimes avec le même modèle : cliquez sur Comparer pour cartographier ce qui est apparu et disparu entre 2024 et 2026.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="463" />
@@ -3597,6 +3897,11 @@
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="94" />
       <source>The GeoPackage '{path}' cannot be opened ({err}).</source>
       <translation>Le GeoPackage '{path}' ne peut pas être ouvert ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="497" />
+      <source>The GeoPackage '{path}' does not exist.</source>
+      <translation>Le GeoPackage « {path} » n'existe pas.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="114" />
@@ -3699,6 +4004,11 @@
       <translation>Les limites ne contiennent aucun contour pour cette zone : vérifiez le fichier de limites.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="73" />
+      <source>The bundled demo model will look for buildings, trees, pools and cars on the newest imagery, in the visible map extent, on this computer: click Run detection.</source>
+      <translation>Le modèle de démonstration fourni va chercher bâtiments, arbres, piscines et voitures sur l'imagerie la plus récente, dans l'emprise visible de la carte, sur cet ordinateur : cliquez sur Lancer la détection.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="79" />
       <source>The catalog contains an empty link; the catalog is malformed.</source>
       <translation>Le catalogue contient un lien vide ; le catalogue est mal formé.</translation>
@@ -3747,6 +4057,11 @@
       <location filename="../idf_hr_plugin/core/catalog/stac_static.py" line="77" />
       <source>The catalog source “{name}” has no URL. Set the address of its catalog.json in the IdF HR settings (Catalog sources).</source>
       <translation>La source de catalogue « {name} » n'a pas d'URL. Indiquez l'adresse de son catalog.json dans les paramètres d'IdF HR (Sources de catalogue).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="215" />
+      <source>The change layer '{layer}' does not record the imagery and model of its two runs; compute the changes again with this version of IdF HR, or explain the objects of each vintage's detection layer.</source>
+      <translation>La couche de changements « {layer} » n'enregistre pas l'imagerie ni le modèle de ses deux exécutions ; recalculez les changements avec cette version d'IdF HR, ou expliquez les objets de la couche de détections de chaque millésime.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="255" />
@@ -3809,7 +4124,7 @@
       <translation>La sortie de détection {paths} existe déjà ; choisissez un autre nom de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="80" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="97" />
       <source>The detections have {n} geometries but {c} classes, {s} scores and {l} labels; every detection needs one of each.</source>
       <translation>Les détections comptent {n} géométries mais {c} classes, {s} scores et {l} libellés ; chaque détection doit avoir une classe, un score et un libellé.</translation>
     </message>
@@ -3819,7 +4134,7 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="68" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="93" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
@@ -3829,7 +4144,7 @@
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="71" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="96" />
       <source>The existing output '{path}' is read-only: make it writable or choose another file name.</source>
       <translation>La sortie existante '{path}' est en lecture seule : rendez-la accessible en écriture ou choisissez un autre nom de fichier.</translation>
     </message>
@@ -3879,6 +4194,11 @@
       <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="397" />
+      <source>The imagery '{path}' read by run {run} is no longer there; put it back where it was to explain this detection (web imagery streamed through QGIS is not kept: save it as a file, e.g. in an offline pack, and run the detection on that file).</source>
+      <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/runner.py" line="562" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
@@ -3897,6 +4217,11 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="239" />
       <source>The imagery {source} is rotated; only north-up imagery can be packed.</source>
       <translation>L'imagerie {source} est pivotée ; seule une imagerie orientée nord en haut peut être empaquetée.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="62" />
+      <source>The images of both vintages at 20 cm are selected in the list: click Add to map to stream them into QGIS.</source>
+      <translation>Les images des deux millésimes à 20 cm sont sélectionnées dans la liste : cliquez sur Ajouter à la carte pour les afficher en flux dans QGIS.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="39" />
@@ -3922,6 +4247,16 @@
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="203" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="184" />
+      <source>The layer '{layer}' has no object with fid {fid} (it holds {n} objects).</source>
+      <translation>La couche « {layer} » n'a pas d'objet de fid {fid} (elle en contient {n}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="227" />
+      <source>The layer '{layer}' has no run record (table idfhr_runs): only detection layers written by IdF HR can be explained.</source>
+      <translation>La couche « {layer} » n'a pas d'enregistrement d'exécution (table idfhr_runs) : seules les couches de détections écrites par IdF HR peuvent être expliquées.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="80" />
@@ -3959,7 +4294,7 @@
       <translation>La couche {layer} est introuvable dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="432" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="466" />
       <source>The layout '{layout}' does not produce detections.</source>
       <translation>La disposition '{layout}' ne produit pas de détections.</translation>
     </message>
@@ -3972,6 +4307,11 @@
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="119" />
       <source>The link {href} of the remote catalog at {base} leads outside the catalog (above {root}) and was refused. The catalog is malformed or unsafe: contact its provider.</source>
       <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="51" />
+      <source>The map shows the demo region. The Catalog tab is set on the demo catalog and the map extent: click Search to list the aerial images of this place.</source>
+      <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/runner.py" line="431" />
@@ -4039,6 +4379,11 @@
       <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="242" />
+      <source>The model '{path}' used by run {run} is no longer there; put it back to explain this detection.</source>
+      <translation>Le modèle « {path} » utilisé par l'exécution {run} n'est plus là ; remettez-le en place pour expliquer cette détection.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="224" />
       <source>The model cannot be read ({err}).</source>
       <translation>Le modèle ne peut pas être lu ({err}).</translation>
@@ -4074,6 +4419,11 @@
       <translation>Le sha256 de la fiche de modèle diffère de celui de l'exécution : la fiche décrit peut-être un autre modèle.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="626" />
+      <source>The model does not find this object on its crop, so there is no score to explain with an occlusion map.</source>
+      <translation>Le modèle ne trouve pas cet objet sur son extrait : il n'y a donc pas de score à expliquer par une carte d'occultation.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="68" />
       <source>The model expects {mc} channel(s) but the raster has {bc} band(s) ({ci}). Choose a band mapping (e.g. '1' or '1,2,3') or imagery that matches the model.</source>
       <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
@@ -4094,6 +4444,11 @@
       <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="257" />
+      <source>The model file '{path}' has changed since run {run} (sha256 {got}… instead of {want}…): an explanation would not be of the model that made this detection. Restore the model used by the run, or run the detection again.</source>
+      <translation>Le fichier de modèle « {path} » a changé depuis l'exécution {run} (sha256 {got}… au lieu de {want}…) : l'explication ne porterait pas sur le modèle qui a fait cette détection. Restaurez le modèle utilisé par l'exécution, ou relancez la détection.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="344" />
       <source>The model file {path} listed by the catalog does not exist.</source>
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
@@ -4109,12 +4464,17 @@
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="91" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="251" />
+      <source>The model of run {run} cannot be loaded: {err}</source>
+      <translation>Le modèle de l'exécution {run} ne peut pas être chargé : {err}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="113" />
       <source>The model output has shape {shape}, which does not fit the '{layout}' layout; choose the right model type (task/layout override).</source>
       <translation>La sortie du modèle a la forme {shape}, incompatible avec la disposition '{layout}' ; choisissez le bon type de modèle (forçage de la tâche/disposition).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="102" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="124" />
       <source>The model returned an output of shape {shape}, but its '{layout}' layout and its class list need {want} values per box on axis {axis}; its results would be wrong. Export the model again, or set its task and layout in the model card.</source>
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
@@ -4149,7 +4509,7 @@
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="55" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="80" />
       <source>The output '{path}' exists and is not a file.</source>
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
@@ -4164,7 +4524,7 @@
       <translation>Le SCR de sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="50" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="75" />
       <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -4264,7 +4624,7 @@
       <translation>La ressource "{title}" n'est pas un JSON valide : elle ne peut donc pas être chargée en GeoJSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="140" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="163" />
       <source>The run '{run}' has no analysed area, so new and removed objects cannot be told apart from unanalysed ground; give the extent the run covered.</source>
       <translation>L'exécution '{run}' n'a pas de zone analysée : les objets apparus ou disparus ne peuvent donc pas être distingués du terrain non analysé ; indiquez l'emprise couverte par l'exécution.</translation>
     </message>
@@ -4384,14 +4744,19 @@
       <translation>La taille de tuile doit être d'au moins 8 pixels (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="125" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="148" />
       <source>The two runs come from different models ('{a}' and '{b}'), so their detections cannot be compared; run the same model on both vintages.</source>
       <translation>Les deux exécutions proviennent de modèles différents ('{a}' et '{b}') : leurs détections ne peuvent donc pas être comparées ; exécutez le même modèle sur les deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="171" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="194" />
       <source>The two runs do not overlap (their analysed areas have no common ground), so nothing can be compared; run both vintages over the same extent.</source>
       <translation>Les deux exécutions ne se recoupent pas (leurs zones analysées n'ont aucune partie commune) : rien ne peut donc être comparé ; traitez les deux millésimes sur la même emprise.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="505" />
+      <source>The two runs of this change layer used different models; they cannot be explained together.</source>
+      <translation>Les deux exécutions de cette couche de changements ont utilisé des modèles différents ; elles ne peuvent pas être expliquées ensemble.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="509" />
@@ -4479,6 +4844,11 @@
       <translation>Thématique {key} inconnue ; thématiques connues : {known}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="84" />
+      <source>Why did the model see an object there? Click “Why this detection?”, then click an object found on the map: a window shows what the model saw, its scores and the classes it hesitated between.</source>
+      <translation>Pourquoi le modèle a-t-il vu un objet ici ? Cliquez sur « Pourquoi cette détection ? », puis sur un objet trouvé sur la carte : une fenêtre montre ce que le modèle a vu, ses scores et les classes entre lesquelles il a hésité.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="231" />
       <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
@@ -4494,7 +4864,7 @@
       <translation>Écriture de {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="134" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="135" />
       <source>Written to {path} (layer {layer}).</source>
       <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
@@ -4819,12 +5189,12 @@
       <translation>{n} communes ont plus de {pct} % de leurs locaux raccordables (p. ex. {nom} {code}, {q} : {num} raccordables pour {den} locaux) : le fichier des locaux ne correspond pas au fichier FttH. Vérifiez que les locaux sont les Logements + Établissements des mêmes communes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="98" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="99" />
       <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/clip.py" line="70" />
+      <location filename="../idf_hr_plugin/core/inference/clip.py" line="71" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
