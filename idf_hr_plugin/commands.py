@@ -267,8 +267,8 @@ def _shared_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--postgis", default="", help="PostgreSQL connection string of the shared store")
     p.add_argument("--schema", default="public")
     p.add_argument("--bbox", type=checked(_lonlat_bbox), help="lon_min,lat_min,lon_max,lat_max (WGS84)")
-    p.add_argument("--start", type=checked(_date, "--start"), default="", help="imagery from, YYYY-MM-DD")
-    p.add_argument("--end", type=checked(_date, "--end"), default="", help="imagery until, YYYY-MM-DD")
+    p.add_argument("--start", type=checked(_date, "--start"), default=None, help="imagery from, YYYY-MM-DD")
+    p.add_argument("--end", type=checked(_date, "--end"), default=None, help="imagery until, YYYY-MM-DD")
     p.add_argument("--model", default="", help="model name (part of it) or sha256")
     p.add_argument("--class", dest="class_name", default="", help="a class found by the run, e.g. pool")
     p.add_argument("--partner", default="")
@@ -283,8 +283,8 @@ def _shared_run(args: argparse.Namespace) -> int:
         raise UserInputError(tr("Give either --catalog or --postgis (one source of shared results)."))
     flt = ResultFilter(
         bbox=tuple(args.bbox) if args.bbox else None,
-        start=args.start,
-        end=args.end,
+        start=args.start or "",
+        end=args.end or "",
         model=args.model,
         class_name=args.class_name,
         partner=args.partner,
