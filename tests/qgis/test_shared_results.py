@@ -88,3 +88,67 @@ def test_catalog_run_loads_from_its_geopackage_asset(qgis_app, tmp_path):
         assert _qgis_features(lyr) == _ogr_features(gpkg, layer)
     finally:
         QgsProject.instance().removeMapLayer(lyr.id())
+
+
+@pytest.fixture
+def plugin(plugin_iface):
+    import idf_hr_plugin
+
+    p = idf_hr_plugin.classFactory(plugin_iface)
+    p.initGui()
+    yield p
+    p.unload()
+
+
+def test_catalog_tab_lists_filters_and_adds_shared_runs(plugin, pg_connection, postgis, tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+
+    from tests.qgis.conftest import wait_until
+
+    a, _ = detections_gpkg(tmp_path / "a.gpkg", 20, run_id="gui-a", vintage="2018")
+    b, _ = detections_gpkg(tmp_path / "b.gpkg", 20, run_id="gui-b", vintage="2021", model="pools_v2")
+    cat = tmp_path / "results"
+    publish_result(a, "Vincennes", catalog_dir=cat, dsn=postgis.dsn())
+    publish_result(b, "EPT T10", catalog_dir=cat, dsn=postgis.dsn())
+    tab = plugin.dock.catalog_tab
+    box = tab.shared_results
+    # the extent of the search: the published area (Lambert-93)
+    tab.set_drawn_extent(
+        QgsRectangle(656_000, 6_860_000, 656_200, 6_860_200), QgsCoordinateReferenceSystem("EPSG:2154")
+    )
+
+    box.kind.setCurrentIndex(box.kind.findData("catalog"))
+    box.location.setText(str(cat))
+    box.partner.setText("ept t10")
+    box.list_button.click()
+    assert wait_until(lambda: box.task is None, timeout=60)
+    assert [r.run_id for r in box.runs] == ["gui-b"], box.status.text()
+    assert "EPT T10" in box.results.item(0).text()
+    box.results.item(0).setSelected(True)
+    (layer,) = box.add_selected_to_map()
+    assert layer.providerType() == "ogr" and layer.featureCount() == 20
+    QgsProject.instance().removeMapLayer(layer.id())
+
+    # the same runs through PostGIS, dates from the tab: only the 2018 imagery
+    box.kind.setCurrentIndex(box.kind.findData("postgis"))
+    assert box.connection.findText(pg_connection) >= 0
+    box.connection.setCurrentText(pg_connection)
+    box.partner.setText("")
+    tab.use_dates.setChecked(True)
+    from qgis.PyQt.QtCore import QDate
+
+    tab.date_from.setDate(QDate(2017, 1, 1))
+    tab.date_to.setDate(QDate(2019, 12, 31))
+    box.list_button.click()
+    assert wait_until(lambda: box.task is None, timeout=60)
+    assert [(r.partner, r.run_id) for r in box.runs if r.run_id.startswith("gui-")] == [
+        ("Vincennes", "gui-a")
+    ]
+    row = next(i for i in range(box.results.count()) if box.runs[i].run_id == "gui-a")
+    box.results.item(row).setSelected(True)
+    (layer,) = box.add_selected_to_map()
+    try:
+        assert layer.providerType() == "postgres"
+        assert 0 < layer.featureCount() < 20  # limited to the drawn extent
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
