@@ -90,8 +90,8 @@ def postgis_layer(
     uri.setDataSource("", f"({sql})", "geom", "", "fid")
     uri.setSrid("2154")
     uri.setWkbType(
-        {"Polygon": QgsWkbTypes.Polygon, "MultiPolygon": QgsWkbTypes.MultiPolygon}.get(
-            run.geometry_type, QgsWkbTypes.Unknown
+        {"Polygon": QgsWkbTypes.Type.Polygon, "MultiPolygon": QgsWkbTypes.Type.MultiPolygon}.get(
+            run.geometry_type, QgsWkbTypes.Type.Unknown
         )
     )
     layer = QgsVectorLayer(uri.uri(False), f"{run.layer} — {partner}", "postgres")
