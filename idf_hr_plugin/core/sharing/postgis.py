@@ -460,13 +460,17 @@ def load_features(
     gtypes = {"Polygon": ogr.wkbPolygon, "MultiPolygon": ogr.wkbMultiPolygon}
 
     def fill(ds) -> str:
-        # listing only the runs table skips OGR's scan of every table of the database
-        src = gdal.OpenEx("PG:" + dsn, gdal.OF_VECTOR, open_options=[f"TABLES={schema}.{RUNS_TABLE}"])
-        gdal.PushErrorHandler("CPLQuietErrorHandler")  # "multi-column primary key not supported": expected
+        # OGR warns "multi-column primary key not supported" about the features table: expected
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
         try:
-            res = src.ExecuteSQL(sql)
+            return copy_into(ds)
         finally:
             gdal.PopErrorHandler()
+
+    def copy_into(ds) -> str:
+        # listing only the runs table skips OGR's scan of every table of the database
+        src = gdal.OpenEx("PG:" + dsn, gdal.OF_VECTOR, open_options=[f"TABLES={schema}.{RUNS_TABLE}"])
+        res = src.ExecuteSQL(sql)
         try:
             srs = res.GetSpatialRef()
             lyr = ds.CreateLayer(name, srs, gtypes.get(run.geometry_type, ogr.wkbUnknown), ["FID=fid"])
@@ -474,19 +478,16 @@ def load_features(
             for fname, ftype in run.fields:
                 lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
             defn = lyr.GetLayerDefn()
-            names = [f for f, _t in run.fields]
             sdefn = res.GetLayerDefn()
-            idx = [sdefn.GetFieldIndex(f) for f in names]
+            # source field -> target field (the fid column becomes the feature id), copied in C
+            fmap = [defn.GetFieldIndex(sdefn.GetFieldDefn(i).GetName()) for i in range(sdefn.GetFieldCount())]
             fid_idx = sdefn.GetFieldIndex("fid")
+            if fid_idx >= 0:
+                fmap[fid_idx] = -1
             for sf in res:
                 f = ogr.Feature(defn)
+                f.SetFromWithMap(sf, 1, fmap)
                 f.SetFID(sf.GetFID() if fid_idx < 0 else sf.GetFieldAsInteger64(fid_idx))
-                for j, i in enumerate(idx):
-                    if i >= 0 and sf.IsFieldSetAndNotNull(i):
-                        f.SetField(j, sf.GetField(i))
-                g = sf.GetGeometryRef()
-                if g is not None:
-                    f.SetGeometry(g)
                 lyr.CreateFeature(f)
             lyr.SyncToDisk()
         finally:
