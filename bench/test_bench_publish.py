@@ -21,23 +21,11 @@ from idf_hr_plugin.core.sharing import (
     read_result_layer,
     runs_from_catalog,
 )
+from tests.conftest import postgis  # noqa: F401 (fixture: the PostgreSQL + PostGIS server)
 from tests.sharing_data import detections_gpkg
 
 N = 100_000
 RUNS = 1_000
-
-
-@pytest.fixture(scope="module")
-def postgis():
-    from tests.postgis import start_postgis
-
-    server = start_postgis()
-    if server is None:
-        pytest.skip(
-            "PostgreSQL/PostGIS binaries not found (scripts/setup.sh installs postgresql and postgis)"
-        )
-    yield server
-    server.stop()
 
 
 def test_bench_publish_and_load_100k_detections_postgis(benchmark, postgis, tmp_path):

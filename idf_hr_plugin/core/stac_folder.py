@@ -14,7 +14,7 @@ import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import UserInputError
 from .i18n import tr
@@ -127,3 +127,36 @@ def link_item(root_path: Path, new: dict, href: str, title: str, lock: Iterator[
         links.append({"rel": "item", "href": href, "type": "application/geo+json", "title": title})
         root["links"] = links
         write_json(root_path, root)
+
+
+def publish_item(
+    folder: Path,
+    item: dict,
+    title: str,
+    new_root: dict,
+    write_assets: Callable[[Path], None],
+    lock: Iterator[None],
+) -> Path:
+    """Write ``<folder>/<id>/``: the assets (``write_assets(item_dir)``), then the item, then link it
+    from ``catalog.json`` (under ``lock``); returns the item path.
+
+    A folder that cannot be written is refused with :func:`read_only_error`; on any failure an item
+    folder created here is removed again (an earlier version of the item is kept).
+    """
+    item_dir = folder / item["id"]
+    created = not item_dir.exists()
+    try:
+        item_dir.mkdir(exist_ok=True)
+        write_assets(item_dir)
+        item_path = item_dir / f"{item['id']}.json"
+        write_json(item_path, item)
+        link_item(folder / "catalog.json", new_root, f"./{item['id']}/{item['id']}.json", title, lock)
+    except OSError as exc:
+        if created:
+            shutil.rmtree(item_dir, ignore_errors=True)
+        raise read_only_error(folder, exc) from exc
+    except BaseException:
+        if created:
+            shutil.rmtree(item_dir, ignore_errors=True)
+        raise
+    return item_path

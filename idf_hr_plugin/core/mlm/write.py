@@ -18,15 +18,13 @@ import datetime as _dt
 import logging
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
 from ..i18n import tr
-from ..stac_folder import catalog_lock, link_item, root_catalog
+from ..stac_folder import catalog_lock, publish_item, root_catalog
 from ..stac_folder import copy_file as _copy
 from ..stac_folder import read_only_error as _read_only
-from ..stac_folder import write_json as _write_json
 from .fields import (
     FILE_EXTENSION,
     MLM_EXTENSION,
@@ -249,28 +247,16 @@ def publish_model(
         size_bytes=src.stat().st_size,
         now=now,
     )
-    item_dir = folder / item["id"]
     item["links"] = [
         {"rel": "root", "href": "../catalog.json", "type": "application/json"},
         {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
     ]
-    created = not item_dir.exists()
-    try:
-        item_dir.mkdir(exist_ok=True)
+
+    def write_assets(item_dir: Path) -> None:
         _copy(src, item_dir / model_name)
         if card_src is not None:
             _copy(card_src, item_dir / card_name)
-        item_path = item_dir / f"{item['id']}.json"
-        _write_json(item_path, item)
-        href = f"./{item['id']}/{item['id']}.json"
-        link_item(root_path, _new_root(), href, spec.name, _catalog_lock(folder))
-    except OSError as exc:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise _read_only(folder, exc) from exc
-    except BaseException:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise
+
+    item_path = publish_item(folder, item, spec.name, _new_root(), write_assets, _catalog_lock(folder))
     log.info("model %s published as %s", spec.name, item_path)
     return item_path

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from ..errors import UserInputError
 from ..i18n import tr
 from ..mlm.fields import NS
-from .postgis import RUNS_TABLE, _psycopg2, _where, check_schema, connect
+from .postgis import RUNS_TABLE, check_schema, read_cursor
 
 
 @dataclass
@@ -174,8 +174,6 @@ def runs_from_catalog(
 def runs_from_postgis(dsn: str, *, schema: str = "public", flt: Optional[ResultFilter] = None) -> list:
     """The runs of a PostGIS store (the extent and partner filters are applied by the database)."""
     schema = check_schema(schema)
-    pg = _psycopg2()
-    con = connect(dsn, purpose="read")
     where, args = ["true"], []
     if flt is not None and flt.bbox is not None:
         where.append("area && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
@@ -190,21 +188,12 @@ def runs_from_postgis(dsn: str, *, schema: str = "public", flt: Optional[ResultF
         "coalesce(model_item, ''), start_datetime, end_datetime, ST_XMin(area), ST_YMin(area), ST_XMax(area), "
         "ST_YMax(area), counts, features, cost FROM {} WHERE {} ORDER BY start_datetime, partner, run_id"
     ).format(q.Identifier(schema, RUNS_TABLE), q.SQL(" AND ".join(where)))
-    try:
-        with con, con.cursor() as cur:
-            cur.execute("SELECT to_regclass(%s)", (f"{schema}.{RUNS_TABLE}",))
-            if cur.fetchone()[0] is None:
-                return []
-            cur.execute(sql, args)
-            rows = cur.fetchall()
-    except pg.Error as exc:
-        raise UserInputError(
-            tr("The shared results of {where} cannot be read ({err}).").format(
-                where=_where(dsn), err=(str(exc).strip().splitlines() or [""])[0]
-            )
-        ) from exc
-    finally:
-        con.close()
+    with read_cursor(dsn) as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{schema}.{RUNS_TABLE}",))
+        if cur.fetchone()[0] is None:
+            return []
+        cur.execute(sql, args)
+        rows = cur.fetchall()
 
     def iso(d) -> str:
         return d.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if d is not None else ""

@@ -19,8 +19,9 @@ import math
 import os
 import re
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import Cancelled, NetworkError, UserInputError
 from ..i18n import tr
@@ -81,13 +82,35 @@ def _where(dsn: str) -> str:
     return f"{d.get('user', '')}@{d.get('host', 'localhost')}:{d.get('port', '5432')}/{d.get('dbname', '')}"
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+@contextmanager
+def read_cursor(dsn: str) -> Iterator[Any]:
+    """A cursor on the shared store for reading; a database error becomes a sentence."""
+    pg = _psycopg2()
+    con = connect(dsn, purpose="read")
+    try:
+        with con, con.cursor() as cur:
+            yield cur
+    except pg.Error as exc:
+        raise UserInputError(
+            tr("The shared results of {where} cannot be read ({err}).").format(
+                where=_where(dsn), err=_first_line(exc)
+            )
+        ) from exc
+    finally:
+        con.close()
+
+
 def connect(dsn: str, *, purpose: str = "publish"):
     """A psycopg2 connection, or a clear error saying what to check (nothing was done)."""
     pg = _psycopg2()
     try:
         con = pg.connect(dsn)
     except pg.OperationalError as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = _first_line(exc)
         msg = (
             tr(
                 "The PostGIS database {where} cannot be reached ({err}), so nothing was published. "
@@ -230,7 +253,7 @@ def _geometry_type(run: ResultRun) -> str:
 def _refusal(exc: Exception, dsn: str, schema: str) -> Exception:
     pg = _psycopg2()
     if isinstance(exc, pg.errors.InsufficientPrivilege):
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = _first_line(exc)
         return UserInputError(
             tr(
                 "The database role of {where} may not write the shared results ({err}), so nothing was "
@@ -244,12 +267,12 @@ def _refusal(exc: Exception, dsn: str, schema: str) -> Exception:
             tr(
                 "The connection to the PostGIS database {where} was lost while publishing ({err}); the "
                 "database rolled the publish back, so nothing was published. Try again once it is reachable."
-            ).format(where=_where(dsn), err=(str(exc).strip().splitlines() or [""])[0])
+            ).format(where=_where(dsn), err=_first_line(exc))
         )
     if isinstance(exc, pg.Error):
         return UserInputError(
             tr("The PostGIS database {where} refused the publish ({err}); nothing was published.").format(
-                where=_where(dsn), err=(str(exc).strip().splitlines() or [""])[0]
+                where=_where(dsn), err=_first_line(exc)
             )
         )
     return exc
@@ -404,27 +427,17 @@ class PublishedRun:
 def run_row(dsn: str, partner: str, run_id: str, *, schema: str = "public") -> PublishedRun:
     """One published run, or a clear error when it is not in the database."""
     schema = check_schema(schema)
-    con = connect(dsn, purpose="read")
-    try:
-        with con, con.cursor() as cur:
-            from psycopg2 import sql as q
+    from psycopg2 import sql as q
 
-            cur.execute(
-                q.SQL(
-                    "SELECT partner, run_id, kind, layer, model, fields, geometry_type, features "
-                    "FROM {} WHERE partner = %s AND run_id = %s"
-                ).format(q.Identifier(schema, RUNS_TABLE)),
-                (partner, run_id),
-            )
-            row = cur.fetchone()
-    except _psycopg2().Error as exc:
-        raise UserInputError(
-            tr("The shared results of {where} cannot be read ({err}).").format(
-                where=_where(dsn), err=(str(exc).strip().splitlines() or [""])[0]
-            )
-        ) from exc
-    finally:
-        con.close()
+    with read_cursor(dsn) as cur:
+        cur.execute(
+            q.SQL(
+                "SELECT partner, run_id, kind, layer, model, fields, geometry_type, features "
+                "FROM {} WHERE partner = %s AND run_id = %s"
+            ).format(q.Identifier(schema, RUNS_TABLE)),
+            (partner, run_id),
+        )
+        row = cur.fetchone()
     if row is None:
         raise UserInputError(
             tr("The run {run} of partner '{partner}' is not in the shared results of {where}.").format(

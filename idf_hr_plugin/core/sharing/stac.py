@@ -18,7 +18,6 @@ import datetime as _dt
 import logging
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,7 +25,7 @@ from ..errors import UserInputError
 from ..gdal_errors import with_gdal_exceptions
 from ..i18n import tr
 from ..mlm.fields import NS
-from ..stac_folder import catalog_lock, copy_file, link_item, read_only_error, root_catalog, write_json
+from ..stac_folder import catalog_lock, copy_file, publish_item, read_only_error, root_catalog
 from ..tempfiles import remove_with_sidecars, temp_path
 from .source import ResultRun, check_partner
 
@@ -256,10 +255,8 @@ def publish_stac(
         raise read_only_error(folder, exc) from exc
     root_path = folder / "catalog.json"
     root_catalog(root_path, _new_root())  # refuses a catalog.json that is not a catalog
-    item_dir = folder / item["id"]
-    created = not item_dir.exists()
-    try:
-        item_dir.mkdir(exist_ok=True)
+
+    def write_assets(item_dir: Path) -> None:
         for where in (folder, item_dir):  # GDAL would only say "failed": ask the file system first
             probe = temp_path(where / "probe")
             probe.touch()
@@ -267,17 +264,8 @@ def publish_stac(
         extract_layer(run, item_dir / "objects.gpkg")
         if report is not None:
             copy_file(report, item_dir / "report.pdf")
-        item_path = item_dir / f"{item['id']}.json"
-        write_json(item_path, item)
-        href = f"./{item['id']}/{item['id']}.json"
-        link_item(root_path, _new_root(), href, item["properties"]["title"], catalog_lock(folder))
-    except OSError as exc:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise read_only_error(folder, exc) from exc
-    except BaseException:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise
+
+    title = item["properties"]["title"]
+    item_path = publish_item(folder, item, title, _new_root(), write_assets, catalog_lock(folder))
     log.info("run %s of %s published as %s", run.run_id, partner, item_path)
     return item_path
