@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from idf_hr_plugin.core.sharing import (
     ResultFilter,
     filter_runs,
@@ -28,7 +26,7 @@ N = 100_000
 RUNS = 1_000
 
 
-def test_bench_publish_and_load_100k_detections_postgis(benchmark, postgis, tmp_path):
+def test_bench_publish_and_load_100k_detections_postgis(benchmark, postgis, tmp_path):  # noqa: F811
     from osgeo import gdal
 
     gpkg, layer = detections_gpkg(tmp_path / "big.gpkg", N, run_id="bench-100k", size_m=20_000)
