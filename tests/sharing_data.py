@@ -19,6 +19,7 @@ def detections_gpkg(
     model: str = "idfhr_demo_detector",
     seed: int = 1,
     size_m: float = 400.0,
+    model_path: str = "",
 ) -> tuple[Path, str]:
     """A detection layer of ``n`` boxes (+ its ``idfhr_runs`` row) written by the detection writer."""
     from shapely.geometry import box
@@ -64,6 +65,7 @@ def detections_gpkg(
         "started_at": "2026-11-20T10:00:00",
         "model_name": model,
         "model_sha256": "a" * 64,
+        "model_path": model_path,
         "vintage": vintage,
         "cpu_s": 12.5,
         "km2": area.area / 1e6,
@@ -104,3 +106,28 @@ def change_gpkg(path: Path, n: int = 20, seed: int = 2) -> tuple[Path, str]:
     meta = {"model_name": "idfhr_demo_detector", "model_sha256": "a" * 64, "compared_area_wkt": area.wkt}
     write_layer(path, "changes", geoms, cols, metadata=meta)
     return path, "changes"
+
+
+def zones_gpkg(path: Path) -> tuple[Path, str]:
+    """A zone-statistics layer (two communes' worth of squares) written by the analysis writer."""
+    import numpy as np
+    from shapely.geometry import MultiPolygon, box
+
+    from idf_hr_plugin.core.analysis.io import write_layer
+
+    geoms = [
+        MultiPolygon([box(X0, Y0, X0 + 200, Y0 + 400)]),
+        MultiPolygon([box(X0 + 200, Y0, X0 + 400, Y0 + 400)]),
+    ]
+    cols = {
+        "zone": np.array(["Vincennes", "Saint-Mandé"], dtype=object),
+        "zone_area_km2": np.array([0.08, 0.08]),
+        "analysed_km2": np.array([0.08, 0.04]),
+        "analysed_pct": np.array([100.0, 50.0]),
+        "analysed_label": np.array(["analysé à 100 %", "analysé à 50 %"], dtype=object),
+        "count": np.array([12, 5], dtype=np.int64),
+        "density_per_km2": np.array([150.0, 125.0]),
+    }
+    meta = {"assignment": "centroid", "crs": "EPSG:2154", "objects": 17, "analysed_km2": 0.12}
+    write_layer(path, "zone_statistics", geoms, cols, metadata=meta)
+    return path, "zone_statistics"

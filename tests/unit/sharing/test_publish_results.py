@@ -245,3 +245,35 @@ def test_bad_partner_name_and_non_result_layer_are_refused(tmp_path):
     with pytest.raises(UserInputError, match="detection, change or zone-statistics"):
         publish_result(tmp_path / "roads.gpkg", "Vincennes", catalog_dir=tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_item_links_the_model_mlm_item_when_the_model_came_from_a_catalog(tmp_path):
+    model = tmp_path / "models" / "pools_v2.onnx"
+    model.parent.mkdir()
+    model.write_bytes(b"onnx")
+    mlm_item = "https://partners.example/models/pools_v2-aaaaaaaa/pools_v2-aaaaaaaa.json"
+    card = {"name": "pools_v2", "sha256": "a" * 64, "source": {"kind": "stac-mlm", "item": mlm_item}}
+    model.with_suffix(".json").write_text(json.dumps(card), "utf-8")
+    gpkg, _ = detections_gpkg(tmp_path / "det.gpkg", 5, model="pools_v2", model_path=str(model))
+    out = publish_result(gpkg, "Vincennes", catalog_dir=tmp_path / "results")
+    item = json.loads(out.item.read_text("utf-8"))
+    assert item["properties"]["idfhr:model"]["item"] == mlm_item
+    assert [ln["href"] for ln in item["links"] if ln["rel"] == "derived_from"] == [mlm_item]
+    (run,) = runs_from_catalog(str(tmp_path / "results"))
+    assert run.model_item == mlm_item
+
+
+def test_zone_statistics_layer_publishes_with_its_zones_and_totals(postgis, tmp_path):
+    from tests.sharing_data import zones_gpkg
+
+    gpkg, layer = zones_gpkg(tmp_path / "zones.gpkg")
+    out = publish_result(gpkg, "EPT T10", catalog_dir=tmp_path / "results", dsn=postgis.dsn())
+    assert out.run.kind == "zonal" and out.rows == 2 and out.run.counts == {"all": 17}
+    item = json.loads(out.item.read_text("utf-8"))
+    assert item["properties"]["idfhr:kind"] == "zonal"
+    assert _rustac_validate(out.item).returncode == 0
+    # re-publishing the same layer is recognised (its id is derived from its content)
+    assert publish_result(gpkg, "EPT T10", dsn=postgis.dsn()).run.run_id == out.run.run_id
+    assert _count(postgis, f"SELECT count(*) FROM idfhr_runs WHERE run_id = '{out.run.run_id}'") == 1
+    back = load_features(postgis.dsn(), "EPT T10", out.run.run_id, tmp_path / "back.gpkg")
+    assert _features(tmp_path / "back.gpkg", back) == _features(gpkg, layer)
