@@ -68,16 +68,22 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
             tr("A catalog run opens from its GeoPackage; a PostGIS run opens limited to the extent above.")
         )
         self.add_button.setEnabled(False)
+        self.publish_button = QPushButton(tr("Publish a result…"))
+        self.publish_button.setToolTip(
+            tr("Share the selected detection, change or statistics layer with the partners (STAC, PostGIS).")
+        )
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addLayout(form)
         layout.addWidget(self.list_button)
         layout.addWidget(self.results)
         layout.addWidget(self.add_button)
+        layout.addWidget(self.publish_button)
         layout.addWidget(self.status)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.list_button.clicked.connect(self.list_runs)
         self.add_button.clicked.connect(self.add_selected_to_map)
+        self.publish_button.clicked.connect(self.publish_dialog)
         self.results.itemSelectionChanged.connect(
             lambda: self.add_button.setEnabled(bool(self.results.selectedItems()))
         )
@@ -207,6 +213,20 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
         elif added:
             self.status.setText(tr("Added {n} layer(s) to the map.").format(n=len(added)))
         return added
+
+    def publish_dialog(self) -> None:
+        """The ``idfhr:publishresult`` dialog, on the active layer (and the chosen connection)."""
+        import processing
+
+        params = {}
+        layer = self.tab.iface.activeLayer()
+        if layer is not None:
+            params["INPUT"] = layer.id()
+        if self.kind.currentData() == KIND_POSTGIS and self.connection.currentText():
+            params["CONNECTION"] = self.connection.currentText()
+        elif self.location.text().strip():
+            params["CATALOG"] = self.location.text().strip()
+        processing.execAlgorithmDialog("idfhr:publishresult", params)
 
     def shutdown(self) -> None:
         if self.task is not None:

@@ -17,7 +17,7 @@ from ..i18n import tr
 from .browse import ResultFilter, SharedRun, filter_runs, run_from_item, runs_from_catalog, runs_from_postgis
 from .postgis import features_query, load_features, publish_postgis, run_row
 from .source import ResultRun, check_partner, read_result_layer
-from .stac import publish_stac, result_item
+from .stac import check_catalog_folder, publish_stac, result_item
 
 __all__ = [
     "PublishOutcome",
@@ -82,6 +82,7 @@ def publish_result(
     run = read_result_layer(gpkg, layer, model_item=model_item)
     if catalog_dir:
         result_item(run, partner, report=bool(report_pdf))  # refuses a wrong analysed area before any write
+        check_catalog_folder(catalog_dir)
         if report_pdf and not Path(report_pdf).is_file():
             raise UserInputError(
                 tr("The report '{path}' does not exist; give the PDF of this run or no report.").format(
@@ -92,5 +93,15 @@ def publish_result(
     if dsn:
         out.rows = publish_postgis(run, dsn, partner, schema=schema, cancel=cancel)
     if catalog_dir:
-        out.item = publish_stac(run, catalog_dir, partner, report_pdf=report_pdf)
+        try:
+            out.item = publish_stac(run, catalog_dir, partner, report_pdf=report_pdf)
+        except UserInputError as exc:
+            if out.rows is None:
+                raise
+            raise UserInputError(
+                tr(
+                    "The run {run} was published in PostGIS ({n} features) but not in the catalog: {err} "
+                    "Publish it again once the folder is fixed (the PostGIS rows are then replaced, not doubled)."
+                ).format(run=run.run_id, n=out.rows, err=exc)
+            ) from exc
     return out

@@ -226,6 +226,22 @@ def _new_root() -> dict:
     }
 
 
+def check_catalog_folder(catalog_dir: str | os.PathLike) -> None:
+    """Refuse, before anything is written anywhere, a catalog folder that cannot be written or whose
+    ``catalog.json`` is not a STAC catalog (the folder itself may not exist yet)."""
+    folder = Path(catalog_dir)
+    root_catalog(folder / "catalog.json", _new_root())
+    probe_in = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if probe_in is None:
+        return
+    probe = temp_path(probe_in / "probe")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise read_only_error(folder, exc) from exc
+
+
 def publish_stac(
     run: ResultRun,
     catalog_dir: str | os.PathLike,

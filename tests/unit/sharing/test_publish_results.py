@@ -277,3 +277,15 @@ def test_zone_statistics_layer_publishes_with_its_zones_and_totals(postgis, tmp_
     assert _count(postgis, f"SELECT count(*) FROM idfhr_runs WHERE run_id = '{out.run.run_id}'") == 1
     back = load_features(postgis.dsn(), "EPT T10", out.run.run_id, tmp_path / "back.gpkg")
     assert _features(tmp_path / "back.gpkg", back) == _features(gpkg, layer)
+
+
+def test_a_bad_catalog_folder_is_refused_before_anything_reaches_postgis(postgis, tmp_path):
+    gpkg, _ = detections_gpkg(tmp_path / "det.gpkg", 4, run_id="both-1")
+    first, _ = detections_gpkg(tmp_path / "first.gpkg", 2, run_id="both-0")
+    publish_postgis(read_result_layer(first), postgis.dsn(), "Vincennes")  # the shared tables exist
+    cat = tmp_path / "results"
+    cat.mkdir()
+    (cat / "catalog.json").write_text("not json", "utf-8")
+    with pytest.raises(UserInputError, match="not a readable STAC catalog"):
+        publish_result(gpkg, "Vincennes", catalog_dir=cat, dsn=postgis.dsn())
+    assert _count(postgis, "SELECT count(*) FROM idfhr_results WHERE run_id = 'both-1'") == 0
