@@ -289,3 +289,15 @@ def test_a_bad_catalog_folder_is_refused_before_anything_reaches_postgis(postgis
     with pytest.raises(UserInputError, match="not a readable STAC catalog"):
         publish_result(gpkg, "Vincennes", catalog_dir=cat, dsn=postgis.dsn())
     assert _count(postgis, "SELECT count(*) FROM idfhr_results WHERE run_id = 'both-1'") == 0
+
+
+def test_results_catalog_browsed_over_http_gives_asset_urls_gdal_reads(loopback, tmp_path):
+    from osgeo import ogr
+
+    gpkg, layer = detections_gpkg(tmp_path / "det.gpkg", 8, run_id="http-1")
+    publish_stac(read_result_layer(gpkg), tmp_path / "results", "Vincennes")
+    srv = loopback(tmp_path / "results")
+    (run,) = runs_from_catalog(srv.url + "/catalog.json")
+    assert run.objects_href.startswith(srv.url) and run.objects_href.endswith("/objects.gpkg")
+    ds = ogr.Open("/vsicurl/" + run.objects_href)
+    assert ds is not None and ds.GetLayerByName(run.layer).GetFeatureCount() == 8
