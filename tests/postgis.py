@@ -153,12 +153,42 @@ class PostgisServer:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphans(bindir: Path) -> None:
+    """Stop the clusters of test sessions that were killed before their teardown (2 shared cores)."""
+    for folder in Path(tempfile.gettempdir()).glob("idfhr-pg-*"):
+        try:
+            owner = int((folder / "owner.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        server = PostgisServer(bindir, folder)
+        try:
+            if (folder / "data" / "postmaster.pid").exists():
+                server.stop()
+        except (RuntimeError, subprocess.SubprocessError):
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def start_postgis() -> PostgisServer | None:
     """A started server, or None when PostgreSQL/PostGIS are not installed."""
     bindir = pg_bindir()
     if bindir is None:
         return None
+    stop_orphans(bindir)
     folder = Path(tempfile.mkdtemp(prefix="idfhr-pg-"))
+    (folder / "owner.pid").write_text(str(os.getpid()))
     server = PostgisServer(bindir, folder)
     try:
         return server.start()
