@@ -122,7 +122,7 @@ def _field_type(ogr, defn) -> str:
     return "str"
 
 
-def _vintages(kind: str, record: dict, values: dict) -> list:
+def _vintages(record: dict, values: dict) -> list:
     found = set()
     for key in ("vintage", "vintage_before", "vintage_after"):
         found |= {str(v) for v in values.get(key, ()) if v not in (None, "")}
@@ -134,12 +134,12 @@ def _vintages(kind: str, record: dict, values: dict) -> list:
 def _content_id(kind: str, lyr, fields: list) -> str:
     """A stable id for a layer without a run id: its kind and a digest of its features."""
     h = hashlib.sha256()
-    names = [n for n, _t in fields]
+    getters = [get for _n, get in _getters(lyr, [n for n, _t in fields])]
     lyr.ResetReading()
     for f in lyr:
         g = f.GetGeometryRef()
         h.update(str(f.GetFID()).encode())
-        h.update(json.dumps([f.GetField(n) for n in names], default=str).encode())
+        h.update(json.dumps([get(f) for get in getters], default=str).encode())
         if g is not None:
             h.update(g.ExportToIsoWkb())
     lyr.ResetReading()
@@ -273,7 +273,7 @@ def read_result_layer(
         model_name=model_name,
         model_sha256=model_sha,
         model_item=_model_item(record, model_item),
-        vintages=_vintages(kind, record, values),
+        vintages=_vintages(record, values),
         counts=dict(sorted(counts.items())),
         area_wkt=area.wkt,
         area_crs=crs,
