@@ -297,9 +297,9 @@ def publish_postgis(
 
     partner = check_partner(partner)
     schema = check_schema(schema)
-    from .stac import _dates
+    from .stac import run_dates
 
-    dates = _dates(run)
+    dates = run_dates(run)
     start = dates.get("start_datetime") or dates.get("datetime")
     end = dates.get("end_datetime") or dates.get("datetime")
     tf = Transformer.from_crs(CRS.from_user_input(run.area_crs), CRS.from_epsg(4326), always_xy=True)
@@ -421,7 +421,6 @@ class PublishedRun:
     fields: list
     geometry_type: str
     features: int
-    row: dict
 
 
 def run_row(dsn: str, partner: str, run_id: str, *, schema: str = "public") -> PublishedRun:
@@ -445,7 +444,7 @@ def run_row(dsn: str, partner: str, run_id: str, *, schema: str = "public") -> P
             )
         )
     p, r, kind, layer, model, fields, gtype, n = row
-    return PublishedRun(p, r, kind, layer, model or "", [tuple(f) for f in fields], gtype or "", n, {})
+    return PublishedRun(p, r, kind, layer, model or "", [tuple(f) for f in fields], gtype or "", n)
 
 
 def load_features(

@@ -66,7 +66,7 @@ def _iso(d: _dt.datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _dates(run: ResultRun) -> dict:
+def run_dates(run: ResultRun) -> dict:
     """``datetime`` (or ``start_datetime``/``end_datetime``) from the imagery vintage(s)."""
     ranges = [r for r in (vintage_range(v) for v in run.vintages) if r]
     if not ranges:  # vintage unknown: the date of the run, said so
@@ -116,7 +116,7 @@ def result_item(run: ResultRun, partner: str, *, report: bool = False, now: Opti
     partner = check_partner(partner)
     geometry, bbox = _lonlat_geometry(run)
     props: dict[str, Any] = {
-        **_dates(run),
+        **run_dates(run),
         "title": f"{tr(KIND_TITLES[run.kind])} — {run.model_name or run.layer} — {partner}",
         NS + "partner": partner,
         NS + "run_id": run.run_id,
