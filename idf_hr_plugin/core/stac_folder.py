@@ -140,9 +140,15 @@ def publish_item(
     """Write ``<folder>/<id>/``: the assets (``write_assets(item_dir)``), then the item, then link it
     from ``catalog.json`` (under ``lock``); returns the item path.
 
-    A folder that cannot be written is refused with :func:`read_only_error`; on any failure an item
-    folder created here is removed again (an earlier version of the item is kept).
+    The folder is created when absent. A folder that cannot be written, or whose ``catalog.json``
+    is not a catalog, is refused; on any failure an item folder created here is removed again (an
+    earlier version of the item is kept).
     """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise read_only_error(folder, exc) from exc
+    root_catalog(folder / "catalog.json", new_root)
     item_dir = folder / item["id"]
     created = not item_dir.exists()
     try:

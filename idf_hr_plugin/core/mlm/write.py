@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..i18n import tr
-from ..stac_folder import catalog_lock, publish_item, root_catalog
+from ..stac_folder import catalog_lock, publish_item
 from ..stac_folder import copy_file as _copy
-from ..stac_folder import read_only_error as _read_only
 from .fields import (
     FILE_EXTENSION,
     MLM_EXTENSION,
@@ -225,12 +224,6 @@ def publish_model(
         src = src.with_suffix(".onnx")
     spec = load_model_spec(src)  # checks the card's sha256 against the file
     folder = Path(catalog_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _read_only(folder, exc) from exc
-    root_path = folder / "catalog.json"
-    root_catalog(root_path, _new_root())  # refuses a catalog.json that is not a catalog
     card_src = next((c for c in (src.with_suffix(".json"), Path(str(src) + ".json")) if c.is_file()), None)
     model_name = src.name
     card_name = src.with_suffix(".json").name if card_src else None

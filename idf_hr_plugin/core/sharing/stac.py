@@ -265,12 +265,6 @@ def publish_stac(
         )
     item = result_item(run, partner, report=report is not None, now=now)
     folder = Path(catalog_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise read_only_error(folder, exc) from exc
-    root_path = folder / "catalog.json"
-    root_catalog(root_path, _new_root())  # refuses a catalog.json that is not a catalog
 
     def write_assets(item_dir: Path) -> None:
         for where in (folder, item_dir):  # GDAL would only say "failed": ask the file system first
