@@ -155,6 +155,10 @@ class CatalogTab(QWidget, RunsTasks):
         root.addWidget(wrapping_check(self.footprint_labels))
         self.results.setMinimumHeight(160)
         root.addWidget(self.results, 1)
+        from .shared_results_box import SharedResultsBox
+
+        self.shared_results = SharedResultsBox(self)  # what partners published (issue 11)
+        root.addWidget(self.shared_results)
         footer.addLayout(buttons)
         footer.addWidget(self.progress)
         footer.addWidget(self.status)
@@ -429,6 +433,7 @@ class CatalogTab(QWidget, RunsTasks):
         )
 
     def shutdown(self) -> None:
+        self.shared_results.shutdown()
         for task in (self.task, self.thumb_task):
             if task is not None:
                 task.cancel()
