@@ -97,6 +97,12 @@ def item_from_spec(
             "name": str(label),
             "description": str(label),
             **({"color_hint": _hex(spec.class_colors.get(cid))} if _hex(spec.class_colors.get(cid)) else {}),
+            # the card's names in other languages (e.g. French) travel with the class
+            **(
+                {"idfhr:labels": labels}
+                if (labels := {lang: m[cid] for lang, m in sorted(spec.class_labels.items()) if cid in m})
+                else {}
+            ),
         }
         for cid, label in sorted(spec.class_names.items())
     ]
