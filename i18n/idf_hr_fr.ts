@@ -24,7 +24,7 @@
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="504" />
+      <location filename="../idf_hr_plugin/commands.py" line="585" />
       <source>--out '{path}' is a file; give a folder.</source>
       <translation>--out '{path}' est un fichier ; indiquez un dossier.</translation>
     </message>
@@ -39,7 +39,7 @@
       <translation>--start {start} est postérieur à --end {end} ; inversez-les.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="355" />
+      <location filename="../idf_hr_plugin/commands.py" line="436" />
       <source>--vintages must name two different vintages, e.g. 2024,2026.</source>
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -47,6 +47,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
       <source>1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from there, or search again once the network is back.</source>
       <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="68" />
+      <source>A catalog run opens from its GeoPackage; a PostGIS run opens limited to the extent above.</source>
+      <translation>Une exécution du catalogue s'ouvre depuis son GeoPackage ; une exécution PostGIS s'ouvre limitée à l'emprise ci-dessus.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/plugin.py" line="102" />
@@ -109,7 +114,7 @@
       <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="410" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="414" />
       <source>Added {n} layer(s) to the map.</source>
       <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
     </message>
@@ -384,6 +389,11 @@
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="97" />
+      <source>Choose the layer to publish.</source>
+      <translation>Choisissez la couche à publier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/report_dialog.py" line="93" />
       <source>Choose the layer to report on (detections, changes or statistics).</source>
       <translation>Choisissez la couche sur laquelle porte le rapport (détections, changements ou statistiques).</translation>
@@ -414,6 +424,11 @@
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="59" />
+      <source>Class</source>
+      <translation>Classe</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="100" />
       <source>Classes</source>
       <translation>Classes</translation>
@@ -429,7 +444,7 @@
       <translation>Classes exclues, séparées par des virgules (les voitures se déplacent d'une prise de vue à l'autre)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="387" />
+      <location filename="../idf_hr_plugin/commands.py" line="468" />
       <source>Classes left out: {c}.</source>
       <translation>Classes exclues : {c}.</translation>
     </message>
@@ -559,6 +574,11 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="57" />
+      <source>Connection</source>
+      <translation>Connexion</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="121" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
@@ -587,6 +607,11 @@
       <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="74" />
       <source>Coverage layer</source>
       <translation>Couche de couverture</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="74" />
+      <source>Database schema</source>
+      <translation>Schéma de la base</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/opendata_load.py" line="51" />
@@ -734,7 +759,7 @@
       <translation>Tracez un rectangle sur la carte pour y lancer la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="201" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="205" />
       <source>Drag a rectangle on the map.</source>
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
@@ -844,6 +869,11 @@
       <translation>score F1</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="88" />
+      <source>Features written to PostGIS</source>
+      <translation>Entités écrites dans PostGIS</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>Fibre (FttH)</source>
       <translation>Fibre (FttH)</translation>
@@ -877,6 +907,11 @@
       <location filename="../idf_hr_plugin/gui/options.py" line="160" />
       <source>Folder of your own ONNX models (empty: the IdF HR cache folder).</source>
       <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="46" />
+      <source>Folder or catalog.json URL, e.g. a shared drive</source>
+      <translation>Dossier ou URL d'un catalog.json, p. ex. un lecteur partagé</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="62" />
@@ -939,9 +974,14 @@
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="261" />
+      <location filename="../idf_hr_plugin/commands.py" line="342" />
       <source>FttH file</source>
       <translation>fichier FttH</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="248" />
+      <source>GeoPackage</source>
+      <translation>GeoPackage</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="110" />
@@ -964,9 +1004,14 @@
       <translation>Indiquez une couche d'imagerie ou un chemin/URL GDAL à partir duquel télécharger.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="368" />
+      <location filename="../idf_hr_plugin/commands.py" line="449" />
       <source>Give either --before and --after detection GeoPackages, or --model, --before-raster, --after-raster and --extent.</source>
       <translation>Indiquez soit les GeoPackages de détections --before et --after, soit --model, --before-raster, --after-raster et --extent.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="283" />
+      <source>Give either --catalog or --postgis (one source of shared results).</source>
+      <translation>Indiquez soit --catalog soit --postgis (une seule source de résultats partagés).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/change_detection.py" line="177" />
@@ -994,6 +1039,11 @@
       <translation>Donnez un nom au portail.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="140" />
+      <source>Give the results catalog folder or its catalog.json URL.</source>
+      <translation>Indiquez le dossier du catalogue de résultats ou l'URL de son catalog.json.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="80" />
       <source>Give the source a name.</source>
       <translation>Donnez un nom à la source.</translation>
@@ -1019,7 +1069,7 @@
       <translation>Version HTML</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="472" />
+      <location filename="../idf_hr_plugin/commands.py" line="553" />
       <source>HTML version: {path}</source>
       <translation>Version HTML : {path}</translation>
     </message>
@@ -1089,7 +1139,7 @@
       <translation>IdF HR — Ortho-imagerie d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/provider.py" line="41" />
+      <location filename="../idf_hr_plugin/processing/provider.py" line="42" />
       <source>IdF HR — Île-de-France very-high-resolution imagery</source>
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
@@ -1099,7 +1149,7 @@
       <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="277" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="281" />
       <source>IdF HR: catalog search</source>
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
@@ -1164,7 +1214,12 @@
       <translation>IdF HR : lecture d'un catalogue de modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="364" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="159" />
+      <source>IdF HR: shared results</source>
+      <translation>IdF HR : résultats partagés</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="368" />
       <source>IdF HR: thumbnails</source>
       <translation>IdF HR : vignettes</translation>
     </message>
@@ -1352,6 +1407,16 @@
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="41" />
       <source>List models</source>
       <translation>Lister les modèles</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="61" />
+      <source>List shared results</source>
+      <translation>Lister les résultats partagés</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="157" />
+      <source>Listing shared results…</source>
+      <translation>Liste des résultats partagés en cours…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="103" />
@@ -1544,6 +1609,11 @@
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="83" />
+      <source>Model's STAC MLM item (URL)</source>
+      <translation>Item STAC MLM du modèle (URL)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="168" />
       <source>Models folder</source>
       <translation>Dossier des modèles</translation>
@@ -1629,7 +1699,7 @@
       <translation>Aucun jeu de données en cache ne correspond. Les jeux chargés une fois en ligne sont conservés pour le travail hors ligne : relancez la recherche quand le réseau sera revenu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="253" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="257" />
       <source>No catalog source is enabled: add one in Settings › IdF HR.</source>
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
@@ -1669,9 +1739,14 @@
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="308" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="312" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="185" />
+      <source>No shared result matches: widen the extent, the dates or the filters.</source>
+      <translation>Aucun résultat partagé ne correspond : élargissez l'emprise, les dates ou les filtres.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="551" />
@@ -1749,7 +1824,7 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="516" />
+      <location filename="../idf_hr_plugin/commands.py" line="597" />
       <source>Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}.</source>
       <translation>Objet {fid} de « {layer} » : {label}, score {score} (classes : {pairs}) ; exécution {run} du {date}.</translation>
     </message>
@@ -1774,17 +1849,17 @@
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="511" />
+      <location filename="../idf_hr_plugin/commands.py" line="592" />
       <source>Occlusion map</source>
       <translation>Carte d'occultation</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="293" />
+      <location filename="../idf_hr_plugin/commands.py" line="374" />
       <source>Offline kit for {zone}:</source>
       <translation>Kit hors ligne pour {zone} :</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="302" />
+      <location filename="../idf_hr_plugin/commands.py" line="383" />
       <source>Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).</source>
       <translation>Kit hors ligne écrit : {path} ({size}, {n} éléments, dont {resumed} repris).</translation>
     </message>
@@ -1904,9 +1979,24 @@
       <translation>Rapport PDF</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="78" />
+      <source>PDF report of the run</source>
+      <translation>Rapport PDF de l'exécution</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="170" />
       <source>Paris open-data portal</source>
       <translation>Portail de données ouvertes de Paris</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="60" />
+      <source>Partner</source>
+      <translation>Partenaire</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="55" />
+      <source>Partner (your organisation, e.g. Vincennes)</source>
+      <translation>Partenaire (votre organisation, p. ex. Vincennes)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="409" />
@@ -1949,6 +2039,11 @@
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="43" />
+      <source>PostGIS (saved connection)</source>
+      <translation>PostGIS (connexion enregistrée)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
       <source>Premises</source>
       <translation>Locaux</translation>
@@ -1984,6 +2079,16 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="34" />
+      <source>Publish a result for the partners (STAC, PostGIS)</source>
+      <translation>Publier un résultat pour les partenaires (STAC, PostGIS)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="71" />
+      <source>Publish a result…</source>
+      <translation>Publier un résultat…</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="500" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
@@ -1997,6 +2102,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="40" />
+      <source>Publishes a detection, change or zone-statistics layer (GeoPackage) with its provenance: a STAC item (analysed area, imagery vintage, model and its sha256, run cost, counts per class, partner; the objects as a GeoPackage and the PDF report as assets) into a results catalog folder, and/or the features into a PostGIS store shared by the partners (tables idfhr_results and idfhr_runs), through a PostgreSQL connection saved in QGIS and its authentication configuration. Publishing the same run again replaces it; another partner's results are never touched. Give a catalog folder, a connection, or both.</source>
+      <translation>Publie une couche de détections, de changements ou de statistiques par zone (GeoPackage) avec sa provenance : un item STAC (zone analysée, millésime de l'imagerie, modèle et son sha256, coût de l'exécution, effectifs par classe, partenaire ; les objets en GeoPackage et le rapport PDF comme ressources) dans un dossier de catalogue de résultats, et/ou les entités dans une base PostGIS partagée par les partenaires (tables idfhr_results et idfhr_runs), via une connexion PostgreSQL enregistrée dans QGIS et sa configuration d'authentification. Publier de nouveau la même exécution la remplace ; les résultats d'un autre partenaire ne sont jamais modifiés. Indiquez un dossier de catalogue, une connexion, ou les deux.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="631" />
@@ -2019,6 +2129,11 @@
       <translation>QGIS n'a pas pu ouvrir la couche du kit {path}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="100" />
+      <source>QGIS could not open the run {run} of '{partner}' from the connection '{name}': {err}</source>
+      <translation>QGIS n'a pas pu ouvrir l'exécution {run} de « {partner} » depuis la connexion « {name} » : {err}</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="650" />
       <source>QGIS could not open {path}.</source>
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
@@ -2027,6 +2142,11 @@
       <location filename="../idf_hr_plugin/gis/offline_kit.py" line="86" />
       <source>QGIS could not write the project {path}: {error}</source>
       <translation>QGIS n'a pas pu écrire le projet {path} : {error}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="33" />
+      <source>QGIS's PostgreSQL provider is not available in this QGIS installation.</source>
+      <translation>Le fournisseur PostgreSQL de QGIS n'est pas disponible dans cette installation de QGIS.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="168" />
@@ -2084,7 +2204,7 @@
       <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="215" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="219" />
       <source>Rectangle set; press Search.</source>
       <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
     </message>
@@ -2124,7 +2244,7 @@
       <translation>Langue du rapport</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="470" />
+      <location filename="../idf_hr_plugin/commands.py" line="551" />
       <source>Report written: {path}</source>
       <translation>Rapport écrit : {path}</translation>
     </message>
@@ -2169,6 +2289,16 @@
       <translation>Restreindre à une collection (vide : toutes).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="42" />
+      <source>Results catalog (folder or URL)</source>
+      <translation>Catalogue de résultats (dossier ou URL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="60" />
+      <source>Results catalog folder (STAC; created when absent)</source>
+      <translation>Dossier du catalogue de résultats (STAC ; créé s'il n'existe pas)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="612" />
       <source>Retrieved on {date} (UTC) by IdF HR.</source>
       <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
@@ -2189,6 +2319,11 @@
       <translation>Lancer la détection</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="87" />
+      <source>Run id</source>
+      <translation>Identifiant d'exécution</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="147" />
       <source>Run report (JSON)</source>
       <translation>Rapport d'exécution (JSON)</translation>
@@ -2204,9 +2339,24 @@
       <translation>S'exécute sur</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="62" />
+      <source>Runs published by the partners, within the extent and dates above.</source>
+      <translation>Exécutions publiées par les partenaires, dans l'emprise et les dates ci-dessus.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="40" />
       <source>STAC API</source>
       <translation>API STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="86" />
+      <source>STAC item</source>
+      <translation>Item STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="132" />
+      <source>Save a PostgreSQL connection in QGIS (Data Source Manager &gt; PostgreSQL) first.</source>
+      <translation>Enregistrez d'abord une connexion PostgreSQL dans QGIS (Gestionnaire des sources de données &gt; PostgreSQL).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="145" />
@@ -2229,7 +2379,7 @@
       <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="280" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="284" />
       <source>Searching {name}…</source>
       <translation>Recherche dans {name}…</translation>
     </message>
@@ -2294,9 +2444,24 @@
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="73" />
+      <source>Share the selected detection, change or statistics layer with the partners (STAC, PostGIS).</source>
+      <translation>Partager la couche de détections, de changements ou de statistiques sélectionnée avec les partenaires (STAC, PostGIS).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="68" />
+      <source>Shared PostGIS database (saved connection)</source>
+      <translation>Base PostGIS partagée (connexion enregistrée)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="33" />
+      <source>Shared results (partners)</source>
+      <translation>Résultats partagés (partenaires)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/plugin.py" line="81" />
@@ -2409,6 +2574,11 @@
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="122" />
+      <source>The GeoPackage {href} of the shared run {run} cannot be opened.</source>
+      <translation>Le GeoPackage {href} de l'exécution partagée {run} ne peut pas être ouvert.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="317" />
       <source>The MGP portal cannot be reached and no dataset of the theme {theme} is in the local cache. Load the theme once online (it is then kept for offline use), or load one of the cached datasets.</source>
       <translation>Le portail de la MGP est injoignable et aucun jeu de données du thème {theme} n'est dans le cache local. Chargez le thème une fois en ligne (il est alors conservé pour le travail hors ligne), ou chargez un des jeux de données en cache.</translation>
@@ -2417,6 +2587,11 @@
       <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="126" />
       <source>The Python interpreter of QGIS was not found, so ONNX Runtime cannot be installed from here. Install it with the OSGeo4W shell or your package manager (pip install onnxruntime), then restart QGIS.</source>
       <translation>L'interpréteur Python de QGIS est introuvable : ONNX Runtime ne peut donc pas être installé d'ici. Installez-le avec le shell OSGeo4W ou votre gestionnaire de paquets (pip install onnxruntime), puis redémarrez QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="65" />
+      <source>The authentication configuration of the connection '{name}' could not be read; unlock QGIS's authentication database (master password) or check the configuration.</source>
+      <translation>La configuration d'authentification de la connexion « {name} » n'a pas pu être lue ; déverrouillez la base d'authentification de QGIS (mot de passe principal) ou vérifiez la configuration.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="37" />
@@ -2474,7 +2649,7 @@
       <translation>L'emprise à télécharger est vide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="454" />
+      <location filename="../idf_hr_plugin/commands.py" line="535" />
       <source>The file '{path}' does not exist; give a GeoPackage of results.</source>
       <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
@@ -2549,12 +2724,12 @@
       <translation>La carte d'occultation prend quelques secondes sur le processeur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="411" />
+      <location filename="../idf_hr_plugin/commands.py" line="492" />
       <source>The output '{path}' must end in .csv or .xlsx.</source>
       <translation>La sortie '{path}' doit se terminer par .csv ou .xlsx.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="451" />
+      <location filename="../idf_hr_plugin/commands.py" line="532" />
       <source>The output '{path}' must end in .pdf.</source>
       <translation>La sortie '{path}' doit se terminer par .pdf.</translation>
     </message>
@@ -2589,6 +2764,11 @@
       <translation>La sélection mélange plusieurs millésimes ({years}) ; ajoutez un millésime à la fois.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="114" />
+      <source>The shared run {run} of '{partner}' has no GeoPackage asset to load.</source>
+      <translation>L'exécution partagée {run} de « {partner} » n'a pas de ressource GeoPackage à charger.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/detection.py" line="265" />
       <source>The style could not be written to {path}: {msg}</source>
       <translation>Le style n'a pas pu être écrit dans {path} : {msg}</translation>
@@ -2612,6 +2792,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="90" />
       <source>Theme</source>
       <translation>Thématique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="51" />
+      <source>There is no saved PostgreSQL connection named '{name}'. Create it in QGIS (Data Source Manager &gt; PostgreSQL &gt; New), then choose it here.</source>
+      <translation>Aucune connexion PostgreSQL enregistrée ne s'appelle « {name} ». Créez-la dans QGIS (Gestionnaire des sources de données &gt; PostgreSQL &gt; Nouveau), puis choisissez-la ici.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/destinations.py" line="39" />
@@ -2824,7 +3009,7 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="530" />
+      <location filename="../idf_hr_plugin/commands.py" line="611" />
       <source>Written: {files}</source>
       <translation>Écrit : {files}</translation>
     </message>
@@ -2899,12 +3084,17 @@
       <translation>indifférente</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="52" />
+      <source>any, e.g. pool</source>
+      <translation>toutes, p. ex. pool</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="211" />
       <source>automatic</source>
       <translation>automatique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="261" />
+      <location filename="../idf_hr_plugin/commands.py" line="342" />
       <source>boundaries file</source>
       <translation>fichier de limites</translation>
     </message>
@@ -3019,7 +3209,7 @@
       <translation>détection d'objets (boîtes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="262" />
+      <location filename="../idf_hr_plugin/commands.py" line="343" />
       <source>open data file</source>
       <translation>fichier de données ouvertes</translation>
     </message>
@@ -3041,7 +3231,7 @@
       <translation>précision</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="262" />
+      <location filename="../idf_hr_plugin/commands.py" line="343" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
     </message>
@@ -3054,6 +3244,11 @@
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="51" />
       <source>recall</source>
       <translation>rappel</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="250" />
+      <source>report</source>
+      <translation>rapport</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/explain_tool.py" line="209" />
@@ -3106,7 +3301,7 @@
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="297" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="301" />
       <source>undated</source>
       <translation>non daté</translation>
     </message>
@@ -3211,7 +3406,7 @@
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="379" />
+      <location filename="../idf_hr_plugin/commands.py" line="460" />
       <source>{n} objects compared: {detail}; layer '{layer}' written to {path}.</source>
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
@@ -3231,9 +3426,14 @@
       <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="305" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="309" />
       <source>{n} results. Select some, then Add to map.</source>
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="182" />
+      <source>{n} shared run(s). Select some, then Add to map.</source>
+      <translation>{n} exécution(s) partagée(s). Sélectionnez-en, puis Ajouter à la carte.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/layers.py" line="53" />
@@ -3359,6 +3559,11 @@
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche de détections à utiliser.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="113" />
+      <source>'{path}' holds several layers ({names}); choose the layer to publish.</source>
+      <translation>« {path} » contient plusieurs couches ({names}) ; choisissez la couche à publier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="206" />
       <source>'{path}' holds several layers ({names}); choose the layer to report on.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
@@ -3419,7 +3624,7 @@
       <translation>Un item de {url} est mal formé et a été ignoré ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="253" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="81" />
       <source>Another publisher has been updating {folder} for too long; try again later. If nobody is publishing there, delete {lock}.</source>
       <translation>Quelqu'un d'autre met à jour {folder} depuis trop longtemps ; réessayez plus tard. Si personne n'y publie, supprimez {lock}.</translation>
     </message>
@@ -3532,6 +3737,11 @@
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="132" />
       <source>Detection on {v}</source>
       <translation>Détection du millésime {v}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="222" />
+      <source>Detections, changes and zone statistics published by the partners, with their provenance.</source>
+      <translation>Détections, changements et statistiques par zone publiés par les partenaires, avec leur provenance.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="591" />
@@ -3654,7 +3864,12 @@
       <translation>Cartographier la couverture fibre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="181" />
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="163" />
+      <source>Model (STAC MLM item)</source>
+      <translation>Modèle (item STAC MLM)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="182" />
       <source>Model card (IdF HR sidecar JSON)</source>
       <translation>Fiche de modèle (JSON annexe IdF HR)</translation>
     </message>
@@ -3749,14 +3964,19 @@
       <translation>ONNX Runtime n'est pas installé ; installez-le depuis le gestionnaire de modèles de l'extension pour lancer des détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="169" />
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="170" />
       <source>ONNX model</source>
       <translation>Modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="274" />
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="213" />
       <source>ONNX models described with the STAC MLM extension, published by IdF HR.</source>
       <translation>Modèles ONNX décrits avec l'extension STAC MLM, publiés par IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="141" />
+      <source>Objects (GeoPackage layer {layer})</source>
+      <translation>Objets (couche GeoPackage {layer})</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="182" />
@@ -3804,6 +4024,16 @@
       <translation>Préparation de {name}…</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="208" />
+      <source>Publishing cancelled; nothing was published.</source>
+      <translation>Publication annulée ; rien n'a été publié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="65" />
+      <source>Publishing to PostGIS needs the Python module psycopg2, which this Python lacks. Install it (Debian/Ubuntu: apt install python3-psycopg2; it ships with QGIS on Windows and macOS), or publish to a catalog folder only.</source>
+      <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="146" />
       <source>Reading the Excel file {file} needs the Python package openpyxl, which is not installed. Save the sheet as CSV (UTF-8 or Windows-1252, ',' or ';') and load the CSV instead, or install openpyxl in the QGIS Python environment.</source>
       <translation>La lecture du fichier Excel {file} nécessite le paquet Python openpyxl, qui n'est pas installé. Enregistrez la feuille au format CSV (UTF-8 ou Windows-1252, ',' ou ';') et chargez plutôt ce CSV, ou installez openpyxl dans l'environnement Python de QGIS.</translation>
@@ -3824,9 +4054,19 @@
       <translation>Rouge = masquer cette zone (par un carré gris) a le plus fait baisser le score : le modèle s'y est appuyé. Bleu = la masquer a fait monter le score. Sans couleur = la masquer a peu changé, ou elle n'a pas été testée.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="149" />
+      <source>Report (PDF)</source>
+      <translation>Rapport (PDF)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/http.py" line="510" />
       <source>Request to {host} failed: {detail}</source>
       <translation>La requête vers {host} a échoué : {detail}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="55" />
+      <source>Run {run} ({kind}, layer {layer}) published: {what}.</source>
+      <translation>Exécution {run} ({kind}, couche {layer}) publiée : {what}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/explain/explain.py" line="265" />
@@ -3839,14 +4079,29 @@
       <translation>L'exécution {run} a été reprojetée de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="52" />
+      <source>STAC item {path}</source>
+      <translation>item STAC {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="79" />
+      <source>Say where to publish: a results catalog folder, a PostGIS connection, or both.</source>
+      <translation>Indiquez où publier : un dossier de catalogue de résultats, une connexion PostGIS, ou les deux.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/guided_session.py" line="50" />
       <source>Search the catalog</source>
       <translation>Chercher dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="273" />
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="212" />
       <source>Shared AI models (IdF HR)</source>
       <translation>Modèles d'IA partagés (IdF HR)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="221" />
+      <source>Shared results (IdF HR)</source>
+      <translation>Résultats partagés (IdF HR)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="128" />
@@ -3904,6 +4159,11 @@
       <translation>Le GeoPackage « {path} » n'existe pas.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="170" />
+      <source>The GeoPackage '{path}' does not exist; choose the file holding the results to publish.</source>
+      <translation>Le GeoPackage « {path} » n'existe pas ; choisissez le fichier contenant les résultats à publier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="114" />
       <source>The GeoPackage '{path}' is damaged or not a GeoPackage ({err}).</source>
       <translation>Le GeoPackage '{path}' est endommagé ou n'en est pas un ({err}).</translation>
@@ -3939,6 +4199,26 @@
       <translation>Le schéma MLM fait référence à {url}, qui n'a pas de copie locale dans {folder}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="115" />
+      <source>The PostGIS database {where} cannot be reached ({err}), so nothing was published. Check that the server is running and reachable from this computer, and the host, port, database, user and password of the connection (in QGIS: Data Source Manager &gt; PostgreSQL).</source>
+      <translation>La base PostGIS {where} est injoignable ({err}) : rien n'a été publié. Vérifiez que le serveur tourne et est joignable depuis cet ordinateur, ainsi que l'hôte, le port, la base, l'utilisateur et le mot de passe de la connexion (dans QGIS : Gestionnaire des sources de données &gt; PostgreSQL).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="121" />
+      <source>The PostGIS database {where} cannot be reached ({err}). Check that the server is running and reachable from this computer, and the settings of the connection.</source>
+      <translation>La base PostGIS {where} est injoignable ({err}). Vérifiez que le serveur tourne et est joignable depuis cet ordinateur, ainsi que les paramètres de la connexion.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="274" />
+      <source>The PostGIS database {where} refused the publish ({err}); nothing was published.</source>
+      <translation>La base PostGIS {where} a refusé la publication ({err}) ; rien n'a été publié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="129" />
+      <source>The PostgreSQL connection string is not valid ({err}).</source>
+      <translation>La chaîne de connexion PostgreSQL n'est pas valide ({err}).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="213" />
       <source>The STAC API at {url} did not answer with an item collection. Check that the source URL points to a STAC API.</source>
       <translation>L'API STAC à l'adresse {url} n'a pas répondu par une collection d'items. Vérifiez que l'URL de la source pointe vers une API STAC.</translation>
@@ -3967,6 +4247,11 @@
       <location filename="../idf_hr_plugin/core/http.py" line="260" />
       <source>The address was not found: check the URL in the source settings.</source>
       <translation>Adresse introuvable : vérifiez l'URL dans les paramètres de la source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="99" />
+      <source>The analysed area of the layer '{layer}' does not fall on the Earth once in longitude/latitude (bounds {bounds}); its coordinate reference system is probably wrong, so nothing was published.</source>
+      <translation>La zone analysée de la couche « {layer} » ne tombe pas sur la Terre une fois en longitude/latitude (limites {bounds}) ; son système de coordonnées est probablement faux, donc rien n'a été publié.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="487" />
@@ -4024,7 +4309,7 @@
       <translation>Le fichier de catalogue {path} n'est pas un JSON valide ; le catalogue est endommagé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="224" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="52" />
       <source>The catalog folder {folder} cannot be written ({err}), so nothing was published: choose a folder you can write to, or ask its owner for write access.</source>
       <translation>Le dossier de catalogue {folder} n'est pas accessible en écriture ({err}) : rien n'a donc été publié. Choisissez un dossier dans lequel vous pouvez écrire, ou demandez un accès en écriture à son propriétaire.</translation>
     </message>
@@ -4079,6 +4364,11 @@
       <translation>Le seuil de confiance</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="267" />
+      <source>The connection to the PostGIS database {where} was lost while publishing ({err}); the database rolled the publish back, so nothing was published. Try again once it is reachable.</source>
+      <translation>La connexion à la base PostGIS {where} a été perdue pendant la publication ({err}) ; la base a annulé la publication, donc rien n'a été publié. Réessayez quand elle sera joignable.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="329" />
       <source>The coordinate system '{crs}' is neither geographic nor projected, so it cannot be converted to Lambert-93 metres for areas. Reproject the layer and try again.</source>
       <translation>Le système de coordonnées '{crs}' n'est ni géographique ni projeté : il ne peut donc pas être converti en mètres Lambert-93 pour le calcul des surfaces. Reprojetez la couche et réessayez.</translation>
@@ -4092,6 +4382,16 @@
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="135" />
       <source>The data.gouv.fr dataset {id} does not exist (any more).</source>
       <translation>Le jeu de données data.gouv.fr {id} n'existe pas (ou plus).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="258" />
+      <source>The database role of {where} may not write the shared results ({err}), so nothing was published. Ask the database administrator to grant this role INSERT, UPDATE, DELETE and SELECT on {schema}.{runs} and {schema}.{features} (and CREATE on the schema {schema} for the very first publish), or use a connection with write rights.</source>
+      <translation>Le rôle de base de données de {where} n'a pas le droit d'écrire les résultats partagés ({err}) : rien n'a été publié. Demandez à l'administrateur de la base d'accorder à ce rôle INSERT, UPDATE, DELETE et SELECT sur {schema}.{runs} et {schema}.{features} (et CREATE sur le schéma {schema} pour la toute première publication), ou utilisez une connexion ayant les droits d'écriture.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="52" />
+      <source>The database schema '{schema}' is not a plain SQL name (letters, digits, _).</source>
+      <translation>Le schéma de base « {schema} » n'est pas un nom SQL simple (lettres, chiffres, _).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="236" />
@@ -4234,6 +4534,11 @@
       <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="369" />
+      <source>The layer '{layer}' changed while it was being published ({n} features read, {m} expected); nothing was published. Publish it again.</source>
+      <translation>La couche « {layer} » a changé pendant sa publication ({n} entités lues, {m} attendues) ; rien n'a été publié. Publiez-la de nouveau.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="253" />
       <source>The layer '{layer}' does not say which ground was analysed, so densities and the analysed fraction cannot be given; use a layer written by an IdF HR detection or change run.</source>
       <translation>La couche '{layer}' n'indique pas quel terrain a été analysé : les densités et la part analysée ne peuvent donc pas être fournies ; utilisez une couche écrite par une exécution IdF HR de détection ou de détection de changements.</translation>
@@ -4244,6 +4549,11 @@
       <translation>La couche '{layer}' n'a pas de champ de classe (class_id, class ou label) ; ce n'est pas une couche de détections.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="188" />
+      <source>The layer '{layer}' has no coordinate reference system; it cannot be shared.</source>
+      <translation>La couche « {layer} » n'a pas de système de coordonnées ; elle ne peut pas être partagée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="203" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
@@ -4252,6 +4562,11 @@
       <location filename="../idf_hr_plugin/core/explain/explain.py" line="184" />
       <source>The layer '{layer}' has no object with fid {fid} (it holds {n} objects).</source>
       <translation>La couche « {layer} » n'a pas d'objet de fid {fid} (elle en contient {n}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="258" />
+      <source>The layer '{layer}' has no objects and no recorded analysed area: there is nothing to publish.</source>
+      <translation>La couche « {layer} » n'a ni objet ni zone analysée enregistrée : il n'y a rien à publier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/explain/explain.py" line="227" />
@@ -4267,6 +4582,11 @@
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="181" />
       <source>The layer '{layer}' is not in '{path}'.</source>
       <translation>La couche '{layer}' ne figure pas dans '{path}'.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="225" />
+      <source>The layer '{layer}' mixes several runs ({ids}); publish one run per layer.</source>
+      <translation>La couche « {layer} » mélange plusieurs exécutions ({ids}) ; publiez une exécution par couche.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="226" />
@@ -4544,6 +4864,11 @@
       <translation>Le recouvrement ({ov} px) doit être inférieur à la taille de tuile ({ts} px).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="37" />
+      <source>The partner name '{name}' cannot be used: give your organisation's name (letters, digits, spaces, . ' ( ) &amp; / -; at most 80 characters), e.g. 'Vincennes' or 'EPT T10'.</source>
+      <translation>Le nom de partenaire « {name} » ne peut pas être utilisé : indiquez le nom de votre organisation (lettres, chiffres, espaces, . ' ( ) &amp; / - ; 80 caractères au plus), p. ex. « Vincennes » ou « EPT T10 ».</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="178" />
       <source>The raster '{path}' cannot be opened ({err}). Check that the file exists and is a complete GeoTIFF, COG or other GDAL raster.</source>
       <translation>Le raster '{path}' ne peut pas être ouvert ({err}). Vérifiez que le fichier existe et qu'il s'agit d'un GeoTIFF, d'un COG ou d'un autre raster GDAL complet.</translation>
@@ -4582,6 +4907,11 @@
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="88" />
       <source>The remote catalog at {base} points to the local file {href}. A remote catalog may not open files on this computer, so this link was refused. Ask the catalog provider to publish the file over http(s).</source>
       <translation>Le catalogue distant situé à {base} pointe vers le fichier local {href}. Un catalogue distant ne peut pas ouvrir de fichiers sur cet ordinateur : ce lien a donc été refusé. Demandez au fournisseur du catalogue de publier le fichier en http(s).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="88" />
+      <source>The report '{path}' does not exist; give the PDF of this run or no report.</source>
+      <translation>Le rapport « {path} » n'existe pas ; indiquez le PDF de cette exécution ou aucun rapport.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="143" />
@@ -4632,6 +4962,26 @@
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="399" />
       <source>The run records of '{path}' could not be read.</source>
       <translation>Les enregistrements des exécutions de '{path}' n'ont pas pu être lus.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="514" />
+      <source>The run {run} cannot be read from {where} ({err}).</source>
+      <translation>L'exécution {run} ne peut pas être lue depuis {where} ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="442" />
+      <source>The run {run} of partner '{partner}' is not in the shared results of {where}.</source>
+      <translation>L'exécution {run} du partenaire « {partner} » n'est pas dans les résultats partagés de {where}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="329" />
+      <source>The run {run} of partner '{partner}' was published by the database role '{owner}', not '{me}'; it was left as it is and nothing was published. Publish under your own partner name, or ask '{owner}' to publish it again.</source>
+      <translation>L'exécution {run} du partenaire « {partner} » a été publiée par le rôle de base « {owner} », pas « {me} » ; elle est laissée telle quelle et rien n'a été publié. Publiez sous votre propre nom de partenaire, ou demandez à « {owner} » de la republier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="102" />
+      <source>The run {run} was published in PostGIS ({n} features) but not in the catalog: {err} Publish it again once the folder is fixed (the PostGIS rows are then replaced, not doubled).</source>
+      <translation>L'exécution {run} a été publiée dans PostGIS ({n} entités) mais pas dans le catalogue : {err} Publiez-la de nouveau une fois le dossier corrigé (les lignes PostGIS seront alors remplacées, pas doublées).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="480" />
@@ -4717,6 +5067,11 @@
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="242" />
       <source>The shapefile {name} in "{title}" lacks its .dbf or .shx companion file.</source>
       <translation>Il manque au shapefile {name} de "{title}" son fichier associé .dbf ou .shx.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="99" />
+      <source>The shared results of {where} cannot be read ({err}).</source>
+      <translation>Les résultats partagés de {where} ne peuvent pas être lus ({err}).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="213" />
@@ -4814,7 +5169,7 @@
       <translation>Cet item MLM est inutilisable : {problems}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/read.py" line="223" />
+      <location filename="../idf_hr_plugin/core/mlm/read.py" line="225" />
       <source>This model is made for {framework}; the plugin runs ONNX models only, so it cannot run here. Ask its publisher for an ONNX export.</source>
       <translation>Ce modèle est conçu pour {framework} ; l'extension n'exécute que des modèles ONNX, il ne peut donc pas s'exécuter ici. Demandez un export ONNX à son éditeur.</translation>
     </message>
@@ -5124,6 +5479,11 @@
       <translation>{href} utilise le schéma '{scheme}://', qu'IdF HR ne peut pas ouvrir : utilisez une adresse http(s) ou un fichier local.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="135" />
+      <source>{kind} of the model {model}, published by {partner}.</source>
+      <translation>{kind} du modèle {model}, publié par {partner}.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="102" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
@@ -5189,6 +5549,11 @@
       <translation>{n} communes ont plus de {pct} % de leurs locaux raccordables (p. ex. {nom} {code}, {q} : {num} raccordables pour {den} locaux) : le fichier des locaux ne correspond pas au fichier FttH. Vérifiez que les locaux sont les Logements + Établissements des mêmes communes.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="54" />
+      <source>{n} features in PostGIS</source>
+      <translation>{n} entités dans PostGIS</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="99" />
       <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
@@ -5204,6 +5569,11 @@
       <translation>{n} zones pas du tout analysées</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="51" />
+      <source>{partner} — {kind} — {model} — {when} — {n} objects</source>
+      <translation>{partner} — {kind} — {model} — {when} — {n} objets</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="141" />
       <source>{path} already exists: choose a new folder name for the kit (nothing was overwritten).</source>
       <translation>{path} existe déjà : choisissez un nouveau nom de dossier pour le kit (rien n'a été écrasé).</translation>
@@ -5214,12 +5584,12 @@
       <translation>{path} n'a pas pu être ouvert en tant que jeu de données vecteur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="287" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="112" />
       <source>{path} exists but is not a STAC catalog; choose another folder.</source>
       <translation>{path} existe mais n'est pas un catalogue STAC ; choisissez un autre dossier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="281" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="106" />
       <source>{path} exists but is not a readable STAC catalog ({err}); choose another folder.</source>
       <translation>{path} existe mais n'est pas un catalogue STAC lisible ({err}) ; choisissez un autre dossier.</translation>
     </message>
