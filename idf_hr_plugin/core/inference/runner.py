@@ -34,7 +34,7 @@ from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
-from .writer import StagedFeatures, check_output_path, layer_name_for, write_gpkg
+from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
 log = logging.getLogger(__name__)
 
@@ -371,13 +371,13 @@ class _SegmentSink:
             self.counts[lab] = self.counts.get(lab, 0) + 1
             self.areas[lab] = self.areas.get(lab, 0.0) + float(a)
         t1 = time.perf_counter()
-        self.staged.add(out, _records(feats, labels, self.fixed))
+        self.staged.add(out, _records(feats, labels, self.fixed, self.spec.label))
         self.features += len(out)
         self.write_s += time.perf_counter() - t1
         self.finish_s += t1 - t0
 
 
-def _records(feats, labels: list, fixed: dict) -> dict:
+def _records(feats, labels: list, fixed: dict, label: Callable) -> dict:
     """The attribute columns of the result layer: per feature, and ``fixed`` (model, run...) repeated."""
     n = len(labels)
     rec = {
@@ -385,6 +385,8 @@ def _records(feats, labels: list, fixed: dict) -> dict:
         "label": labels,
         "score": [float(s) for s in feats.scores],
         "area_m2": [float(a) for a in feats.areas_m2],
+        "class_scores": class_scores_texts(feats.topk_ids, feats.topk_scores, label, n),
+        "tile_id": [None] * n if feats.tile_ids is None else [int(t) for t in feats.tile_ids],
     }
     rec.update({k: [v] * n for k, v in fixed.items()})
     return rec
@@ -797,6 +799,7 @@ def run_detection(
             task=spec.task,
             layout=spec.layout,
             raster=str(raster),
+            raster_path=os.path.abspath(raster) if os.path.exists(str(raster)) else str(raster),
             source=src_name,
             vintage=vintage,
             crs=crs_out.to_string(),
@@ -862,7 +865,7 @@ def run_detection(
                 report.layer,
                 crs_out.to_wkt(),
                 geoms,
-                _records(feats, labels, fixed),
+                _records(feats, labels, fixed, spec.label),
                 report.to_dict(),
                 multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
                 staged=staged,

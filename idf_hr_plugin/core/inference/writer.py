@@ -36,7 +36,32 @@ FIELDS = (
     ("source", "str"),
     ("vintage", "str"),
     ("run_id", "str"),
+    ("class_scores", "str"),  # JSON [[label, score], ...]: the best classes, best first
+    ("tile_id", "int"),  # the tile of the run's plan the object was found on
 )
+
+
+def class_scores_texts(topk_ids: Any, topk_scores: Any, label: Any, n: int) -> list:
+    """Per object, the JSON text ``[["pool", 0.91], ["building", 0.05], ...]`` of its best classes.
+
+    ``label(class_id) -> str``. ``None`` per object when the model gave no per-class scores
+    (semantic segmentation): nothing is invented.
+    """
+    if topk_ids is None or topk_scores is None:
+        return [None] * n
+    return [
+        json.dumps([[label(int(c)), round(float(v), 4)] for c, v in zip(ids, scores)], ensure_ascii=False)
+        for ids, scores in zip(topk_ids, topk_scores)
+    ]
+
+
+def parse_class_scores(text: Any) -> list:
+    """``class_scores`` attribute -> ``[(label, score), ...]`` (empty when absent or unreadable)."""
+    try:
+        data = json.loads(text) if text else []
+        return [(str(lab), float(v)) for lab, v in data]
+    except (TypeError, ValueError):
+        return []
 
 
 def check_output_path(out_path: str | os.PathLike) -> Path:
@@ -151,7 +176,9 @@ def _add_features(lyr: Any, geoms: Sequence[Any], records: dict, multipolygon: b
     template = ogr.Feature(defn)
     cols = []
     for fname, ftype in FIELDS:
-        vals = records[fname]
+        vals = records.get(fname)
+        if vals is None:  # a missing name is left empty
+            continue
         i = defn.GetFieldIndex(fname)
         first = vals[0] if n else None
         if n and first is not None and all(v == first for v in vals):  # model, run id...: set once
@@ -284,8 +311,8 @@ def write_gpkg(
 ) -> str:
     """Write one result layer (+ a row in ``idfhr_runs``) as one all-or-nothing step; returns the layer name.
 
-    ``records`` maps each name of :data:`FIELDS` to a sequence as long as ``geoms`` (shapely,
-    in ``crs_wkt``). ``run_record`` is the run report (stored as JSON). A free name is chosen
+    ``records`` maps names of :data:`FIELDS` to sequences as long as ``geoms`` (shapely,
+    in ``crs_wkt``; a missing name is left empty). ``run_record`` is the run report (stored as JSON). A free name is chosen
     (``name_2``...) when ``layer_name`` exists. Another writer of the same file is waited for
     up to ``lock_wait_s`` seconds. ``staged``: the features were written during the run to this
     :class:`StagedFeatures` (then ``geoms`` and ``records`` are not used).
