@@ -3614,7 +3614,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="679" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="850" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3654,7 +3654,7 @@
       <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="29" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="30" />
       <source>CPU time of the run ({cpu} s, all threads) x {w} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
       <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
@@ -3664,7 +3664,12 @@
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="88" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="722" />
+      <source>Cannot write a temporary file next to '{path}' ({err}); free some disk space or choose another output folder.</source>
+      <translation>Impossible d'écrire un fichier temporaire à côté de « {path} » ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="90" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3814,7 +3819,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="734" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="895" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -4434,7 +4439,7 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="93" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="95" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
@@ -4444,7 +4449,7 @@
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="96" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="98" />
       <source>The existing output '{path}' is read-only: make it writable or choose another file name.</source>
       <translation>La sortie existante '{path}' est en lecture seule : rendez-la accessible en écriture ou choisissez un autre nom de fichier.</translation>
     </message>
@@ -4499,7 +4504,7 @@
       <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="562" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="694" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -4634,12 +4639,12 @@
       <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="431" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="563" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="421" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="553" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -4684,7 +4689,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="508" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="640" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -4774,12 +4779,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="78" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="79" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="74" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="75" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -4799,7 +4804,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="521" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="653" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
@@ -4829,7 +4834,7 @@
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="80" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="82" />
       <source>The output '{path}' exists and is not a file.</source>
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
@@ -4844,7 +4849,7 @@
       <translation>Le SCR de sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="75" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="77" />
       <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -5214,6 +5219,11 @@
       <translation>Écriture du projet QGIS…</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="264" />
+      <source>Writing the results to a temporary file in {folder} failed ({err}); free some disk space or choose another output folder. Nothing was written.</source>
+      <translation>L'écriture des résultats dans un fichier temporaire de {folder} a échoué ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie. Rien n'a été écrit.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="174" />
       <source>Writing {name}…</source>
       <translation>Écriture de {name}…</translation>
@@ -5559,7 +5569,7 @@
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/clip.py" line="71" />
+      <location filename="../idf_hr_plugin/core/inference/clip.py" line="76" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
