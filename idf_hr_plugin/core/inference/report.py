@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
 from ..i18n import tr
@@ -79,10 +79,14 @@ class RunReport:
     analysed_area_crs: str = ""
     job: Optional[dict] = None
     partial: object = None  # PartialResult of a job run (not serialised)
+    plan: object = None  # the TilePlan of the run (not serialised)
+    # runs on Dask: scheduler, dashboard, per-worker figures, retries, per-job reports
+    distributed: Optional[dict] = None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, partial=None, plan=None))  # not deep-copied: vectors and tiles
         d.pop("partial", None)
+        d.pop("plan", None)
         return d
 
     def to_json(self) -> str:

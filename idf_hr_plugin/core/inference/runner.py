@@ -673,7 +673,8 @@ def run_detection(
         else {"index": job.index, "count": job.count, "start": job.start, "stop": job.stop},
     )
     report.partial = part
-    if part.tiles_run == 0 and len(tiles) > 0:
+    report.plan = plan
+    if part.tiles_run == 0 and len(tiles) > 0 and job is None:  # a job: the whole run is checked
         raise UserInputError(
             tr(
                 "All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected "

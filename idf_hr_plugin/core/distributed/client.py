@@ -1,0 +1,609 @@
+"""Client side of a distributed run: plan, submit one Dask task per job, merge seams, write.
+
+The client plans the run (no imagery read beyond the raster's header), cuts the plan into jobs
+(:func:`..inference.tiling.split_plan`), and submits them to a Dask ``Client`` — a
+``LocalCluster`` of N worker processes on 127.0.0.1, or an existing scheduler. Workers write
+each job's interior features to the GeoParquet dataset folder and return its seam vectors,
+which the client merges exactly as the single-process engine does, then exports everything
+to the GeoPackage through the usual writer, with the run record (per-worker figures,
+retries). Dask's own rescheduling re-runs the jobs of a lost worker; the job files are
+written atomically under the job's name, so a job that ran twice is counted once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+from ..errors import Cancelled, UserInputError
+from ..i18n import tr
+from .jobs import SEAMS_SUFFIX, RunTask, finish_features, job_files, read_features_parquet, read_seams
+
+MANIFEST = "run.json"
+# a box reaching further than this past its own tile would make the interior/seam split
+# inexact: the run is refused (never seen with real detectors: boxes stay within a few px)
+DEFAULT_MARGIN_FRACTION = 0.25
+TARGET_TASK_S = 30.0  # a task should last ~10-60 s: scheduling overhead stays negligible
+
+
+def dask_available() -> bool:
+    """Whether ``dask.distributed`` can be imported here."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_dask() -> None:
+    """Raise a sentence saying how to install Dask when it is missing."""
+    if not dask_available():
+        raise UserInputError(
+            tr(
+                "Running on a Dask cluster needs the Python packages 'dask' and 'distributed', which "
+                "are not installed: install them (pip install dask distributed pyarrow) or run on this "
+                "computer."
+            )
+        )
+
+
+@contextlib.contextmanager
+def connect(
+    workers: Optional[int] = None, scheduler: Optional[str] = None, threads_per_worker: int = 1
+) -> Iterator:
+    """A Dask ``Client``: to ``scheduler`` (``tcp://host:8786``) or a new ``LocalCluster`` of
+    ``workers`` processes on 127.0.0.1 (closed on exit)."""
+    require_dask()
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserInputError(
+                tr(
+                    "Cannot reach the Dask scheduler at {addr} ({err}); check the address and that "
+                    "dask-scheduler is running there."
+                ).format(addr=scheduler, err=str(exc)[:200])
+            ) from exc
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = int(workers or 2)
+    if n < 1:
+        raise UserInputError(tr("The number of workers must be at least 1 (got {n}).").format(n=n))
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=int(threads_per_worker),
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    )
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def _fingerprint(doc: dict) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _mask_doc(mask) -> Optional[str]:
+    if mask is None:
+        return None
+    from shapely import wkb
+
+    h = hashlib.sha256()
+    for g in mask:
+        h.update(wkb.dumps(g))
+    return h.hexdigest()
+
+
+def plan_run(model, raster: str, **params) -> tuple:
+    """Plan a run without running any tile -> (ModelSpec, RunReport with ``plan`` and the
+    resolved parameters). ``params``: :func:`run_detection` keywords."""
+    from ..inference.model import ModelSpec, load_model_spec
+    from ..inference.runner import run_detection
+    from ..inference.tiling import Job
+
+    spec = (
+        model
+        if isinstance(model, ModelSpec)
+        else load_model_spec(
+            model, expected_sha256=params.pop("expected_sha256", None), task=params.get("task"), layout=params.get("layout")
+        )
+    )
+    params.pop("expected_sha256", None)
+    rep = run_detection(spec, raster, job=Job(0, 1, 0, 0), threads=1, **params)
+    return spec, rep
+
+
+def default_tiles_per_job(spec, n_tiles: int, tile_size: int, n_workers: int) -> int:
+    """Tiles per task: ~``TARGET_TASK_S`` of work from the model card's measured cost, and at
+    least two tasks per worker so that every worker is busy and a lost one costs little."""
+    spm = float(getattr(spec, "card", {}).get("seconds_per_mpx", 0) or 0.25)
+    by_time = max(1, int(TARGET_TASK_S / max(spm * tile_size * tile_size / 1e6, 1e-6)))
+    by_spread = max(1, math.ceil(n_tiles / max(1, 2 * n_workers)))
+    return max(1, min(by_time, by_spread))
+
+
+def _suspicious(keys, dask_scheduler=None) -> dict:
+    """On the scheduler: how many times each task was on a worker that died (Dask's own count)."""
+    out = {}
+    for k in keys:
+        ts = dask_scheduler.tasks.get(k)
+        if ts is not None:
+            out[k] = int(getattr(ts, "suspicious", 0))
+    return out
+
+
+def run_distributed(
+    model: Union[str, os.PathLike],
+    raster: str,
+    out_path: Union[str, os.PathLike],
+    *,
+    workers: Optional[int] = None,
+    scheduler: Optional[str] = None,
+    client=None,
+    worker_model: Optional[str] = None,
+    expected_sha256: Optional[str] = None,
+    jobs_dir: Optional[Union[str, os.PathLike]] = None,
+    resume: bool = False,
+    tiles_per_job: Optional[int] = None,
+    threads: Optional[int] = None,
+    progress: Optional[Callable[[int, int, float], None]] = None,
+    cancel: Optional[Callable[[], bool]] = None,
+    source: str = "",
+    vintage: str = "",
+    layer_name: Optional[str] = None,
+    watts: Optional[float] = None,
+    ios: Optional[float] = 0.7,
+    agnostic: bool = False,
+    simplify_px: Optional[float] = None,
+    min_area_px: Optional[float] = None,
+    out_crs=None,
+    on_client: Optional[Callable[[object], None]] = None,
+    **params,
+):
+    """Run a detection on Dask and write the GeoPackage layer ``out_path``; returns the RunReport.
+
+    ``client``: a connected ``distributed.Client`` (else one is made from ``scheduler`` or a
+    ``LocalCluster`` of ``workers`` processes). ``worker_model``: the model path as the workers
+    see it (default: ``model``); its sha256 must be the client's copy's. ``jobs_dir``: the
+    GeoParquet dataset folder (default ``<out>.idfhr-jobs`` next to the output; on a cluster a
+    folder every worker and the client see). ``resume``: finish only the jobs missing from it.
+    ``params``: the detection keywords of :func:`run_detection` (extent, mask, conf...).
+    ``progress(done, total, eta_s)`` counts jobs; ``cancel()`` -> True stops the run: tasks are
+    cancelled, this run's job files removed, nothing written to ``out_path``.
+    """
+    from ..inference.report import RunReport, energy_estimate, watts_per_core
+    from ..inference.runner import _load_mask
+    from ..inference.tiling import split_plan
+    from ..inference.writer import check_output_path, layer_name_for, write_gpkg
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    started = _dt.datetime.now(_dt.timezone.utc)
+    if client is None:
+        require_dask()
+    check_output_path(out_path)
+    if params.get("mask") is not None:
+        geoms, mcrs = _load_mask(params.pop("mask"), params.pop("mask_crs", None))
+        params["mask"] = list(geoms) if isinstance(geoms, (list, tuple)) else [geoms]
+        params["mask_crs"] = mcrs.to_wkt() if hasattr(mcrs, "to_wkt") else mcrs
+    spec, dry = plan_run(
+        model, raster, expected_sha256=expected_sha256, ios=ios, agnostic=agnostic, out_crs=out_crs, **params
+    )
+    plan = dry.plan
+    P = dry.parameters
+    run_params = dict(params)
+    run_params.update(
+        tile_size=P["tile_size"],
+        overlap=P["overlap"],
+        batch_size=P["batch_size"],
+        conf=P["conf"],
+        iou=P["iou"],
+        seg_thresh=P["seg_thresh"],
+        band_map=P["band_map"],
+        ios=ios,
+        agnostic=agnostic,
+    )
+    finish = {
+        "iou": P["iou"],
+        "ios": ios,
+        "agnostic": agnostic,
+        "min_area_px": min_area_px,
+        "simplify_px": simplify_px,
+        "out_crs": P["out_crs"],
+    }
+    margin = float(max(P["overlap"], int(P["tile_size"] * DEFAULT_MARGIN_FRACTION)))
+    out = Path(out_path)
+    folder = Path(jobs_dir) if jobs_dir else out.with_name(out.stem + ".idfhr-jobs")
+
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            n_local = int(workers or 2)
+            client = stack.enter_context(connect(workers=n_local, scheduler=scheduler))
+        if on_client is not None:
+            on_client(client)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        if threads is None and not scheduler:
+            from ..inference.model import physical_cores
+
+            threads = max(1, physical_cores() // n_workers)
+        tpj = int(tiles_per_job or default_tiles_per_job(spec, len(plan.tiles), P["tile_size"], n_workers))
+        jobs = split_plan(plan, tiles_per_job=tpj)
+        doc = {
+            "model_sha256": spec.sha256,
+            "raster": str(raster),
+            "params": {k: v for k, v in run_params.items() if k not in ("mask",)},
+            "mask": _mask_doc(run_params.get("mask")),
+            "finish": finish,
+            "tiles": len(plan.tiles),
+            "tiles_per_job": tpj,
+            "source": source,
+            "vintage": vintage,
+        }
+        fp = _fingerprint(doc)
+        run_id, created = _prepare_folder(folder, fp, len(jobs), resume)
+        done_before = [j for j in jobs if all(p.exists() for p in job_files(folder, j.index))] if resume else []
+        done_idx = {j.index for j in done_before}
+        todo = [j for j in jobs if j.index not in done_idx]
+        task = RunTask(
+            run_id=run_id,
+            model=str(worker_model or spec.path),
+            model_sha256=spec.sha256,
+            raster=str(raster),
+            out_dir=str(folder.resolve()),
+            params=run_params,
+            finish=finish,
+            margin_px=margin,
+            threads=threads,
+            cancel_event=f"idfhr-cancel-{run_id}-{uuid.uuid4().hex[:8]}",
+            source=source or os.path.basename(str(raster)),
+            vintage=vintage,
+        )
+        results, retries = _submit_and_wait(client, task, todo, progress, cancel, folder, created)
+        for p in folder.glob(".job-*"):  # temporary files of a worker killed while writing
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        for j in done_before:
+            seam, rep = read_seams(job_files(folder, j.index)[1])
+            rep["resumed"] = True
+            results[j.index] = {"report": rep, "seam": seam}
+        dashboard = getattr(client, "dashboard_link", "") or ""
+        scheduler_addr = client.scheduler.address if getattr(client, "scheduler", None) else ""
+
+    reports = [results[j.index]["report"] for j in jobs]
+    worst = max((r.get("overreach_px", 0.0) for r in reports), default=0.0)
+    if worst > margin:
+        raise UserInputError(
+            tr(
+                "A detection reaches {d:.0f} px past its tile, more than the {m:.0f} px the distributed "
+                "merge relies on to give the same result as one computer; nothing was written. Run "
+                "this extent on this computer."
+            ).format(d=worst, m=margin)
+        )
+    tiles_run = sum(int(r["tiles_run"]) for r in reports)
+    if tiles_run == 0 and plan.tiles:
+        raise UserInputError(
+            tr(
+                "All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected "
+                "and nothing written. Pick an extent over the imagery."
+            ).format(n=len(plan.tiles))
+        )
+    if cancel is not None and cancel():
+        raise Cancelled()
+    t_m = time.perf_counter()
+    seams = [results[j.index]["seam"] for j in jobs]
+    geoms, records, dropped = finish_features(seams, plan, spec, finish, task.source, vintage, run_id)
+    seam_features = len(geoms)
+    for j in jobs:  # interior features, job by job, from the dataset
+        g, rec = read_features_parquet(job_files(folder, j.index)[0])
+        geoms.extend(g)
+        for k, v in rec.items():
+            records[k].extend(v)
+    merge_s = time.perf_counter() - t_m
+    dropped += sum(int(r.get("dropped", 0)) for r in reports)
+    counts: dict = {}
+    areas: dict = {}
+    for lab, a in zip(records["label"], records["area_m2"]):
+        counts[lab] = counts.get(lab, 0) + 1
+        areas[lab] = areas.get(lab, 0.0) + float(a)
+    notes = list(dry.notes)
+    if dropped:
+        notes.append(
+            tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(n=dropped)
+        )
+    per_worker: dict = {}
+    providers: list = []
+    for r in reports:
+        w = per_worker.setdefault(
+            r["worker"], {"jobs": 0, "tiles": 0, "km2": 0.0, "cpu_s": 0.0, "wall_s": 0.0, "providers": []}
+        )
+        w["jobs"] += 1
+        w["tiles"] += int(r["tiles"])
+        w["km2"] += float(r["km2"])
+        w["cpu_s"] += float(r["cpu_s"])
+        w["wall_s"] += float(r["wall_s"])
+        for p in r["providers"][:1]:
+            if p not in w["providers"]:
+                w["providers"].append(p)
+            if p not in providers:
+                providers.append(p)
+    timings: dict = {}
+    for r in reports:
+        for k, v in r.get("timings", {}).items():
+            timings[k] = timings.get(k, 0.0) + float(v)
+    timings["client_merge_s"] = merge_s
+    from shapely import wkt as _wkt
+
+    from ..inference.clip import analysed_area
+
+    report = RunReport(
+        analysed_area_wkt=_wkt.dumps(analysed_area(plan), rounding_precision=3),
+        analysed_area_crs=plan.grid.crs.to_string(),
+        run_id=run_id,
+        started_at=started.isoformat(timespec="seconds"),
+        model_name=spec.name,
+        model_sha256=spec.sha256,
+        model_path=spec.path,
+        task=spec.task,
+        layout=spec.layout,
+        raster=str(raster),
+        source=task.source,
+        vintage=vintage,
+        crs=P["out_crs"],
+        parameters=dict(P, execution="scheduler" if scheduler else "local cluster"),
+        counts=counts,
+        areas_m2=areas,
+        features=len(geoms),
+        km2=plan.area_km2,
+        pixels=plan.pixels,
+        tiles_total=plan.total_tiles,
+        tiles_run=tiles_run,
+        tiles_skipped_mask=plan.skipped_outside_mask,
+        tiles_skipped_nodata=sum(int(r["tiles_nodata"]) for r in reports),
+        detections_before_nms=sum(int(r["detections"]) for r in reports),
+        dropped_outside_mask=dropped,
+        providers=providers,
+        available_providers=list(dry.available_providers),
+        threads=int(threads or 0),
+        batch_size=int(P["batch_size"]),
+        timings=timings,
+        notes=notes,
+    )
+    report.plan = plan
+    report.distributed = {
+        "scheduler": scheduler_addr,
+        "dashboard": dashboard,
+        "workers": per_worker,
+        "jobs": len(jobs),
+        "tiles_per_job": tpj,
+        "resumed_jobs": len(done_before),
+        "retries": {str(k): v for k, v in sorted(retries.items()) if v},
+        "retries_total": int(sum(retries.values())),
+        "seam_features": seam_features,
+        "margin_px": margin,
+        "dataset": str(folder),
+        "job_reports": reports,
+    }
+    if cancel is not None and cancel():
+        raise Cancelled()
+    when = started.astimezone().strftime("%Y%m%d_%H%M%S")
+    report.out_path = str(out_path)
+    report.layer = layer_name or layer_name_for(spec.name, when)
+    _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core)
+    t_w = time.perf_counter()
+    report.layer = write_gpkg(
+        out_path,
+        report.layer,
+        _crs_wkt(P["out_crs"]),
+        geoms,
+        records,
+        report.to_dict(),
+        multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
+    )
+    timings["write_s"] = time.perf_counter() - t_w
+    _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core)
+    return report
+
+
+def _crs_wkt(crs_text: str) -> str:
+    from ..inference.tiling import to_crs
+
+    return to_crs(crs_text).to_wkt()
+
+
+def _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core) -> None:
+    report.duration_s = time.perf_counter() - wall0
+    client_cpu = time.process_time() - cpu0
+    report.cpu_s = client_cpu + sum(float(r["cpu_s"]) for r in reports)
+    report.energy_wh, report.energy_method = energy_estimate(report.cpu_s, watts_per_core(watts))
+    report.energy_method += " " + tr("CPU time summed over the client ({c:.1f} s) and every worker's jobs.").format(
+        c=client_cpu
+    )
+    if any(p != "CPUExecutionProvider" for p in report.providers):
+        report.energy_method += " " + tr("GPU energy is not included.")
+
+
+def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool) -> tuple:
+    """Create/check the dataset folder -> (run id, whether this call created it)."""
+    manifest = folder / MANIFEST
+    if manifest.exists():
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = {}
+        if doc.get("fingerprint") != fp:
+            raise UserInputError(
+                tr(
+                    "The job folder '{path}' holds the jobs of another run (other model, imagery, extent "
+                    "or settings); delete it or choose another folder."
+                ).format(path=folder)
+            )
+        if not resume:
+            raise UserInputError(
+                tr(
+                    "The job folder '{path}' holds an unfinished or earlier run of these settings: pass "
+                    "--resume to finish it, or delete the folder to start again."
+                ).format(path=folder)
+            )
+        return str(doc["run_id"]), False
+    if resume:
+        raise UserInputError(
+            tr("Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.").format(
+                path=folder
+            )
+        )
+    if folder.exists() and any(folder.iterdir()):
+        raise UserInputError(
+            tr("The job folder '{path}' exists and is not empty; choose an empty or new folder.").format(
+                path=folder
+            )
+        )
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(
+            tr("Cannot create the job folder '{path}' ({err}).").format(path=folder, err=exc.strerror or exc)
+        ) from exc
+    run_id = uuid.uuid4().hex
+    from ..tempfiles import temp_path
+
+    tmp = temp_path(manifest)
+    tmp.write_text(json.dumps({"fingerprint": fp, "run_id": run_id, "jobs": n_jobs}), encoding="utf-8")
+    os.replace(tmp, manifest)
+    return run_id, created
+
+
+def _remove_jobs(folder: Path, indexes: Sequence[int], created: bool) -> None:
+    """Remove this session's job files (and temp files); the folder too if this run made it."""
+    for i in indexes:
+        for p in job_files(folder, i):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    for p in folder.glob(".job-*"):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _submit_and_wait(client, task: RunTask, todo: list, progress, cancel, folder: Path, created: bool) -> tuple:
+    """Run ``todo`` on the cluster -> ({job index: result}, {job index: retries})."""
+    from distributed import Event
+
+    from .jobs import run_job
+
+    ev = Event(task.cancel_event, client=client)
+    futures = {
+        client.submit(run_job, task, job, key=f"idfhr-job-{task.run_id}-{job.index:05d}", pure=False): job
+        for job in todo
+    }
+    pending = set(futures)
+    results: dict = {}
+    t0 = time.perf_counter()
+    total = len(todo)
+    if progress is not None:
+        progress(0, total, 0.0)
+    try:
+        while pending:
+            if cancel is not None and cancel():
+                raise Cancelled()
+            finished = [f for f in pending if f.done()]
+            for f in finished:
+                pending.discard(f)
+                if f.status != "finished":
+                    _raise_job_error(f, futures[f])
+                results[futures[f].index] = f.result()
+            if finished and progress is not None:
+                done = total - len(pending)
+                el = time.perf_counter() - t0
+                progress(done, total, el / done * (total - done) if done else 0.0)
+            if not finished:
+                time.sleep(0.1)
+        keys = [f.key for f in futures]
+        by_key = client.run_on_scheduler(_suspicious, keys=keys)
+        retries = {futures[f].index: int(by_key.get(f.key, 0)) for f in futures}
+        for idx, r in results.items():
+            r["report"]["attempt"] = retries.get(idx, 0) + 1
+        return results, retries
+    except BaseException:
+        # cancel or failure: tell running tasks to stop, wait for them, remove what this run wrote
+        ev.set()
+        deadline = time.monotonic() + 60
+        while any(not f.done() for f in pending) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        client.cancel(list(futures))
+        _remove_jobs(folder, [j.index for j in todo], created)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            ev.clear()
+
+
+def _raise_job_error(fut, job) -> None:
+    from ..errors import IdfHrError
+
+    try:
+        fut.result()
+    except IdfHrError:
+        raise
+    except Exception as exc:
+        name = type(exc).__name__
+        if name == "KilledWorker":
+            raise UserInputError(
+                tr(
+                    "Job {n} was lost with every worker that ran it ({err}); the workers may be running "
+                    "out of memory. Check the workers, then run again with --resume."
+                ).format(n=job.index, err=str(exc)[:200])
+            ) from exc
+        raise UserInputError(
+            tr("Job {n} failed on the cluster: {err}").format(n=job.index, err=str(exc)[:300])
+        ) from exc
+    raise UserInputError(tr("Job {n} was cancelled on the cluster.").format(n=job.index))
+
+
+def summary_lines(report) -> list:
+    """Lines describing where a distributed run ran (printed after ``report.summary()``)."""
+    d = report.distributed or {}
+    lines = [
+        tr("Ran on Dask: {n} job(s) of {t} tile(s), {r} retried, {s} resumed from {path}.").format(
+            n=d.get("jobs", 0),
+            t=d.get("tiles_per_job", 0),
+            r=d.get("retries_total", 0),
+            s=d.get("resumed_jobs", 0),
+            path=d.get("dataset", ""),
+        )
+    ]
+    if d.get("dashboard"):
+        lines.append(tr("Dask dashboard: {url}").format(url=d["dashboard"]))
+    for addr, w in sorted(d.get("workers", {}).items()):
+        lines.append(
+            tr("  worker {addr}: {jobs} job(s), {tiles} tiles, {km2:.3f} km², {cpu:.1f} s CPU, {wall:.1f} s wall, {prov}").format(
+                addr=addr,
+                jobs=w["jobs"],
+                tiles=w["tiles"],
+                km2=w["km2"],
+                cpu=w["cpu_s"],
+                wall=w["wall_s"],
+                prov=", ".join(w["providers"]) or "?",
+            )
+        )
+    return lines
+
+
