@@ -26,7 +26,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import Cancelled, UserInputError
 from ..i18n import tr
-from .jobs import SEAMS_SUFFIX, RunTask, finish_features, job_files, read_features_parquet, read_seams
+from .jobs import RunTask, finish_features, job_files, read_features_parquet, read_seams
 
 MANIFEST = "run.json"
 # a box reaching further than this past its own tile would make the interior/seam split
@@ -123,7 +123,10 @@ def plan_run(model, raster: str, **params) -> tuple:
         model
         if isinstance(model, ModelSpec)
         else load_model_spec(
-            model, expected_sha256=params.pop("expected_sha256", None), task=params.get("task"), layout=params.get("layout")
+            model,
+            expected_sha256=params.pop("expected_sha256", None),
+            task=params.get("task"),
+            layout=params.get("layout"),
         )
     )
     params.pop("expected_sha256", None)
@@ -258,7 +261,9 @@ def run_distributed(
         }
         fp = _fingerprint(doc)
         run_id, created = _prepare_folder(folder, fp, len(jobs), resume)
-        done_before = [j for j in jobs if all(p.exists() for p in job_files(folder, j.index))] if resume else []
+        done_before = (
+            [j for j in jobs if all(p.exists() for p in job_files(folder, j.index))] if resume else []
+        )
         done_idx = {j.index for j in done_before}
         todo = [j for j in jobs if j.index not in done_idx]
         task = RunTask(
@@ -325,7 +330,9 @@ def run_distributed(
     notes = list(dry.notes)
     if dropped:
         notes.append(
-            tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(n=dropped)
+            tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(
+                n=dropped
+            )
         )
     per_worker: dict = {}
     providers: list = []
@@ -432,9 +439,9 @@ def _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per
     client_cpu = time.process_time() - cpu0
     report.cpu_s = client_cpu + sum(float(r["cpu_s"]) for r in reports)
     report.energy_wh, report.energy_method = energy_estimate(report.cpu_s, watts_per_core(watts))
-    report.energy_method += " " + tr("CPU time summed over the client ({c:.1f} s) and every worker's jobs.").format(
-        c=client_cpu
-    )
+    report.energy_method += " " + tr(
+        "CPU time summed over the client ({c:.1f} s) and every worker's jobs."
+    ).format(c=client_cpu)
     if any(p != "CPUExecutionProvider" for p in report.providers):
         report.energy_method += " " + tr("GPU energy is not included.")
 
@@ -464,9 +471,9 @@ def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool) -> tuple:
         return str(doc["run_id"]), False
     if resume:
         raise UserInputError(
-            tr("Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.").format(
-                path=folder
-            )
+            tr(
+                "Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume."
+            ).format(path=folder)
         )
     if folder.exists() and any(folder.iterdir()):
         raise UserInputError(
@@ -503,7 +510,9 @@ def _remove_jobs(folder: Path, indexes: Sequence[int], created: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _submit_and_wait(client, task: RunTask, todo: list, progress, cancel, folder: Path, created: bool) -> tuple:
+def _submit_and_wait(
+    client, task: RunTask, todo: list, progress, cancel, folder: Path, created: bool
+) -> tuple:
     """Run ``todo`` on the cluster -> ({job index: result}, {job index: retries})."""
     from distributed import Event
 
@@ -594,7 +603,9 @@ def summary_lines(report) -> list:
         lines.append(tr("Dask dashboard: {url}").format(url=d["dashboard"]))
     for addr, w in sorted(d.get("workers", {}).items()):
         lines.append(
-            tr("  worker {addr}: {jobs} job(s), {tiles} tiles, {km2:.3f} km², {cpu:.1f} s CPU, {wall:.1f} s wall, {prov}").format(
+            tr(
+                "  worker {addr}: {jobs} job(s), {tiles} tiles, {km2:.3f} km², {cpu:.1f} s CPU, {wall:.1f} s wall, {prov}"
+            ).format(
                 addr=addr,
                 jobs=w["jobs"],
                 tiles=w["tiles"],
@@ -605,5 +616,3 @@ def summary_lines(report) -> list:
             )
         )
     return lines
-
-

@@ -186,7 +186,10 @@ def seams_table(seam: PartialResult, report: dict):
                 cols[name] = pa.array(rb[:, k].astype(np.float64))
         cols["wkb"] = pa.array([None if g is None else wkb.dumps(g) for g in seam.polys], pa.binary())
         meta_cores = {}
-    meta = {REPORT_KEY: json.dumps(report, default=str).encode(), b"idfhr_cores": json.dumps(meta_cores).encode()}
+    meta = {
+        REPORT_KEY: json.dumps(report, default=str).encode(),
+        b"idfhr_cores": json.dumps(meta_cores).encode(),
+    }
     return pa.table(cols).replace_schema_metadata(meta)
 
 
@@ -216,7 +219,9 @@ def read_seams(path: str | os.PathLike) -> tuple:
         part.tile_ids = [col("tile_id").to_numpy().astype(np.int64)]
         part.cut = [col("cut").to_numpy(zero_copy_only=False).astype(bool)]
         if "r_cx" in d:
-            part.rboxes = [np.stack([col(k).to_numpy() for k in ("r_cx", "r_cy", "r_w", "r_h", "r_angle")], 1)]
+            part.rboxes = [
+                np.stack([col(k).to_numpy() for k in ("r_cx", "r_cy", "r_w", "r_h", "r_angle")], 1)
+            ]
         part.polys = [None if g is None else wkb.loads(g) for g in d["wkb"]]
     part.detections = n
     return part, report
@@ -264,7 +269,9 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
     from ..inference.tiling import to_crs
 
     seg = spec.task == "semantic_segmentation"
-    small = finish["min_area_px"] if finish.get("min_area_px") is not None else float(spec.seg_small_segment_px)
+    small = (
+        finish["min_area_px"] if finish.get("min_area_px") is not None else float(spec.seg_small_segment_px)
+    )
     simp = finish["simplify_px"] if finish.get("simplify_px") is not None else (0.5 if seg else 0.0)
     feats = merge_results(
         parts,
@@ -326,7 +333,14 @@ def _model_on_worker(task: RunTask, where: str) -> tuple:
             ).format(path=p, worker=where)
         )
     st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns, task.model_sha256, task.threads, json.dumps(task.params.get("providers")))
+    key = (
+        str(p),
+        st.st_size,
+        st.st_mtime_ns,
+        task.model_sha256,
+        task.threads,
+        json.dumps(task.params.get("providers")),
+    )
     with _cache_lock:
         got = _sessions.get(key)
         if got is None:
@@ -428,4 +442,3 @@ def geoms_crs_wkt(plan, finish: dict) -> str:
     from ..inference.tiling import to_crs
 
     return (to_crs(finish["out_crs"]) if finish.get("out_crs") else plan.grid.crs).to_wkt()
-
