@@ -525,6 +525,7 @@ def _submit_and_wait(
     }
     pending = set(futures)
     results: dict = {}
+    retries: dict = {}
     t0 = time.perf_counter()
     total = len(todo)
     if progress is not None:
@@ -534,22 +535,25 @@ def _submit_and_wait(
             if cancel is not None and cancel():
                 raise Cancelled()
             finished = [f for f in pending if f.done()]
+            if finished:
+                # Dask's count of lost workers per task, read before the result is released (a
+                # result kept on a worker would be recomputed if that worker died later)
+                by_key = client.run_on_scheduler(_suspicious, keys=[f.key for f in finished])
             for f in finished:
                 pending.discard(f)
                 if f.status != "finished":
                     _raise_job_error(f, futures[f])
-                results[futures[f].index] = f.result()
+                job = futures[f]
+                results[job.index] = f.result()
+                retries[job.index] = int(by_key.get(f.key, 0))
+                results[job.index]["report"]["attempt"] = retries[job.index] + 1
+                f.release()
             if finished and progress is not None:
                 done = total - len(pending)
                 el = time.perf_counter() - t0
                 progress(done, total, el / done * (total - done) if done else 0.0)
             if not finished:
                 time.sleep(0.1)
-        keys = [f.key for f in futures]
-        by_key = client.run_on_scheduler(_suspicious, keys=keys)
-        retries = {futures[f].index: int(by_key.get(f.key, 0)) for f in futures}
-        for idx, r in results.items():
-            r["report"]["attempt"] = retries.get(idx, 0) + 1
         return results, retries
     except BaseException:
         # cancel or failure: tell running tasks to stop, wait for them, remove what this run wrote
