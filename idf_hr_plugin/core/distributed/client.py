@@ -67,7 +67,7 @@ def connect(
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise UserInputError(
                 tr(
