@@ -26,7 +26,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import Cancelled, UserInputError
 from ..i18n import tr
-from .jobs import RunTask, finish_features, job_files, read_features_parquet, read_seams
+from .jobs import FeatureStream, RunTask, class_totals, finish_features, job_files, read_seams
 
 MANIFEST = "run.json"
 # a box reaching further than this past its own tile would make the interior/seam split
@@ -315,18 +315,20 @@ def run_distributed(
     seams = [results[j.index]["seam"] for j in jobs]
     geoms, records, dropped = finish_features(seams, plan, spec, finish, task.source, vintage, run_id)
     seam_features = len(geoms)
-    for j in jobs:  # interior features, job by job, from the dataset
-        g, rec = read_features_parquet(job_files(folder, j.index)[0])
-        geoms.extend(g)
-        for k, v in rec.items():
-            records[k].extend(v)
+    counts, areas = class_totals(records)
+    for r in reports:  # the interior features stay in the job files until the export
+        for lab, n in r["counts"].items():
+            counts[lab] = counts.get(lab, 0) + int(n)
+            areas[lab] = areas.get(lab, 0.0) + float(r["areas_m2"][lab])
     merge_s = time.perf_counter() - t_m
     dropped += sum(int(r.get("dropped", 0)) for r in reports)
-    counts: dict = {}
-    areas: dict = {}
-    for lab, a in zip(records["label"], records["area_m2"]):
-        counts[lab] = counts.get(lab, 0) + 1
-        areas[lab] = areas.get(lab, 0.0) + float(a)
+    n_features = seam_features + sum(int(r["interior_features"]) for r in reports)
+    stream = FeatureStream(
+        geoms,
+        records,
+        [job_files(folder, j.index)[0] for j in jobs],
+        [int(results[j.index]["report"]["interior_features"]) for j in jobs],
+    )
     notes = list(dry.notes)
     if dropped:
         notes.append(
@@ -376,7 +378,7 @@ def run_distributed(
         parameters=dict(P, execution="scheduler" if scheduler else "local cluster"),
         counts=counts,
         areas_m2=areas,
-        features=len(geoms),
+        features=n_features,
         km2=plan.area_km2,
         pixels=plan.pixels,
         tiles_total=plan.total_tiles,
@@ -418,8 +420,8 @@ def run_distributed(
         out_path,
         report.layer,
         _crs_wkt(P["out_crs"]),
-        geoms,
-        records,
+        stream.column(),
+        {name: stream.column(name) for name in records},
         report.to_dict(),
         multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
     )

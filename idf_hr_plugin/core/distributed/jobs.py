@@ -304,6 +304,69 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
     return geoms, records, dropped + int(feats.dropped_outside_mask)
 
 
+def class_totals(records: dict) -> tuple:
+    """({label: count}, {label: m²}) of some features' records."""
+    counts: dict = {}
+    areas: dict = {}
+    for lab, a in zip(records["label"], records["area_m2"]):
+        counts[lab] = counts.get(lab, 0) + 1
+        areas[lab] = areas.get(lab, 0.0) + float(a)
+    return counts, areas
+
+
+class FeatureStream:
+    """The features of a run as sequences for the GeoPackage writer, without holding them all.
+
+    The seam features (in memory) come first, then each job's GeoParquet file, loaded one at a
+    time when the writer reaches it: the client's memory is one job's features, whatever the
+    extent. ``geoms`` and ``records[field]`` are read by increasing index, as the writer does.
+    """
+
+    def __init__(self, geoms: list, records: dict, files: list, sizes: list):
+        self._chunks = [(None, len(geoms))] + list(zip(files, sizes))
+        self._starts = list(np.cumsum([0] + [n for _f, n in self._chunks]))
+        self._current = (0, geoms, records)
+        self._seam = (geoms, records)
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def _load(self, k: int) -> None:
+        if self._current[0] == k:
+            return
+        path = self._chunks[k][0]
+        geoms, records = self._seam if path is None else read_features_parquet(path)
+        self._current = (k, geoms, records)
+
+    def row(self, i: int, name: Optional[str]):
+        import bisect
+
+        k = bisect.bisect_right(self._starts, i) - 1
+        self._load(k)
+        _k, geoms, records = self._current
+        j = i - int(self._starts[k])
+        return geoms[j] if name is None else records[name][j]
+
+    def column(self, name: Optional[str] = None) -> _Column:
+        return _Column(self, name)
+
+
+class _Column:
+    def __init__(self, stream: FeatureStream, name: Optional[str]):
+        self.stream, self.name = stream, name
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self.stream):
+            raise IndexError(i)
+        return self.stream.row(i, self.name)
+
+    def __iter__(self):
+        return (self.stream.row(i, self.name) for i in range(len(self.stream)))
+
+
 # ------------------------------------------------------------------ the task
 
 
@@ -417,6 +480,8 @@ def run_job(task: RunTask, job) -> dict:
         "pixels": n_tiles * plan.tile_size * plan.tile_size,
         "detections": part.detections,
         "interior_features": len(geoms),
+        "counts": class_totals(records)[0],
+        "areas_m2": class_totals(records)[1],
         "seam_vectors": seam.detections if not seam.seg_pending else len(seam.seg_pending),
         "dropped": dropped,
         "overreach_px": overreach,
