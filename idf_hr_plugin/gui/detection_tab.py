@@ -863,6 +863,7 @@ class DetectionTab(QWidget):
             self.publish_button,
             self.layer_combo,
             self.extent_combo,
+            self.where_combo,
         ):
             w.setEnabled(not running)
         if not running:

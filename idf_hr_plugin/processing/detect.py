@@ -72,7 +72,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
             "selection). Confidence and IoU default to the model's values when left empty. The "
             "result is one layer in a GeoPackage (written atomically) with class, label, score, "
             "area, model + sha256, source, vintage and run id, plus the run report (duration, "
-            "CPU time, km², energy estimate) in its idfhr_runs table."
+            "CPU time, km², energy estimate) in its idfhr_runs table. Advanced: where to run — this "
+            "computer, a local Dask cluster of N worker processes, or a Dask scheduler address (the "
+            "imagery must be a file or URL the workers can open)."
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
@@ -269,11 +271,12 @@ class DetectAlgorithm(IdfHrAlgorithm):
 
         def progress(done: int, total: int, eta: float) -> None:
             feedback.setProgress(100.0 * done / max(1, total))
-            feedback.setProgressText(
-                self.tr("Tiles {done}/{total}, about {eta} s left").format(
-                    done=done, total=total, eta=int(eta)
-                )
+            text = (
+                self.tr("Jobs {done}/{total}, about {eta} s left")
+                if self._execution
+                else self.tr("Tiles {done}/{total}, about {eta} s left")
             )
+            feedback.setProgressText(text.format(done=done, total=total, eta=int(eta)))
 
         src = self._source
         kwargs = dict(

@@ -92,3 +92,20 @@ def test_processing_detect_on_a_local_cluster(qgis_app, model_file, tmp_path):  
     report = json.loads(results["dask"][0]["REPORT"])
     assert report["parameters"]["execution"] == "local cluster" and report["distributed"]["workers"]
     assert any("Dask dashboard: http://127.0.0.1:" in t for t in results["dask"][1].infos)
+
+
+def test_cancel_a_dask_run_from_the_tab(tab, tmp_path):  # noqa: F811
+    tab.where_toggle.setChecked(True)
+    tab.where_combo.setCurrentIndex(1)
+    layer = _raster_layer(tmp_path, "big_2024.tif", size=(4000, 4000))
+    tab.layer_combo.setLayer(layer)
+    tab.set_extent_mode("layer")
+    out = tmp_path / "cancelled.gpkg"
+    tab.output_widget.setFilePath(str(out))
+    assert tab.run() is not None
+    assert wait_until(lambda: "jobs" in tab.progress_text() or tab.task is None, 180)
+    assert tab.task is not None, "the run ended before it could be cancelled"
+    tab.cancel()
+    assert wait_until(lambda: tab.task is None, 120)
+    assert not out.exists() and not (tmp_path / "cancelled.idfhr-jobs").exists()
+    assert tab.run_button.isEnabled() and "ancel" in tab.status_label.text()
