@@ -13,6 +13,7 @@ written atomically under the job's name, so a job that ran twice is counted once
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -192,7 +193,6 @@ def run_distributed(
     ``progress(done, total, eta_s)`` counts jobs; ``cancel()`` -> True stops the run: tasks are
     cancelled, this run's job files removed, nothing written to ``out_path``.
     """
-    from ..inference.report import RunReport, energy_estimate, watts_per_core
     from ..inference.runner import _load_mask
     from ..inference.tiling import split_plan
     from ..inference.writer import check_output_path, layer_name_for, write_gpkg
@@ -357,42 +357,29 @@ def run_distributed(
         for k, v in r.get("timings", {}).items():
             timings[k] = timings.get(k, 0.0) + float(v)
     timings["client_merge_s"] = merge_s
-    from shapely import wkt as _wkt
-
-    from ..inference.clip import analysed_area
-
-    report = RunReport(
-        analysed_area_wkt=_wkt.dumps(analysed_area(plan), rounding_precision=3),
-        analysed_area_crs=plan.grid.crs.to_string(),
+    # the dry run's report already holds the plan's figures, the model and the parameters
+    report = dataclasses.replace(
+        dry,
         run_id=run_id,
         started_at=started.isoformat(timespec="seconds"),
-        model_name=spec.name,
-        model_sha256=spec.sha256,
-        model_path=spec.path,
-        task=spec.task,
-        layout=spec.layout,
-        raster=str(raster),
         source=task.source,
         vintage=vintage,
-        crs=P["out_crs"],
         parameters=dict(P, execution="scheduler" if scheduler else "local cluster"),
         counts=counts,
         areas_m2=areas,
         features=n_features,
         km2=plan.area_km2,
         pixels=plan.pixels,
-        tiles_total=plan.total_tiles,
         tiles_run=tiles_run,
-        tiles_skipped_mask=plan.skipped_outside_mask,
         tiles_skipped_nodata=sum(int(r["tiles_nodata"]) for r in reports),
         detections_before_nms=sum(int(r["detections"]) for r in reports),
         dropped_outside_mask=dropped,
         providers=providers,
-        available_providers=list(dry.available_providers),
         threads=int(threads or 0),
-        batch_size=int(P["batch_size"]),
         timings=timings,
         notes=notes,
+        job=None,
+        partial=None,
     )
     report.plan = plan
     report.distributed = {
@@ -414,7 +401,7 @@ def run_distributed(
     when = started.astimezone().strftime("%Y%m%d_%H%M%S")
     report.out_path = str(out_path)
     report.layer = layer_name or layer_name_for(spec.name, when)
-    _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core)
+    _finish_cost(report, reports, wall0, cpu0, watts)
     t_w = time.perf_counter()
     report.layer = write_gpkg(
         out_path,
@@ -426,7 +413,7 @@ def run_distributed(
         multipolygon=spec.task in ("semantic_segmentation", "instance_segmentation"),
     )
     timings["write_s"] = time.perf_counter() - t_w
-    _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core)
+    _finish_cost(report, reports, wall0, cpu0, watts)
     return report
 
 
@@ -436,16 +423,13 @@ def _crs_wkt(crs_text: str) -> str:
     return to_crs(crs_text).to_wkt()
 
 
-def _finish_cost(report, reports, wall0, cpu0, watts, energy_estimate, watts_per_core) -> None:
-    report.duration_s = time.perf_counter() - wall0
-    client_cpu = time.process_time() - cpu0
-    report.cpu_s = client_cpu + sum(float(r["cpu_s"]) for r in reports)
-    report.energy_wh, report.energy_method = energy_estimate(report.cpu_s, watts_per_core(watts))
-    report.energy_method += " " + tr(
-        "CPU time summed over the client ({c:.1f} s) and every worker's jobs."
-    ).format(c=client_cpu)
-    if any(p != "CPUExecutionProvider" for p in report.providers):
-        report.energy_method += " " + tr("GPU energy is not included.")
+def _finish_cost(report, reports: list, wall0: float, cpu0: float, watts) -> None:
+    """Wall time, CPU summed over the client and every job, energy (the engine's method)."""
+    from ..inference.runner import _finish_cost as finish_cost
+
+    workers_cpu = sum(float(r["cpu_s"]) for r in reports)
+    finish_cost(report, wall0, cpu0 - workers_cpu, watts)  # cpu_s = client's + the workers'
+    report.energy_method += " " + tr("CPU time summed over the client and every worker's jobs.")
 
 
 def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool) -> tuple:

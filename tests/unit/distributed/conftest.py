@@ -84,4 +84,5 @@ def assert_same_features(a: list, b: list, tol: float = 1e-6) -> None:
     for (la, sca, ga), (lb, scb, gb) in zip(sa, sb):
         assert la == lb
         assert abs(sca - scb) <= 1e-6
-        assert ga.equals_exact(gb, tol), (ga.wkt, gb.wkt)
+        # same vertices, or (unions of segmentation pieces) the same shape from another start vertex
+        assert ga.equals_exact(gb, tol) or ga.hausdorff_distance(gb) <= tol, (ga.wkt, gb.wkt)

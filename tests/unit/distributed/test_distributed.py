@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from idf_hr_plugin.core.errors import Cancelled, UserInputError
@@ -126,3 +127,29 @@ def test_worker_with_another_model_copy_refuses(dask_client, demo_cogs, tmp_path
         _run(dask_client, demo_cogs[2026], out, tiles_per_job=72, worker_model=str(tampered))
     assert "Copy the same model file to every worker" in str(err.value)
     assert not out.exists() and not (tmp_path / "sha.idfhr-jobs").exists()
+
+
+def test_segmentation_same_polygons_as_one_process(dask_client, tmp_path):
+    """Semantic segmentation: pieces on job borders are stitched by the client as in one process."""
+    import rasterio
+
+    from idf_hr_plugin.core.distributed import run_distributed
+    from idf_hr_plugin.core.inference import run_detection
+    from tests.unit.inference.conftest import make_raster, make_test_models
+    from tests.unit.inference.test_segmentation_merge import _field
+
+    model = make_test_models.build("seg_sigmoid.onnx", tmp_path)
+    w, h = 900, 700
+    red = _field((h, w), 7, size=15) > 0.55
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    one = run_detection(model, str(r), out_path=tmp_path / "one.gpkg", overlap=26)
+    rep = run_distributed(
+        model, str(r), tmp_path / "dask.gpkg", client=dask_client, tiles_per_job=4, overlap=26
+    )
+    assert rep.distributed["jobs"] == 3 and rep.distributed["seam_features"] > 0
+    assert rep.features == one.features > 20
+    assert_same_features(read_layer(tmp_path / "one.gpkg"), read_layer(tmp_path / "dask.gpkg"))
