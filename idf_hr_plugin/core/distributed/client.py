@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import Cancelled, UserInputError
 from ..i18n import tr
-from .jobs import FeatureStream, RunTask, class_totals, finish_features, job_files, read_seams
+from .jobs import FeatureStream, RunTask, class_totals, finish_features, in_plan_order, job_files, read_seams
 
 MANIFEST = "run.json"
 # a box reaching further than this past its own tile would make the interior/seam split
@@ -194,7 +194,7 @@ def run_distributed(
     cancelled, this run's job files removed, nothing written to ``out_path``.
     """
     from ..inference.runner import _load_mask
-    from ..inference.tiling import split_plan
+    from ..inference.tiling import split_plan_blocks
     from ..inference.writer import check_output_path, layer_name_for, write_gpkg
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -247,7 +247,7 @@ def run_distributed(
 
             threads = max(1, physical_cores() // n_workers)
         tpj = int(tiles_per_job or default_tiles_per_job(spec, len(plan.tiles), P["tile_size"], n_workers))
-        jobs = split_plan(plan, tiles_per_job=tpj)
+        jobs = split_plan_blocks(plan, tpj)
         doc = {
             "model_sha256": spec.sha256,
             "raster": str(raster),
@@ -256,6 +256,7 @@ def run_distributed(
             "finish": finish,
             "tiles": len(plan.tiles),
             "tiles_per_job": tpj,
+            "jobs": "blocks",
             "source": source,
             "vintage": vintage,
         }
@@ -312,7 +313,7 @@ def run_distributed(
     if cancel is not None and cancel():
         raise Cancelled()
     t_m = time.perf_counter()
-    seams = [results[j.index]["seam"] for j in jobs]
+    seams = in_plan_order([results[j.index]["seam"] for j in jobs])
     geoms, records, dropped = finish_features(seams, plan, spec, finish, task.source, vintage, run_id)
     seam_features = len(geoms)
     counts, areas = class_totals(records)

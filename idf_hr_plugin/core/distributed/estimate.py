@@ -112,7 +112,7 @@ def estimate_run(
     """
     from ..inference.report import watts_per_core
     from ..inference.runner import run_detection
-    from ..inference.tiling import Job, split_plan
+    from ..inference.tiling import Job, split_plan_blocks
     from .client import default_tiles_per_job, plan_run
 
     spec, dry = plan_run(model, raster, **params)
@@ -141,7 +141,7 @@ def estimate_run(
         source = tr("the model card's {s} s/Mpx").format(s=spm)
     per_tile_cpu = per_tile_cpu if per_tile_cpu is not None else per_tile_s
     tpj = int(tiles_per_job or default_tiles_per_job(spec, n, T, workers))
-    jobs = len(split_plan(plan, tiles_per_job=tpj)) if n else 0
+    jobs = len(split_plan_blocks(plan, tpj)) if n else 0
     wall = math.ceil(jobs / workers) * (tpj * per_tile_s + TASK_OVERHEAD_S) if jobs else 0.0
     cpu = n * per_tile_cpu
     feats = int(round((density or 0.0) * n))

@@ -131,10 +131,9 @@ def split_seams(part: PartialResult, plan, job, margin_px: float) -> tuple:
     m = float(margin_px)
     bx0, by0 = boxes[:, 0].min(), boxes[:, 1].min()
     bx1, by1 = boxes[:, 2].max(), boxes[:, 3].max()
-    idx = np.arange(len(plan.tiles))
-    foreign = ((idx < job.start) | (idx >= job.stop)) & (
-        (tcol - m <= bx1) & (tcol + T + m >= bx0) & (trow - m <= by1) & (trow + T + m >= by0)
-    )
+    own = np.zeros(len(plan.tiles), bool)
+    own[np.asarray(list(job.tile_ids()), np.int64)] = True
+    foreign = ~own & ((tcol - m <= bx1) & (tcol + T + m >= bx0) & (trow - m <= by1) & (trow + T + m >= by0))
     fx0, fy0 = tcol[foreign] - m, trow[foreign] - m
     fx1, fy1 = tcol[foreign] + T + m, trow[foreign] + T + m
     touch = np.zeros(len(boxes), bool)
@@ -152,6 +151,30 @@ def split_seams(part: PartialResult, plan, job, margin_px: float) -> tuple:
     is_seam = seam_groups[labels]
     args = (boxes, scores, cls, tiles, cut, rboxes)
     return _subset(part, ~is_seam, *args), _subset(part, is_seam, *args), overreach
+
+
+def in_plan_order(parts: list) -> list:
+    """Seam detections of all jobs as one part, in the plan's tile order (stable within a tile).
+
+    The single-process engine meets boxes tile by tile; NMS breaks score ties by that order, so
+    the client merges in the same order whatever the shape of the jobs.
+    """
+    det = [p for p in parts if p.boxes]
+    if not det or any(p.seg_pending or p.seg_cores for p in parts):
+        return parts
+    cat = {
+        name: np.concatenate([a for p in det for a in getattr(p, name)])
+        for name in ("boxes", "scores", "class_ids", "tile_ids", "cut")
+    }
+    rboxes = np.concatenate([a for p in det for a in p.rboxes]) if det[0].rboxes else None
+    polys = [g for p in det for g in p.polys]
+    order = np.argsort(cat["tile_ids"], kind="stable")
+    out = PartialResult(**{name: [a[order]] for name, a in cat.items()})
+    if rboxes is not None:
+        out.rboxes = [rboxes[order]]
+    out.polys = [polys[i] for i in order]
+    out.detections = int(order.size)
+    return [out]
 
 
 # ------------------------------------------------------------------ seams on disk (for resume)
@@ -466,7 +489,7 @@ def run_job(task: RunTask, job) -> dict:
     geoms, records, dropped = finish_features(
         [interior], plan, spec, task.finish, task.source, task.vintage, task.run_id
     )
-    n_tiles = job.stop - job.start
+    n_tiles = len(job.tile_ids())
     report = {
         "job": job.index,
         "start": job.start,

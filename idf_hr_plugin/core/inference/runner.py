@@ -546,7 +546,7 @@ def run_detection(
         geographic=geographic,
     )
     notes.extend(plan.notes)
-    tiles = plan.tiles[job.start : job.stop] if job is not None else plan.tiles
+    tiles = [plan.tiles[i] for i in job.tile_ids()] if job is not None else plan.tiles
     session, sinfo = (
         session if session is not None else create_session(spec, providers=providers, threads=threads)
     )
