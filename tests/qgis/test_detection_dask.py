@@ -11,6 +11,7 @@ from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
 
 from tests.qgis.conftest import wait_until
 from tests.qgis.test_detection_tab import SQUARES, _raster_layer, iface, model_file, tab  # noqa: F401
+from tests.qgis.test_small_screens import _problems, small_dock  # noqa: F401
 
 pytest.importorskip("distributed", reason="dask distributed is a listed requirement (requirements.txt)")
 
@@ -109,3 +110,21 @@ def test_cancel_a_dask_run_from_the_tab(tab, tmp_path):  # noqa: F811
     assert wait_until(lambda: tab.task is None, 120)
     assert not out.exists() and not (tmp_path / "cancelled.idfhr-jobs").exists()
     assert tab.run_button.isEnabled() and "ancel" in tab.status_label.text()
+
+
+def test_where_to_run_fits_a_420_px_dock_with_the_install_offer(small_dock, monkeypatch):  # noqa: F811
+    """Opened, with Dask reported missing (its sentence and Install button): still 420 px wide."""
+    from idf_hr_plugin.gis import dask_runtime
+
+    dt = small_dock.detection_tab
+    assert dt.where_box.isHidden(), "the where-to-run section should start collapsed"
+    monkeypatch.setattr(dask_runtime, "dask_available", lambda: False)
+    dt.where_toggle.setChecked(True)
+    dt.where_combo.setCurrentIndex(1)
+    assert not dt.dask_install_button.isHidden() and "dask" in dt.dask_label.text().lower()
+    problems = _problems(
+        small_dock, "detection_tab", ("run_button", "cancel_button", "progress", "status_label")
+    )
+    assert problems == [], "\n".join(problems)
+    dt.where_combo.setCurrentIndex(0)  # "this computer" never needs Dask
+    assert dt.dask_install_button.isHidden() and dt.dask_label.text() == ""
