@@ -51,7 +51,7 @@ def dask_available() -> bool:
 
 def missing_text() -> str:
     return tr(
-        "Running on a Dask cluster needs the Python packages dask and distributed: install them with "
+        "Running on a Dask cluster needs the Python packages dask, distributed and pyarrow: install them with "
         "the button below (into a folder of your QGIS profile), or run on this computer."
     )
 
@@ -83,7 +83,13 @@ def check_dask_execution(source, execution: int, scheduler: str = "") -> None:
     from ..core.errors import UserInputError
 
     if not dask_available():
-        raise UserInputError(missing_text())
+        raise UserInputError(
+            tr(
+                "Running on a Dask cluster needs the Python packages dask, distributed and pyarrow, which "
+                "this QGIS lacks: install them from the Detection tab (Advanced: where to run, Install "
+                "Dask), or run on this computer."
+            )
+        )
     if getattr(source, "reader_factory", None) is not None:
         raise UserInputError(
             tr(

@@ -37,10 +37,11 @@ TARGET_TASK_S = 30.0  # a task should last ~10-60 s: scheduling overhead stays n
 
 
 def dask_available() -> bool:
-    """Whether ``dask.distributed`` can be imported here."""
+    """Whether ``dask.distributed`` and pyarrow's Parquet (the job files) can be imported here."""
     try:
         import distributed  # noqa: F401
-    except ImportError:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:  # also a pyarrow built for another NumPy
         return False
     return True
 
