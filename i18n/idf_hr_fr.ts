@@ -4,7 +4,7 @@
   <context>
     <name>IdfHr</name>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="287" />
       <source> Classes left out: {c}.</source>
       <translation> Classes exclues : {c}.</translation>
     </message>
@@ -24,6 +24,11 @@
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/commands.py" line="585" />
+      <source>--out '{path}' is a file; give a folder.</source>
+      <translation>--out '{path}' est un fichier ; indiquez un dossier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/commands.py" line="152" />
       <source>--out '{path}' must end in .tif (COG) or .gpkg.</source>
       <translation>--out '{path}' doit se terminer par .tif (COG) ou .gpkg.</translation>
@@ -34,17 +39,32 @@
       <translation>--start {start} est postérieur à --end {end} ; inversez-les.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="355" />
+      <location filename="../idf_hr_plugin/commands.py" line="436" />
       <source>--vintages must name two different vintages, e.g. 2024,2026.</source>
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <source>1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from there, or search again once the network is back.</source>
+      <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="68" />
+      <source>A catalog run opens from its GeoPackage; a PostGIS run opens limited to the extent above.</source>
+      <translation>Une exécution du catalogue s'ouvre depuis son GeoPackage ; une exécution PostGIS s'ouvre limitée à l'emprise ci-dessus.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="102" />
+      <source>A step-by-step tour of the demo region for AI awareness sessions: works offline</source>
+      <translation>Une visite pas à pas de la région de démonstration pour les sessions de sensibilisation à l'IA : fonctionne hors ligne</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>A zones layer</source>
       <translation>Une couche de zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="50" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="52" />
       <source>ARCEP FttH deployment file (CSV/XLSX)</source>
       <translation>Fichier de déploiement FttH de l'ARCEP (CSV/XLSX)</translation>
     </message>
@@ -54,12 +74,12 @@
       <translation>Fichier ou URL de déploiement FttH de l'ARCEP (vide : données ARCEP fournies avec l'extension)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="105" />
       <source>ARCEP files (local file or URL)</source>
       <translation>Fichiers ARCEP (fichier local ou URL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="54" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="56" />
       <source>ARCEP premises file (Logements, Établissements)</source>
       <translation>Fichier des locaux de l'ARCEP (Logements, Établissements)</translation>
     </message>
@@ -94,7 +114,7 @@
       <translation>Ajouter à la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="407" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="414" />
       <source>Added {n} layer(s) to the map.</source>
       <translation>{n} couche(s) ajoutée(s) à la carte.</translation>
     </message>
@@ -114,12 +134,17 @@
       <translation>Ajouter…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="188" />
+      <source>After</source>
+      <translation>Après</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="314" />
       <source>All quarters (Temporal Controller)</source>
       <translation>Tous les trimestres (Contrôleur temporel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="330" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="363" />
       <source>All quarters are drawn on top of each other: open View › Panels › Temporal Controller and switch it to animation to see one quarter at a time.</source>
       <translation>Tous les trimestres sont dessinés les uns sur les autres : ouvrez Vue › Panneaux › Contrôleur temporel et passez-le en animation pour voir un trimestre à la fois.</translation>
     </message>
@@ -129,7 +154,7 @@
       <translation>Écrire aussi une version HTML à côté du PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="55" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="61" />
       <source>Analyse</source>
       <translation>Analyse</translation>
     </message>
@@ -154,6 +179,11 @@
       <translation>Authentification</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="54" />
+      <source>Balance (new − gone)</source>
+      <translation>Solde (nouveaux − disparus)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="139" />
       <source>Band mapping to the model's channels (RGB, BGR, IRC or band numbers like 4,1,2; empty: RGB)</source>
       <translation>Correspondance des bandes avec les canaux du modèle (RGB, BGR, IRC ou numéros de bandes comme 4,1,2 ; vide : RGB)</translation>
@@ -169,22 +199,27 @@
       <translation>Taille de lot (0 : automatique)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="188" />
+      <source>Before</source>
+      <translation>Avant</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="97" />
       <source>Between</source>
       <translation>Entre le</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="117" />
       <source>Boundaries</source>
       <translation>Limites administratives</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="53" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="69" />
       <source>Browse…</source>
       <translation>Parcourir…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="102" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
       <source>Buildings (IPE)</source>
       <translation>Immeubles (IPE)</translation>
     </message>
@@ -194,7 +229,17 @@
       <translation>Crée un dossier unique pour travailler sans réseau, pour une commune ou un EPT (ou une emprise) : un projet QGIS à chemins relatifs, l'imagerie des millésimes choisis (COG), les limites des communes, la couverture FttH (à partir de vos fichiers ARCEP, ou des données fournies avec l'extension), les couches de données ouvertes choisies et les modèles de détection avec leurs fiches. Copiez le dossier sur un autre ordinateur portable ou sur une clé USB ; ses GeoPackages s'ouvrent dans QField. La taille est estimée et l'espace disque libre vérifié avant le démarrage. Une annulation ne laisse rien ; après un échec, relancer avec le même dossier de sortie reprend là où le traitement s'était arrêté. Plusieurs fichiers ou millésimes : séparez-les par « ; ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="301" />
+      <source>Bundled ARCEP snapshot, {vintage}.</source>
+      <translation>Instantané ARCEP fourni avec l'extension, {vintage}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="818" />
+      <source>Bundled with IdF HR, vintage {vintage}.</source>
+      <translation>Fourni avec IdF HR, millésime {vintage}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
       <source>CSV (*.csv);;Excel (*.xlsx)</source>
       <translation>CSV (*.csv);;Excel (*.xlsx)</translation>
     </message>
@@ -204,12 +249,12 @@
       <translation>Cache et réseau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="129" />
       <source>Cached datasets (offline)</source>
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="243" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="250" />
       <source>Cancel</source>
       <translation>Annuler</translation>
     </message>
@@ -219,12 +264,12 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="797" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="813" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="100" />
       <source>Cars are parked elsewhere on every flight, so their changes say nothing about the territory: they are left out by default. Clear the field to keep them.</source>
       <translation>Les voitures sont garées ailleurs à chaque prise de vue : leurs changements ne disent rien du territoire, elles sont donc exclues par défaut. Videz le champ pour les conserver.</translation>
     </message>
@@ -259,12 +304,17 @@
       <translation>Les sources de catalogue se gèrent dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="232" />
+      <source>Change</source>
+      <translation>Changement</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="68" />
       <source>Change between two vintages</source>
       <translation>Changement entre deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="167" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="182" />
       <source>Change detection</source>
       <translation>Détection de changements</translation>
     </message>
@@ -279,7 +329,7 @@
       <translation>Couche de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="161" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="176" />
       <source>Changes</source>
       <translation>Changements</translation>
     </message>
@@ -289,12 +339,12 @@
       <translation>Choisissez une commune ou un EPT, ou indiquez une emprise, pour le kit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="60" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="76" />
       <source>Choose a file</source>
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="673" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="683" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -314,12 +364,12 @@
       <translation>Choisissez le fichier PDF à écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="237" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="255" />
       <source>Choose the detection layers of the two vintages.</source>
       <translation>Choisissez les couches de détections des deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="291" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="309" />
       <source>Choose the detection or change layer to count.</source>
       <translation>Choisissez la couche de détections ou de changements à décompter.</translation>
     </message>
@@ -334,9 +384,14 @@
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="684" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="694" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="97" />
+      <source>Choose the layer to publish.</source>
+      <translation>Choisissez la couche à publier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/report_dialog.py" line="93" />
@@ -349,32 +404,37 @@
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="687" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="697" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="225" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="243" />
       <source>Choose the two imagery layers and the model.</source>
       <translation>Choisissez les deux couches d'imagerie et le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="72" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="87" />
       <source>Choose the zones layer, or communes, EPT or the whole MGP.</source>
       <translation>Choisissez la couche de zones, ou les communes, les EPT ou l'ensemble de la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="205" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="223" />
       <source>Choose where to save the {what}.</source>
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="62" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="59" />
+      <source>Class</source>
+      <translation>Classe</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="100" />
       <source>Classes</source>
       <translation>Classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="105" />
       <source>Classes left out (cars move)</source>
       <translation>Classes exclues (les voitures se déplacent)</translation>
     </message>
@@ -384,9 +444,24 @@
       <translation>Classes exclues, séparées par des virgules (les voitures se déplacent d'une prise de vue à l'autre)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="387" />
+      <location filename="../idf_hr_plugin/commands.py" line="468" />
       <source>Classes left out: {c}.</source>
       <translation>Classes exclues : {c}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="216" />
+      <source>Classes the model weighed (run)</source>
+      <translation>Classes envisagées par le modèle (exécution)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="345" />
+      <source>Click a detection (or change) on the map to see what the model saw, its scores, the classes it hesitated between and the model's known limits.</source>
+      <translation>Cliquez sur une détection (ou un changement) sur la carte pour voir ce que le modèle a vu, ses scores, les classes entre lesquelles il a hésité et les limites connues du modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="110" />
+      <source>Close the guided session (the map stays as it is).</source>
+      <translation>Fermer la session guidée (la carte reste en l'état).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="124" />
@@ -399,24 +474,24 @@
       <translation>Collections (séparées par des virgules)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="133" />
       <source>Columns</source>
       <translation>Colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="222" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="254" />
       <source>Columns matched by name; pick the right ones where a name is missing, then Compute.</source>
       <translation>Colonnes associées par leur nom ; choisissez les bonnes là où un nom manque, puis cliquez sur Calculer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="95" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="142" />
       <source>Comes from</source>
       <translation>Provenance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="59" />
-      <source>Commune boundaries (empty: geo.api.gouv.fr, cached)</source>
-      <translation>Limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="62" />
+      <source>Commune boundaries (empty: geo.api.gouv.fr, cached; offline: bundled IGN copy)</source>
+      <translation>Limites communales (vide : geo.api.gouv.fr, en cache ; hors ligne : copie IGN fournie)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/offline_kit.py" line="103" />
@@ -429,7 +504,7 @@
       <translation>Fichier des limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="187" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
       <source>Commune or EPT</source>
       <translation>Commune ou EPT</translation>
     </message>
@@ -449,7 +524,7 @@
       <translation>Service des communes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="109" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="115" />
       <source>Compare</source>
       <translation>Comparer</translation>
     </message>
@@ -459,32 +534,37 @@
       <translation>Compare deux millésimes objet par objet (appariement un à un par classe, surfaces en Lambert-93) : nouveau, disparu, modifié, inchangé, ou incertain près du bord du terrain analysé. Fournissez soit deux couches de détections du même modèle, soit deux couches d'imagerie, un modèle et une emprise (les deux exécutions sont alors effectuées au préalable). Les exécutions de modèles différents ou qui ne se recoupent pas sont refusées ; les couches dans des SCR différents sont reprojetées. Les voitures sont exclues par défaut (garées ailleurs à chaque prise de vue) : videz « Classes exclues » pour les conserver. Les exécutions de segmentation sémantique donnent à la place des surfaces gagnées / perdues.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
       <source>Comparing the two vintages…</source>
       <translation>Comparaison des deux millésimes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="130" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="159" />
       <source>Compute coverage</source>
       <translation>Calculer la couverture</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="143" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="113" />
       <source>Compute statistics</source>
       <translation>Calculer les statistiques</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="39" />
-      <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
-      <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="40" />
+      <source>Computes the share of premises connectable to FttH per commune (or EPT) and quarter from ARCEP files: the deployment file (connectable premises per quarter) and the premises file (Logements + Établissements). Columns are found by name. The result is joined to the MGP boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache; when it cannot be reached, the IGN ADMIN EXPRESS boundaries bundled with the plugin), styled as a graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so the Temporal Controller animates the quarters.</source>
+      <translation>Calcule la part des locaux raccordables au FttH par commune (ou EPT) et par trimestre à partir des fichiers de l'ARCEP : le fichier de déploiement (locaux raccordables par trimestre) et le fichier des locaux (Logements + Établissements). Les colonnes sont repérées par leur nom. Le résultat est joint aux limites de la MGP (fichier local, ou geo.api.gouv.fr via le cache d'IdF HR ; s'il est injoignable, les limites IGN ADMIN EXPRESS fournies avec l'extension), symbolisé en carte choroplèthe graduée (0–10, 10–25, 25–50, 50–80, 80–100 %) avec des propriétés temporelles pour que le Contrôleur temporel anime les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>Computing the coverage…</source>
       <translation>Calcul de la couverture…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="287" />
+      <source>Computing the occlusion map…</source>
+      <translation>Calcul de la carte d'occultation…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="209" />
       <source>Confidence</source>
       <translation>Confiance</translation>
     </message>
@@ -494,7 +574,12 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="57" />
+      <source>Connection</source>
+      <translation>Connexion</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="121" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
@@ -504,7 +589,7 @@
       <translation>Impossible d'écrire l'image {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="354" />
       <source>Counting per zone…</source>
       <translation>Décompte par zone…</translation>
     </message>
@@ -519,9 +604,14 @@
       <translation>Nombres d'objets, surfaces et densités par zone et par classe d'une couche de détections ou de changements. Zones : les communes de la MGP, les EPT ou l'ensemble de la MGP (service des limites, mis en cache pour une utilisation hors ligne) ou toute couche de polygones dotée d'un champ qui nomme les zones. Les surfaces sont calculées en Lambert-93 quel que soit le SCR des zones. Chaque zone indique la part de sa surface qui a été analysée (« analysé à 12 % ») ; les densités sont rapportées au km² analysé, jamais extrapolées à la partie non analysée. Sorties : un tableau (CSV ou XLSX) et la couche de zones jointe aux chiffres, symbolisée selon l'indicateur choisi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="70" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="74" />
       <source>Coverage layer</source>
       <translation>Couche de couverture</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="74" />
+      <source>Database schema</source>
+      <translation>Schéma de la base</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/opendata_load.py" line="51" />
@@ -544,7 +634,12 @@
       <translation>Détecter des objets avec un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="207" />
+      <source>Detected as</source>
+      <translation>Détecté comme</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="87" />
       <source>Detection</source>
       <translation>Détection</translation>
     </message>
@@ -554,12 +649,12 @@
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="504" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="511" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="709" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="722" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
@@ -569,7 +664,7 @@
       <translation>Couche de détections ou de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="666" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
@@ -589,7 +684,7 @@
       <translation>Détections (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="127" />
       <source>Detections or changes</source>
       <translation>Détections ou changements</translation>
     </message>
@@ -604,17 +699,27 @@
       <translation>Détections, second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="777" />
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="238" />
+      <source>Done! Click Next.</source>
+      <translation>C'est fait ! Cliquez sur Suivant.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="236" />
+      <source>Done! The session is over: click Reset for the next participant.</source>
+      <translation>C'est fait ! La session est terminée : cliquez sur Réinitialiser pour le participant suivant.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="790" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="124" />
       <source>Download a model from a URL; its sha256 is verified.</source>
       <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
@@ -629,12 +734,12 @@
       <translation>Télécharger l'imagerie pour une utilisation hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="136" />
       <source>Download size</source>
       <translation>Taille du téléchargement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="491" />
       <source>Downloading {title}…</source>
       <translation>Téléchargement de {title}…</translation>
     </message>
@@ -644,7 +749,7 @@
       <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
       <source>Download…</source>
       <translation>Télécharger…</translation>
     </message>
@@ -654,17 +759,17 @@
       <translation>Tracez un rectangle sur la carte pour y lancer la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="198" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="205" />
       <source>Drag a rectangle on the map.</source>
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="177" />
       <source>Drag a rectangle on the map: detection runs there.</source>
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="599" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -679,12 +784,12 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="826" />
-      <source>Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.</source>
-      <translation>Durée {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², énergie ≈ {wh:.4f} Wh.</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="846" />
+      <source>Duration {dur} s, CPU {cpu} s, {km2} km², energy ≈ {wh} Wh.</source>
+      <translation>Durée {dur} s, CPU {cpu} s, {km2} km², énergie ≈ {wh} Wh.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>EPT</source>
       <translation>EPT</translation>
     </message>
@@ -704,7 +809,7 @@
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="830" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="853" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -724,7 +829,7 @@
       <translation>Erreur : {msg}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="224" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="256" />
       <source>Every column was found. Press Compute.</source>
       <translation>Toutes les colonnes ont été trouvées. Cliquez sur Calculer.</translation>
     </message>
@@ -734,7 +839,7 @@
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="300" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -759,27 +864,42 @@
       <translation>Emprise à télécharger</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="83" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="52" />
+      <source>F1 score</source>
+      <translation>score F1</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="88" />
+      <source>Features written to PostGIS</source>
+      <translation>Entités écrites dans PostGIS</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
       <source>Fibre (FttH)</source>
       <translation>Fibre (FttH)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Field</source>
       <translation>Champ</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="141" />
       <source>Field naming the zones</source>
       <translation>Champ nommant les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="111" />
+      <source>Filter (ODSQL where)</source>
+      <translation>Filtre (clause where ODSQL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
       <source>First imagery</source>
       <translation>Première imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="84" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
       <source>First vintage</source>
       <translation>Premier millésime</translation>
     </message>
@@ -789,12 +909,22 @@
       <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="46" />
+      <source>Folder or catalog.json URL, e.g. a shared drive</source>
+      <translation>Dossier ou URL d'un catalog.json, p. ex. un lecteur partagé</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="62" />
       <source>Format</source>
       <translation>Format</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="250" />
+      <source>Found on</source>
+      <translation>Trouvé sur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="132" />
       <source>Framework</source>
       <translation>Framework</translation>
     </message>
@@ -809,47 +939,52 @@
       <translation>Date de début (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="149" />
       <source>FttH</source>
       <translation>FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="33" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="34" />
       <source>FttH (fibre) coverage per commune or EPT</source>
       <translation>Couverture FttH (fibre) par commune ou EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="308" />
       <source>FttH buildings (IPE)</source>
       <translation>Immeubles FttH (IPE)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="289" />
       <source>FttH coverage by EPT</source>
       <translation>Couverture FttH par EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="257" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="289" />
       <source>FttH coverage by commune</source>
       <translation>Couverture FttH par commune</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="114" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="118" />
       <source>FttH coverage by {level}</source>
       <translation>Couverture FttH par {level}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="115" />
       <source>FttH deployment</source>
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="261" />
+      <location filename="../idf_hr_plugin/commands.py" line="342" />
       <source>FttH file</source>
       <translation>fichier FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/commands.py" line="248" />
+      <source>GeoPackage</source>
+      <translation>GeoPackage</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="110" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage (*.gpkg)</translation>
     </message>
@@ -859,7 +994,7 @@
       <translation>Jeux de données géographiques uniquement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="356" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="403" />
       <source>Geometry: {field}</source>
       <translation>Géométrie : {field}</translation>
     </message>
@@ -869,9 +1004,14 @@
       <translation>Indiquez une couche d'imagerie ou un chemin/URL GDAL à partir duquel télécharger.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="368" />
+      <location filename="../idf_hr_plugin/commands.py" line="449" />
       <source>Give either --before and --after detection GeoPackages, or --model, --before-raster, --after-raster and --extent.</source>
       <translation>Indiquez soit les GeoPackages de détections --before et --after, soit --model, --before-raster, --after-raster et --extent.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="283" />
+      <source>Give either --catalog or --postgis (one source of shared results).</source>
+      <translation>Indiquez soit --catalog soit --postgis (une seule source de résultats partagés).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/change_detection.py" line="177" />
@@ -899,9 +1039,24 @@
       <translation>Donnez un nom au portail.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="140" />
+      <source>Give the results catalog folder or its catalog.json URL.</source>
+      <translation>Indiquez le dossier du catalogue de résultats ou l'URL de son catalog.json.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="80" />
       <source>Give the source a name.</source>
       <translation>Donnez un nom à la source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="94" />
+      <source>Guided session</source>
+      <translation>Session guidée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="95" />
+      <source>Guided session (training)</source>
+      <translation>Session guidée (formation)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/report.py" line="95" />
@@ -914,9 +1069,19 @@
       <translation>Version HTML</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="472" />
+      <location filename="../idf_hr_plugin/commands.py" line="553" />
       <source>HTML version: {path}</source>
       <translation>Version HTML : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="160" />
+      <source>Hide each part of the crop with a grey square, run the model again and map the score drop.</source>
+      <translation>Masquer chaque partie de l'extrait par un carré gris, relancer le modèle et cartographier la baisse du score.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="47" />
+      <source>INSEE code</source>
+      <translation>code INSEE</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/report_dialog.py" line="129" />
@@ -924,24 +1089,29 @@
       <translation>IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="276" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="294" />
       <source>IdF HR change detection</source>
       <translation>Détection de changements IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="782" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="795" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="242" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="255" />
       <source>IdF HR detections by class</source>
       <translation>Détections IdF HR par classe</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="78" />
+      <location filename="../idf_hr_plugin/plugin.py" line="79" />
       <source>IdF HR imagery panel</source>
       <translation>Panneau d'imagerie IdF HR</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="246" />
+      <source>IdF HR is set to work offline (Settings › IdF HR): searching needs the network.</source>
+      <translation>IdF HR est réglé pour travailler hors ligne (Paramètres › IdF HR) : la recherche a besoin du réseau.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="221" />
@@ -954,7 +1124,7 @@
       <translation>Kit hors ligne IdF HR — {zone}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="324" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="354" />
       <source>IdF HR statistics per zone</source>
       <translation>Statistiques par zone IdF HR</translation>
     </message>
@@ -969,37 +1139,37 @@
       <translation>IdF HR — Ortho-imagerie d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/provider.py" line="41" />
+      <location filename="../idf_hr_plugin/processing/provider.py" line="42" />
       <source>IdF HR — Île-de-France very-high-resolution imagery</source>
       <translation>IdF HR — Ortho-imagerie très haute résolution d'Île-de-France</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="248" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="280" />
       <source>IdF HR: FttH coverage</source>
       <translation>IdF HR : couverture FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="281" />
       <source>IdF HR: catalog search</source>
       <translation>IdF HR : recherche dans le catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="557" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="617" />
       <source>IdF HR: communes and EPT</source>
       <translation>IdF HR : communes et EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="334" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="381" />
       <source>IdF HR: dataset preview</source>
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="657" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="667" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="438" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="445" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
     </message>
@@ -1014,27 +1184,27 @@
       <translation>IdF HR : installation d'un modèle partagé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="441" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="488" />
       <source>IdF HR: load data.gouv.fr resource</source>
       <translation>IdF HR : chargement d'une ressource data.gouv.fr</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="424" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="471" />
       <source>IdF HR: load open data</source>
       <translation>IdF HR : chargement de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="494" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="555" />
       <source>IdF HR: load theme</source>
       <translation>IdF HR : chargement d'une thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="265" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="285" />
       <source>IdF HR: open-data search</source>
       <translation>IdF HR : recherche de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
       <source>IdF HR: read columns</source>
       <translation>IdF HR : lecture des colonnes</translation>
     </message>
@@ -1044,12 +1214,17 @@
       <translation>IdF HR : lecture d'un catalogue de modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="361" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="159" />
+      <source>IdF HR: shared results</source>
+      <translation>IdF HR : résultats partagés</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="368" />
       <source>IdF HR: thumbnails</source>
       <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="166" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="167" />
       <source>Imagery</source>
       <translation>Ortho-imagerie</translation>
     </message>
@@ -1074,17 +1249,17 @@
       <translation>Identifiant de la source d'imagerie (vide : sans imagerie)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="171" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="186" />
       <source>Imagery {vintage}</source>
       <translation>Imagerie {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="448" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="455" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="119" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
       <source>Import…</source>
       <translation>Importer…</translation>
     </message>
@@ -1094,12 +1269,12 @@
       <translation>Indicateur cartographié sur les zones</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="138" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="145" />
       <source>Indicator on the map</source>
       <translation>Indicateur sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="65" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="103" />
       <source>Input</source>
       <translation>Entrée</translation>
     </message>
@@ -1109,12 +1284,12 @@
       <translation>Installer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="99" />
       <source>Install ONNX Runtime</source>
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="291" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="298" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
@@ -1124,17 +1299,17 @@
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="314" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="101" />
       <source>Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>Intended GSD</source>
       <translation>Résolution prévue (GSD)</translation>
     </message>
@@ -1144,7 +1319,7 @@
       <translation>Interrompu ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="205" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="206" />
       <source>IoU</source>
       <translation>IoU</translation>
     </message>
@@ -1154,7 +1329,7 @@
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="460" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="467" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
     </message>
@@ -1174,9 +1349,14 @@
       <translation>Dossier du kit (nouveau)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="113" />
       <source>Known limits</source>
       <translation>Limites connues</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="257" />
+      <source>Known limits of the model</source>
+      <translation>Limites connues du modèle</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="128" />
@@ -1184,12 +1364,17 @@
       <translation>Étiqueter les emprises</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="620" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="630" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="372" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="314" />
+      <source>Largest score drop: {drop:.2f} (score {score:.2f} without a patch), {runs} model runs in {s:.1f} s.</source>
+      <translation>Plus forte baisse du score : {drop:.2f} (score {score:.2f} sans masque), {runs} exécutions du modèle en {s:.1f} s.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="419" />
       <source>Last update: {date}</source>
       <translation>Dernière mise à jour : {date}</translation>
     </message>
@@ -1199,22 +1384,22 @@
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="118" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="147" />
       <source>Leave empty to use the default names.</source>
       <translation>Laissez vide pour utiliser les noms par défaut.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="63" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
       <source>Level</source>
       <translation>Niveau</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="110" />
       <source>Licence</source>
       <translation>Licence</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="370" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="417" />
       <source>Licence: {licence}</source>
       <translation>Licence : {licence}</translation>
     </message>
@@ -1222,6 +1407,16 @@
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="41" />
       <source>List models</source>
       <translation>Lister les modèles</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="61" />
+      <source>List shared results</source>
+      <translation>Lister les résultats partagés</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="157" />
+      <source>Listing shared results…</source>
+      <translation>Liste des résultats partagés en cours…</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="103" />
@@ -1239,42 +1434,42 @@
       <translation>Charger un jeu de données ouvertes (portail Opendatasoft)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="133" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
       <source>Load cached</source>
       <translation>Charger depuis le cache</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="213" />
       <source>Load resource</source>
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="606" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="616" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="121" />
       <source>Load theme</source>
       <translation>Charger la thématique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="482" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="536" />
       <source>Loaded: {names}.</source>
       <translation>Chargé : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="427" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="474" />
       <source>Loading every record of {title}…</source>
       <translation>Chargement de tous les enregistrements de {title}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="627" />
       <source>Loading the communes and EPT…</source>
       <translation>Chargement des communes et des EPT…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="497" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="558" />
       <source>Loading the theme {name}…</source>
       <translation>Chargement de la thématique {name}…</translation>
     </message>
@@ -1284,12 +1479,17 @@
       <translation>Charge TOUS les enregistrements d'un jeu de données d'un portail Opendatasoft (Explore API v2.1, export GeoJSON : pas de pagination à 100 enregistrements, pas de plafond à 10 000 enregistrements), éventuellement filtrés par une clause where ODSQL et par une emprise. PORTAIL est l'adresse d'un portail ou une clé prédéfinie (mgp, paris). Le jeu de données est aussi conservé dans le cache hors ligne d'IdF HR ; sans réseau, la copie en cache est utilisée. La licence, la source et la date de récupération sont inscrites dans les métadonnées de la sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="122" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="123" />
       <source>Loads the datasets of the theme from the MGP portal with a ready-made style.</source>
       <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/options.py" line="138" />
+      <source>MB</source>
+      <translation>Mo</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>MGP communes</source>
       <translation>Communes de la MGP</translation>
     </message>
@@ -1299,7 +1499,7 @@
       <translation>Portail de données ouvertes de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="120" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="124" />
       <source>MGP {q}: {pct} % of premises connectable.</source>
       <translation>MGP {q} : {pct} % de locaux raccordables.</translation>
     </message>
@@ -1309,7 +1509,7 @@
       <translation>Item MLM</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="148" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="153" />
       <source>Make a PDF/HTML report of the selected result layer.</source>
       <translation>Produire un rapport PDF/HTML de la couche de résultat sélectionnée.</translation>
     </message>
@@ -1319,7 +1519,7 @@
       <translation>Emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="183" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="184" />
       <source>Mask layer</source>
       <translation>Couche de masque</translation>
     </message>
@@ -1349,22 +1549,22 @@
       <translation>Nombre maximal de résultats de recherche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="112" />
       <source>Measured accuracy</source>
       <translation>Précision mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="114" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="115" />
       <source>Metropolitan themes (MGP)</source>
       <translation>Thématiques métropolitaines (MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="91" />
       <source>Model</source>
       <translation>Modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="144" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="145" />
       <source>Model card</source>
       <translation>Fiche de modèle</translation>
     </message>
@@ -1374,7 +1574,12 @@
       <translation>Modèle publié : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="221" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="227" />
+      <source>Model run again on {name}</source>
+      <translation>Modèle relancé sur {name}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
       <source>Model type</source>
       <translation>Type de modèle</translation>
     </message>
@@ -1384,12 +1589,12 @@
       <translation>Type de modèle (automatique : lu dans le modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="434" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="441" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="419" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="426" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -1399,9 +1604,14 @@
       <translation>Modèle « {name} » installé, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="486" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
       <source>Model “{name}” published in {folder}: partners add this folder as a shared catalog.</source>
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="83" />
+      <source>Model's STAC MLM item (URL)</source>
+      <translation>Item STAC MLM du modèle (URL)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="168" />
@@ -1414,12 +1624,12 @@
       <translation>Modèles d'un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="127" />
       <source>Models of a STAC MLM catalog: cards first, checksum verified.</source>
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="342" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="375" />
       <source>Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).</source>
       <translation>Métropole du Grand Paris, {q} : {pct} % de locaux raccordables ({num} sur {den}).</translation>
     </message>
@@ -1429,7 +1639,7 @@
       <translation>Nom</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="227" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="245" />
       <source>Name two different vintages, e.g. 2024,2026.</source>
       <translation>Indiquez deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -1439,7 +1649,7 @@
       <translation>Noms des deux millésimes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
       <source>Names of the two vintages, stored with every result.</source>
       <translation>Noms des deux millésimes, enregistrés avec chaque résultat.</translation>
     </message>
@@ -1454,59 +1664,104 @@
       <translation>Délai d'attente réseau</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="52" />
+      <source>New objects</source>
+      <translation>Nouveaux objets</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="104" />
       <source>New objects (change layer)</source>
       <translation>Nouveaux objets (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="469" />
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="125" />
+      <source>Next</source>
+      <translation>Suivant</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="450" />
+      <source>No ARCEP file given: the bundled ARCEP snapshot was used ({vintage}; {source}; {licence}). Pick newer ARCEP files for current figures.</source>
+      <translation>Aucun fichier ARCEP choisi : l'instantané ARCEP fourni avec l'extension a été utilisé ({vintage} ; {source} ; {licence}). Choisissez des fichiers ARCEP plus récents pour des chiffres à jour.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="544" />
       <source>No MGP commune of the boundaries has FttH figures in {file}: check that the file covers Île-de-France and that its INSEE column is right.</source>
       <translation>Aucune commune de la MGP figurant dans les limites n'a de données FttH dans {file} : vérifiez que le fichier couvre l'Île-de-France et que sa colonne INSEE est correcte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="356" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="398" />
       <source>No MGP commune was found in {source}: it needs a code (INSEE) property.</source>
       <translation>Aucune commune de la MGP n'a été trouvée dans {source} : une propriété code (INSEE) est nécessaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="250" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="312" />
+      <source>No cached dataset matches. Datasets loaded once online are kept for offline use: search again once the network is back.</source>
+      <translation>Aucun jeu de données en cache ne correspond. Les jeux chargés une fois en ligne sont conservés pour le travail hors ligne : relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="257" />
       <source>No catalog source is enabled: add one in Settings › IdF HR.</source>
       <translation>Aucune source de catalogue n'est activée : ajoutez-en une dans Préférences › Options › IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="294" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="341" />
       <source>No dataset matches: try other words, another theme, or untick the filters.</source>
       <translation>Aucun jeu de données ne correspond : essayez d'autres mots, une autre thématique, ou décochez les filtres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="158" />
-      <source>No detection layer: run a detection first</source>
-      <translation>Aucune couche de détections : lancez d'abord une détection</translation>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="176" />
+      <source>No detection layer yet: run one first</source>
+      <translation>Lancez d'abord une détection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="358" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="367" />
+      <source>No detection or change of IdF HR under the cursor; click inside a detected object.</source>
+      <translation>Aucune détection ni aucun changement IdF HR sous le curseur ; cliquez à l'intérieur d'un objet détecté.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="121" />
+      <source>No file? Compute uses the ARCEP snapshot bundled with the plugin: {vintage}, {licence} ({source}).</source>
+      <translation>Pas de fichier ? Calculer utilise l'instantané ARCEP fourni avec l'extension : {vintage}, {licence} ({source}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="405" />
       <source>No geometry field.</source>
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="383" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="390" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="303" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="336" />
       <source>No quarter {q} in the loaded data.</source>
       <translation>Aucun trimestre {q} dans les données chargées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="305" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="312" />
       <source>No results here: widen the extent or the dates, or pick another source.</source>
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="490" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="185" />
+      <source>No shared result matches: widen the extent, the dates or the filters.</source>
+      <translation>Aucun résultat partagé ne correspond : élargissez l'emprise, les dates ou les filtres.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="551" />
       <source>Not found: {ids}.</source>
       <translation>Introuvable : {ids}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="546" />
+      <source>Not in the local cache: {ids} (load the theme again once online).</source>
+      <translation>Absents du cache local : {ids} (rechargez le thème une fois en ligne).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="262" />
+      <source>Note</source>
+      <translation>Remarque</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/render.py" line="31" />
@@ -1514,7 +1769,7 @@
       <translation>Rien à rendre : aucune couche n'a été fournie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="146" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="49" />
       <source>Number of objects</source>
       <translation>Nombre d'objets</translation>
     </message>
@@ -1524,12 +1779,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="344" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
       <source>ONNX Runtime installed in {path}; detections can run now.</source>
       <translation>ONNX Runtime installé dans {path} ; les détections peuvent maintenant s'exécuter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="285" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="292" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1539,7 +1794,7 @@
       <translation>ONNX Runtime non installé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="329" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="336" />
       <source>ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). Restart QGIS, then run the detection.</source>
       <translation>ONNX Runtime a été installé dans {path}, mais cette session QGIS ne peut pas le charger ({err}). Redémarrez QGIS, puis lancez la détection.</translation>
     </message>
@@ -1559,7 +1814,7 @@
       <translation>Modèle ONNX exécuté sur les deux images</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="89" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="90" />
       <source>ONNX models (*.onnx)</source>
       <translation>Modèles ONNX (*.onnx)</translation>
     </message>
@@ -1569,22 +1824,42 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/commands.py" line="597" />
+      <source>Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}.</source>
+      <translation>Objet {fid} de « {layer} » : {label}, score {score} (classes : {pairs}) ; exécution {run} du {date}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="53" />
+      <source>Objects gone</source>
+      <translation>Objets disparus</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="102" />
       <source>Objects per analysed km²</source>
       <translation>Objets par km² analysé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="198" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="50" />
+      <source>Objects per km² analysed</source>
+      <translation>Objets par km² analysé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
       <source>Objects scored below this confidence are dropped.</source>
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="293" />
+      <location filename="../idf_hr_plugin/commands.py" line="592" />
+      <source>Occlusion map</source>
+      <translation>Carte d'occultation</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="374" />
       <source>Offline kit for {zone}:</source>
       <translation>Kit hors ligne pour {zone} :</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="302" />
+      <location filename="../idf_hr_plugin/commands.py" line="383" />
       <source>Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).</source>
       <translation>Kit hors ligne écrit : {path} ({size}, {n} éléments, dont {resumed} repris).</translation>
     </message>
@@ -1604,12 +1879,7 @@
       <translation>Hors ligne : copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="244" />
-      <source>Offline: searching needs the network. Load one of the cached datasets below.</source>
-      <translation>Hors ligne : la recherche nécessite le réseau. Chargez l'un des jeux de données en cache ci-dessous.</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="93" />
+      <location filename="../idf_hr_plugin/plugin.py" line="94" />
       <source>One folder with a project, imagery, boundaries, fibre and models, to work offline</source>
       <translation>Un dossier avec un projet, l'imagerie, les limites, la fibre et les modèles, pour travailler hors ligne</translation>
     </message>
@@ -1639,14 +1909,14 @@
       <translation>Fichiers de données ouvertes (GeoPackages en cache ou tout fichier vecteur)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="98" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="114" />
       <source>Optional: building-level file (IPE) with imb_etat</source>
       <translation>Facultatif : fichier à l'immeuble (IPE) avec imb_etat</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="95" />
-      <source>Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)</source>
-      <translation>Facultatif : communes en GeoJSON/GeoPackage (par défaut : geo.api.gouv.fr, mis en cache)</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="111" />
+      <source>Optional: communes file (default: geo.api.gouv.fr; offline: bundled IGN boundaries)</source>
+      <translation>Facultatif : fichier des communes (par défaut : geo.api.gouv.fr ; hors ligne : limites IGN fournies)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/change_detection.py" line="69" />
@@ -1679,17 +1949,17 @@
       <translation>Ou : URL d'un catalogue STAC statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="704" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="779" />
       <source>Other state</source>
       <translation>Autre état</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="111" />
       <source>Output</source>
       <translation>Sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="203" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
       <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
     </message>
@@ -1709,22 +1979,37 @@
       <translation>Rapport PDF</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="78" />
+      <source>PDF report of the run</source>
+      <translation>Rapport PDF de l'exécution</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="170" />
       <source>Paris open-data portal</source>
       <translation>Portail de données ouvertes de Paris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="367" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="60" />
+      <source>Partner</source>
+      <translation>Partenaire</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="55" />
+      <source>Partner (your organisation, e.g. Vincennes)</source>
+      <translation>Partenaire (votre organisation, p. ex. Vincennes)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="409" />
       <source>Pick a file (or give a URL).</source>
       <translation>Choisissez un fichier (ou indiquez une URL).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="145" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="146" />
       <source>Pick a portal and search.</source>
       <translation>Choisissez un portail et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="387" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="434" />
       <source>Pick a resource (GeoJSON, CSV with coordinates, zipped shapefile, GeoPackage) and press Load.</source>
       <translation>Choisissez une ressource (GeoJSON, CSV avec coordonnées, shapefile zippé, GeoPackage) et cliquez sur Charger.</translation>
     </message>
@@ -1734,14 +2019,14 @@
       <translation>Choisissez une source et lancez la recherche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="234" />
-      <source>Pick the ARCEP FttH deployment file first.</source>
-      <translation>Choisissez d'abord le fichier de déploiement FttH de l'ARCEP.</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="266" />
+      <source>Pick the ARCEP FttH deployment file that goes with the premises file.</source>
+      <translation>Choisissez le fichier de déploiement FttH de l'ARCEP qui va avec le fichier des locaux.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="142" />
-      <source>Pick the ARCEP FttH file and the premises file, then Compute.</source>
-      <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux, puis cliquez sur Calculer.</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="172" />
+      <source>Pick the ARCEP FttH file and the premises file (or none: bundled snapshot), then Compute.</source>
+      <translation>Choisissez le fichier FttH de l'ARCEP et le fichier des locaux (ou aucun : instantané fourni), puis Calculer.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="88" />
@@ -1754,7 +2039,12 @@
       <translation>Portail (adresse ou mgp / paris)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="100" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="43" />
+      <source>PostGIS (saved connection)</source>
+      <translation>PostGIS (connexion enregistrée)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="116" />
       <source>Premises</source>
       <translation>Locaux</translation>
     </message>
@@ -1764,14 +2054,19 @@
       <translation>Préparer un kit hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="91" />
+      <location filename="../idf_hr_plugin/plugin.py" line="92" />
       <source>Prepare an offline kit…</source>
       <translation>Préparer un kit hors ligne…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="365" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="412" />
       <source>Press Load to add all {n} records as a layer.</source>
       <translation>Cliquez sur Charger pour ajouter les {n} enregistrements sous forme de couche.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="123" />
+      <source>Previous</source>
+      <translation>Précédent</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/report.py" line="100" />
@@ -1784,22 +2079,37 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="34" />
+      <source>Publish a result for the partners (STAC, PostGIS)</source>
+      <translation>Publier un résultat pour les partenaires (STAC, PostGIS)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="71" />
+      <source>Publish a result…</source>
+      <translation>Publier un résultat…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="500" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
       <source>Publish this model…</source>
       <translation>Publier ce modèle…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="374" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="421" />
       <source>Publisher: {name}</source>
       <translation>Éditeur : {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="556" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="40" />
+      <source>Publishes a detection, change or zone-statistics layer (GeoPackage) with its provenance: a STAC item (analysed area, imagery vintage, model and its sha256, run cost, counts per class, partner; the objects as a GeoPackage and the PDF report as assets) into a results catalog folder, and/or the features into a PostGIS store shared by the partners (tables idfhr_results and idfhr_runs), through a PostgreSQL connection saved in QGIS and its authentication configuration. Publishing the same run again replaces it; another partner's results are never touched. Give a catalog folder, a connection, or both.</source>
+      <translation>Publie une couche de détections, de changements ou de statistiques par zone (GeoPackage) avec sa provenance : un item STAC (zone analysée, millésime de l'imagerie, modèle et son sha256, coût de l'exécution, effectifs par classe, partenaire ; les objets en GeoPackage et le rapport PDF comme ressources) dans un dossier de catalogue de résultats, et/ou les entités dans une base PostGIS partagée par les partenaires (tables idfhr_results et idfhr_runs), via une connexion PostgreSQL enregistrée dans QGIS et sa configuration d'authentification. Publier de nouveau la même exécution la remplace ; les résultats d'un autre partenaire ne sont jamais modifiés. Indiquez un dossier de catalogue, une connexion, ou les deux.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="631" />
       <source>QGIS could not open the cached dataset {path}; delete it and load the dataset again.</source>
       <translation>QGIS n'a pas pu ouvrir le jeu de données en cache {path} ; supprimez-le et chargez à nouveau le jeu de données.</translation>
     </message>
@@ -1819,7 +2129,12 @@
       <translation>QGIS n'a pas pu ouvrir la couche du kit {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="575" />
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="100" />
+      <source>QGIS could not open the run {run} of '{partner}' from the connection '{name}': {err}</source>
+      <translation>QGIS n'a pas pu ouvrir l'exécution {run} de « {partner} » depuis la connexion « {name} » : {err}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="650" />
       <source>QGIS could not open {path}.</source>
       <translation>QGIS n'a pas pu ouvrir {path}.</translation>
     </message>
@@ -1829,37 +2144,42 @@
       <translation>QGIS n'a pas pu écrire le projet {path} : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="33" />
+      <source>QGIS's PostgreSQL provider is not available in this QGIS installation.</source>
+      <translation>Le fournisseur PostgreSQL de QGIS n'est pas disponible dans cette installation de QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="168" />
       <source>Quarter</source>
       <translation>Trimestre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="67" />
+      <location filename="../idf_hr_plugin/processing/fibre_coverage.py" line="71" />
       <source>Quarter (e.g. T1 2018; empty: all)</source>
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="108" />
       <source>Quit QGIS (asking to save your project) and start it again.</source>
       <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="137" />
       <source>Read columns</source>
       <translation>Lire les colonnes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="110" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="139" />
       <source>Read the headers of the files and match the columns by name; change any that is wrong.</source>
       <translation>Lire les en-têtes des fichiers et associer les colonnes par leur nom ; corrigez celles qui sont erronées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="197" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="229" />
       <source>Reading the headers…</source>
       <translation>Lecture des en-têtes…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="384" />
       <source>Reading {title}…</source>
       <translation>Lecture de {title}…</translation>
     </message>
@@ -1869,27 +2189,27 @@
       <translation>Lecture de {url}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="347" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="394" />
       <source>Records: {n}</source>
       <translation>Enregistrements : {n}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
       <source>Rectangle drawn on the map</source>
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="556" />
-      <source>Rectangle of {w:.0f} × {h:.0f} map units set.</source>
-      <translation>Rectangle de {w:.0f} × {h:.0f} unités de carte défini.</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="563" />
+      <source>Rectangle of {w} × {h} map units set.</source>
+      <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="219" />
       <source>Rectangle set; press Search.</source>
       <translation>Rectangle défini ; cliquez sur Rechercher.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="134" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="135" />
       <source>Refresh list</source>
       <translation>Actualiser la liste</translation>
     </message>
@@ -1899,12 +2219,17 @@
       <translation>Supprimer</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="130" />
+      <source>Remove the layers added since the session started, clear the selections and the results, go back to step 1 and to the demo view.</source>
+      <translation>Retirer les couches ajoutées depuis le début de la session, vider les sélections et les résultats, revenir à l'étape 1 et à la vue de démonstration.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/zonal_statistics.py" line="105" />
       <source>Removed objects (change layer)</source>
       <translation>Objets disparus (couche de changements)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="485" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="540" />
       <source>Renamed on the portal: {pairs} (set the new ids in the settings).</source>
       <translation>Renommés sur le portail : {pairs} (indiquez les nouveaux identifiants dans les paramètres).</translation>
     </message>
@@ -1919,7 +2244,7 @@
       <translation>Langue du rapport</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="470" />
+      <location filename="../idf_hr_plugin/commands.py" line="551" />
       <source>Report written: {path}</source>
       <translation>Rapport écrit : {path}</translation>
     </message>
@@ -1929,9 +2254,14 @@
       <translation>Rapport écrit : {pdf}. Sa mise en page '{layout}' figure dans le gestionnaire de mises en page du projet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="152" />
       <source>Report…</source>
       <translation>Rapport…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="127" />
+      <source>Reset for the next participant</source>
+      <translation>Réinitialiser pour le participant suivant</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/download_imagery.py" line="67" />
@@ -1939,12 +2269,12 @@
       <translation>Résolution en unités de carte (vide : native)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="106" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
       <source>Restart QGIS</source>
       <translation>Redémarrer QGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="339" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="346" />
       <source>Restart QGIS first (button above).</source>
       <translation>Redémarrez d'abord QGIS (bouton ci-dessus).</translation>
     </message>
@@ -1959,19 +2289,39 @@
       <translation>Restreindre à une collection (vide : toutes).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="537" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="42" />
+      <source>Results catalog (folder or URL)</source>
+      <translation>Catalogue de résultats (dossier ou URL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="60" />
+      <source>Results catalog folder (STAC; created when absent)</source>
+      <translation>Dossier du catalogue de résultats (STAC ; créé s'il n'existe pas)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="612" />
       <source>Retrieved on {date} (UTC) by IdF HR.</source>
       <translation>Récupéré le {date} (UTC) par IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="536" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="611" />
       <source>Retrieved on {date} (UTC).</source>
       <translation>Récupéré le {date} (UTC).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="241" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="251" />
+      <source>Run</source>
+      <translation>Exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="247" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="87" />
+      <source>Run id</source>
+      <translation>Identifiant d'exécution</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/detect.py" line="147" />
@@ -1984,14 +2334,29 @@
       <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="72" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="114" />
       <source>Runs on</source>
       <translation>S'exécute sur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="62" />
+      <source>Runs published by the partners, within the extent and dates above.</source>
+      <translation>Exécutions publiées par les partenaires, dans l'emprise et les dates ci-dessus.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="40" />
       <source>STAC API</source>
       <translation>API STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="86" />
+      <source>STAC item</source>
+      <translation>Item STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="132" />
+      <source>Save a PostgreSQL connection in QGIS (Data Source Manager &gt; PostgreSQL) first.</source>
+      <translation>Enregistrez d'abord une connexion PostgreSQL dans QGIS (Gestionnaire des sources de données &gt; PostgreSQL).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="145" />
@@ -2014,32 +2379,32 @@
       <translation>Interroge une source de catalogue (API STAC, catalogue STAC statique, service WMTS ou région de démonstration) par emprise, période, collections et résolution au sol maximale, et produit un polygone d'emprise par résultat avec son identifiant d'item, sa date, sa GSD, sa collection et les adresses de ses assets. SOURCE est l'identifiant d'une source configurée dans les paramètres d'IdF HR (p. ex. « demo », « ign-geopf ») ; ou indiquez une URL et son type.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="277" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="284" />
       <source>Searching {name}…</source>
       <translation>Recherche dans {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="87" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="88" />
       <source>Second imagery</source>
       <translation>Seconde imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="85" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="86" />
       <source>Second vintage</source>
       <translation>Second millésime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="518" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="578" />
       <source>Select a cached dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="397" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="444" />
       <source>Select a dataset first.</source>
       <translation>Sélectionnez d'abord un jeu de données.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="402" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="449" />
       <source>Select a resource to load.</source>
       <translation>Sélectionnez une ressource à charger.</translation>
     </message>
@@ -2054,7 +2419,7 @@
       <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
       <source>Selected polygons of a layer (mask)</source>
       <translation>Polygones sélectionnés d'une couche (masque)</translation>
     </message>
@@ -2064,27 +2429,47 @@
       <translation>Service fournissant les communes et leurs contours (format geo.api.gouv.fr).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="86" />
+      <location filename="../idf_hr_plugin/plugin.py" line="87" />
       <source>Settings…</source>
       <translation>Paramètres…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="269" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="51" />
+      <source>Share analysed (%)</source>
+      <translation>Part analysée (%)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="296" />
       <source>Share of premises connectable to FttH (fibre), per quarter.</source>
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="73" />
+      <source>Share the selected detection, change or statistics layer with the partners (STAC, PostGIS).</source>
+      <translation>Partager la couche de détections, de changements ou de statistiques sélectionnée avec les partenaires (STAC, PostGIS).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="68" />
+      <source>Shared PostGIS database (saved connection)</source>
+      <translation>Base PostGIS partagée (connexion enregistrée)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/plugin.py" line="80" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="33" />
+      <source>Shared results (partners)</source>
+      <translation>Résultats partagés (partenaires)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="81" />
       <source>Show or hide the IdF HR panel: catalog, imagery, offline packs</source>
       <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="151" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="152" />
       <source>Show or hide the model card (classes, resolution, licence, metrics).</source>
       <translation>Afficher ou masquer la fiche de modèle (classes, résolution, licence, mesures de qualité).</translation>
     </message>
@@ -2094,7 +2479,7 @@
       <translation>Afficher le nom de la tuile sur chaque emprise dessinée sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="533" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="608" />
       <source>Source</source>
       <translation>Source</translation>
     </message>
@@ -2104,9 +2489,14 @@
       <translation>Identifiant de la source</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="532" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="607" />
       <source>Source: {url}</source>
       <translation>Source : {url}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/plugin.py" line="138" />
+      <source>Start the guided session</source>
+      <translation>Lancer la session guidée</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="38" />
@@ -2119,7 +2509,7 @@
       <translation>Catalogue statique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="116" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="122" />
       <source>Statistics per zone</source>
       <translation>Statistiques par zone</translation>
     </message>
@@ -2134,6 +2524,11 @@
       <translation>Tableau des statistiques</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="226" />
+      <source>Step {n} of {total}: {title}</source>
+      <translation>Étape {n} sur {total} : {title}</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="142" />
       <source>Stream the selected results into QGIS (several tiles of one vintage open as one mosaic).</source>
       <translation>Diffuser les résultats sélectionnés dans QGIS (plusieurs tuiles d'un même millésime s'ouvrent en une seule mosaïque).</translation>
@@ -2144,39 +2539,49 @@
       <translation>Imagerie de démonstration synthétique générée par IdF HR (pas une vraie photographie).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="142" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="149" />
       <source>Table (CSV/XLSX)</source>
       <translation>Tableau (CSV/XLSX)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="322" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="350" />
       <source>Table: {path}</source>
       <translation>Tableau : {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="88" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="104" />
       <source>Tables (*.csv *.xlsx *.txt);;All files (*)</source>
       <translation>Tableaux (*.csv *.xlsx *.txt);;Tous les fichiers (*)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="61" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="99" />
       <source>Task</source>
       <translation>Tâche</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="323" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="356" />
       <source>Temporal Controller on: one quarter a frame. Press its Play button (View › Panels › Temporal Controller) to animate the quarters.</source>
       <translation>Contrôleur temporel activé : un trimestre par image. Appuyez sur son bouton Lecture (Vue › Panneaux › Contrôleur temporel) pour animer les trimestres.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="461" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="536" />
       <source>The FttH file has no figures for {quarter}; its quarters are {known}.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour {quarter} ; ses trimestres sont {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="444" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="517" />
       <source>The FttH file has no premises column and no premises file was given: pick the ARCEP communes file (Logements, Établissements) to compute coverage rates.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="122" />
+      <source>The GeoPackage {href} of the shared run {run} cannot be opened.</source>
+      <translation>Le GeoPackage {href} de l'exécution partagée {run} ne peut pas être ouvert.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="317" />
+      <source>The MGP portal cannot be reached and no dataset of the theme {theme} is in the local cache. Load the theme once online (it is then kept for offline use), or load one of the cached datasets.</source>
+      <translation>Le portail de la MGP est injoignable et aucun jeu de données du thème {theme} n'est dans le cache local. Chargez le thème une fois en ligne (il est alors conservé pour le travail hors ligne), ou chargez un des jeux de données en cache.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="126" />
@@ -2184,17 +2589,27 @@
       <translation>L'interpréteur Python de QGIS est introuvable : ONNX Runtime ne peut donc pas être installé d'ici. Installez-le avec le shell OSGeo4W ou votre gestionnaire de paquets (pip install onnxruntime), puis redémarrez QGIS.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="65" />
+      <source>The authentication configuration of the connection '{name}' could not be read; unlock QGIS's authentication database (master password) or check the configuration.</source>
+      <translation>La configuration d'authentification de la connexion « {name} » n'a pas pu être lue ; déverrouillez la base d'authentification de QGIS (mot de passe principal) ou vérifiez la configuration.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/commands.py" line="37" />
       <source>The bbox '{text}' must be in WGS84 degrees: longitudes -180 to 180, latitudes -90 to 90.</source>
       <translation>La bbox '{text}' doit être en degrés WGS84 : longitudes de -180 à 180, latitudes de -90 à 90.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="345" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="387" />
       <source>The boundaries file {path} does not exist. Pick another file or clear the setting.</source>
       <translation>Le fichier de limites {path} n'existe pas. Choisissez un autre fichier ou videz le paramètre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="164" />
+      <location filename="../idf_hr_plugin/gui/guided_session.py" line="242" />
+      <source>The button for this step is not in this version of the plugin: skip it with Next.</source>
+      <translation>Le bouton de cette étape n'existe pas dans cette version de l'extension : passez-la avec Suivant.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="179" />
       <source>The change layer '{layer}' of '{path}' cannot be opened.</source>
       <translation>La couche de changements '{layer}' de '{path}' ne peut pas être ouverte.</translation>
     </message>
@@ -2234,17 +2649,17 @@
       <translation>L'emprise à télécharger est vide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="454" />
+      <location filename="../idf_hr_plugin/commands.py" line="535" />
       <source>The file '{path}' does not exist; give a GeoPackage of results.</source>
       <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="370" />
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="412" />
       <source>The file {path} does not exist.</source>
       <translation>Le fichier {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="95" />
       <source>The imagery is analysed over the current map view.</source>
       <translation>L'imagerie est analysée sur la vue actuelle de la carte.</translation>
     </message>
@@ -2264,7 +2679,7 @@
       <translation>L'entrée n'est pas une couche de changements : les zones sont cartographiées selon le nombre d'objets.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="56" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="71" />
       <source>The layer '{name}' is not stored in a GeoPackage; use a detection layer written by an IdF HR detection run (or save it as a GeoPackage first).</source>
       <translation>La couche '{name}' n'est pas stockée dans un GeoPackage ; utilisez une couche de détections écrite par une exécution de détection IdF HR (ou enregistrez-la d'abord en GeoPackage).</translation>
     </message>
@@ -2284,12 +2699,12 @@
       <translation>La couche « {name} » utilise le fournisseur « {provider} », qu'IdF HR ne sait pas lire fenêtre par fenêtre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="411" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="458" />
       <source>The map extent is empty or covers the whole world: zoom in first.</source>
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="594" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="604" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
@@ -2304,12 +2719,17 @@
       <translation>La requête réseau a échoué ({error}) ; copie en cache chargée ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="411" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="173" />
+      <source>The occlusion map takes a few seconds on the CPU.</source>
+      <translation>La carte d'occultation prend quelques secondes sur le processeur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="492" />
       <source>The output '{path}' must end in .csv or .xlsx.</source>
       <translation>La sortie '{path}' doit se terminer par .csv ou .xlsx.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="451" />
+      <location filename="../idf_hr_plugin/commands.py" line="532" />
       <source>The output '{path}' must end in .pdf.</source>
       <translation>La sortie '{path}' doit se terminer par .pdf.</translation>
     </message>
@@ -2319,7 +2739,7 @@
       <translation>Le format de sortie ne stocke pas les métadonnées de couche QGIS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="196" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="197" />
       <source>The portal {name} is not in the list.</source>
       <translation>Le portail {name} ne figure pas dans la liste.</translation>
     </message>
@@ -2329,7 +2749,7 @@
       <translation>Le rapport n'a pas pu être exporté en PDF '{path}' (erreur QGIS {code}) ; vérifiez que le dossier est accessible en écriture.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="274" />
+      <location filename="../idf_hr_plugin/gis/detection.py" line="287" />
       <source>The result layer {layer} of {path} cannot be opened.</source>
       <translation>La couche de résultat {layer} de {path} ne peut pas être ouverte.</translation>
     </message>
@@ -2344,7 +2764,12 @@
       <translation>La sélection mélange plusieurs millésimes ({years}) ; ajoutez un millésime à la fois.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/detection.py" line="252" />
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="114" />
+      <source>The shared run {run} of '{partner}' has no GeoPackage asset to load.</source>
+      <translation>L'exécution partagée {run} de « {partner} » n'a pas de ressource GeoPackage à charger.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/detection.py" line="265" />
       <source>The style could not be written to {path}: {msg}</source>
       <translation>Le style n'a pas pu être écrit dans {path} : {msg}</translation>
     </message>
@@ -2354,14 +2779,14 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="219" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="220" />
       <source>The type is read from the model; force it here if the model is misread.</source>
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="702" />
-      <source>The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may take about {t}. Run it anyway?</source>
-      <translation>La couche entière couvre {km2:.1f} km² (≈ {mpx:.0f} Mpx à {gsd:.0f} cm) : le traitement peut durer environ {t}. Le lancer quand même ?</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="712" />
+      <source>The whole layer covers {km2} km² (≈ {mpx} Mpx at {gsd} cm): the run may take about {t}. Run it anyway?</source>
+      <translation>La couche entière couvre {km2} km² (≈ {mpx} Mpx à {gsd} cm) : le calcul peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="90" />
@@ -2369,12 +2794,17 @@
       <translation>Thématique</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="51" />
+      <source>There is no saved PostgreSQL connection named '{name}'. Create it in QGIS (Data Source Manager &gt; PostgreSQL &gt; New), then choose it here.</source>
+      <translation>Aucune connexion PostgreSQL enregistrée ne s'appelle « {name} ». Créez-la dans QGIS (Gestionnaire des sources de données &gt; PostgreSQL &gt; Nouveau), puis choisissez-la ici.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/destinations.py" line="39" />
       <source>This algorithm writes a file (GeoPackage, GeoJSON…), not a {provider} table; choose a file as the output.</source>
       <translation>Cet algorithme écrit un fichier (GeoPackage, GeoJSON…), pas une table {provider} ; choisissez un fichier comme sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="523" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="583" />
       <source>This cache entry is gone or damaged; load the dataset again when online.</source>
       <translation>Cette entrée du cache a disparu ou est endommagée ; chargez à nouveau le jeu de données une fois en ligne.</translation>
     </message>
@@ -2384,12 +2814,17 @@
       <translation>Ce catalogue ne répertorie aucun item STAC doté de l'extension MLM.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="516" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="523" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="675" />
+      <location filename="../idf_hr_plugin/plugin.py" line="136" />
+      <source>This is the demo project: a guided session walks through it step by step.</source>
+      <translation>Ceci est le projet de démonstration : une session guidée le parcourt pas à pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="685" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
@@ -2404,27 +2839,27 @@
       <translation>Date de fin (AAAA-MM-JJ)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="69" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="111" />
       <source>Training data</source>
       <translation>Données d'entraînement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="70" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
       <source>Two detection layers</source>
       <translation>Deux couches de détections</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="72" />
       <source>Two imagery layers + a model</source>
       <translation>Deux couches d'imagerie + un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="360" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="407" />
       <source>Type</source>
       <translation>Type</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="564" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="624" />
       <source>Type a commune or EPT name.</source>
       <translation>Saisissez le nom d'une commune ou d'un EPT.</translation>
     </message>
@@ -2434,7 +2869,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -2449,7 +2884,7 @@
       <translation>Source de catalogue « {source} » inconnue. Sources connues : {known}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="117" />
+      <location filename="../idf_hr_plugin/gis/analysis_layers.py" line="132" />
       <source>Unknown indicator '{ind}'; choose one of {names}.</source>
       <translation>Indicateur '{ind}' inconnu ; choisissez parmi {names}.</translation>
     </message>
@@ -2459,7 +2894,12 @@
       <translation>Portail {value} inconnu : indiquez l'URL d'un portail ou l'une des clés {keys}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="96" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="134" />
+      <source>Untick to see the whole crop the model saw.</source>
+      <translation>Décochez pour voir tout l'extrait vu par le modèle.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="112" />
       <source>Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)</source>
       <translation>Fichiers vecteur (*.geojson *.json *.gpkg *.shp);;Tous les fichiers (*)</translation>
     </message>
@@ -2469,7 +2909,7 @@
       <translation>Millésime : {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="94" />
       <source>Vintages</source>
       <translation>Millésimes</translation>
     </message>
@@ -2484,7 +2924,7 @@
       <translation>Les millésimes sont des années, p. ex. 2024;2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="170" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
       <source>Visible map extent</source>
       <translation>Emprise visible de la carte</translation>
     </message>
@@ -2497,6 +2937,11 @@
       <location filename="../idf_hr_plugin/commands.py" line="124" />
       <source>Warning: {msg}</source>
       <translation>Avertissement : {msg}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="187" />
+      <source>What the model saw ({n} × {n} px at the model's resolution)</source>
+      <translation>Ce que le modèle a vu ({n} × {n} px à la résolution du modèle)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="95" />
@@ -2514,19 +2959,24 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="174" />
       <source>Whole imagery layer</source>
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="582" />
-      <source>Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.</source>
-      <translation>Couche entière : {km2:.2f} km², ≈ {mpx:.0f} Mpx à {gsd:.0f} cm, environ {t} de calcul.</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="589" />
+      <source>Whole layer: {km2} km², ≈ {mpx} Mpx at {gsd} cm, about {t} of computing.</source>
+      <translation>Couche entière : {km2} km², ≈ {mpx} Mpx à {gsd} cm, environ {t} de calcul.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="240" />
+      <source>Why this detection?</source>
+      <translation>Pourquoi cette détection ?</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="81" />
@@ -2539,12 +2989,12 @@
       <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="267" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="274" />
       <source>Write a PDF report of this result (print layout, editable).</source>
       <translation>Écrire un rapport PDF de ce résultat (mise en page modifiable).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="130" />
       <source>Write this model as a STAC MLM item into a catalog folder.</source>
       <translation>Écrire ce modèle sous forme d'item STAC MLM dans un dossier de catalogue.</translation>
     </message>
@@ -2559,12 +3009,22 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="316" />
+      <location filename="../idf_hr_plugin/commands.py" line="611" />
+      <source>Written: {files}</source>
+      <translation>Écrit : {files}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="139" />
+      <source>Yellow: the object as the run wrote it. Cyan: the box the model draws on this crop now.</source>
+      <translation>Jaune : l'objet tel que l'exécution l'a écrit. Cyan : la boîte que le modèle trace maintenant sur cet extrait.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="341" />
       <source>Zone statistics</source>
       <translation>Statistiques par zone</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
       <source>Zones</source>
       <translation>Zones</translation>
     </message>
@@ -2579,7 +3039,7 @@
       <translation>Zones (facultatif, p. ex. communes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="133" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="140" />
       <source>Zones layer</source>
       <translation>Couche de zones</translation>
     </message>
@@ -2599,12 +3059,17 @@
       <translation>Zoomer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="133" />
+      <source>Zoom on the object</source>
+      <translation>Zoomer sur l'objet</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="141" />
       <source>Zoom to a commune or EPT</source>
       <translation>Zoomer sur une commune ou un EPT</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="580" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="642" />
       <source>Zoomed to {name}.</source>
       <translation>Zoom sur {name} effectué.</translation>
     </message>
@@ -2619,14 +3084,29 @@
       <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="210" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="52" />
+      <source>any, e.g. pool</source>
+      <translation>toutes, p. ex. pool</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="211" />
       <source>automatic</source>
       <translation>automatique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="261" />
+      <location filename="../idf_hr_plugin/commands.py" line="342" />
       <source>boundaries file</source>
       <translation>fichier de limites</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="52" />
+      <source>businesses (Établissements)</source>
+      <translation>établissements (Établissements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="106" />
+      <source>capacity &gt; 40   (e.g. arrondissement = "PARIS 11E")</source>
+      <translation>capacity &gt; 40   (p. ex. arrondissement = "PARIS 11E")</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_catalog_dialog.py" line="37" />
@@ -2634,19 +3114,39 @@
       <translation>URL du catalog.json, dossier du catalogue ou URL d'une API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="216" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="234" />
       <source>change layer</source>
       <translation>la couche de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="93" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="37" />
+      <source>classification</source>
+      <translation>classification</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="109" />
       <source>communes_*.csv: Logements, Établissements</source>
       <translation>communes_*.csv : Logements, Établissements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="92" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="48" />
+      <source>connectable premises</source>
+      <translation>locaux raccordables</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="33" />
+      <source>detection</source>
+      <translation>détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="108" />
       <source>ftthCommunes_*.csv: connectable premises per quarter</source>
       <translation>ftthCommunes_*.csv : locaux raccordables par trimestre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="51" />
+      <source>housing (Logements)</source>
+      <translation>logements (Logements)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="153" />
@@ -2654,14 +3154,24 @@
       <translation>fichier d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
       <source>instance segmentation</source>
       <translation>segmentation d'instances</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="349" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="54" />
+      <source>mean IoU</source>
+      <translation>IoU moyen</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="55" />
+      <source>mean over the classes</source>
+      <translation>moyenne des classes</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/cli.py" line="127" />
@@ -2669,7 +3179,7 @@
       <translation>fichier de modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="101" />
       <source>native resolution</source>
       <translation>résolution native</translation>
     </message>
@@ -2684,27 +3194,27 @@
       <translation>aucun</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="30" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="63" />
       <source>not measured</source>
       <translation>non mesurée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="68" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="258" />
       <source>not stated</source>
       <translation>non précisée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="212" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
       <source>object detection (boxes)</source>
       <translation>détection d'objets (boîtes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="262" />
+      <location filename="../idf_hr_plugin/commands.py" line="343" />
       <source>open data file</source>
       <translation>fichier de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
       <source>oriented boxes</source>
       <translation>boîtes orientées</translation>
     </message>
@@ -2716,24 +3226,74 @@
 {tail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="262" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="50" />
+      <source>precision</source>
+      <translation>précision</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="343" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="49" />
+      <source>quarter (or quarter columns like "T1 2018")</source>
+      <translation>trimestre (ou colonnes de trimestres comme « T1 2018 »)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="51" />
+      <source>recall</source>
+      <translation>rappel</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/commands.py" line="250" />
+      <source>report</source>
+      <translation>rapport</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="209" />
+      <source>score</source>
+      <translation>score</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="34" />
+      <source>segmentation</source>
+      <translation>segmentation sémantique</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="216" />
       <source>semantic segmentation (classes per pixel)</source>
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="73" />
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="115" />
       <source>sha256</source>
       <translation>sha256</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="293" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="311" />
       <source>statistics table</source>
       <translation>le tableau des statistiques</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="223" />
+      <source>the model does not find this object on this crop</source>
+      <translation>le modèle ne trouve pas cet objet sur cet extrait</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="221" />
+      <source>this crop</source>
+      <translation>cet extrait</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="248" />
+      <source>tile {id}</source>
+      <translation>dalle {id}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="244" />
+      <source>tile {id} (column {col} px, row {row} px of the run's grid)</source>
+      <translation>dalle {id} (colonne {col} px, ligne {row} px de la grille de l'exécution)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/cli.py" line="138" />
@@ -2741,7 +3301,7 @@
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="294" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="301" />
       <source>undated</source>
       <translation>non daté</translation>
     </message>
@@ -2756,22 +3316,32 @@
       <translation>oui</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="729" />
+      <location filename="../idf_hr_plugin/gui/explain_tool.py" line="234" />
+      <source>{change} (confidence {conf})</source>
+      <translation>{change} (confiance {conf})</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="742" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="845" />
-      <source>{h:.1f} h</source>
-      <translation>{h:.1f} h</translation>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="150" />
+      <source>{file}: {column}</source>
+      <translation>{file} : {column}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="455" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="868" />
+      <source>{h} h</source>
+      <translation>{h} h</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="530" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="844" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="867" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -2786,12 +3356,27 @@
       <translation>{name} '{text}' doit être un fichier dans un dossier existant.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="290" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="277" />
+      <source>{name} cannot be reached ({error}): searching needs the network.</source>
+      <translation>{name} est injoignable ({error}) : la recherche a besoin du réseau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="76" />
+      <source>{name}: {values}</source>
+      <translation>{name} : {values}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="307" />
+      <source>{n} cached datasets match: they are listed under “Cached datasets (offline)”, load one from there, or search again once the network is back.</source>
+      <translation>{n} jeux de données en cache correspondent : ils sont listés sous « Jeux de données en cache (hors ligne) » ; chargez-en un depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/fibre_tab.py" line="323" />
       <source>{n} communes mapped.</source>
       <translation>{n} communes cartographiées.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="290" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="337" />
       <source>{n} datasets. Select one to see its fields, licence and size.</source>
       <translation>{n} jeux de données. Sélectionnez-en un pour voir ses champs, sa licence et sa taille.</translation>
     </message>
@@ -2806,32 +3391,32 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="817" />
-      <source>{n} object(s) found on {km2:.3f} km².</source>
-      <translation>{n} objet(s) trouvé(s) sur {km2:.3f} km².</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="835" />
+      <source>{n} object(s) found on {km2} km².</source>
+      <translation>{n} objet(s) trouvé(s) sur {km2} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="783" />
-      <source>{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).</source>
-      <translation>{n} objet(s) sur {km2:.3f} km² en {s:.1f} s (~{wh:.3f} Wh).</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="796" />
+      <source>{n} object(s) on {km2} km² in {s} s (~{wh} Wh).</source>
+      <translation>{n} objet(s) sur {km2} km² en {s} s (~{wh} Wh).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="271" />
+      <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="289" />
       <source>{n} objects compared: {detail}.</source>
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="379" />
+      <location filename="../idf_hr_plugin/commands.py" line="460" />
       <source>{n} objects compared: {detail}; layer '{layer}' written to {path}.</source>
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="301" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="348" />
       <source>{n} records · {licence} · updated {date}</source>
       <translation>{n} enregistrements · {licence} · mis à jour le {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="305" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="352" />
       <source>{n} resources · {licence} · updated {date}</source>
       <translation>{n} ressources · {licence} · mis à jour le {date}</translation>
     </message>
@@ -2841,9 +3426,14 @@
       <translation>{n} résultats.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="302" />
+      <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="309" />
       <source>{n} results. Select some, then Add to map.</source>
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="182" />
+      <source>{n} shared run(s). Select some, then Add to map.</source>
+      <translation>{n} exécution(s) partagée(s). Sélectionnez-en, puis Ajouter à la carte.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/layers.py" line="53" />
@@ -2851,9 +3441,19 @@
       <translation>{n} tuiles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="25" />
-      <source>{providers}, {n} thread(s)</source>
-      <translation>{providers}, {n} thread(s)</translation>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="26" />
+      <source>{providers}, 1 thread</source>
+      <translation>{providers}, 1 fil d'exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="27" />
+      <source>{providers}, {n} threads</source>
+      <translation>{providers}, {n} fils d'exécution</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="137" />
+      <source>{size} MB</source>
+      <translation>{size} Mo</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/offline_kit.py" line="176" />
@@ -2866,22 +3466,22 @@
       <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="842" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="865" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="531" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="591" />
       <source>{title} loaded from the cache ({age}).</source>
       <translation>{title} chargé depuis le cache ({age}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="507" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="567" />
       <source>{title} — {age} ({n} features)</source>
       <translation>{title} — {age} ({n} entités)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="454" />
+      <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="501" />
       <source>{title}: {n} features added.</source>
       <translation>{title} : {n} entités ajoutées.</translation>
     </message>
@@ -2891,22 +3491,27 @@
       <translation>{url} n'est pas l'adresse d'un portail : indiquez-la sous la forme https://opendata.paris.fr.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/model_card_view.py" line="105" />
+      <source>{w}×{h} px, {c} channels</source>
+      <translation>{w}×{h} px, {c} canaux</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/detection.py" line="205" />
       <source>“{name}” has no contour in the cached boundaries.</source>
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="821" />
-      <source>• {label}: {n} ({area:.1f} m²)</source>
-      <translation>• {label} : {n} ({area:.1f} m²)</translation>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="839" />
+      <source>• {label}: {n} ({area} m²)</source>
+      <translation>• {label} : {n} ({area} m²)</translation>
     </message>
   </context>
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
-      <source>  {label}: {n} ({area:.1f} m²)</source>
-      <translation>  {label} : {n} ({area:.1f} m²)</translation>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
+      <source>  {label}: {n} ({area} m²)</source>
+      <translation>  {label} : {n} ({area} m²)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="384" />
@@ -2929,6 +3534,11 @@
       <translation>'{path}' ne peut pas être ouvert ({err}).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="176" />
+      <source>'{path}' cannot be opened as a GeoPackage ({err}); choose a detection GeoPackage.</source>
+      <translation>« {path} » ne peut pas être ouvert comme GeoPackage ({err}) ; choisissez un GeoPackage de détections.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="180" />
       <source>'{path}' cannot be opened as a vector file ({err}); choose a GeoPackage of detections.</source>
       <translation>'{path}' ne peut pas être ouvert en tant que fichier vecteur ({err}) ; choisissez un GeoPackage de détections.</translation>
@@ -2949,12 +3559,22 @@
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche de détections à utiliser.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="113" />
+      <source>'{path}' holds several layers ({names}); choose the layer to publish.</source>
+      <translation>« {path} » contient plusieurs couches ({names}) ; choisissez la couche à publier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="206" />
       <source>'{path}' holds several layers ({names}); choose the layer to report on.</source>
       <translation>'{path}' contient plusieurs couches ({names}) ; choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="201" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="177" />
+      <source>'{path}' holds several layers ({names}); choose the layer with --layer.</source>
+      <translation>« {path} » contient plusieurs couches ({names}) ; choisissez la couche avec --layer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="209" />
       <source>'{path}' is not a readable ONNX model ({err}). Choose a .onnx file exported by Ultralytics, Deepness or another ONNX exporter.</source>
       <translation>'{path}' n'est pas un modèle ONNX lisible ({err}). Choisissez un fichier .onnx exporté par Ultralytics, Deepness ou un autre exportateur ONNX.</translation>
     </message>
@@ -2964,7 +3584,7 @@
       <translation>'{text}' n'est pas une date valide : utilisez la forme AAAA-MM-JJ (par exemple 2024-06-30).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="275" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="277" />
       <source>'{url}' is not an http(s) URL.</source>
       <translation>'{url}' n'est pas une URL http(s).</translation>
     </message>
@@ -2979,12 +3599,12 @@
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="454" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="456" />
       <source>A model catalog is a static STAC catalog or a STAC API, not '{kind}'.</source>
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="373" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="407" />
       <source>A segmentation output has shape {shape}; expected (B, C, H, W) or (B, H, W).</source>
       <translation>Une sortie de segmentation a la forme {shape} ; (B, C, H, W) ou (B, H, W) attendu.</translation>
     </message>
@@ -2994,7 +3614,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="678" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="679" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3004,7 +3624,7 @@
       <translation>Un item de {url} est mal formé et a été ignoré ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="253" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="81" />
       <source>Another publisher has been updating {folder} for too long; try again later. If nobody is publishing there, delete {lock}.</source>
       <translation>Quelqu'un d'autre met à jour {folder} depuis trop longtemps ; réessayez plus tard. Si personne n'y publie, supprimez {lock}.</translation>
     </message>
@@ -3012,6 +3632,11 @@
       <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="350" />
       <source>Areas need a projected coordinate system in metres, but the layer is in '{crs}'. Reproject it to Lambert-93 (EPSG:2154) and try again.</source>
       <translation>Le calcul des surfaces nécessite un système de coordonnées projeté en mètres, mais la couche est en '{crs}'. Reprojetez-la en Lambert-93 (EPSG:2154) et réessayez.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>B</source>
+      <translation>o</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="54" />
@@ -3024,27 +3649,27 @@
       <translation>La ou les bandes {bad} n'existent pas : le raster compte {bc} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="412" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="414" />
       <source>Bundled models cannot be removed.</source>
       <translation>Les modèles fournis ne peuvent pas être supprimés.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/report.py" line="29" />
-      <source>CPU time of the run ({cpu:.1f} s, all threads) x {w:.1f} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
-      <translation>Temps CPU de l'exécution ({cpu:.1f} s, tous threads confondus) x {w:.1f} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
+      <source>CPU time of the run ({cpu} s, all threads) x {w} W per busy core (an assumption; set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, memory and idle power.</source>
+      <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="387" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="388" />
       <source>Cannot read the imagery {source} to estimate the kit: {error}</source>
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="63" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="88" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="152" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="153" />
       <source>Cannot write in {path}: choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans {path} : choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3064,14 +3689,14 @@
       <translation>Vérifiez l'adresse et les paramètres de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="418" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="419" />
       <source>Communes (MGP boundaries)</source>
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="113" />
-      <source>Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, on {prov} with {th} thread(s).</source>
-      <translation>Coût : {dur:.1f} s écoulées, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimation), {rate:.2f} km²/min, sur {prov} avec {th} thread(s).</translation>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="114" />
+      <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
+      <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="466" />
@@ -3104,9 +3729,19 @@
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="72" />
+      <source>Detect objects</source>
+      <translation>Détecter des objets</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="132" />
       <source>Detection on {v}</source>
       <translation>Détection du millésime {v}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="222" />
+      <source>Detections, changes and zone statistics published by the partners, with their provenance.</source>
+      <translation>Détections, changements et statistiques par zone publiés par les partenaires, avec leur provenance.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="591" />
@@ -3144,14 +3779,29 @@
       <translation>L'export Excel nécessite le paquet openpyxl, qui n'est pas installé ; installez python3-openpyxl ou exportez plutôt en CSV.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="784" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="795" />
       <source>Execution provider(s) {missing} are not available here; available: {avail}.</source>
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="465" />
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="83" />
+      <source>Explain a detection</source>
+      <translation>Expliquer une détection</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="95" />
+      <source>Find what changed</source>
+      <translation>Trouver ce qui a changé</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="466" />
       <source>FttH coverage by commune (ARCEP)</source>
       <translation>Couverture FttH par commune (ARCEP)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>GB</source>
+      <translation>Go</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="170" />
@@ -3164,7 +3814,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="731" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="734" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3174,7 +3824,7 @@
       <translation>Indiquez un millésime par couche d'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="268" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="270" />
       <source>Give the model's sha256 (64 hexadecimal characters) with its URL: the plugin verifies every downloaded model before using it.</source>
       <translation>Indiquez le sha256 du modèle (64 caractères hexadécimaux) avec son URL : l'extension vérifie chaque modèle téléchargé avant de l'utiliser.</translation>
     </message>
@@ -3190,8 +3840,8 @@
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/tiling.py" line="377" />
-      <source>Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.</source>
-      <translation>L'imagerie à {src:.3f} m/px est rééchantillonnée à la résolution du modèle, {gsd:.3f} m/px.</translation>
+      <source>Imagery at {src} m/px is resampled to the model's {gsd} m/px.</source>
+      <translation>L'imagerie à {src} m/px est rééchantillonnée à la résolution du modèle, {gsd} m/px.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="358" />
@@ -3204,12 +3854,32 @@
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="181" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>MB</source>
+      <translation>Mo</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="106" />
+      <source>Map the fibre coverage</source>
+      <translation>Cartographier la couverture fibre</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="163" />
+      <source>Model (STAC MLM item)</source>
+      <translation>Modèle (item STAC MLM)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="182" />
       <source>Model card (IdF HR sidecar JSON)</source>
       <translation>Fiche de modèle (JSON annexe IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="227" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="332" />
+      <source>Network unreachable: the bundled IGN ADMIN EXPRESS boundaries (Licence Ouverte, {vintage}) were used.</source>
+      <translation>Réseau injoignable : les limites IGN ADMIN EXPRESS fournies avec l'extension (Licence Ouverte, millésime {vintage}) ont été utilisées.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="243" />
       <source>No EPT matches "{name}". Known EPT: {known}.</source>
       <translation>Aucun EPT ne correspond à "{name}". EPT connus : {known}.</translation>
     </message>
@@ -3219,7 +3889,7 @@
       <translation>Aucune donnée FttH pour {n} communes : {codes}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="213" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="229" />
       <source>No MGP commune matches "{name}". Check the spelling or use the INSEE code.</source>
       <translation>Aucune commune de la MGP ne correspond à "{name}". Vérifiez l'orthographe ou utilisez le code INSEE.</translation>
     </message>
@@ -3229,7 +3899,7 @@
       <translation>Aucun immeuble de {file} n'a de coordonnées exploitables.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="308" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="309" />
       <source>No commune or EPT of the Métropole du Grand Paris matches "{name}": check the spelling, use the INSEE code or the EPT id (T1 to T12), or give an extent instead.</source>
       <translation>Aucune commune ni aucun EPT de la Métropole du Grand Paris ne correspond à "{name}" : vérifiez l'orthographe, utilisez le code INSEE ou l'identifiant de l'EPT (T1 à T12), ou indiquez plutôt une emprise.</translation>
     </message>
@@ -3254,7 +3924,7 @@
       <translation>Aucun item n'a été fourni pour construire une mosaïque : sélectionnez au moins une image.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="197" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="199" />
       <source>No model named '{name}' in the bundled models or in {folder}.</source>
       <translation>Aucun modèle nommé '{name}' parmi les modèles fournis ni dans {folder}.</translation>
     </message>
@@ -3269,39 +3939,44 @@
       <translation>Aucune ligne de {file} n'a de coordonnées exploitables dans les colonnes {x} et {y}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="163" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="164" />
       <source>Not enough free disk space in {folder}: the kit needs about {need} and only {free} are free. Free some space, pick fewer vintages or a smaller zone, or choose another disk.</source>
       <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="801" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="812" />
       <source>ONNX Runtime cannot load the model '{path}': {err}</source>
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="344" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="329" />
       <source>ONNX Runtime failed on this model and imagery: {err}</source>
       <translation>ONNX Runtime a échoué sur ce modèle et cette imagerie : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="188" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="196" />
       <source>ONNX Runtime is not installed, so the model cannot be read or run. Install it from the Detection tab (Install ONNX Runtime) or with pip install onnxruntime.</source>
       <translation>ONNX Runtime n'est pas installé : le modèle ne peut donc être ni lu ni exécuté. Installez-le depuis l'onglet Détection (Installer ONNX Runtime) ou avec pip install onnxruntime.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="768" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="779" />
       <source>ONNX Runtime is not installed; install it from the plugin's model manager to run detections.</source>
       <translation>ONNX Runtime n'est pas installé ; installez-le depuis le gestionnaire de modèles de l'extension pour lancer des détections.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="169" />
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="170" />
       <source>ONNX model</source>
       <translation>Modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="274" />
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="213" />
       <source>ONNX models described with the STAC MLM extension, published by IdF HR.</source>
       <translation>Modèles ONNX décrits avec l'extension STAC MLM, publiés par IdF HR.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="141" />
+      <source>Objects (GeoPackage layer {layer})</source>
+      <translation>Objets (couche GeoPackage {layer})</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/zonal.py" line="182" />
@@ -3309,7 +3984,12 @@
       <translation>Les objets ont été reprojetés de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="289" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="649" />
+      <source>Occlusion map cancelled.</source>
+      <translation>Carte d'occultation annulée.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="290" />
       <source>Offline kit ready: {path}</source>
       <translation>Kit hors ligne prêt : {path}</translation>
     </message>
@@ -3317,6 +3997,16 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="185" />
       <source>Offline pack ready: {path}</source>
       <translation>Paquet hors ligne prêt : {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="526" />
+      <source>On the {role} crop the model does not find this object any more (no box overlaps it).</source>
+      <translation>Sur l'extrait {role}, le modèle ne trouve plus cet objet (aucune boîte ne le recouvre).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="536" />
+      <source>On this crop the score is {now:.2f}, {gap:.2f} away from the run's {was:.2f}: the object may have been cut by a tile border in the run, or the imagery may have changed since.</source>
+      <translation>Sur cet extrait, le score est de {now:.2f}, à {gap:.2f} des {was:.2f} de l'exécution : l'objet a peut-être été coupé par un bord de dalle lors de l'exécution, ou l'imagerie a changé depuis.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
@@ -3329,9 +4019,19 @@
       <translation>Une partie du catalogue a été ignorée : {url} n'a pas pu être lu ({error}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="258" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="259" />
       <source>Preparing {name}…</source>
       <translation>Préparation de {name}…</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="208" />
+      <source>Publishing cancelled; nothing was published.</source>
+      <translation>Publication annulée ; rien n'a été publié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="65" />
+      <source>Publishing to PostGIS needs the Python module psycopg2, which this Python lacks. Install it (Debian/Ubuntu: apt install python3-psycopg2; it ships with QGIS on Windows and macOS), or publish to a catalog folder only.</source>
+      <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="146" />
@@ -3349,22 +4049,62 @@
       <translation>La lecture de {source} a échoué ({error}). Le fichier est peut-être endommagé.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="102" />
+      <source>Red = hiding this area (with a grey square) lowered the score most: the model relied on it. Blue = hiding it raised the score. No colour = hiding it changed little, or it was not tested.</source>
+      <translation>Rouge = masquer cette zone (par un carré gris) a le plus fait baisser le score : le modèle s'y est appuyé. Bleu = la masquer a fait monter le score. Sans couleur = la masquer a peu changé, ou elle n'a pas été testée.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="149" />
+      <source>Report (PDF)</source>
+      <translation>Rapport (PDF)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/http.py" line="510" />
       <source>Request to {host} failed: {detail}</source>
       <translation>La requête vers {host} a échoué : {detail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="156" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="55" />
+      <source>Run {run} ({kind}, layer {layer}) published: {what}.</source>
+      <translation>Exécution {run} ({kind}, couche {layer}) publiée : {what}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="265" />
+      <source>Run {run} used a {task} model: only detections (boxes) can be explained object by object.</source>
+      <translation>L'exécution {run} a utilisé un modèle de {task} : seules les détections (boîtes) peuvent être expliquées objet par objet.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="179" />
       <source>Run {run} was reprojected from {crs} to Lambert-93 (EPSG:2154).</source>
       <translation>L'exécution {run} a été reprojetée de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="273" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="52" />
+      <source>STAC item {path}</source>
+      <translation>item STAC {path}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="79" />
+      <source>Say where to publish: a results catalog folder, a PostGIS connection, or both.</source>
+      <translation>Indiquez où publier : un dossier de catalogue de résultats, une connexion PostGIS, ou les deux.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="50" />
+      <source>Search the catalog</source>
+      <translation>Chercher dans le catalogue</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/mlm/write.py" line="212" />
       <source>Shared AI models (IdF HR)</source>
       <translation>Modèles d'IA partagés (IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="127" />
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="221" />
+      <source>Shared results (IdF HR)</source>
+      <translation>Résultats partagés (IdF HR)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="128" />
       <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
       <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
     </message>
@@ -3374,12 +4114,27 @@
       <translation>Certaines colonnes sont introuvables dans {file} : {parts}. Colonnes présentes : {present}. Renommez les colonnes ou ajoutez leurs noms comme alias dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="462" />
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="61" />
+      <source>Stream the imagery</source>
+      <translation>Afficher l'imagerie en flux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="107" />
+      <source>The ARCEP fibre figures bundled with the plugin are selected: click Compute coverage to map the share of premises connectable to fibre in each commune.</source>
+      <translation>Les chiffres ARCEP de la fibre fournis avec l'extension sont sélectionnés : cliquez sur Calculer la couverture pour cartographier la part des locaux raccordables à la fibre dans chaque commune.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="96" />
+      <source>The Analyse tab compares the two vintages with the same model: click Compare to map what appeared and disappeared between 2024 and 2026.</source>
+      <translation>L'onglet Analyse compare les deux millésimes avec le même modèle : cliquez sur Comparer pour cartographier ce qui est apparu et disparu entre 2024 et 2026.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="463" />
       <source>The FttH file has no figures for the communes of this zone: check that it covers the MGP.</source>
       <translation>Le fichier FttH ne contient aucune donnée pour les communes de cette zone : vérifiez qu'il couvre la MGP.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="451" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="452" />
       <source>The FttH file has no premises column and no premises file was given: add the ARCEP communes file (Logements, Établissements) to put the fibre layer in the kit.</source>
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : ajoutez le fichier communes de l'ARCEP (Logements, Établissements) pour inclure la couche fibre dans le kit.</translation>
     </message>
@@ -3397,6 +4152,16 @@
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="94" />
       <source>The GeoPackage '{path}' cannot be opened ({err}).</source>
       <translation>Le GeoPackage '{path}' ne peut pas être ouvert ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="497" />
+      <source>The GeoPackage '{path}' does not exist.</source>
+      <translation>Le GeoPackage « {path} » n'existe pas.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="170" />
+      <source>The GeoPackage '{path}' does not exist; choose the file holding the results to publish.</source>
+      <translation>Le GeoPackage « {path} » n'existe pas ; choisissez le fichier contenant les résultats à publier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="114" />
@@ -3434,6 +4199,26 @@
       <translation>Le schéma MLM fait référence à {url}, qui n'a pas de copie locale dans {folder}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="115" />
+      <source>The PostGIS database {where} cannot be reached ({err}), so nothing was published. Check that the server is running and reachable from this computer, and the host, port, database, user and password of the connection (in QGIS: Data Source Manager &gt; PostgreSQL).</source>
+      <translation>La base PostGIS {where} est injoignable ({err}) : rien n'a été publié. Vérifiez que le serveur tourne et est joignable depuis cet ordinateur, ainsi que l'hôte, le port, la base, l'utilisateur et le mot de passe de la connexion (dans QGIS : Gestionnaire des sources de données &gt; PostgreSQL).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="121" />
+      <source>The PostGIS database {where} cannot be reached ({err}). Check that the server is running and reachable from this computer, and the settings of the connection.</source>
+      <translation>La base PostGIS {where} est injoignable ({err}). Vérifiez que le serveur tourne et est joignable depuis cet ordinateur, ainsi que les paramètres de la connexion.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="274" />
+      <source>The PostGIS database {where} refused the publish ({err}); nothing was published.</source>
+      <translation>La base PostGIS {where} a refusé la publication ({err}) ; rien n'a été publié.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="129" />
+      <source>The PostgreSQL connection string is not valid ({err}).</source>
+      <translation>La chaîne de connexion PostgreSQL n'est pas valide ({err}).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="213" />
       <source>The STAC API at {url} did not answer with an item collection. Check that the source URL points to a STAC API.</source>
       <translation>L'API STAC à l'adresse {url} n'a pas répondu par une collection d'items. Vérifiez que l'URL de la source pointe vers une API STAC.</translation>
@@ -3462,6 +4247,11 @@
       <location filename="../idf_hr_plugin/core/http.py" line="260" />
       <source>The address was not found: check the URL in the source settings.</source>
       <translation>Adresse introuvable : vérifiez l'URL dans les paramètres de la source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="99" />
+      <source>The analysed area of the layer '{layer}' does not fall on the Earth once in longitude/latitude (bounds {bounds}); its coordinate reference system is probably wrong, so nothing was published.</source>
+      <translation>La zone analysée de la couche « {layer} » ne tombe pas sur la Terre une fois en longitude/latitude (limites {bounds}) ; son système de coordonnées est probablement faux, donc rien n'a été publié.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="487" />
@@ -3494,9 +4284,14 @@
       <translation>La taille de bloc doit être un multiple de 16, d'au moins 64 pixels.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="414" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="415" />
       <source>The boundaries have no contour for this zone: check the boundaries file.</source>
       <translation>Les limites ne contiennent aucun contour pour cette zone : vérifiez le fichier de limites.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="73" />
+      <source>The bundled demo model will look for buildings, trees, pools and cars on the newest imagery, in the visible map extent, on this computer: click Run detection.</source>
+      <translation>Le modèle de démonstration fourni va chercher bâtiments, arbres, piscines et voitures sur l'imagerie la plus récente, dans l'emprise visible de la carte, sur cet ordinateur : cliquez sur Lancer la détection.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="79" />
@@ -3514,12 +4309,12 @@
       <translation>Le fichier de catalogue {path} n'est pas un JSON valide ; le catalogue est endommagé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="224" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="52" />
       <source>The catalog folder {folder} cannot be written ({err}), so nothing was published: choose a folder you can write to, or ask its owner for write access.</source>
       <translation>Le dossier de catalogue {folder} n'est pas accessible en écriture ({err}) : rien n'a donc été publié. Choisissez un dossier dans lequel vous pouvez écrire, ou demandez un accès en écriture à son propriétaire.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="316" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="318" />
       <source>The catalog item of '{name}' gives no sha256 checksum (file:checksum) for its model, so the download cannot be verified and was not started. Ask the catalog's publisher to add it.</source>
       <translation>L'item de catalogue de '{name}' n'indique aucune somme de contrôle sha256 (file:checksum) pour son modèle : le téléchargement ne peut donc pas être vérifié et n'a pas été lancé. Demandez à l'éditeur du catalogue de l'ajouter.</translation>
     </message>
@@ -3549,6 +4344,11 @@
       <translation>La source de catalogue « {name} » n'a pas d'URL. Indiquez l'adresse de son catalog.json dans les paramètres d'IdF HR (Sources de catalogue).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="215" />
+      <source>The change layer '{layer}' does not record the imagery and model of its two runs; compute the changes again with this version of IdF HR, or explain the objects of each vintage's detection layer.</source>
+      <translation>La couche de changements « {layer} » n'enregistre pas l'imagerie ni le modèle de ses deux exécutions ; recalculez les changements avec cette version d'IdF HR, ou expliquez les objets de la couche de détections de chaque millésime.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="255" />
       <source>The chosen extent does not overlap the imagery of {source}. Pick an extent over it.</source>
       <translation>L'emprise choisie ne recoupe pas l'imagerie de {source}. Choisissez une emprise qui la recouvre.</translation>
@@ -3564,6 +4364,11 @@
       <translation>Le seuil de confiance</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="267" />
+      <source>The connection to the PostGIS database {where} was lost while publishing ({err}); the database rolled the publish back, so nothing was published. Try again once it is reachable.</source>
+      <translation>La connexion à la base PostGIS {where} a été perdue pendant la publication ({err}) ; la base a annulé la publication, donc rien n'a été publié. Réessayez quand elle sera joignable.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/geometry.py" line="329" />
       <source>The coordinate system '{crs}' is neither geographic nor projected, so it cannot be converted to Lambert-93 metres for areas. Reproject the layer and try again.</source>
       <translation>Le système de coordonnées '{crs}' n'est ni géographique ni projeté : il ne peut donc pas être converti en mètres Lambert-93 pour le calcul des surfaces. Reprojetez la couche et réessayez.</translation>
@@ -3577,6 +4382,16 @@
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="135" />
       <source>The data.gouv.fr dataset {id} does not exist (any more).</source>
       <translation>Le jeu de données data.gouv.fr {id} n'existe pas (ou plus).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="258" />
+      <source>The database role of {where} may not write the shared results ({err}), so nothing was published. Ask the database administrator to grant this role INSERT, UPDATE, DELETE and SELECT on {schema}.{runs} and {schema}.{features} (and CREATE on the schema {schema} for the very first publish), or use a connection with write rights.</source>
+      <translation>Le rôle de base de données de {where} n'a pas le droit d'écrire les résultats partagés ({err}) : rien n'a été publié. Demandez à l'administrateur de la base d'accorder à ce rôle INSERT, UPDATE, DELETE et SELECT sur {schema}.{runs} et {schema}.{features} (et CREATE sur le schéma {schema} pour la toute première publication), ou utilisez une connexion ayant les droits d'écriture.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="52" />
+      <source>The database schema '{schema}' is not a plain SQL name (letters, digits, _).</source>
+      <translation>Le schéma de base « {schema} » n'est pas un nom SQL simple (lettres, chiffres, _).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="236" />
@@ -3609,7 +4424,7 @@
       <translation>La sortie de détection {paths} existe déjà ; choisissez un autre nom de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="80" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="97" />
       <source>The detections have {n} geometries but {c} classes, {s} scores and {l} labels; every detection needs one of each.</source>
       <translation>Les détections comptent {n} géométries mais {c} classes, {s} scores et {l} libellés ; chaque détection doit avoir une classe, un score et un libellé.</translation>
     </message>
@@ -3619,7 +4434,7 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="68" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="93" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
@@ -3629,7 +4444,7 @@
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="71" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="96" />
       <source>The existing output '{path}' is read-only: make it writable or choose another file name.</source>
       <translation>La sortie existante '{path}' est en lecture seule : rendez-la accessible en écriture ou choisissez un autre nom de fichier.</translation>
     </message>
@@ -3669,7 +4484,7 @@
       <translation>Le fichier téléchargé depuis {host} ne correspond pas à la somme de contrôle attendue (sha256 {got}… au lieu de {want}…). Il a été supprimé ; vérifiez l'URL et la somme de contrôle, puis réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="146" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="147" />
       <source>The folder {path} does not exist: create it or choose another place for the kit.</source>
       <translation>Le dossier {path} n'existe pas : créez-le ou choisissez un autre emplacement pour le kit.</translation>
     </message>
@@ -3679,12 +4494,17 @@
       <translation>L'image {path} ne peut pas être ouverte ({error}). Vérifiez l'adresse ou votre réseau.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="397" />
+      <source>The imagery '{path}' read by run {run} is no longer there; put it back where it was to explain this detection (web imagery streamed through QGIS is not kept: save it as a file, e.g. in an offline pack, and run the detection on that file).</source>
+      <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/runner.py" line="562" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="378" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="379" />
       <source>The imagery {source} does not cover the kit's zone: pick another vintage.</source>
       <translation>L'imagerie {source} ne couvre pas la zone du kit : choisissez un autre millésime.</translation>
     </message>
@@ -3699,14 +4519,24 @@
       <translation>L'imagerie {source} est pivotée ; seule une imagerie orientée nord en haut peut être empaquetée.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="62" />
+      <source>The images of both vintages at 20 cm are selected in the list: click Add to map to stream them into QGIS.</source>
+      <translation>Les images des deux millésimes à 20 cm sont sélectionnées dans la liste : cliquez sur Ajouter à la carte pour les afficher en flux dans QGIS.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="39" />
       <source>The item {id} has no image file to open (no GeoTIFF/JPEG 2000 asset).</source>
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="267" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="268" />
       <source>The kit part {name} was not written; run the kit again to retry.</source>
       <translation>L'élément {name} du kit n'a pas été écrit ; relancez la préparation du kit pour réessayer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="369" />
+      <source>The layer '{layer}' changed while it was being published ({n} features read, {m} expected); nothing was published. Publish it again.</source>
+      <translation>La couche « {layer} » a changé pendant sa publication ({n} entités lues, {m} attendues) ; rien n'a été publié. Publiez-la de nouveau.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="253" />
@@ -3719,9 +4549,29 @@
       <translation>La couche '{layer}' n'a pas de champ de classe (class_id, class ou label) ; ce n'est pas une couche de détections.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="188" />
+      <source>The layer '{layer}' has no coordinate reference system; it cannot be shared.</source>
+      <translation>La couche « {layer} » n'a pas de système de coordonnées ; elle ne peut pas être partagée.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="203" />
       <source>The layer '{layer}' has no field {fields}.</source>
       <translation>La couche '{layer}' n'a pas de champ {fields}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="184" />
+      <source>The layer '{layer}' has no object with fid {fid} (it holds {n} objects).</source>
+      <translation>La couche « {layer} » n'a pas d'objet de fid {fid} (elle en contient {n}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="258" />
+      <source>The layer '{layer}' has no objects and no recorded analysed area: there is nothing to publish.</source>
+      <translation>La couche « {layer} » n'a ni objet ni zone analysée enregistrée : il n'y a rien à publier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="227" />
+      <source>The layer '{layer}' has no run record (table idfhr_runs): only detection layers written by IdF HR can be explained.</source>
+      <translation>La couche « {layer} » n'a pas d'enregistrement d'exécution (table idfhr_runs) : seules les couches de détections écrites par IdF HR peuvent être expliquées.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="80" />
@@ -3732,6 +4582,11 @@
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="181" />
       <source>The layer '{layer}' is not in '{path}'.</source>
       <translation>La couche '{layer}' ne figure pas dans '{path}'.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="225" />
+      <source>The layer '{layer}' mixes several runs ({ids}); publish one run per layer.</source>
+      <translation>La couche « {layer} » mélange plusieurs exécutions ({ids}) ; publiez une exécution par couche.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/io.py" line="226" />
@@ -3759,7 +4614,7 @@
       <translation>La couche {layer} est introuvable dans {path}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="432" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="466" />
       <source>The layout '{layout}' does not produce detections.</source>
       <translation>La disposition '{layout}' ne produit pas de détections.</translation>
     </message>
@@ -3772,6 +4627,11 @@
       <location filename="../idf_hr_plugin/core/catalog/hrefs.py" line="119" />
       <source>The link {href} of the remote catalog at {base} leads outside the catalog (above {root}) and was refused. The catalog is malformed or unsafe: contact its provider.</source>
       <translation>Le lien {href} du catalogue distant situé à {base} sort du catalogue (au-dessus de {root}) et a été refusé. Le catalogue est mal formé ou non sûr : contactez son fournisseur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="51" />
+      <source>The map shows the demo region. The Catalog tab is set on the demo catalog and the map extent: click Search to list the aerial images of this place.</source>
+      <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/runner.py" line="431" />
@@ -3804,22 +4664,22 @@
       <translation>Le nombre maximal de résultats doit être d'au moins 1 (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="629" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="640" />
       <source>The model '{name}' declares the task '{task}' (layout {layout}) with {classes}, but its output shapes are {shapes} where {expected} is expected. The export and its metadata disagree, so its results would be wrong: export the model again, or set its task and layout in the model card.</source>
       <translation>Le modèle '{name}' déclare la tâche '{task}' (disposition {layout}) avec {classes}, mais ses sorties ont les formes {shapes} alors que {expected} est attendu. L'export et ses métadonnées ne concordent pas, ses résultats seraient donc faux : exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="294" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="302" />
       <source>The model '{name}' expects an input of shape {shape}; an image model takes (batch, channels, height, width).</source>
       <translation>Le modèle '{name}' attend une entrée de forme {shape} ; un modèle d'image prend (lot, canaux, hauteur, largeur).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="286" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="294" />
       <source>The model '{name}' has {n} inputs; only single-image models are supported.</source>
       <translation>Le modèle '{name}' a {n} entrées ; seuls les modèles à image unique sont pris en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="532" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="543" />
       <source>The model '{name}' is a detector, but its output shape {shape} does not say which box layout it uses; set det_type in its metadata, or the layout in its model card.</source>
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
@@ -3829,42 +4689,47 @@
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="574" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="585" />
       <source>The model '{name}' is an Ultralytics '{task}' model; IdF HR runs detect, obb and segment models only. Export a detection, oriented-box or instance-segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle Ultralytics '{task}' ; IdF HR n'exécute que les modèles detect, obb et segment. Exportez un modèle de détection, de boîtes orientées ou de segmentation d'instances.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="278" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="286" />
       <source>The model '{path}' does not match its expected sha256 ({want}; the file has {got}). The file is corrupted or is not the model you meant: download it again.</source>
       <translation>Le modèle '{path}' ne correspond pas au sha256 attendu ({want} ; le fichier a {got}). Le fichier est corrompu ou n'est pas le modèle voulu : téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="222" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="242" />
+      <source>The model '{path}' used by run {run} is no longer there; put it back to explain this detection.</source>
+      <translation>Le modèle « {path} » utilisé par l'exécution {run} n'est plus là ; remettez-le en place pour expliquer cette détection.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="224" />
       <source>The model cannot be read ({err}).</source>
       <translation>Le modèle ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="236" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="238" />
       <source>The model card '{path}' does not exist.</source>
       <translation>La fiche de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="242" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="250" />
       <source>The model card '{path}' is not valid JSON ({err}); fix or remove it.</source>
       <translation>La fiche de modèle '{path}' n'est pas un JSON valide ({err}) ; corrigez-la ou supprimez-la.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="247" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="255" />
       <source>The model card '{path}' must hold a JSON object.</source>
       <translation>La fiche de modèle '{path}' doit contenir un objet JSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="372" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="374" />
       <source>The model card of '{name}' does not match the checksum its catalog item gives: the catalog is inconsistent or was tampered with, so nothing was installed.</source>
       <translation>La fiche de modèle de '{name}' ne correspond pas à la somme de contrôle indiquée par son item de catalogue : le catalogue est incohérent ou a été altéré, rien n'a donc été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="528" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="529" />
       <source>The model card {card} is not valid JSON: {error}</source>
       <translation>La fiche de modèle {card} n'est pas un JSON valide : {error}</translation>
     </message>
@@ -3874,27 +4739,37 @@
       <translation>Le sha256 de la fiche de modèle diffère de celui de l'exécution : la fiche décrit peut-être un autre modèle.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="626" />
+      <source>The model does not find this object on its crop, so there is no score to explain with an occlusion map.</source>
+      <translation>Le modèle ne trouve pas cet objet sur son extrait : il n'y a donc pas de score à expliquer par une carte d'occultation.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="68" />
       <source>The model expects {mc} channel(s) but the raster has {bc} band(s) ({ci}). Choose a band mapping (e.g. '1' or '1,2,3') or imagery that matches the model.</source>
       <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="272" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="280" />
       <source>The model file '{path}' cannot be read ({err}).</source>
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="267" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="275" />
       <source>The model file '{path}' does not exist or is not a file.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="233" />
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="235" />
       <source>The model file '{path}' does not exist.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="342" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="257" />
+      <source>The model file '{path}' has changed since run {run} (sha256 {got}… instead of {want}…): an explanation would not be of the model that made this detection. Restore the model used by the run, or run the detection again.</source>
+      <translation>Le fichier de modèle « {path} » a changé depuis l'exécution {run} (sha256 {got}… au lieu de {want}…) : l'explication ne porterait pas sur le modèle qui a fait cette détection. Restaurez le modèle utilisé par l'exécution, ou relancez la détection.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="344" />
       <source>The model file {path} listed by the catalog does not exist.</source>
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
@@ -3909,12 +4784,17 @@
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="91" />
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="251" />
+      <source>The model of run {run} cannot be loaded: {err}</source>
+      <translation>Le modèle de l'exécution {run} ne peut pas être chargé : {err}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="113" />
       <source>The model output has shape {shape}, which does not fit the '{layout}' layout; choose the right model type (task/layout override).</source>
       <translation>La sortie du modèle a la forme {shape}, incompatible avec la disposition '{layout}' ; choisissez le bon type de modèle (forçage de la tâche/disposition).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="102" />
+      <location filename="../idf_hr_plugin/core/inference/decoders.py" line="124" />
       <source>The model returned an output of shape {shape}, but its '{layout}' layout and its class list need {want} values per box on axis {axis}; its results would be wrong. Export the model again, or set its task and layout in the model card.</source>
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
@@ -3924,32 +4804,32 @@
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="533" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="534" />
       <source>The model {name} does not match the sha256 of its card: it is damaged or not the one the card describes. Download it again.</source>
       <translation>Le modèle {name} ne correspond pas au sha256 de sa fiche : il est endommagé ou ce n'est pas celui que décrit la fiche. Téléchargez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="520" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="521" />
       <source>The model {name} has no card ({card}): a kit carries each model with its card.</source>
       <translation>Le modèle {name} n'a pas de fiche ({card}) : un kit embarque chaque modèle avec sa fiche.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="517" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="518" />
       <source>The model {path} does not exist.</source>
       <translation>Le modèle {path} n'existe pas.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/params.py" line="130" />
       <source>The number of threads</source>
-      <translation>Le nombre de threads</translation>
+      <translation>Le nombre de fils d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="492" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="493" />
       <source>The open-data file {path} does not exist.</source>
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="55" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="80" />
       <source>The output '{path}' exists and is not a file.</source>
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
@@ -3964,7 +4844,7 @@
       <translation>Le SCR de sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="50" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="75" />
       <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -3982,6 +4862,11 @@
       <location filename="../idf_hr_plugin/core/inference/params.py" line="125" />
       <source>The overlap ({ov} px) must be smaller than the tile size ({ts} px).</source>
       <translation>Le recouvrement ({ov} px) doit être inférieur à la taille de tuile ({ts} px).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/source.py" line="37" />
+      <source>The partner name '{name}' cannot be used: give your organisation's name (letters, digits, spaces, . ' ( ) &amp; / -; at most 80 characters), e.g. 'Vincennes' or 'EPT T10'.</source>
+      <translation>Le nom de partenaire « {name} » ne peut pas être utilisé : indiquez le nom de votre organisation (lettres, chiffres, espaces, . ' ( ) &amp; / - ; 80 caractères au plus), p. ex. « Vincennes » ou « EPT T10 ».</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="178" />
@@ -4024,6 +4909,11 @@
       <translation>Le catalogue distant situé à {base} pointe vers le fichier local {href}. Un catalogue distant ne peut pas ouvrir de fichiers sur cet ordinateur : ce lien a donc été refusé. Demandez au fournisseur du catalogue de publier le fichier en http(s).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="88" />
+      <source>The report '{path}' does not exist; give the PDF of this run or no report.</source>
+      <translation>Le rapport « {path} » n'existe pas ; indiquez le PDF de cette exécution ou aucun rapport.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="143" />
       <source>The report language '{lang}' is not available; choose fr or en.</source>
       <translation>La langue de rapport '{lang}' n'est pas disponible ; choisissez fr ou en.</translation>
@@ -4064,7 +4954,7 @@
       <translation>La ressource "{title}" n'est pas un JSON valide : elle ne peut donc pas être chargée en GeoJSON.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="140" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="163" />
       <source>The run '{run}' has no analysed area, so new and removed objects cannot be told apart from unanalysed ground; give the extent the run covered.</source>
       <translation>L'exécution '{run}' n'a pas de zone analysée : les objets apparus ou disparus ne peuvent donc pas être distingués du terrain non analysé ; indiquez l'emprise couverte par l'exécution.</translation>
     </message>
@@ -4072,6 +4962,26 @@
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="399" />
       <source>The run records of '{path}' could not be read.</source>
       <translation>Les enregistrements des exécutions de '{path}' n'ont pas pu être lus.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="514" />
+      <source>The run {run} cannot be read from {where} ({err}).</source>
+      <translation>L'exécution {run} ne peut pas être lue depuis {where} ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="442" />
+      <source>The run {run} of partner '{partner}' is not in the shared results of {where}.</source>
+      <translation>L'exécution {run} du partenaire « {partner} » n'est pas dans les résultats partagés de {where}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="329" />
+      <source>The run {run} of partner '{partner}' was published by the database role '{owner}', not '{me}'; it was left as it is and nothing was published. Publish under your own partner name, or ask '{owner}' to publish it again.</source>
+      <translation>L'exécution {run} du partenaire « {partner} » a été publiée par le rôle de base « {owner} », pas « {me} » ; elle est laissée telle quelle et rien n'a été publié. Publiez sous votre propre nom de partenaire, ou demandez à « {owner} » de la republier.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="102" />
+      <source>The run {run} was published in PostGIS ({n} features) but not in the catalog: {err} Publish it again once the folder is fixed (the PostGIS rows are then replaced, not doubled).</source>
+      <translation>L'exécution {run} a été publiée dans PostGIS ({n} entités) mais pas dans le catalogue : {err} Publiez-la de nouveau une fois le dossier corrigé (les lignes PostGIS seront alors remplacées, pas doublées).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="480" />
@@ -4159,6 +5069,11 @@
       <translation>Il manque au shapefile {name} de "{title}" son fichier associé .dbf ou .shx.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="99" />
+      <source>The shared results of {where} cannot be read ({err}).</source>
+      <translation>Les résultats partagés de {where} ne peuvent pas être lus ({err}).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/catalog/sources.py" line="213" />
       <source>The source “{name}” failed unexpectedly: {error}</source>
       <translation>La source « {name} » a échoué de manière inattendue : {error}</translation>
@@ -4184,14 +5099,19 @@
       <translation>La taille de tuile doit être d'au moins 8 pixels (valeur reçue : {n}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="125" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="148" />
       <source>The two runs come from different models ('{a}' and '{b}'), so their detections cannot be compared; run the same model on both vintages.</source>
       <translation>Les deux exécutions proviennent de modèles différents ('{a}' et '{b}') : leurs détections ne peuvent donc pas être comparées ; exécutez le même modèle sur les deux millésimes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/analysis/change.py" line="171" />
+      <location filename="../idf_hr_plugin/core/analysis/change.py" line="194" />
       <source>The two runs do not overlap (their analysed areas have no common ground), so nothing can be compared; run both vintages over the same extent.</source>
       <translation>Les deux exécutions ne se recoupent pas (leurs zones analysées n'ont aucune partie commune) : rien ne peut donc être comparé ; traitez les deux millésimes sur la même emprise.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/explain/explain.py" line="505" />
+      <source>The two runs of this change layer used different models; they cannot be explained together.</source>
+      <translation>Les deux exécutions de cette couche de changements ont utilisé des modèles différents ; elles ne peuvent pas être expliquées ensemble.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="509" />
@@ -4249,7 +5169,7 @@
       <translation>Cet item MLM est inutilisable : {problems}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/read.py" line="223" />
+      <location filename="../idf_hr_plugin/core/mlm/read.py" line="225" />
       <source>This model is made for {framework}; the plugin runs ONNX models only, so it cannot run here. Ask its publisher for an ONNX export.</source>
       <translation>Ce modèle est conçu pour {framework} ; l'extension n'exécute que des modèles ONNX, il ne peut donc pas s'exécuter ici. Demandez un export ONNX à son éditeur.</translation>
     </message>
@@ -4259,7 +5179,7 @@
       <translation>Compression {name} inconnue : choisissez DEFLATE ou JPEG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="343" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="351" />
       <source>Unknown output layout '{layout}'; choose one of: {layouts}.</source>
       <translation>Disposition de sortie '{layout}' inconnue ; choisissez parmi : {layouts}.</translation>
     </message>
@@ -4269,7 +5189,7 @@
       <translation>Format de paquet {fmt} inconnu : choisissez COG ou GPKG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="337" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="345" />
       <source>Unknown task '{task}'; choose one of: {tasks}.</source>
       <translation>Tâche '{task}' inconnue ; choisissez parmi : {tasks}.</translation>
     </message>
@@ -4279,12 +5199,17 @@
       <translation>Thématique {key} inconnue ; thématiques connues : {known}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/guided_session.py" line="84" />
+      <source>Why did the model see an object there? Click “Why this detection?”, then click an object found on the map: a window shows what the model saw, its scores and the classes it hesitated between.</source>
+      <translation>Pourquoi le modèle a-t-il vu un objet ici ? Cliquez sur « Pourquoi cette détection ? », puis sur un objet trouvé sur la carte : une fenêtre montre ce que le modèle a vu, ses scores et les classes entre lesquelles il a hésité.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="231" />
       <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="277" />
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="278" />
       <source>Writing the QGIS project…</source>
       <translation>Écriture du projet QGIS…</translation>
     </message>
@@ -4294,7 +5219,7 @@
       <translation>Écriture de {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="134" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="135" />
       <source>Written to {path} (layer {layer}).</source>
       <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
@@ -4309,7 +5234,7 @@
       <translation>Le niveau de zoom {z} n'existe pas dans la grille de tuilage {tms} (0 à {max}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="638" />
       <source>an unknown number of classes</source>
       <translation>un nombre inconnu de classes</translation>
     </message>
@@ -4357,6 +5282,11 @@
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="38" />
       <source>invalid MLM item</source>
       <translation>item MLM invalide</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
+      <source>kB</source>
+      <translation>ko</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/datagouv.py" line="266" />
@@ -4524,7 +5454,7 @@
       <translation>{host} n'a pas répondu comme l'API de data.gouv.fr.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="320" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="344" />
       <source>{host} did not answer with GeoJSON communes (format=geojson).</source>
       <translation>{host} n'a pas renvoyé de communes au format GeoJSON (format=geojson).</translation>
     </message>
@@ -4534,7 +5464,7 @@
       <translation>{host} n'a pas répondu dans les {timeout} s : la requête a été envoyée mais aucune réponse n'est revenue. Le service est peut-être surchargé : réessayez plus tard, ou augmentez le délai d'attente dans les paramètres d'IdF HR.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="183" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="199" />
       <source>{host} returned contours for {n} of the {total} MGP communes. Try again later, or load the boundaries from a local file.</source>
       <translation>{host} a renvoyé les contours de {n} des {total} communes de la MGP. Réessayez plus tard, ou chargez les limites depuis un fichier local.</translation>
     </message>
@@ -4549,6 +5479,11 @@
       <translation>{href} utilise le schéma '{scheme}://', qu'IdF HR ne peut pas ouvrir : utilisez une adresse http(s) ou un fichier local.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac.py" line="135" />
+      <source>{kind} of the model {model}, published by {partner}.</source>
+      <translation>{kind} du modèle {model}, publié par {partner}.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="102" />
       <source>{label} is not a quarter like "T1 2018".</source>
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
@@ -4559,7 +5494,7 @@
       <translation>{name} '{value}' n'est pas un système de coordonnées de référence connu ; utilisez p. ex. EPSG:2154.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="264" />
+      <location filename="../idf_hr_plugin/core/opendata/boundaries.py" line="280" />
       <source>{name} has no contour to zoom to.</source>
       <translation>{name} n'a pas de contour sur lequel zoomer.</translation>
     </message>
@@ -4599,7 +5534,7 @@
       <translation>{name} doit être un nombre supérieur à 0 (valeur reçue : {value}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/model.py" line="627" />
+      <location filename="../idf_hr_plugin/core/inference/model.py" line="638" />
       <source>{n} classes</source>
       <translation>{n} classes</translation>
     </message>
@@ -4614,12 +5549,17 @@
       <translation>{n} communes ont plus de {pct} % de leurs locaux raccordables (p. ex. {nom} {code}, {q} : {num} raccordables pour {den} locaux) : le fichier des locaux ne correspond pas au fichier FttH. Vérifiez que les locaux sont les Logements + Établissements des mêmes communes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="98" />
-      <source>{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).</source>
-      <translation>{n} objet(s) trouvé(s) par {model} sur {km2:.3f} km² ({tiles} tuiles, {px:.1f} Mpx).</translation>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="54" />
+      <source>{n} features in PostGIS</source>
+      <translation>{n} entités dans PostGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/clip.py" line="70" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="99" />
+      <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
+      <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/clip.py" line="71" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
@@ -4629,7 +5569,12 @@
       <translation>{n} zones pas du tout analysées</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/offline_kit.py" line="140" />
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="51" />
+      <source>{partner} — {kind} — {model} — {when} — {n} objects</source>
+      <translation>{partner} — {kind} — {model} — {when} — {n} objets</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/offline_kit.py" line="141" />
       <source>{path} already exists: choose a new folder name for the kit (nothing was overwritten).</source>
       <translation>{path} existe déjà : choisissez un nouveau nom de dossier pour le kit (rien n'a été écrasé).</translation>
     </message>
@@ -4639,12 +5584,12 @@
       <translation>{path} n'a pas pu être ouvert en tant que jeu de données vecteur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="287" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="112" />
       <source>{path} exists but is not a STAC catalog; choose another folder.</source>
       <translation>{path} existe mais n'est pas un catalogue STAC ; choisissez un autre dossier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/mlm/write.py" line="281" />
+      <location filename="../idf_hr_plugin/core/stac_folder.py" line="106" />
       <source>{path} exists but is not a readable STAC catalog ({err}); choose another folder.</source>
       <translation>{path} existe mais n'est pas un catalogue STAC lisible ({err}) ; choisissez un autre dossier.</translation>
     </message>

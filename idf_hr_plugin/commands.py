@@ -222,6 +222,87 @@ register_command(
 )
 
 
+# -- publish / shared-results (issue 11): results shared between partners ------------------------
+def _publish_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "The PostgreSQL password is read by libpq from PGPASSWORD or ~/.pgpass when the connection "
+        "string has none. Exit status: 0 published, 2 error (nothing published there)."
+    )
+    p.add_argument("gpkg", help="GeoPackage holding a detection, change or zone-statistics layer")
+    p.add_argument("--layer", default=None, help="layer to publish (needed when the file holds several)")
+    p.add_argument("--partner", required=True, help="your organisation's name, e.g. 'Vincennes' or 'EPT T10'")
+    p.add_argument("--catalog", default="", help="results catalog folder (STAC), e.g. on a shared drive")
+    p.add_argument(
+        "--postgis", default="", help="PostgreSQL connection string, e.g. 'host=db dbname=shared user=me'"
+    )
+    p.add_argument(
+        "--schema", default="public", help="database schema of the shared tables (default: public)"
+    )
+    p.add_argument("--report", default="", help="the run's PDF report, published with it")
+    p.add_argument("--model-item", default="", help="URL or path of the model's STAC MLM item")
+
+
+def _publish_run(args: argparse.Namespace) -> int:
+    from .core.sharing import publish_result
+
+    check_input_file(args.gpkg, tr("GeoPackage"))
+    if args.report:
+        check_input_file(args.report, tr("report"))
+    out = publish_result(
+        args.gpkg,
+        args.partner,
+        layer=args.layer,
+        catalog_dir=args.catalog or None,
+        dsn=args.postgis or None,
+        schema=args.schema,
+        report_pdf=args.report or None,
+        model_item=args.model_item,
+    )
+    print(out.summary())
+    return 0
+
+
+def _shared_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--catalog", default="", help="results catalog: folder, catalog.json path or URL")
+    p.add_argument("--postgis", default="", help="PostgreSQL connection string of the shared store")
+    p.add_argument("--schema", default="public")
+    p.add_argument("--bbox", type=checked(_lonlat_bbox), help="lon_min,lat_min,lon_max,lat_max (WGS84)")
+    p.add_argument("--start", type=checked(_date, "--start"), default=None, help="imagery from, YYYY-MM-DD")
+    p.add_argument("--end", type=checked(_date, "--end"), default=None, help="imagery until, YYYY-MM-DD")
+    p.add_argument("--model", default="", help="model name (part of it) or sha256")
+    p.add_argument("--class", dest="class_name", default="", help="a class found by the run, e.g. pool")
+    p.add_argument("--partner", default="")
+
+
+def _shared_run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .core.sharing import ResultFilter, filter_runs, runs_from_catalog, runs_from_postgis
+
+    if bool(args.catalog) == bool(args.postgis):
+        raise UserInputError(tr("Give either --catalog or --postgis (one source of shared results)."))
+    flt = ResultFilter(
+        bbox=tuple(args.bbox) if args.bbox else None,
+        start=args.start or "",
+        end=args.end or "",
+        model=args.model,
+        class_name=args.class_name,
+        partner=args.partner,
+    )
+    if args.catalog:
+        runs = filter_runs(runs_from_catalog(args.catalog), flt)
+    else:
+        runs = runs_from_postgis(args.postgis, schema=args.schema, flt=flt)
+    print(json.dumps([asdict(r) for r in runs], indent=1, ensure_ascii=False, default=str))
+    return 0
+
+
+register_command(
+    "publish", _publish_parser, _publish_run, "publish a result layer (STAC catalog and/or PostGIS)"
+)
+register_command("shared-results", _shared_parser, _shared_run, "list the results partners published")
+
+
 # -- offline-kit --------------------------------------------------------------------------------
 def _kit_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="kit folder to create (must not exist)")
@@ -533,4 +614,65 @@ def _estimate_run(args: argparse.Namespace) -> int:
 
 register_command(
     "estimate", _estimate_parser, _estimate_run, "estimate tiles, time and output size of a run (no run)"
+)
+
+
+def _explain_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "Writes crop.png (the model's input around the object, the object in yellow, the box the model "
+        "draws on that crop in cyan; crop_before/crop_after for a change), occlusion.png with "
+        "--occlusion (and occlusion_zoom.png around the object; red = hiding this area lowered the "
+        "score most) and explanation.json (scores, "
+        "runner-up classes, tile, run id and date, model card limits)."
+    )
+    p.add_argument("--detections", required=True, help="detection or change GeoPackage written by IdF HR")
+    p.add_argument("--fid", required=True, type=int, help="fid of the object to explain")
+    p.add_argument("--layer", help="layer in the GeoPackage (needed when it holds several)")
+    p.add_argument("--occlusion", action="store_true", help="also compute the occlusion map (a few seconds)")
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+
+
+def _explain_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.explain import explain_feature
+    from .core.explain.render import write_explanation
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(tr("--out '{path}' is a file; give a folder.").format(path=out))
+    progress = _stderr_progress()
+    exp = explain_feature(
+        args.detections,
+        args.fid,
+        args.layer,
+        occlusion=args.occlusion,
+        progress=lambda f: progress(f, tr("Occlusion map")),
+    )
+    files = write_explanation(exp, out)
+    pairs = "; ".join(f"{lab} {s:.2f}" for lab, s in exp.class_scores) or "-"
+    print(
+        tr(
+            "Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}."
+        ).format(
+            fid=exp.fid,
+            layer=exp.layer,
+            label=exp.label,
+            score="-" if exp.score is None else f"{exp.score:.2f}",
+            pairs=pairs,
+            run=exp.run_id[:12],
+            date=exp.run_date,
+        )
+    )
+    for note in exp.notes:
+        print(note)
+    print(tr("Written: {files}").format(files=", ".join(sorted(files.values()))))
+    return 0
+
+
+register_command(
+    "explain",
+    _explain_parser,
+    _explain_run,
+    "explain one detection: its crop, scores, provenance, occlusion map",
 )

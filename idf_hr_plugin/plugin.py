@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from qgis.core import QgsApplication
+from qgis.core import Qgis, QgsApplication, QgsProject
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
+from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .core import http as core_http
 from .gis import logging_bridge
@@ -35,6 +35,7 @@ class IdfHrPlugin:
         self.log_handler = None
         self.translator = None
         self._cache_service = None
+        self.guided = None
 
     # -- Processing (also called alone by qgis_process) ---------------------------
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
@@ -95,12 +96,51 @@ class IdfHrPlugin:
         kit.triggered.connect(self.open_offline_kit_dialog)
         self.actions.append(kit)
 
+        guided = QAction(icon, tr("Guided session (training)"), self.iface.mainWindow())
+        guided.setObjectName("IdfHrGuidedSessionAction")
+        guided.setToolTip(
+            tr("A step-by-step tour of the demo region for AI awareness sessions: works offline")
+        )
+        guided.triggered.connect(self.open_guided_session)
+        self.actions.append(guided)
+
         for action in self.actions:
             self.iface.addPluginToRasterMenu(MENU, action)
         self.toolbar.addAction(toggle)
 
         self.options_factory = IdfHrOptionsFactory()
         self.iface.registerOptionsWidgetFactory(self.options_factory)
+        QgsProject.instance().readProject.connect(self._project_read)
+
+    def open_guided_session(self):
+        """Show the trainer's guided session at the top of the dock (created on first use)."""
+        from .gui.guided_session import GuidedSession
+
+        if self.guided is None:
+            self.guided = GuidedSession(self.dock, self.iface)
+        self.guided.start()
+        return self.guided
+
+    def _project_read(self, *_args) -> None:
+        """Opening the demo project offers the guided session in the message bar."""
+        from .gui.guided_session import is_demo_project
+
+        if self.guided is not None:  # another project: the session's baseline is stale
+            self.guided.shutdown()
+            self.guided.deleteLater()
+            self.guided = None
+        if not is_demo_project():
+            return
+        bar = self.iface.messageBar()
+        item = bar.createMessage(
+            tr("IdF HR"), tr("This is the demo project: a guided session walks through it step by step.")
+        )
+        button = QPushButton(tr("Start the guided session"))
+        button.setObjectName("IdfHrStartGuidedSession")
+        button.clicked.connect(self.open_guided_session)
+        button.clicked.connect(lambda: bar.popWidget(item) and None)
+        item.layout().addWidget(button)
+        bar.pushWidget(item, Qgis.MessageLevel.Info, 0)
 
     def open_offline_kit_dialog(self) -> None:
         """The ``idfhr:offlinekit`` dialog: zone, vintages, layers, models; progress and cancel."""
@@ -109,6 +149,13 @@ class IdfHrPlugin:
         processing.execAlgorithmDialog("idfhr:offlinekit", {})
 
     def unload(self) -> None:
+        try:
+            QgsProject.instance().readProject.disconnect(self._project_read)
+        except (TypeError, RuntimeError):
+            pass
+        if self.guided is not None:
+            self.guided.shutdown()
+            self.guided = None  # a child of the dock: deleted with it
         for action in self.actions:
             self.iface.removePluginRasterMenu(MENU, action)
             action.deleteLater()

@@ -2,7 +2,7 @@
 # Idempotent setup: Debian packages (QGIS, GDAL stack), then a venv that sees them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS="qgis python3-qgis qgis-providers qgis-server python3-rasterio python3-geopandas python3-venv python3-requests python3-openpyxl python3-matplotlib poppler-utils xvfb xauth qttools5-dev-tools zip"
+APT_PKGS="qgis python3-qgis qgis-providers qgis-server python3-rasterio python3-geopandas python3-venv python3-requests python3-openpyxl python3-matplotlib poppler-utils xvfb xauth qttools5-dev-tools zip postgresql postgis postgresql-15-postgis-3 python3-psycopg2"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -53,8 +53,30 @@ def loopback():
 
 
 @pytest.fixture(scope="session")
+def postgis():
+    """A PostgreSQL + PostGIS server of its own on 127.0.0.1 (see :mod:`tests.postgis`), stopped after."""
+    from tests.postgis import start_postgis
+
+    server = start_postgis()
+    if server is None:
+        pytest.skip(
+            "PostgreSQL/PostGIS binaries not found (scripts/setup.sh installs postgresql and postgis)"
+        )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def demo_region(_isolated_cache):
     """The full default demo region, generated once per test session into the isolated cache."""
     from idf_hr_plugin.demo import ensure_demo_region
 
     return ensure_demo_region()
+
+
+@pytest.fixture(scope="session")
+def small_demo_region(tmp_path_factory):
+    """A 256 m x 256 m demo region (same generator as ``demo_region``): ~5 s instead of ~70 s."""
+    from idf_hr_plugin.demo import ensure_demo_region
+
+    return ensure_demo_region(tmp_path_factory.mktemp("demo") / "region", size_m=256, tile_m=256)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import Cancelled, UserInputError
 from .fsutil import free_bytes
-from .i18n import tr
+from .i18n import num, tr
 from .paths import RESOURCES_DIR
 
 LOG = logging.getLogger("idf_hr.offline_kit")
@@ -118,12 +118,13 @@ class KitResult:
 
 
 def human_size(n: float) -> str:
-    """1234567 -> '1.2 MB'."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    """1234567 -> '1.2 MB' (in French '1,2 Mo')."""
+    units = (tr("B"), tr("kB"), tr("MB"), tr("GB"))
+    for i, unit in enumerate(units):
+        if n < 1000 or i == len(units) - 1:
+            return f"{num(n)} {unit}" if i == 0 else f"{num(n, 1)} {unit}"
         n /= 1000
-    return f"{n:.1f} GB"
+    return f"{num(n, 1)} {units[-1]}"
 
 
 def staging_dir(target: str | os.PathLike[str]) -> Path:

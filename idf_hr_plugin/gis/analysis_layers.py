@@ -41,6 +41,21 @@ INDICATORS: dict[str, str] = {
     "n_removed": "Objets disparus",
     "net_change": "Solde (nouveaux − disparus)",
 }
+
+
+def indicator_label(key: str) -> str:
+    """The indicator's name in the UI language (``INDICATORS`` keeps the French one for reports)."""
+    labels = {
+        "count": tr("Number of objects"),
+        "density_per_km2": tr("Objects per km² analysed"),
+        "analysed_pct": tr("Share analysed (%)"),
+        "n_new": tr("New objects"),
+        "n_removed": tr("Objects gone"),
+        "net_change": tr("Balance (new − gone)"),
+    }
+    return labels.get(key, key)
+
+
 ZONE_COLORS = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
 
 
@@ -143,7 +158,7 @@ def zones_renderer(layer: QgsVectorLayer, indicator: str, classes: int = 5) -> Q
 def style_zones_layer(layer: QgsVectorLayer, indicator: str = "count", save: bool = False) -> None:
     """Graduated style on ``indicator``; the layer title names it in French."""
     layer.setRenderer(zones_renderer(layer, indicator))
-    layer.setTitle(INDICATORS[indicator])
+    layer.setTitle(indicator_label(indicator))
     layer.triggerRepaint()
     if save:
         layer.saveStyleToDatabase(layer.name(), "IdF HR zone statistics", True, "")

@@ -213,8 +213,10 @@ def _render(region, pack: Path, mosaic: Path, detections, extent, out_dir: Path)
     png = render_png(
         top + [pack_layer], out_dir / "demo_map.png", extent=QgsRectangle(*extent), size=(1400, 1400)
     )
+    from ..core.guided_session import DEMO_PROJECT_ENTRY
     from .offline_kit import write_project
 
+    project.writeEntry(*DEMO_PROJECT_ENTRY, "1")  # opening it offers the guided session
     # opens on the packed extent (not a blank map at 1:1); paths stay absolute: the mosaic is in the cache
     qgz = write_project(
         project, out_dir / "idf_hr_demo.qgz", QgsRectangle(*extent), pack_layer.crs(), relative=False

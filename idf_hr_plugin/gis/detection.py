@@ -27,7 +27,7 @@ from qgis.PyQt.QtGui import QColor
 
 from ..core.errors import UserInputError
 from ..core.paths import RESOURCES_DIR, cache_dir
-from .i18n import tr
+from .i18n import tr, user_locale
 from .sources import gdal_source_for_layer
 
 RESULTS_GROUP = "IdF HR — détections"
@@ -216,8 +216,9 @@ def class_colors_from_spec(spec) -> dict:
     return {str(lab): spec.class_colors.get(cid, "#888888") for cid, lab in sorted(spec.class_names.items())}
 
 
-def detection_renderer(colors: dict) -> QgsCategorizedSymbolRenderer:
-    """Categorized renderer on ``label``: each class filled with its colour (40 % opaque)."""
+def detection_renderer(colors: dict, names: dict | None = None) -> QgsCategorizedSymbolRenderer:
+    """Categorized renderer on ``label``: each class filled with its colour (40 % opaque), its
+    legend entry named from ``names`` ({class: name for people}) when given."""
     cats = []
     for label, color in colors.items():
         c = QColor(color)
@@ -230,13 +231,25 @@ def detection_renderer(colors: dict) -> QgsCategorizedSymbolRenderer:
                 "outline_width": "0.5",
             }
         )
-        cats.append(QgsRendererCategory(label, sym, label))
+        cats.append(QgsRendererCategory(label, sym, (names or {}).get(label, label)))
     return QgsCategorizedSymbolRenderer("label", cats)
 
 
-def style_layer(layer: QgsVectorLayer, colors: dict, save_default: bool = False) -> None:
-    """Style a result layer by class; ``save_default`` stores the style in its GeoPackage too."""
-    layer.setRenderer(detection_renderer(colors))
+def style_layer(
+    layer: QgsVectorLayer, colors: dict, save_default: bool = False, names: dict | None = None
+) -> None:
+    """Style a result layer by class; ``save_default`` stores the style in its GeoPackage too.
+
+    ``names`` ({class: name in the UI language}) name the legend entries and, through a value map
+    on ``label``, what the attribute table and Identify show; the stored ``label`` values stay the
+    model's class names (stable for scripts and joins)."""
+    layer.setRenderer(detection_renderer(colors, names))
+    idx = layer.fields().indexOf("label")
+    if names and idx >= 0 and any(k != v for k, v in names.items()):
+        from qgis.core import QgsEditorWidgetSetup
+
+        mapping = [{shown: value} for value, shown in names.items()]
+        layer.setEditorWidgetSetup(idx, QgsEditorWidgetSetup("ValueMap", {"map": mapping}))
     layer.triggerRepaint()
     if save_default:
         layer.saveStyleToDatabase("idfhr_detections", tr("IdF HR detections by class"), True, "")
@@ -273,7 +286,8 @@ def add_result_layer(
         raise UserInputError(
             tr("The result layer {layer} of {path} cannot be opened.").format(layer=layer_name, path=gpkg)
         )
-    style_layer(layer, class_colors_from_spec(spec))
+    names = spec.display_labels(user_locale()) if spec is not None else None
+    style_layer(layer, class_colors_from_spec(spec), names=names)
     project.addMapLayer(layer, False)
     results_group(project).insertLayer(0, layer)
     return layer

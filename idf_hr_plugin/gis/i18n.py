@@ -27,10 +27,16 @@ def user_locale() -> str:
     return str(value)[:2] or "en"
 
 
+def num(value: float, decimals: int = 0) -> str:
+    """``value`` in the UI locale's format (decimal comma and grouped thousands in French)."""
+    return core_i18n.format_number(value, decimals, user_locale())
+
+
 def install_translator(locale: str | None = None) -> QTranslator | None:
     """Load ``i18n/idf_hr_<lang>.qm`` if present and route core messages through it."""
     lang = (locale or user_locale())[:2]
     core_i18n.set_translator(_core_translate)
+    core_i18n.set_number_locale(lang)  # numbers in core messages follow the UI language
     qm = I18N_DIR / f"idf_hr_{lang}.qm"
     if not qm.exists():
         return None
@@ -43,5 +49,6 @@ def install_translator(locale: str | None = None) -> QTranslator | None:
 
 def remove_translator(translator: QTranslator | None) -> None:
     core_i18n.set_translator(None)
+    core_i18n.set_number_locale(None)
     if translator is not None:
         QCoreApplication.removeTranslator(translator)

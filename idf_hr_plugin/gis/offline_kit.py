@@ -294,17 +294,9 @@ def plan_offline_kit(
 
 def _boundaries(local_file: str | None):
     """The boundaries file, the settings' file or the API (cached); offline, the bundled copy."""
-    from ..core.errors import NetworkError
-    from ..core.opendata.boundaries import Boundaries
     from .opendata_layers import load_boundaries
 
-    try:
-        return load_boundaries(local_file)
-    except NetworkError as exc:
-        LOG.warning(
-            "offline kit: boundaries service unreachable (%s); using the bundled 2018 boundaries", exc
-        )
-        return Boundaries.from_file(kit.BUNDLED_BOUNDARIES)
+    return load_boundaries(local_file)
 
 
 def build_offline_kit(plan: kit.KitPlan, progress=None, cancel=None) -> kit.KitResult:

@@ -60,7 +60,7 @@ from ..core.opendata.datagouv import DataGouv, Resource
 from ..core.opendata.ods import PORTALS, OdsPortal
 from ..core.opendata.themes import StyleHint
 from ..core.paths import cache_dir
-from .i18n import tr
+from .i18n import tr, user_locale
 from .settings import Settings
 
 STYLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "styles"
@@ -281,6 +281,48 @@ def fetch_ods_dataset(
     )
 
 
+def unreachable(exc: Exception) -> bool:
+    """The service could not be reached or is down (not a refusal of what was asked)."""
+    status = getattr(exc, "status", None)
+    return isinstance(exc, NetworkError) and (status is None or status >= 500 or status == 429)
+
+
+def cached_theme(
+    key: str,
+    portal_url: str,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+    error: Exception | None = None,
+    cache: DatasetCache | None = None,
+) -> tuple[Any, list[LoadOutcome]]:
+    """The datasets of theme ``key`` that the cache holds, for when the portal cannot be reached.
+
+    Returns ``(ThemeResolution, outcomes)`` like an online load (ids not cached are ``missing``);
+    raises a :class:`UserInputError` saying what to do when none is cached.
+    """
+    from ..core.opendata.themes import ThemeResolution, theme
+
+    preset = theme(key)
+    cache = cache or DatasetCache()
+    ids = tuple((overrides or {}).get(key) or preset.dataset_ids)
+    outcomes, missing = [], []
+    for ds_id in ids:
+        if cache.get(ods_cache_key(portal_url, ds_id, None, None)) is None:
+            missing.append(ds_id)
+        else:
+            outcomes.append(
+                _cached_or_raise(cache, ods_cache_key(portal_url, ds_id, None, None), error, ds_id)
+            )
+    if not outcomes:
+        raise UserInputError(
+            tr(
+                "The MGP portal cannot be reached and no dataset of the theme {theme} is in the local "
+                "cache. Load the theme once online (it is then kept for offline use), or load one of "
+                "the cached datasets."
+            ).format(theme=preset.label(user_locale()))
+        )
+    return ThemeResolution(preset, [], {}, missing), outcomes
+
+
 def fetch_datagouv_resource(
     base_url: str,
     resource: Resource,
@@ -392,6 +434,27 @@ class FibreOutcome:
     outputs: dict[str, Path]  # level → GeoPackage
     quarters: list[str]
     ipe: arcep.IpeResult | None = None
+    notes: list[str] = field(default_factory=list)  # stand-ins used (bundled figures or boundaries)
+    bundled_ftth: bool = False  # no FttH file given: the ARCEP snapshot shipped with the plugin
+
+    def messages(self) -> list[str]:
+        """What the user is told after the computation: stand-ins used, then the data warnings."""
+        return self.notes + self.result.warnings()
+
+
+def bundled_ftth_note() -> str:
+    """Says that the ARCEP snapshot bundled with the plugin was used, with its source, licence, vintage."""
+    from ..core.offline_kit import BUNDLED_FTTH, bundled_info
+
+    info = bundled_info(BUNDLED_FTTH)
+    return tr(
+        "No ARCEP file given: the bundled ARCEP snapshot was used ({vintage}; {source}; {licence}). "
+        "Pick newer ARCEP files for current figures."
+    ).format(
+        vintage=info.get("vintage", "?"),
+        source=info.get("source_url", "ARCEP"),
+        licence=info.get("licence", ""),
+    )
 
 
 def _replace_cache_file(dest: Path, write: Callable[[Path], Any]) -> Path:
@@ -429,9 +492,19 @@ def compute_fibre(
     cancel: CancelCheck | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> FibreOutcome:
-    """Load ARCEP files, compute coverage per commune/EPT/MGP, write one GeoPackage per level (atomic)."""
+    """Load ARCEP files, compute coverage per commune/EPT/MGP, write one GeoPackage per level (atomic).
+
+    No ``ftth_src``: the ARCEP snapshot bundled with the plugin is used (and the outcome says so).
+    """
     step = progress or (lambda _v: None)
     al = {**arcep_aliases(), **(aliases or {})}
+    notes: list[str] = []
+    bundled = not str(ftth_src or "").strip()
+    if bundled:
+        from ..core.offline_kit import BUNDLED_FTTH
+
+        ftth_src = str(BUNDLED_FTTH)
+        notes.append(bundled_ftth_note())
     ftth = arcep.load_ftth(fetch_table(ftth_src, client=client, cancel=cancel), al)
     step(0.2)
     premises = (
@@ -448,6 +521,8 @@ def compute_fibre(
         )
     step(0.35)
     bounds = load_boundaries(boundaries_src, client=client, cancel=cancel)
+    if bounds.note:
+        notes.append(bounds.note)
     if quarters:
         unknown = [q for q in quarters if arcep.parse_quarter(q) is None]
         if unknown:
@@ -503,7 +578,7 @@ def compute_fibre(
         )
         ipe = dataclasses.replace(results[0], path=ipe_path)
     step(1.0)
-    return FibreOutcome(result, written, list(result.quarters), ipe)
+    return FibreOutcome(result, written, list(result.quarters), ipe, notes, bundled)
 
 
 # ------------------------------------------------------------------------------ layers (main thread)
@@ -731,12 +806,18 @@ def boundary_layer(boundaries: Boundaries, name_or_code: str) -> QgsVectorLayer:
         {"color": "0,0,0,0", "outline_color": "#e31a1c", "outline_width": "0.8", "style": "no"}
     )
     layer.setRenderer(QgsSingleSymbolRenderer(sym))
+    from ..core.offline_kit import bundled_info
+
+    info = bundled_info(boundaries.source)  # the copy bundled with the plugin: its own source and vintage
     apply_metadata(
         layer,
         title=label,
-        license="Licence Ouverte / Etalab 2.0",
-        source_url=boundaries.source,
-        retrieved_at=boundaries.retrieved_at,
+        license=info.get("licence") or "Licence Ouverte / Etalab 2.0",
+        source_url=info.get("source_url") or boundaries.source,
+        retrieved_at=None if info else boundaries.retrieved_at,
+        abstract=tr("Bundled with IdF HR, vintage {vintage}.").format(vintage=info["vintage"])
+        if info.get("vintage")
+        else "",
     )
     return layer
 

@@ -19,8 +19,6 @@ from qgis.PyQt.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -34,8 +32,16 @@ from ..core.analysis.workflow import (
 )
 from ..core.errors import IdfHrError
 from ..gis import analysis_layers as al
+from ..gis import opendata_layers as odl
 from ..gis.i18n import tr
-from .task_runner import RunsTasks, TaskRunner, task_controls
+from .task_runner import (
+    RunsTasks,
+    TaskRunner,
+    no_widening,
+    scrolled_with_footer,
+    task_controls,
+    wrapping_check,
+)
 
 ZONE_KINDS = ("commune", "ept", "mgp", "layer")
 
@@ -56,25 +62,20 @@ class AnalysisTab(QWidget, RunsTasks):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        body = QWidget()
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        root = QVBoxLayout(body)
+        # the form scrolls, the statistics button, cancel, progress and status stay in view
+        root, footer = scrolled_with_footer(self)
 
         change = QGroupBox(tr("Change between two vintages"))
         form = QFormLayout(change)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # pickers get the whole width
         self.mode_layers = QRadioButton(tr("Two detection layers"))
         self.mode_images = QRadioButton(tr("Two imagery layers + a model"))
         self.mode_layers.setChecked(True)
         self._modes = QButtonGroup(self)
         self._modes.addButton(self.mode_layers)
         self._modes.addButton(self.mode_images)
-        form.addRow(self.mode_layers)
-        form.addRow(self.mode_images)
+        form.addRow(wrapping_check(self.mode_layers))
+        form.addRow(wrapping_check(self.mode_images))
         self.before_layer, self.after_layer = QgsMapLayerComboBox(), QgsMapLayerComboBox()
         self.before_raster, self.after_raster = QgsMapLayerComboBox(), QgsMapLayerComboBox()
         for combo in (self.before_layer, self.after_layer):
@@ -101,20 +102,26 @@ class AnalysisTab(QWidget, RunsTasks):
                 "territory: they are left out by default. Clear the field to keep them."
             )
         )
-        form.addRow(tr("Classes left out (cars move)"), self.exclude_edit)
+        exclude_label = QLabel(tr("Classes left out (cars move)"))
+        exclude_label.setWordWrap(True)
+        form.addRow(exclude_label, self.exclude_edit)
         self.change_output = QgsFileWidget()
         self.change_output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.change_output.setFilter(tr("GeoPackage (*.gpkg)"))
         form.addRow(tr("Output"), self.change_output)
-        row, self.compare_button, cancel_button, progress = task_controls(tr("Compare"))
-        form.addRow(row)
-        form.addRow(progress)
+        buttons, self.stats_button, self.cancel_button, self.progress = task_controls(
+            tr("Compute statistics")
+        )
+        self.compare_button = QPushButton(tr("Compare"))
+        self.compare_button.setObjectName("analysisCompareButton")  # targeted by the guided session
+        form.addRow(self.compare_button)
         root.addWidget(change)
         for w in (self.mode_layers, self.mode_images):
             w.toggled.connect(self._sync_mode)
 
         stats = QGroupBox(tr("Statistics per zone"))
         sform = QFormLayout(stats)
+        sform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.stats_input = QgsMapLayerComboBox()
         self.stats_input.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         sform.addRow(tr("Detections or changes"), self.stats_input)
@@ -133,35 +140,46 @@ class AnalysisTab(QWidget, RunsTasks):
         sform.addRow(tr("Zones layer"), self.zones_layer_combo)
         sform.addRow(tr("Field naming the zones"), self.name_field)
         self.indicator = QComboBox()
-        for key, label in al.INDICATORS.items():
-            self.indicator.addItem(label, key)
+        for key in al.INDICATORS:
+            self.indicator.addItem(al.indicator_label(key), key)
         sform.addRow(tr("Indicator on the map"), self.indicator)
         self.table_output = QgsFileWidget()
         self.table_output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.table_output.setFilter(tr("CSV (*.csv);;Excel (*.xlsx)"))
         sform.addRow(tr("Table (CSV/XLSX)"), self.table_output)
-        self.stats_button = QPushButton(tr("Compute statistics"))
-        sform.addRow(self.stats_button)
         root.addWidget(stats)
 
         self.report_button = QPushButton(tr("Report…"))
         self.report_button.setToolTip(tr("Make a PDF/HTML report of the selected result layer."))
         root.addWidget(self.report_button)
+        root.addStretch(1)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        root.addWidget(self.status)
-        root.addStretch(1)
+        footer.addLayout(buttons)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.status)
+        no_widening(
+            self.before_layer,
+            self.after_layer,
+            self.before_raster,
+            self.after_raster,
+            self.stats_input,
+            self.zones_kind,
+            self.zones_layer_combo,
+            self.name_field,
+            self.indicator,
+        )
 
         # only detection / change layers are offered (never e.g. the catalog footprints layer)
         self._result_combos = (self.before_layer, self.after_layer, self.stats_input)
         for combo in self._result_combos:
-            combo.setPlaceholderText(tr("No detection layer: run a detection first"))
+            combo.setPlaceholderText(tr("No detection layer yet: run one first"))
         # refreshed when the tab is shown, not on the project's layersAdded/Removed signals: a
         # connection outliving this widget (a dock rebuilt without unload) crashed QGIS
         self._refresh_result_layers()
 
         self.runner = TaskRunner(
-            progress, self.status, cancel_button, [self.compare_button, self.stats_button]
+            self.progress, self.status, self.cancel_button, [self.compare_button, self.stats_button]
         )
         self.compare_button.clicked.connect(self.compare)
         self.stats_button.clicked.connect(self.compute_statistics)
@@ -305,21 +323,33 @@ class AnalysisTab(QWidget, RunsTasks):
         indicator = self.indicator.currentData()
 
         def work(progress, is_canceled):
-            zg, zn, zc = zones or boundary_zones(kind)
+            note = ""
+            if zones:
+                zg, zn, zc = zones
+            else:  # the settings' boundaries file or service; offline, the bundled copy (and a note)
+                bounds = odl.load_boundaries(cancel=is_canceled)
+                note = bounds.note
+                zg, zn, zc = boundary_zones(kind, bounds)
             result = layer_statistics(*source, zg, zn, zc, cancel=is_canceled)
             write_zones_layer(result, zg, zc, out, "zone_statistics", cancel=is_canceled)
             # the table last: a cancel while the zones layer is written leaves no table behind
             (result.to_xlsx if table.lower().endswith(".xlsx") else result.to_csv)(table)
-            return result
+            return result, note
 
-        def done(result) -> None:
+        def done(outcome) -> None:
+            result, note = outcome
             vl = QgsVectorLayer(f"{out}|layername=zone_statistics", tr("Zone statistics"), "ogr")
             key = indicator if vl.fields().indexOf(indicator) >= 0 else "count"
             al.style_zones_layer(vl, key)
             QgsProject.instance().addMapLayer(vl)
             self.zones_layer = vl
             lines = zone_summary(result, most=5)
-            self.status.setText("; ".join(lines) + ". " + tr("Table: {path}").format(path=table))
+            self.status.setText(
+                "; ".join(lines)
+                + ". "
+                + tr("Table: {path}").format(path=table)
+                + (" " + note if note else "")
+            )
 
         self._run(tr("IdF HR statistics per zone"), work, done, tr("Counting per zone…"))
 

@@ -37,7 +37,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core.catalog.model import Item, SearchQuery
 from ..core.errors import IdfHrError
 from ..gis import layers, tasks
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr
 from ..gis.settings import Settings
 from .task_runner import (
     RunsTasks,
@@ -155,11 +155,18 @@ class CatalogTab(QWidget, RunsTasks):
         root.addWidget(wrapping_check(self.footprint_labels))
         self.results.setMinimumHeight(160)
         root.addWidget(self.results, 1)
+        from .shared_results_box import SharedResultsBox
+
+        self.shared_results = SharedResultsBox(self)  # what partners published (issue 11)
+        root.addWidget(self.shared_results)
         footer.addLayout(buttons)
         footer.addWidget(self.progress)
         footer.addWidget(self.status)
         footer.addLayout(actions)
 
+        self.search_button.setObjectName("catalogSearchButton")  # targeted by the guided session
+        self.add_button.setObjectName("catalogAddButton")
+        self.results.setObjectName("catalogResultsList")
         self.search_button.clicked.connect(self.search)
         self.runner = TaskRunner(self.progress, self.status, self.cancel_button, [self.search_button])
         self.draw_button.clicked.connect(self.start_drawing)
@@ -290,7 +297,7 @@ class CatalogTab(QWidget, RunsTasks):
         self.collection.blockSignals(False)
         self.results.clear()
         for idx, item in enumerate(items):
-            gsd = f"{item.gsd * 100:.0f} cm" if item.gsd else "?"
+            gsd = f"{num(item.gsd * 100)} cm" if item.gsd else "?"
             date = (item.datetime or "")[:10] or tr("undated")
             label = f"{date} · {gsd} · {item.collection or item.title or ''}\n{item.id}"
             row = QListWidgetItem(label)
@@ -426,6 +433,7 @@ class CatalogTab(QWidget, RunsTasks):
         )
 
     def shutdown(self) -> None:
+        self.shared_results.shutdown()
         for task in (self.task, self.thumb_task):
             if task is not None:
                 task.cancel()

@@ -40,8 +40,9 @@ from ..core.paths import cache_dir
 from ..gis import detection as det
 from ..gis import onnx_runtime_install as ort_install
 from ..gis import tasks
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr, user_locale
 from ..gis.settings import Settings
+from .explain_tool import WhyDetection
 from .model_card_view import card_html, provider_text
 from .task_runner import no_widening, scrolled_with_footer
 
@@ -237,11 +238,17 @@ class DetectionTab(QWidget):
             self.mask_combo,
         )
         root.addLayout(form2)
+        # "Why this detection?" (issue 9 item 10); the guided session finds it by its objectName
+        self.why_button = QPushButton(tr("Why this detection?"))
+        self.why_button.setObjectName("whyDetectionButton")
+        self.why = WhyDetection(self.iface, self.why_button)
+        root.addWidget(self.why_button)
         self._build_where_to_run(root)
         root.addStretch(1)
 
         buttons = QHBoxLayout()
         self.run_button = QPushButton(tr("Run detection"))
+        self.run_button.setObjectName("detectionRunButton")  # targeted by the guided session
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton(tr("Cancel"))
         self.cancel_button.setEnabled(False)
@@ -629,7 +636,7 @@ class DetectionTab(QWidget):
         self.drawn_extent = QgsRectangle(rect)
         self.drawn_crs = QgsCoordinateReferenceSystem(crs)
         self.status_label.setText(
-            tr("Rectangle of {w:.0f} × {h:.0f} map units set.").format(w=rect.width(), h=rect.height())
+            tr("Rectangle of {w} × {h} map units set.").format(w=num(rect.width()), h=num(rect.height()))
         )
 
     def _whole_layer_area_m2(self, layer) -> float:
@@ -655,8 +662,11 @@ class DetectionTab(QWidget):
 
         est = estimate_run(entry.spec, self._whole_layer_area_m2(layer))
         self.estimate_label.setText(
-            tr("Whole layer: {km2:.2f} km², ≈ {mpx:.0f} Mpx at {gsd:.0f} cm, about {t} of computing.").format(
-                km2=est["km2"], mpx=est["pixels"] / 1e6, gsd=est["gsd_m"] * 100, t=_duration(est["seconds"])
+            tr("Whole layer: {km2} km², ≈ {mpx} Mpx at {gsd} cm, about {t} of computing.").format(
+                km2=num(est["km2"], 2),
+                mpx=num(est["pixels"] / 1e6),
+                gsd=num(est["gsd_m"] * 100),
+                t=_duration(est["seconds"]),
             )
         )
 
@@ -799,10 +809,13 @@ class DetectionTab(QWidget):
 
                 est = estimate_run(spec, area_km2 * 1e6)
                 text = tr(
-                    "The whole layer covers {km2:.1f} km² (≈ {mpx:.0f} Mpx at {gsd:.0f} cm): the run may "
+                    "The whole layer covers {km2} km² (≈ {mpx} Mpx at {gsd} cm): the run may "
                     "take about {t}. Run it anyway?"
                 ).format(
-                    km2=area_km2, mpx=est["pixels"] / 1e6, gsd=est["gsd_m"] * 100, t=_duration(est["seconds"])
+                    km2=num(area_km2, 1),
+                    mpx=num(est["pixels"] / 1e6),
+                    gsd=num(est["gsd_m"] * 100),
+                    t=_duration(est["seconds"]),
                 )
                 if not self._confirm_large(text):
                     self.status_label.setText(tr("Detection not started."))
@@ -890,7 +903,7 @@ class DetectionTab(QWidget):
             self.status_label.setText(str(exc))
             return
         self._show_provider(report.providers, report.threads)
-        self.summary_label.setText(summary_text(report))
+        self.summary_label.setText(summary_text(report, spec.display_labels(user_locale()) if spec else None))
         self.report_button.setEnabled(True)
         self.status_label.setText(
             tr("Done: layer “{layer}” added to the group “{group}”.").format(
@@ -899,8 +912,11 @@ class DetectionTab(QWidget):
         )
         self.iface.messageBar().pushMessage(
             tr("IdF HR detection"),
-            tr("{n} object(s) on {km2:.3f} km² in {s:.1f} s (~{wh:.3f} Wh).").format(
-                n=report.features, km2=report.km2, s=report.duration_s, wh=report.energy_wh
+            tr("{n} object(s) on {km2} km² in {s} s (~{wh} Wh).").format(
+                n=num(report.features),
+                km2=num(report.km2, 3),
+                s=num(report.duration_s, 1),
+                wh=num(report.energy_wh, 3),
             ),
             Qgis.MessageLevel.Success,
             8,
@@ -924,26 +940,33 @@ class DetectionTab(QWidget):
         for task in (self.task, self.install_task):
             if task is not None:
                 task.cancel()
+        self.why.shutdown()
         if self.map_tool is not None:
             self.iface.mapCanvas().unsetMapTool(self.map_tool)
             self.map_tool.deleteLater()
             self.map_tool = None
 
 
-def summary_text(report) -> str:
-    """Counts/areas per class, then the cost (duration, CPU s, km², energy + method)."""
+def summary_text(report, class_labels: dict | None = None) -> str:
+    """Counts/areas per class (named in ``class_labels`` when given), then the cost (duration, CPU s,
+    km², energy + method); numbers in the UI locale's format."""
     lines = [
-        tr("{n} object(s) found on {km2:.3f} km².").format(n=report.features, km2=report.km2),
+        tr("{n} object(s) found on {km2} km².").format(n=num(report.features), km2=num(report.km2, 3)),
     ]
     for label, n in sorted(report.counts.items()):
         lines.append(
-            tr("• {label}: {n} ({area:.1f} m²)").format(
-                label=label, n=n, area=report.areas_m2.get(label, 0.0)
+            tr("• {label}: {n} ({area} m²)").format(
+                label=(class_labels or {}).get(label, label),
+                n=num(n),
+                area=num(report.areas_m2.get(label, 0.0), 1),
             )
         )
     lines.append(
-        tr("Duration {dur:.1f} s, CPU {cpu:.1f} s, {km2:.3f} km², energy ≈ {wh:.4f} Wh.").format(
-            dur=report.duration_s, cpu=report.cpu_s, km2=report.km2, wh=report.energy_wh
+        tr("Duration {dur} s, CPU {cpu} s, {km2} km², energy ≈ {wh} Wh.").format(
+            dur=num(report.duration_s, 1),
+            cpu=num(report.cpu_s, 1),
+            km2=num(report.km2, 3),
+            wh=num(report.energy_wh, 4),
         )
     )
     lines.append(tr("Energy method: {method}").format(method=report.energy_method))
@@ -961,4 +984,4 @@ def _duration(seconds: float) -> str:
         return tr("{s} s").format(s=s)
     if s < 5400:
         return tr("{m} min").format(m=round(s / 60))
-    return tr("{h:.1f} h").format(h=s / 3600)
+    return tr("{h} h").format(h=num(s / 3600, 1))

@@ -18,10 +18,11 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import IdfHrError
+from ..core.offline_kit import BUNDLED_FTTH, bundled_info
 from ..core.opendata import arcep
 from ..core.opendata.tabular import find_column, missing_columns_message, read_table
 from ..gis import opendata_layers as odl
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr
 from ..gis.layers import add_on_top
 from .task_runner import RunsTasks, TaskRunner, no_widening, scrolled_with_footer, task_controls
 
@@ -29,7 +30,7 @@ LOG = logging.getLogger("idf_hr.gui.fibre")
 ARCEP_LICENCE = "Licence Ouverte / Etalab 2.0"
 ARCEP_SOURCE = "ARCEP — Le marché du haut et très haut débit fixe (déploiements)"
 
-# role → (label, which file) of the column mapping form
+# role → (label, which file) of the column mapping form; labels through role_label()
 ROLES: tuple[tuple[str, str, str], ...] = (
     ("ftth_insee", "INSEE code", "ftth"),
     ("connectable", "connectable premises", "ftth"),
@@ -38,6 +39,21 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("housing", "housing (Logements)", "premises"),
     ("businesses", "businesses (Établissements)", "premises"),
 )
+
+
+def role_label(role: str) -> str:
+    """The column role's name in the UI language (literal ``tr()`` calls, so they reach the .ts)."""
+    labels = {
+        "ftth_insee": tr("INSEE code"),
+        "connectable": tr("connectable premises"),
+        "quarter": tr('quarter (or quarter columns like "T1 2018")'),
+        "premises_insee": tr("INSEE code"),
+        "housing": tr("housing (Logements)"),
+        "businesses": tr("businesses (Établissements)"),
+    }
+    return labels[role]
+
+
 CORE_ROLE = {"ftth_insee": "insee", "premises_insee": "insee"}
 
 
@@ -92,7 +108,7 @@ class FibreTab(QWidget, RunsTasks):
         self.ftth_file = FileRow(tr("ftthCommunes_*.csv: connectable premises per quarter"), tables)
         self.premises_file = FileRow(tr("communes_*.csv: Logements, Établissements"), tables)
         self.boundaries_file = FileRow(
-            tr("Optional: communes GeoJSON/GeoPackage (default: geo.api.gouv.fr, cached)"),
+            tr("Optional: communes file (default: geo.api.gouv.fr; offline: bundled IGN boundaries)"),
             tr("Vector files (*.geojson *.json *.gpkg *.shp);;All files (*)"),
         )
         self.ipe_file = FileRow(tr("Optional: building-level file (IPE) with imb_etat"), tables)
@@ -100,6 +116,19 @@ class FibreTab(QWidget, RunsTasks):
         form.addRow(tr("Premises"), self.premises_file)
         form.addRow(tr("Boundaries"), self.boundaries_file)
         form.addRow(tr("Buildings (IPE)"), self.ipe_file)
+        ftth_info = bundled_info(BUNDLED_FTTH)
+        self.bundled_label = QLabel(
+            tr(
+                "No file? Compute uses the ARCEP snapshot bundled with the plugin: {vintage}, {licence} "
+                "({source})."
+            ).format(
+                vintage=ftth_info.get("vintage", "?"),
+                licence=ftth_info.get("licence", ""),
+                source=ftth_info.get("source_url", "ARCEP"),
+            )
+        )
+        self.bundled_label.setWordWrap(True)
+        form.addRow(self.bundled_label)
 
         mapping = QGroupBox(tr("Columns"))
         map_form = QFormLayout(mapping)
@@ -111,16 +140,16 @@ class FibreTab(QWidget, RunsTasks):
         )
         map_form.addRow(self.read_columns_button)
         self.column_combos: dict[str, QComboBox] = {}
-        for role, label, which in ROLES:
+        for role, _label, which in ROLES:
             combo = QComboBox()
             combo.setEditable(True)
             no_widening(combo)
             combo.setToolTip(tr("Leave empty to use the default names."))
             self.column_combos[role] = combo
             prefix = tr("FttH") if which == "ftth" else tr("Premises")
-            role_label = QLabel(f"{prefix}: {tr(label)}")
-            role_label.setWordWrap(True)
-            map_form.addRow(role_label, combo)
+            label_widget = QLabel(tr("{file}: {column}").format(file=prefix, column=role_label(role)))
+            label_widget.setWordWrap(True)
+            map_form.addRow(label_widget, combo)
         self.missing_label = QLabel()
         self.missing_label.setWordWrap(True)
         self.missing_label.setStyleSheet("color: #b00020")
@@ -139,7 +168,9 @@ class FibreTab(QWidget, RunsTasks):
         quarter_row.addWidget(QLabel(tr("Quarter")))
         quarter_row.addWidget(self.quarter_combo, 1)
 
-        self.status = QLabel(tr("Pick the ARCEP FttH file and the premises file, then Compute."))
+        self.status = QLabel(
+            tr("Pick the ARCEP FttH file and the premises file (or none: bundled snapshot), then Compute.")
+        )
         self.status.setWordWrap(True)
 
         root.addWidget(files)
@@ -151,6 +182,7 @@ class FibreTab(QWidget, RunsTasks):
         footer.addWidget(self.progress)
         footer.addWidget(self.status)
 
+        self.compute_button.setObjectName("fibreComputeButton")  # targeted by the guided session
         self.read_columns_button.clicked.connect(self.read_columns)
         self.compute_button.clicked.connect(self.compute)
         self.runner = TaskRunner(
@@ -202,7 +234,7 @@ class FibreTab(QWidget, RunsTasks):
         for which, (name, header) in headers.items():
             wide = which == "ftth" and any(arcep.parse_quarter(h) for h in header)
             missing = {}
-            for role, label, file_kind in ROLES:
+            for role, _label, file_kind in ROLES:
                 if file_kind != which:
                     continue
                 combo = self.column_combos[role]
@@ -214,7 +246,7 @@ class FibreTab(QWidget, RunsTasks):
                 if idx is not None:
                     combo.setCurrentText(header[idx])
                 elif not (wide and role in ("connectable", "quarter")):
-                    missing[tr(label)] = al.get(core, ())
+                    missing[role_label(role)] = al.get(core, ())
             if missing:
                 messages.append(missing_columns_message(name, missing, header))
         self.missing_label.setText("\n".join(messages))
@@ -230,8 +262,8 @@ class FibreTab(QWidget, RunsTasks):
         bounds_src = self.boundaries_file.text() or None
         ipe_src = self.ipe_file.text() or None
         aliases = self.aliases()
-        if not ftth_src:
-            self.status.setText(tr("Pick the ARCEP FttH deployment file first."))
+        if not ftth_src and prem_src:
+            self.status.setText(tr("Pick the ARCEP FttH deployment file that goes with the premises file."))
             return
 
         def work(progress, is_canceled):
@@ -261,12 +293,14 @@ class FibreTab(QWidget, RunsTasks):
                 continue
             layer = odl.file_layer(path, names[level], f"ftth_coverage_{level}")
             odl.style_coverage_layer(layer)
+            abstract = tr("Share of premises connectable to FttH (fibre), per quarter.")
+            licence, source = ARCEP_LICENCE, ARCEP_SOURCE
+            if outcome.bundled_ftth:
+                info = bundled_info(BUNDLED_FTTH)
+                licence, source = info.get("licence", licence), info.get("source_url", source)
+                abstract += " " + tr("Bundled ARCEP snapshot, {vintage}.").format(vintage=info.get("vintage"))
             odl.apply_metadata(
-                layer,
-                title=names[level],
-                license=ARCEP_LICENCE,
-                source_url=ARCEP_SOURCE,
-                abstract=tr("Share of premises connectable to FttH (fibre), per quarter."),
+                layer, title=names[level], license=licence, source_url=source, abstract=abstract
             )
             add_on_top(layer, project)
             self.layers[level] = layer.id()
@@ -284,11 +318,10 @@ class FibreTab(QWidget, RunsTasks):
         self.quarter_combo.blockSignals(False)
         self.quarter_combo.setCurrentIndex(self.quarter_combo.count() - 1)
         self._quarter_changed()
-        warnings = outcome.result.warnings()
         self.status.setText(
             " ".join(
                 [tr("{n} communes mapped.").format(n=len({r.code for r in outcome.result.communes}))]
-                + warnings
+                + outcome.messages()
             )
         )
 
@@ -341,9 +374,9 @@ class FibreTab(QWidget, RunsTasks):
         self.mgp_label.setText(
             tr("Métropole du Grand Paris, {q}: {pct} % of premises connectable ({num} of {den}).").format(
                 q=quarter,
-                pct=f"{row.coverage_pct:.1f}".replace(".", ","),
-                num=f"{row.connectable:,}".replace(",", "\u202f"),
-                den=f"{row.premises:,}".replace(",", "\u202f"),
+                pct=num(row.coverage_pct, 1),
+                num=num(row.connectable),
+                den=num(row.premises),
             )
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 
-from ..gis.i18n import tr
+from ..gis.i18n import num, tr, user_locale
 
 _PROVIDER_NAMES = {
     "CPUExecutionProvider": "CPU",
@@ -18,27 +18,65 @@ _PROVIDER_NAMES = {
 
 
 def provider_text(providers, threads: int) -> str:
-    """'CPU, 2 thread(s)' / 'CUDA, CPU, 2 thread(s)' — what will run the model."""
+    """'CPU, 2 threads' / 'CUDA, CPU, 2 threads' — what will run the model."""
     names = [_PROVIDER_NAMES.get(p, p.replace("ExecutionProvider", "")) for p in providers or []]
     if not names:
         return tr("ONNX Runtime not installed")
-    return tr("{providers}, {n} thread(s)").format(providers=", ".join(names), n=threads)
+    if threads == 1:
+        return tr("{providers}, 1 thread").format(providers=", ".join(names))
+    return tr("{providers}, {n} threads").format(providers=", ".join(names), n=num(threads))
 
 
-def _accuracy_html(acc) -> str:
+def task_text(task: str) -> str:
+    """The model's task in the UI language (the card keeps the machine name)."""
+    names = {
+        "detection": tr("detection"),
+        "segmentation": tr("segmentation"),
+        "instance_segmentation": tr("instance segmentation"),
+        "obb": tr("oriented boxes"),
+        "classification": tr("classification"),
+    }
+    return names.get(task, task)
+
+
+def class_label(cls: dict) -> str:
+    """A card class's name for the reader (``labels`` of the sidecar card, else its name)."""
+    return str((cls.get("labels") or {}).get(user_locale()) or cls.get("label", ""))
+
+
+def _metric_name(name: str) -> str:
+    """A card's accuracy metric in the UI language (unknown ones as written)."""
+    names = {
+        "precision": tr("precision"),
+        "recall": tr("recall"),
+        "f1": tr("F1 score"),
+        "iou": tr("IoU"),
+        "miou": tr("mean IoU"),
+        "macro": tr("mean over the classes"),
+    }
+    return names.get(str(name).lower(), str(name))
+
+
+def _accuracy_html(acc, classes=()) -> str:
+    """Accuracy rows, with class and metric names in the UI language and numbers in its format."""
     if not acc:
         return html.escape(tr("not measured"))
+    shown = {c.get("label"): class_label(c) for c in classes}
     if isinstance(acc, dict):
         rows = []
         for k, v in acc.items():
+            name = html.escape(shown.get(k) or _metric_name(k))
             if isinstance(v, dict):
                 parts = ", ".join(
-                    f"{html.escape(str(m))} {v[m]:.2f}" if isinstance(v[m], (int, float)) else f"{m} {v[m]}"
+                    f"{html.escape(_metric_name(m))} {num(v[m], 2)}"
+                    if isinstance(v[m], (int, float))
+                    else f"{html.escape(_metric_name(m))} {html.escape(str(v[m]))}"
                     for m in v
                 )
-                rows.append(f"{html.escape(str(k))}: {parts}")
+                rows.append(tr("{name}: {values}").format(name=name, values=parts))
             else:
-                rows.append(f"{html.escape(str(k))}: {html.escape(str(v))}")
+                value = num(v, 2) if isinstance(v, (int, float)) else html.escape(str(v))
+                rows.append(tr("{name}: {values}").format(name=name, values=value))
         return "<br/>".join(rows)
     return html.escape(json.dumps(acc) if not isinstance(acc, str) else acc)
 
@@ -51,23 +89,27 @@ def card_html(card: dict) -> str:
         )
     swatches = " ".join(
         "<span style='background-color:{c};color:{c}'>&#9632;&#9632;</span>&nbsp;{lab}".format(
-            c=html.escape(c["color"]), lab=html.escape(c["label"])
+            c=html.escape(c["color"]), lab=html.escape(class_label(c))
         )
         for c in card.get("classes", [])
     )
     gsd = card.get("gsd_m")
     size = card.get("input_size") or []
     rows = [
-        (tr("Task"), html.escape(f"{card.get('task', '')} ({card.get('layout', '')})")),
+        (tr("Task"), html.escape(f"{task_text(card.get('task', ''))} ({card.get('layout', '')})")),
         (tr("Classes"), swatches or "—"),
-        (tr("Intended GSD"), html.escape(f"{gsd * 100:.0f} cm" if gsd else tr("native resolution"))),
+        (tr("Intended GSD"), html.escape(f"{num(gsd * 100)} cm" if gsd else tr("native resolution"))),
         (
             tr("Input"),
-            html.escape(f"{size[0]}×{size[1]} px, {card.get('channels')} ch" if len(size) == 2 else "—"),
+            html.escape(
+                tr("{w}×{h} px, {c} channels").format(w=size[0], h=size[1], c=card.get("channels"))
+                if len(size) == 2
+                else "—"
+            ),
         ),
         (tr("Licence"), html.escape(card.get("licence") or tr("not stated"))),
         (tr("Training data"), html.escape(card.get("training_data") or tr("not stated"))),
-        (tr("Measured accuracy"), _accuracy_html(card.get("accuracy"))),
+        (tr("Measured accuracy"), _accuracy_html(card.get("accuracy"), card.get("classes") or ())),
         (tr("Known limits"), "<br/>".join(html.escape(x) for x in card.get("limits") or []) or "—"),
         (tr("Runs on"), html.escape(provider_text(card.get("providers"), card.get("threads", 1)))),
         (tr("sha256"), "<code>" + html.escape((card.get("sha256") or "")[:16]) + "…</code>"),
@@ -89,7 +131,12 @@ def _shared_rows(card: dict) -> list:
     if card.get("origin") == "catalog":
         rows.append((tr("Framework"), html.escape(card.get("framework") or tr("not stated"))))
         if card.get("size_bytes"):
-            rows.append((tr("Download size"), html.escape(f"{card['size_bytes'] / 1e6:.1f} MB")))
+            rows.append(
+                (
+                    tr("Download size"),
+                    html.escape(tr("{size} MB").format(size=num(card["size_bytes"] / 1e6, 1))),
+                )
+            )
     source = card.get("source") or {}
     if source.get("item"):
         rows.append((tr("Comes from"), html.escape(source.get("item", ""))))

@@ -103,11 +103,12 @@ class OpenDataTab(QWidget, RunsTasks):
         load_box = QGroupBox(tr("Load"))
         load_form = QFormLayout(load_box)
         self.where_edit = QLineEdit()
-        self.where_edit.setPlaceholderText('capacity > 40   (ODSQL, e.g. arrondissement = "PARIS 11E")')
+        self.where_edit.setPlaceholderText(tr('capacity > 40   (e.g. arrondissement = "PARIS 11E")'))
         self.extent_check = QCheckBox(tr("Only the map extent"))
         self.load_button = QPushButton(tr("Load all records"))
         self.load_button.setEnabled(False)
-        load_form.addRow(tr("Where"), self.where_edit)
+        # not tr("Where"): that one is the catalog's location ("Où"); this is an ODSQL condition
+        load_form.addRow(tr("Filter (ODSQL where)"), self.where_edit)
         load_form.addRow(wrapping_check(self.extent_check))
         load_form.addRow(self.load_button)
 
@@ -239,34 +240,80 @@ class OpenDataTab(QWidget, RunsTasks):
         choice = self.current_portal()
         if choice is None:
             return
+        text = self.search_edit.text().strip()
         if odl.offline():
-            self.status.setText(
-                tr("Offline: searching needs the network. Load one of the cached datasets below.")
+            self._show_cached_matches(
+                text, tr("IdF HR is set to work offline (Settings › IdF HR): searching needs the network.")
             )
             return
-        text = self.search_edit.text().strip()
         theme = self.theme_filter.currentText().strip()
         geo_only = self.geo_only.isChecked()
 
         if choice.kind == "datagouv":
             from ..core.opendata.datagouv import DataGouv
 
-            def work(progress, is_canceled):
+            def search():
                 return DataGouv(choice.url).search(text or "", page_size=30)
         else:
             from ..core.opendata.ods import OdsPortal
 
-            def work(progress, is_canceled):
+            def search():
                 return OdsPortal(choice.url).search_datasets(
                     text=text or None, theme=theme or None, geo_only=geo_only, limit=50
                 )
 
+        def work(progress, is_canceled):
+            try:
+                return search()
+            except IdfHrError as exc:
+                if odl.unreachable(exc):
+                    return exc  # answered on the main thread with what the cache holds
+                raise
+
+        def done(found) -> None:
+            if isinstance(found, Exception):
+                self._show_cached_matches(
+                    text,
+                    tr("{name} cannot be reached ({error}): searching needs the network.").format(
+                        name=choice.name, error=str(found).rstrip(".")
+                    ),
+                )
+            else:
+                self._search_done(found)
+
         self._run(
             tr("IdF HR: open-data search"),
             work,
-            self._search_done,
+            done,
             tr("Searching {name}…").format(name=choice.name),
         )
+
+    def _show_cached_matches(self, text: str, why: str) -> None:
+        """Offline: list what the cache holds for ``text`` under "Cached datasets" and say so."""
+        self.results.clear()  # no result of an earlier search left looking like an answer
+        self.results_data = []
+        self.preview.clear()
+        self.load_button.setEnabled(False)
+        self.refresh_cached(text)
+        n = self.cached_list.count()
+        if n:
+            self.cached_list.setCurrentRow(0)
+        if n == 1:
+            what = tr(
+                "1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from "
+                "there, or search again once the network is back."
+            )
+        elif n:
+            what = tr(
+                "{n} cached datasets match: they are listed under “Cached datasets (offline)”, load one "
+                "from there, or search again once the network is back."
+            ).format(n=n)
+        else:
+            what = tr(
+                "No cached dataset matches. Datasets loaded once online are kept for offline use: "
+                "search again once the network is back."
+            )
+        self.status.setText(f"{why} {what}")
 
     def _search_done(self, found) -> None:
         self.results_data = list(found)
@@ -466,7 +513,14 @@ class OpenDataTab(QWidget, RunsTasks):
         overrides = odl.theme_overrides()
 
         def work(progress, is_canceled):
-            res = resolve_theme(key, OdsPortal(portal_url), overrides)
+            if odl.offline():
+                return odl.cached_theme(key, portal_url, overrides)
+            try:
+                res = resolve_theme(key, OdsPortal(portal_url), overrides)
+            except IdfHrError as exc:
+                if not odl.unreachable(exc):
+                    raise
+                return odl.cached_theme(key, portal_url, overrides, exc)  # what the cache holds
             outcomes = []
             for i, ds in enumerate(res.datasets):
                 outcomes.append(odl.fetch_ods_dataset(portal_url, ds.id, cancel=is_canceled))
@@ -480,13 +534,20 @@ class OpenDataTab(QWidget, RunsTasks):
                 layer = self._add_outcome(outcome, res.theme.style)
                 names.append(layer.name())
             notes = [tr("Loaded: {names}.").format(names=", ".join(names))]
+            notes += list(dict.fromkeys(o.note for o in outcomes if o.note))  # offline: cached copies
             if res.renamed:
                 notes.append(
                     tr("Renamed on the portal: {pairs} (set the new ids in the settings).").format(
                         pairs=", ".join(f"{a} → {b}" for a, b in res.renamed.items())
                     )
                 )
-            if res.missing:
+            if res.missing and not res.datasets:  # offline: resolved from the cache alone
+                notes.append(
+                    tr("Not in the local cache: {ids} (load the theme again once online).").format(
+                        ids=", ".join(res.missing)
+                    )
+                )
+            elif res.missing:
                 notes.append(tr("Not found: {ids}.").format(ids=", ".join(res.missing)))
             self.status.setText(" ".join(notes))
 
@@ -498,11 +559,10 @@ class OpenDataTab(QWidget, RunsTasks):
         )
 
     # -- cache ------------------------------------------------------------------------------------
-    def refresh_cached(self) -> None:
+    def refresh_cached(self, text: str = "") -> None:
+        """List the cached datasets (those matching ``text`` when given)."""
         self.cached_list.clear()
-        for entry in DatasetCache().list():
-            if entry.key.startswith("boundaries-"):
-                continue
+        for entry in DatasetCache().search(text if isinstance(text, str) else ""):
             item = QListWidgetItem(
                 tr("{title} — {age} ({n} features)").format(
                     title=entry.title or entry.dataset_id, age=entry.age_text, n=entry.feature_count
@@ -577,4 +637,7 @@ class OpenDataTab(QWidget, RunsTasks):
         except IdfHrError as exc:
             self.status.setText(str(exc))
             return
-        self.status.setText(tr("Zoomed to {name}.").format(name=item.nom))
+        note = getattr(self.boundaries, "note", "")  # offline: the bundled boundaries were used
+        self.status.setText(
+            " ".join([tr("Zoomed to {name}.").format(name=item.nom)] + ([note] if note else []))
+        )

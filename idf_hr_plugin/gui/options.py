@@ -135,7 +135,7 @@ class IdfHrOptionsPage(QgsOptionsPageWidget):
         form = QFormLayout(other)
         self.cache_mb = QSpinBox()
         self.cache_mb.setRange(50, 500000)
-        self.cache_mb.setSuffix(" MB")
+        self.cache_mb.setSuffix(" " + tr("MB"))
         self.cache_mb.setValue(int(Settings.CACHE_MAX_MB.value()))
         self.timeout = QSpinBox()
         self.timeout.setRange(1, 600)

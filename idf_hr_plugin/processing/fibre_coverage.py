@@ -12,6 +12,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from ..core.i18n import num
 from .base import IdfHrAlgorithm
 from .destinations import file_destination
 
@@ -40,7 +41,8 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
             "Computes the share of premises connectable to FttH per commune (or EPT) and quarter from "
             "ARCEP files: the deployment file (connectable premises per quarter) and the premises file "
             "(Logements + Établissements). Columns are found by name. The result is joined to the MGP "
-            "boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache), styled as a "
+            "boundaries (a local file, or geo.api.gouv.fr through the IdF HR cache; when it cannot be "
+            "reached, the IGN ADMIN EXPRESS boundaries bundled with the plugin), styled as a "
             "graduated choropleth (0–10, 10–25, 25–50, 50–80, 80–100 %) with temporal properties so "
             "the Temporal Controller animates the quarters."
         )
@@ -56,7 +58,9 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterFile(
-                self.BOUNDARIES, self.tr("Commune boundaries (empty: geo.api.gouv.fr, cached)"), optional=True
+                self.BOUNDARIES,
+                self.tr("Commune boundaries (empty: geo.api.gouv.fr, cached; offline: bundled IGN copy)"),
+                optional=True,
             )
         )
         self.addParameter(
@@ -105,7 +109,7 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
             )
         except Exception as exc:
             raise self.fail(exc) from exc
-        for warning in outcome.result.warnings():
+        for warning in outcome.messages():
             feedback.pushWarning(warning)
         uri = f"{self._out}|layername={self._layer}"
         if context.willLoadLayerOnCompletion(self._dest):
@@ -117,7 +121,7 @@ class FibreCoverageAlgorithm(IdfHrAlgorithm):
         mgp = {r.quarter: r.coverage_pct for r in outcome.result.mgp}
         for q, pct in mgp.items():
             feedback.pushInfo(
-                self.tr("MGP {q}: {pct} % of premises connectable.").format(q=q, pct=round(pct, 2))
+                self.tr("MGP {q}: {pct} % of premises connectable.").format(q=q, pct=num(pct, 2))
             )
         self._uri = uri
         return {self.OUTPUT: uri, "QUARTERS": ",".join(outcome.quarters), "MGP_RATES": mgp}

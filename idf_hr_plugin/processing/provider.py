@@ -18,6 +18,7 @@ ALGORITHMS = (
     ("fibre_coverage", "FibreCoverageAlgorithm"),
     ("detect", "DetectAlgorithm"),
     ("publish_model", "PublishModelAlgorithm"),
+    ("publish_result", "PublishResultAlgorithm"),
     ("offline_kit", "OfflineKitAlgorithm"),
     ("change_detection", "ChangeDetectionAlgorithm"),
     ("zonal_statistics", "ZonalStatisticsAlgorithm"),

@@ -105,7 +105,7 @@ def test_zone_statistics_ask_for_a_name_then_map_the_indicator(plugin, tmp_path)
     assert labels == {"W": "analysé à 29 %", "E": "analysé à 100 %"}
     renderer = layer.renderer()
     assert isinstance(renderer, QgsGraduatedSymbolRenderer) and renderer.classAttribute() == "density_per_km2"
-    assert layer.title() == al.INDICATORS["density_per_km2"]
+    assert layer.title() == al.indicator_label("density_per_km2")
     assert all("," in r.label() or r.label().replace(" – ", "").isdigit() for r in renderer.ranges())
     assert (tmp_path / "stats.csv").exists()
 
@@ -181,7 +181,7 @@ def test_result_combos_offer_only_detection_or_change_layers_and_say_when_there_
     tab.showEvent(QShowEvent())  # the user opens the tab: its lists are refreshed
     for combo in combos:
         assert combo.currentLayer() is None and combo.count() == 0
-        assert combo.placeholderText() == tr("No detection layer: run a detection first")
+        assert combo.placeholderText() == tr("No detection layer yet: run one first")
     assert tab.zones_layer_combo.findText("zones") >= 0  # the zones combo still offers any polygons
 
     before, after = _runs(tmp_path)

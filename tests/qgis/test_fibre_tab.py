@@ -11,6 +11,7 @@ from qgis.core import (
 )
 
 import idf_hr_plugin
+from idf_hr_plugin.gis.i18n import num as ui_num
 from tests.qgis.conftest import wait_until
 
 
@@ -99,7 +100,7 @@ def test_coverage_layers_styled_filtered_and_temporal(plugin, shared_data):
     # MGP total for the chosen quarter = sums over the 131 communes
     feats = list(communes.getFeatures())
     num, den = sum(f["connectable"] for f in feats), sum(f["premises"] for f in feats)
-    pct = f"{100 * num / den:.1f}".replace(".", ",")
+    pct = ui_num(100 * num / den, 1)  # in the UI locale's format (issue 9 item 6)
     assert f"{pct} %" in tab.mgp_label.text() and "T1 2018" in tab.mgp_label.text()
 
     tab.set_quarter("T3 2017")

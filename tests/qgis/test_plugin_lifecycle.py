@@ -29,7 +29,8 @@ def test_load_unload_load_leaves_no_trace(plugin_iface):
 
         assert "&IdF HR" in plugin_iface.raster_menus
         menu_texts = [a.text() for a in plugin_iface.raster_menus["&IdF HR"].actions()]
-        assert len(menu_texts) == 3 and "Prepare an offline kit…" in menu_texts, menu_texts
+        assert len(menu_texts) == 4, menu_texts
+        assert {"Prepare an offline kit…", "Guided session (training)"} <= set(menu_texts), menu_texts
         assert len(_toolbars(plugin_iface)) == 1
         assert plugin_iface.docks == [plugin.dock]
         assert len(plugin_iface.options_factories) == 1

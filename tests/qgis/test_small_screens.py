@@ -22,10 +22,8 @@ KEY_WIDGETS = {
     "detection_tab": ("run_button", "cancel_button", "progress", "status_label", "summary_label"),
     "opendata_tab": ("search_button", "cancel_button", "progress", "status"),
     "fibre_tab": ("compute_button", "cancel_button", "progress", "status"),
+    "analysis_tab": ("stats_button", "cancel_button", "progress", "status"),
 }
-# The Analyse tab (gui/analysis_tab.py) is owned elsewhere; at 420 px its form is 562 px wide and
-# "Compute statistics" lands below the fold: add it here once it fits:
-# "analysis_tab": ("stats_button", "status"),
 
 
 @pytest.fixture
@@ -161,3 +159,16 @@ def test_options_sources_table_shows_name_and_kind_whole(qgis_app):
         page.close()
     finally:
         remove_translator(translator)
+
+
+def test_why_detection_button_reachable_and_not_cut(small_dock):
+    """The "Why this detection?" button (issue 9 item 10) scrolls into view whole, and widens nothing."""
+    tab = small_dock.detection_tab
+    small_dock.tabs.setCurrentWidget(tab)
+    _settle(small_dock)
+    button = tab.findChild(QAbstractButton, "whyDetectionButton")
+    assert button is tab.why_button
+    tab.scroll_area.ensureWidgetVisible(button)
+    _settle(small_dock)
+    problems = _problems(small_dock, "detection_tab", ("why_button", "run_button", "progress"))
+    assert problems == [], "\n".join(problems)

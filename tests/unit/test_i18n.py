@@ -46,3 +46,15 @@ def test_shipped_qm_is_compiled_from_the_ts(tmp_path):
     out = tmp_path / "fr.qm"
     subprocess.run([lrelease, "-silent", str(ROOT / "i18n" / "idf_hr_fr.ts"), "-qm", str(out)], check=True)
     assert out.read_bytes() == (ROOT / "i18n" / "idf_hr_fr.qm").read_bytes(), "run `make i18n`"
+
+
+def test_numbers_follow_the_reader_locale():
+    """Issue 9 item 6: "1.000 km²" reads as a thousand in French; numbers take the UI locale's format."""
+    from idf_hr_plugin.core.i18n import format_number
+
+    assert format_number(1.0, 3, "fr_FR") == "1,000"
+    assert format_number(41.5, 1, "fr") == "41,5"
+    assert format_number(0.0497, 4, "fr_FR") == "0,0497"
+    assert format_number(1484108, 0, "fr") == "1\u202f484\u202f108"
+    assert format_number(1484108.25, 1, "en") == "1,484,108.2"
+    assert format_number(41.5, 1, "en_GB") == "41.5"

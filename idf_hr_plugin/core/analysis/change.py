@@ -44,6 +44,23 @@ STATUSES = (NEW, REMOVED, UNCHANGED, MODIFIED, UNCERTAIN)
 CONFIDENCE_FORMULA = (
     "matched: score_before*score_after; new: score_after; removed: score_before; uncertain: 0"
 )
+# the part of each run's record kept with a change layer: what "Why this detection?" needs to
+# read both vintages again (imagery, model, the run's grid)
+PROVENANCE_KEYS = (
+    "run_id",
+    "layer",
+    "started_at",
+    "model_name",
+    "model_path",
+    "model_sha256",
+    "task",
+    "layout",
+    "raster",
+    "raster_path",
+    "source",
+    "vintage",
+    "parameters",
+)
 
 
 @dataclass
@@ -111,6 +128,12 @@ class ChangeResult:
         for c, s in zip(self.columns["class"].tolist(), self.columns["change"].tolist()):
             out[(c, s)] = out.get((c, s), 0) + 1
         return out
+
+
+def _provenance(run: Detections) -> dict:
+    """The part of a run record that says how to read its imagery and run its model again."""
+    rec = run.run_record or {}
+    return {k: rec[k] for k in PROVENANCE_KEYS if k in rec} if rec.get("run_id") else {}
 
 
 def _same_model(before: Detections, after: Detections) -> None:
@@ -421,6 +444,9 @@ def compare_detections(
         "notes": notes,
         "crs": G.LAMBERT93 if notes else str(before.crs),
     }
+    runs = {role: _provenance(run) for role, run in (("before", before), ("after", after))}
+    if all(runs.values()):
+        metadata["runs"] = runs
     return ChangeResult(geometry=geom, columns=columns, metadata=metadata, compared_area=common)
 
 

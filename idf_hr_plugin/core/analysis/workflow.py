@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import Cancelled
 from ..gdal_errors import with_gdal_exceptions
-from ..i18n import tr
+from ..i18n import decimal_sep, tr
 from .change import NEW, REMOVED, ChangeResult, Detections, compare_detections, compare_segmentation
 from .errors import AnalysisError
 from .io import read_detections
@@ -388,7 +388,7 @@ def zone_summary(result: Any, most: Optional[int] = None) -> list[str]:
     seen = [z for z in result.zones if z["analysed_fraction"] > 0]
     lines = [
         tr("{zone}: {n} objects, analysed at {pct} %").format(
-            zone=z["zone"], n=z["count"], pct=pct_text(z["analysed_fraction"])
+            zone=z["zone"], n=z["count"], pct=pct_text(z["analysed_fraction"], decimal_sep())
         )
         for z in seen[:most]
     ]

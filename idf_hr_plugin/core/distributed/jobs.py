@@ -67,7 +67,17 @@ def job_files(out_dir: str | os.PathLike, index: int) -> tuple:
 # ------------------------------------------------------------------ split interior / seam
 
 
-def _subset(part: PartialResult, keep: np.ndarray, boxes, scores, cls, tiles, cut, rboxes) -> PartialResult:
+def _topk(part: PartialResult, n: int) -> tuple:
+    """(top-k class ids, scores) of all of a part's detections, or (None, None) when not known for all."""
+    ids = getattr(part, "topk_ids", None) or []
+    if not ids or sum(len(a) for a in ids) != n:
+        return None, None
+    return np.concatenate(ids), np.concatenate(part.topk_scores)
+
+
+def _subset(
+    part: PartialResult, keep: np.ndarray, boxes, scores, cls, tiles, cut, rboxes, topk
+) -> PartialResult:
     out = PartialResult()
     if keep.any():
         out.boxes = [boxes[keep]]
@@ -77,6 +87,8 @@ def _subset(part: PartialResult, keep: np.ndarray, boxes, scores, cls, tiles, cu
         out.cut = [cut[keep]]
         if rboxes is not None:
             out.rboxes = [rboxes[keep]]
+        if topk[0] is not None:
+            out.topk_ids, out.topk_scores = [topk[0][keep]], [topk[1][keep]]
         out.polys = [g for g, k in zip(part.polys, keep) if k]
     out.detections = int(keep.sum())
     return out
@@ -149,7 +161,7 @@ def split_seams(part: PartialResult, plan, job, margin_px: float) -> tuple:
     seam_groups = np.zeros(len(boxes), bool)
     seam_groups[labels[touch]] = True
     is_seam = seam_groups[labels]
-    args = (boxes, scores, cls, tiles, cut, rboxes)
+    args = (boxes, scores, cls, tiles, cut, rboxes, _topk(part, len(boxes)))
     return _subset(part, ~is_seam, *args), _subset(part, is_seam, *args), overreach
 
 
@@ -168,10 +180,14 @@ def in_plan_order(parts: list) -> list:
     }
     rboxes = np.concatenate([a for p in det for a in p.rboxes]) if det[0].rboxes else None
     polys = [g for p in det for g in p.polys]
+    topk = [_topk(p, sum(len(a) for a in p.boxes)) for p in det]
     order = np.argsort(cat["tile_ids"], kind="stable")
     out = PartialResult(**{name: [a[order]] for name, a in cat.items()})
     if rboxes is not None:
         out.rboxes = [rboxes[order]]
+    if all(t[0] is not None for t in topk):
+        out.topk_ids = [np.concatenate([t[0] for t in topk])[order]]
+        out.topk_scores = [np.concatenate([t[1] for t in topk])[order]]
     out.polys = [polys[i] for i in order]
     out.detections = int(order.size)
     return [out]
@@ -208,6 +224,10 @@ def seams_table(seam: PartialResult, report: dict):
             for k, name in enumerate(("r_cx", "r_cy", "r_w", "r_h", "r_angle")):
                 cols[name] = pa.array(rb[:, k].astype(np.float64))
         cols["wkb"] = pa.array([None if g is None else wkb.dumps(g) for g in seam.polys], pa.binary())
+        top_ids, top_scores = _topk(seam, n)
+        if top_ids is not None:
+            cols["topk_ids"] = pa.array(top_ids.tolist(), pa.list_(pa.int32()))
+            cols["topk_scores"] = pa.array(top_scores.tolist(), pa.list_(pa.float32()))
         meta_cores = {}
     meta = {
         REPORT_KEY: json.dumps(report, default=str).encode(),
@@ -246,6 +266,9 @@ def read_seams(path: str | os.PathLike) -> tuple:
                 np.stack([col(k).to_numpy() for k in ("r_cx", "r_cy", "r_w", "r_h", "r_angle")], 1)
             ]
         part.polys = [None if g is None else wkb.loads(g) for g in d["wkb"]]
+        if "topk_ids" in d:
+            part.topk_ids = [np.asarray(d["topk_ids"], np.int32)]
+            part.topk_scores = [np.asarray(d["topk_scores"], np.float32)]
     part.detections = n
     return part, report
 
@@ -278,7 +301,14 @@ def read_features_parquet(path: str | os.PathLike) -> tuple:
     from ..inference.writer import FIELDS
 
     gdf = gpd.read_parquet(str(path))
-    return list(gdf.geometry), {name: gdf[name].tolist() for name, _t in FIELDS}
+    n = len(gdf)
+
+    def column(name: str) -> list:  # Parquet nulls may come back as NaN: the writer wants None
+        if name not in gdf:
+            return [None] * n
+        return [None if isinstance(v, float) and v != v else v for v in gdf[name].tolist()]
+
+    return list(gdf.geometry), {name: column(name) for name, _t in FIELDS}
 
 
 # ------------------------------------------------------------------ finishing features
@@ -290,6 +320,7 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
     from ..inference.clip import analysed_area, clip_features
     from ..inference.results import merge_results
     from ..inference.tiling import to_crs
+    from ..inference.writer import class_scores_texts
 
     seg = spec.task == "semantic_segmentation"
     small = (
@@ -323,6 +354,8 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
         "source": [source] * n,
         "vintage": [vintage] * n,
         "run_id": [run_id] * n,
+        "class_scores": class_scores_texts(feats.topk_ids, feats.topk_scores, spec.label, n),
+        "tile_id": [None] * n if feats.tile_ids is None else [int(t) for t in feats.tile_ids],
     }
     return geoms, records, dropped + int(feats.dropped_outside_mask)
 

@@ -56,6 +56,7 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
         np.array([g.area for g in geoms], np.float64),
         feats.detections_before_nms,
         feats.dropped_outside_mask,
+        *feats.subset(ok),
     )
     return clipped, int((~ok).sum())
 

@@ -29,6 +29,9 @@ class Detections:
     protos: Optional[np.ndarray] = None  # (32, mh, mw) prototypes of this image
     masks: list = field(default_factory=list)  # per detection: bool array covering mask_boxes[i]
     mask_boxes: Optional[np.ndarray] = None  # (N, 4) int x0, y0, x1, y1 of each mask
+    # the best classes of each detection, best first (k <= TOP_K): what the model hesitated between
+    topk_ids: Optional[np.ndarray] = None  # (N, k) int32
+    topk_scores: Optional[np.ndarray] = None  # (N, k) float32
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -47,6 +50,8 @@ class Detections:
             protos=self.protos,
             masks=[self.masks[i] for i in idx] if self.masks else [],
             mask_boxes=None if self.mask_boxes is None else self.mask_boxes[idx],
+            topk_ids=None if self.topk_ids is None else self.topk_ids[idx],
+            topk_scores=None if self.topk_scores is None else self.topk_scores[idx],
         )
 
     @staticmethod
@@ -57,6 +62,23 @@ class Detections:
             class_ids=np.zeros((0,), np.int32),
             rboxes=np.zeros((0, 5), np.float32) if obb else None,
         )
+
+
+TOP_K = 3  # class scores kept per detection (the winner and its runners-up)
+
+
+def _topk(cls: np.ndarray) -> tuple:
+    """Class scores ``(nc, n)`` -> the ``TOP_K`` best ``(ids (n, k) int32, scores (n, k) float32)``."""
+    k = min(TOP_K, cls.shape[0])
+    order = np.argsort(-cls, axis=0, kind="stable")[:k]
+    return order.T.astype(np.int32), np.take_along_axis(cls, order, axis=0).T.astype(np.float32)
+
+
+def _known_class(d: Detections) -> Detections:
+    """NMS-included exports give one class and score per box: that is all that is known."""
+    d.topk_ids = d.class_ids.reshape(-1, 1).copy()
+    d.topk_scores = d.scores.reshape(-1, 1).copy()
+    return d
 
 
 def _xywh2xyxy(xywh: np.ndarray) -> np.ndarray:
@@ -122,11 +144,14 @@ def decode_yolov8(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
             out.append(Detections.empty())
             continue
         box = p[:4, keep].T
+        ids, top = _topk(cls[:, keep])
         out.append(
             Detections(
                 boxes=_xywh2xyxy(box),
                 scores=scores[keep].astype(np.float32),
                 class_ids=cls[:, keep].argmax(axis=0).astype(np.int32),
+                topk_ids=ids,
+                topk_scores=top,
             )
         )
     return out
@@ -149,11 +174,14 @@ def decode_yolov5(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
         ids = cls.argmax(axis=1)
         scores = cls[np.arange(len(ids)), ids]
         keep = scores > conf
+        top_ids, top = _topk(cls[keep].T)
         out.append(
             Detections(
                 boxes=_xywh2xyxy(q[keep, :4]),
                 scores=scores[keep].astype(np.float32),
                 class_ids=ids[keep].astype(np.int32),
+                topk_ids=top_ids,
+                topk_scores=top,
             )
         )
     return out
@@ -174,12 +202,15 @@ def decode_obb(pred: np.ndarray, conf: float, nc: int | None = None) -> list:
             out.append(Detections.empty(obb=True))
             continue
         rb = np.concatenate([p[:4, keep].T, p[4 + nc, keep][:, None]], axis=1).astype(np.float32)
+        ids, top = _topk(cls[:, keep])
         out.append(
             Detections(
                 boxes=_rbox_envelope(rb),
                 scores=scores[keep].astype(np.float32),
                 class_ids=cls[:, keep].argmax(axis=0).astype(np.int32),
                 rboxes=rb,
+                topk_ids=ids,
+                topk_scores=top,
             )
         )
     return out
@@ -206,6 +237,7 @@ def decode_yolov8_seg(pred: np.ndarray, protos: np.ndarray, conf: float, nc: int
             d.coeffs, d.protos = np.zeros((0, nm), np.float32), pr
             out.append(d)
             continue
+        ids, top = _topk(cls[:, keep])
         out.append(
             Detections(
                 boxes=_xywh2xyxy(p[:4, keep].T),
@@ -213,6 +245,8 @@ def decode_yolov8_seg(pred: np.ndarray, protos: np.ndarray, conf: float, nc: int
                 class_ids=cls[:, keep].argmax(axis=0).astype(np.int32),
                 coeffs=p[4 + nc : 4 + nc + nm, keep].T.astype(np.float32),
                 protos=pr,
+                topk_ids=ids,
+                topk_scores=top,
             )
         )
     return out
@@ -249,7 +283,7 @@ def decode_end2end(
             if protos is not None:
                 d.coeffs = q[:, 6:].astype(np.float32)
                 d.protos = protos[b]
-        out.append(d)
+        out.append(_known_class(d))
     return out
 
 

@@ -84,6 +84,8 @@ class ModelSpec:
     layout: str
     class_names: dict = field(default_factory=dict)  # {class_id: label}
     class_colors: dict = field(default_factory=dict)  # {class_id: "#rrggbb"}
+    # names for people, per language: {"fr": {class_id: "Bâtiment"}}; class_names stay the machine names
+    class_labels: dict = field(default_factory=dict)
     input: TensorInfo = field(default_factory=lambda: TensorInfo("input", []))
     outputs: list = field(default_factory=list)  # [TensorInfo]
     input_size: tuple = (512, 512)  # (h, w)
@@ -112,11 +114,17 @@ class ModelSpec:
     def label(self, class_id: int) -> str:
         return str(self.class_names.get(int(class_id), str(int(class_id))))
 
+    def display_labels(self, lang: str) -> dict[str, str]:
+        """{class name: name shown to a reader of ``lang``} (the class name where the card has none)."""
+        shown = self.class_labels.get(str(lang)[:2], {})
+        return {str(lab): str(shown.get(cid, lab)) for cid, lab in self.class_names.items()}
+
     def to_dict(self) -> dict:
         """JSON-friendly description (model card shown to the user and stored with results)."""
         d = asdict(self)
         d["class_names"] = {str(k): v for k, v in self.class_names.items()}
         d["class_colors"] = {str(k): v for k, v in self.class_colors.items()}
+        d["class_labels"] = {lang: {str(k): v for k, v in m.items()} for lang, m in self.class_labels.items()}
         d["seg_output_classes"] = [{str(c): list(v) for c, v in m.items()} for m in self.seg_output_classes]
         d.pop("metadata", None)
         return d
@@ -436,6 +444,9 @@ def _apply_card(spec: ModelSpec, card: dict) -> None:
                     spec.class_names[cid] = str(c.get("name") or c.get("label"))
                 if c.get("color") or c.get("colour"):
                     spec.class_colors[cid] = str(c.get("color") or c.get("colour"))
+                if isinstance(c.get("labels"), dict):  # {"fr": "Bâtiment"}: names for people
+                    for lang, text in c["labels"].items():
+                        spec.class_labels.setdefault(str(lang)[:2], {})[cid] = str(text)
             else:
                 spec.class_names[i] = str(c)
     elif isinstance(classes, dict):

@@ -92,10 +92,12 @@ class ModelEntry:
         spec, card = self.spec, self.card
         classes = []
         if spec is not None:
-            classes = [
-                {"id": int(cid), "label": str(lab), "color": spec.class_colors.get(cid, "#888888")}
-                for cid, lab in sorted(spec.class_names.items())
-            ]
+            for cid, lab in sorted(spec.class_names.items()):
+                cls = {"id": int(cid), "label": str(lab), "color": spec.class_colors.get(cid, "#888888")}
+                labels = {lang: m[cid] for lang, m in spec.class_labels.items() if cid in m}
+                if labels:  # names for people per language, e.g. {"fr": "Bâtiment"}
+                    cls["labels"] = labels
+                classes.append(cls)
         acc = card.get("accuracy", card.get("measured_accuracy"))
         limits = card.get("limits", card.get("known_limits"))
         if isinstance(limits, str):

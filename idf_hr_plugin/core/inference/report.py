@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
-from ..i18n import tr
+from ..i18n import num, tr
 
 DEFAULT_WATTS_PER_CORE = 7.5  # a 15 W laptop CPU with 2 busy cores; override: IDF_HR_WATTS_PER_CORE
 
@@ -27,10 +27,10 @@ def energy_estimate(cpu_s: float, watts: float) -> tuple:
     """(Wh, method sentence) from CPU seconds x power per busy core."""
     wh = cpu_s * watts / 3600.0
     method = tr(
-        "CPU time of the run ({cpu:.1f} s, all threads) x {w:.1f} W per busy core (an assumption; "
+        "CPU time of the run ({cpu} s, all threads) x {w} W per busy core (an assumption; "
         "set IDF_HR_WATTS_PER_CORE to your CPU's TDP per core) / 3600. Excludes GPU, screen, "
         "memory and idle power."
-    ).format(cpu=cpu_s, w=watts)
+    ).format(cpu=num(cpu_s, 1), w=num(watts, 1))
     return wh, method
 
 
@@ -47,6 +47,7 @@ class RunReport:
     layout: str
     raster: str
     source: str = ""
+    raster_path: str = ""  # the imagery, absolute when local: "Why this detection?" reads it again
     vintage: str = ""
     out_path: str = ""
     layer: str = ""
@@ -99,29 +100,29 @@ class RunReport:
     def summary(self) -> str:
         """A few lines for the user: what was found, and what it cost."""
         lines = [
-            tr("{n} object(s) found by {model} on {km2:.3f} km² ({tiles} tiles, {px:.1f} Mpx).").format(
+            tr("{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).").format(
                 n=self.features,
                 model=self.model_name,
-                km2=self.km2,
+                km2=num(self.km2, 3),
                 tiles=self.tiles_run,
-                px=self.pixels / 1e6,
+                px=num(self.pixels / 1e6, 1),
             )
         ]
         for label, n in sorted(self.counts.items()):
             lines.append(
-                tr("  {label}: {n} ({area:.1f} m²)").format(
-                    label=label, n=n, area=self.areas_m2.get(label, 0.0)
+                tr("  {label}: {n} ({area} m²)").format(
+                    label=label, n=n, area=num(self.areas_m2.get(label, 0.0), 1)
                 )
             )
         lines.append(
             tr(
-                "Cost: {dur:.1f} s wall, {cpu:.1f} s CPU, ~{wh:.3f} Wh (estimate), {rate:.2f} km²/min, "
+                "Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, "
                 "on {prov} with {th} thread(s)."
             ).format(
-                dur=self.duration_s,
-                cpu=self.cpu_s,
-                wh=self.energy_wh,
-                rate=self.km2_per_min,
+                dur=num(self.duration_s, 1),
+                cpu=num(self.cpu_s, 1),
+                wh=num(self.energy_wh, 3),
+                rate=num(self.km2_per_min, 2),
                 prov=", ".join(self.providers) or "?",
                 th=self.threads,
             )

@@ -32,6 +32,8 @@ class PartialResult:
     tile_ids: list = field(default_factory=list)
     cut: list = field(default_factory=list)
     polys: list = field(default_factory=list)  # instance masks: polygons (grid px) or None
+    topk_ids: list = field(default_factory=list)  # (n, k) best class ids of each detection
+    topk_scores: list = field(default_factory=list)  # (n, k) their scores
     # semantic, final features (grid px): their group can no longer grow
     seg_polys: list = field(default_factory=list)
     seg_class: list = field(default_factory=list)
@@ -73,6 +75,9 @@ class PartialResult:
             rb[:, 1] += tile.row
             self.rboxes.append(rb)
         self.polys.extend(polys if polys is not None else [None] * n)
+        if det.topk_ids is not None:
+            self.topk_ids.append(det.topk_ids.astype(np.int32))
+            self.topk_scores.append(det.topk_scores.astype(np.float32))
         self.detections += n
 
 
@@ -86,6 +91,22 @@ class Features:
     areas_m2: np.ndarray
     detections_before_nms: int = 0
     dropped_outside_mask: int = 0
+    tile_ids: Optional[np.ndarray] = None  # (N,) id of the tile each object was found on
+    topk_ids: Optional[np.ndarray] = None  # (N, k) best class ids, best first
+    topk_scores: Optional[np.ndarray] = None  # (N, k) their scores
+
+    def subset(self, ok: np.ndarray) -> tuple:
+        """The per-object extras (tile ids, top-k classes) of the objects selected by ``ok``."""
+        return tuple(None if a is None else a[ok] for a in (self.tile_ids, self.topk_ids, self.topk_scores))
+
+
+def _topk_arrays(parts: list, n: int) -> tuple:
+    """Top-k class ids/scores of all detections of ``parts``, or ``(None, None)`` when not known for all."""
+    ids = [a for p in parts for a in p.topk_ids]
+    scores = [a for p in parts for a in p.topk_scores]
+    if not ids or sum(len(a) for a in ids) != n or len({a.shape[1] for a in ids}) != 1:
+        return None, None
+    return np.concatenate(ids), np.concatenate(scores)
 
 
 def _concat(parts: list, attr: str, shape_tail: tuple, dtype) -> np.ndarray:
@@ -123,6 +144,7 @@ def merge_results(
     rboxes = _concat(parts, "rboxes", (5,), np.float64) if has_r else None
     polys = [g for p in parts for g in p.polys]
     n0 = len(scores)
+    top_ids, top_scores = _topk_arrays(parts, n0)
     keep = nms(
         boxes,
         scores,
@@ -137,6 +159,7 @@ def merge_results(
     )
     keep = np.sort(keep)
     boxes, scores, cls = boxes[keep], scores[keep], cls[keep]
+    extras = tiles[keep], *(None if a is None else a[keep] for a in (top_ids, top_scores))
     if rboxes is not None:
         geoms_px = G.polygons(rbox_corners(rboxes[keep]))
     else:
@@ -152,8 +175,9 @@ def merge_results(
         dropped = int((~inside).sum())
         geoms = [g for g, k in zip(geoms, inside) if k]
         scores, cls = scores[inside], cls[inside]
+        extras = tuple(None if a is None else a[inside] for a in extras)
     areas = np.array([g.area for g in geoms], np.float64)
-    return Features(geoms, cls, scores, areas, n0, dropped)
+    return Features(geoms, cls, scores, areas, n0, dropped, *extras)
 
 
 def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px: float) -> Features:

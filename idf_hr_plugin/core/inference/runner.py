@@ -33,7 +33,7 @@ from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import PartialResult, SegmentStitcher, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
-from .writer import check_output_path, layer_name_for, write_gpkg
+from .writer import check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
 log = logging.getLogger(__name__)
 
@@ -628,6 +628,7 @@ def run_detection(
         task=spec.task,
         layout=spec.layout,
         raster=str(raster),
+        raster_path=os.path.abspath(raster) if os.path.exists(str(raster)) else str(raster),
         source=source or os.path.basename(str(raster)),
         vintage=vintage,
         crs=crs_out.to_string(),
@@ -700,6 +701,8 @@ def run_detection(
             "source": [report.source] * n,
             "vintage": [vintage] * n,
             "run_id": [run_id] * n,
+            "class_scores": class_scores_texts(feats.topk_ids, feats.topk_scores, spec.label, n),
+            "tile_id": [None] * n if feats.tile_ids is None else [int(t) for t in feats.tile_ids],
         }
         report.layer = write_gpkg(
             out_path,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from ..errors import UserInputError
-from ..i18n import tr
+from ..i18n import num, tr
 from . import geom as G
 
 # metropolitan France (lon/lat) -> Lambert-93 is the natural working CRS there
@@ -380,8 +380,8 @@ def plan_tiles(
             grid = Grid(grid_crs, Affine(gsd, 0, gx0, 0, -gsd, gy1), w, h, gsd, False)
             if abs(native_res - gsd) > 0.01 * gsd:
                 notes.append(
-                    tr("Imagery at {src:.3f} m/px is resampled to the model's {gsd:.3f} m/px.").format(
-                        src=native_res, gsd=gsd
+                    tr("Imagery at {src} m/px is resampled to the model's {gsd} m/px.").format(
+                        src=num(native_res, 3), gsd=num(gsd, 3)
                     )
                 )
     stride = tile_size - overlap

@@ -34,7 +34,32 @@ FIELDS = (
     ("source", "str"),
     ("vintage", "str"),
     ("run_id", "str"),
+    ("class_scores", "str"),  # JSON [[label, score], ...]: the best classes, best first
+    ("tile_id", "int"),  # the tile of the run's plan the object was found on
 )
+
+
+def class_scores_texts(topk_ids: Any, topk_scores: Any, label: Any, n: int) -> list:
+    """Per object, the JSON text ``[["pool", 0.91], ["building", 0.05], ...]`` of its best classes.
+
+    ``label(class_id) -> str``. ``None`` per object when the model gave no per-class scores
+    (semantic segmentation): nothing is invented.
+    """
+    if topk_ids is None or topk_scores is None:
+        return [None] * n
+    return [
+        json.dumps([[label(int(c)), round(float(v), 4)] for c, v in zip(ids, scores)], ensure_ascii=False)
+        for ids, scores in zip(topk_ids, topk_scores)
+    ]
+
+
+def parse_class_scores(text: Any) -> list:
+    """``class_scores`` attribute -> ``[(label, score), ...]`` (empty when absent or unreadable)."""
+    try:
+        data = json.loads(text) if text else []
+        return [(str(lab), float(v)) for lab, v in data]
+    except (TypeError, ValueError):
+        return []
 
 
 def check_output_path(out_path: str | os.PathLike) -> Path:
@@ -106,7 +131,8 @@ def _fill(
     for fname, ftype in FIELDS:
         lyr.CreateField(ogr.FieldDefn(fname, ftypes[ftype]))
     defn = lyr.GetLayerDefn()
-    cols = [(fname, ftype, records[fname]) for fname, ftype in FIELDS]
+    none = [None] * len(geoms)
+    cols = [(fname, ftype, records.get(fname, none)) for fname, ftype in FIELDS]
     for i, g in enumerate(geoms):
         f = ogr.Feature(defn)
         for fname, ftype, vals in cols:
@@ -150,8 +176,8 @@ def write_gpkg(
 ) -> str:
     """Write one result layer (+ a row in ``idfhr_runs``) as one all-or-nothing step; returns the layer name.
 
-    ``records`` maps each name of :data:`FIELDS` to a sequence as long as ``geoms`` (shapely,
-    in ``crs_wkt``). ``run_record`` is the run report (stored as JSON). A free name is chosen
+    ``records`` maps names of :data:`FIELDS` to sequences as long as ``geoms`` (shapely,
+    in ``crs_wkt``; a missing name is left empty). ``run_record`` is the run report (stored as JSON). A free name is chosen
     (``name_2``...) when ``layer_name`` exists. Another writer of the same file is waited for
     up to ``lock_wait_s`` seconds.
     """

@@ -170,6 +170,8 @@ def _card(props: dict, item: dict) -> dict:
             if not isinstance(c, dict) or not isinstance(c.get("value"), int):
                 continue
             entry = {"id": int(c["value"]), "name": str(c.get("name") or c.get("description") or c["value"])}
+            if isinstance(c.get("idfhr:labels"), dict):
+                entry["labels"] = {str(k): str(v) for k, v in c["idfhr:labels"].items()}
             hint = c.get("color_hint")
             if isinstance(hint, str) and len(hint) == 6:
                 entry["color"] = "#" + hint.lower()

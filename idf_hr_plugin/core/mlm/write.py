@@ -15,20 +15,15 @@ temporary name and moved into place; a failure leaves the catalog as it was.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 import re
-import shutil
-import socket
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-from ..errors import UserInputError
 from ..i18n import tr
-from ..tempfiles import temp_path
+from ..stac_folder import catalog_lock, publish_item
+from ..stac_folder import copy_file as _copy
 from .fields import (
     FILE_EXTENSION,
     MLM_EXTENSION,
@@ -102,6 +97,12 @@ def item_from_spec(
             "name": str(label),
             "description": str(label),
             **({"color_hint": _hex(spec.class_colors.get(cid))} if _hex(spec.class_colors.get(cid)) else {}),
+            # the card's names in other languages (e.g. French) travel with the class
+            **(
+                {"idfhr:labels": labels}
+                if (labels := {lang: m[cid] for lang, m in sorted(spec.class_labels.items()) if cid in m})
+                else {}
+            ),
         }
         for cid, label in sorted(spec.class_names.items())
     ]
@@ -199,94 +200,19 @@ def item_from_spec(
     }
 
 
-def _write_json(dest: Path, doc: dict) -> None:
-    tmp = temp_path(dest)
-    try:
-        tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _catalog_lock(folder: Path):
+    return catalog_lock(folder, LOCK_WAIT_S, LOCK_STALE_S)  # module values read now (tests shorten them)
 
 
-def _copy(src: Path, dest: Path) -> None:
-    tmp = temp_path(dest)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _read_only(folder: Path, exc: OSError) -> UserInputError:
-    return UserInputError(
-        tr(
-            "The catalog folder {folder} cannot be written ({err}), so nothing was published: "
-            "choose a folder you can write to, or ask its owner for write access."
-        ).format(folder=folder, err=exc.strerror or exc)
-    )
-
-
-@contextmanager
-def _catalog_lock(folder: Path) -> Iterator[None]:
-    """Serialise the read-modify-write of ``catalog.json`` between publishers, on any computer of the share.
-
-    A lock file older than :data:`LOCK_STALE_S` was left by a killed publisher and is taken over.
-    """
-    lock = folder / ".catalog.json.lock"
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            try:
-                age = time.time() - lock.stat().st_mtime
-            except OSError:
-                continue  # released meanwhile
-            if age > LOCK_STALE_S:
-                lock.unlink(missing_ok=True)
-                continue
-            if time.monotonic() > deadline:
-                raise UserInputError(
-                    tr(
-                        "Another publisher has been updating {folder} for too long; try again later. "
-                        "If nobody is publishing there, delete {lock}."
-                    ).format(folder=folder, lock=lock)
-                ) from None
-            time.sleep(0.05)
-    try:
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
-        os.close(fd)
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _root_catalog(path: Path) -> dict:
-    if not path.exists():
-        return {
-            "type": "Catalog",
-            "stac_version": "1.0.0",
-            "id": "idfhr-models",
-            "title": tr("Shared AI models (IdF HR)"),
-            "description": tr("ONNX models described with the STAC MLM extension, published by IdF HR."),
-            "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"}],
-        }
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserInputError(
-            tr("{path} exists but is not a readable STAC catalog ({err}); choose another folder.").format(
-                path=path, err=exc
-            )
-        ) from exc
-    if not isinstance(doc, dict) or doc.get("type") not in ("Catalog", "Collection"):
-        raise UserInputError(
-            tr("{path} exists but is not a STAC catalog; choose another folder.").format(path=path)
-        )
-    return doc
+def _new_root() -> dict:
+    return {
+        "type": "Catalog",
+        "stac_version": "1.0.0",
+        "id": "idfhr-models",
+        "title": tr("Shared AI models (IdF HR)"),
+        "description": tr("ONNX models described with the STAC MLM extension, published by IdF HR."),
+        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"}],
+    }
 
 
 def publish_model(
@@ -304,12 +230,6 @@ def publish_model(
         src = src.with_suffix(".onnx")
     spec = load_model_spec(src)  # checks the card's sha256 against the file
     folder = Path(catalog_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _read_only(folder, exc) from exc
-    root_path = folder / "catalog.json"
-    root = _root_catalog(root_path)
     card_src = next((c for c in (src.with_suffix(".json"), Path(str(src) + ".json")) if c.is_file()), None)
     model_name = src.name
     card_name = src.with_suffix(".json").name if card_src else None
@@ -326,37 +246,16 @@ def publish_model(
         size_bytes=src.stat().st_size,
         now=now,
     )
-    item_dir = folder / item["id"]
     item["links"] = [
         {"rel": "root", "href": "../catalog.json", "type": "application/json"},
         {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
     ]
-    created = not item_dir.exists()
-    try:
-        item_dir.mkdir(exist_ok=True)
+
+    def write_assets(item_dir: Path) -> None:
         _copy(src, item_dir / model_name)
         if card_src is not None:
             _copy(card_src, item_dir / card_name)
-        item_path = item_dir / f"{item['id']}.json"
-        _write_json(item_path, item)
-        href = f"./{item['id']}/{item['id']}.json"
-        with _catalog_lock(folder):
-            root = _root_catalog(root_path)  # again: another publisher may have added an item meanwhile
-            links = [
-                ln
-                for ln in root.get("links") or []
-                if not (ln.get("rel") == "item" and ln.get("href") == href)
-            ]
-            links.append({"rel": "item", "href": href, "type": "application/geo+json", "title": spec.name})
-            root["links"] = links
-            _write_json(root_path, root)
-    except OSError as exc:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise _read_only(folder, exc) from exc
-    except BaseException:
-        if created:
-            shutil.rmtree(item_dir, ignore_errors=True)
-        raise
+
+    item_path = publish_item(folder, item, spec.name, _new_root(), write_assets, _catalog_lock(folder))
     log.info("model %s published as %s", spec.name, item_path)
     return item_path

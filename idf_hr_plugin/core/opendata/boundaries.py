@@ -72,6 +72,8 @@ class Boundaries:
         self.communes = sorted(communes, key=lambda c: c.insee)
         self.retrieved_at = retrieved_at
         self.source = source
+        # said to the user when these are not what was asked for (e.g. the bundled copy offline)
+        self.note = ""
         self._by_code = {c.insee: c for c in self.communes}
         epts: dict[str, Ept] = {}
         for c in self.communes:
@@ -140,10 +142,12 @@ class Boundaries:
         cache: DatasetCache | None = None,
         refresh: bool = False,
         cancel: CancelCheck | None = None,
+        bundled_fallback: bool = True,
     ) -> Boundaries:
         """The MGP boundaries from the cache, or fetched from the API (and cached) when absent or ``refresh``.
 
-        If the network fails and a cached copy exists, the cached copy is returned (see ``age_text``).
+        If the network fails, the cached copy is returned (see ``age_text``), else the copy bundled
+        with the plugin (:meth:`bundled`, its ``note`` says so) unless ``bundled_fallback`` is false.
         """
         cache = cache or DatasetCache()
         cached = cache.get(CACHE_KEY)
@@ -151,11 +155,23 @@ class Boundaries:
             return cls._from_cache(cached)
         try:
             return cls._download(base_url, client or default_client(), cache, cancel)
-        except NetworkError:
+        except NetworkError as exc:
             if cached:
                 LOG.warning("boundaries: network failed, using the cached copy (%s)", cached.age_text)
                 return cls._from_cache(cached)
-            raise
+            if not bundled_fallback:
+                raise
+            LOG.warning("boundaries: %s; using the bundled copy", exc)
+            return cls.bundled()
+
+    @classmethod
+    def bundled(cls) -> Boundaries:
+        """The IGN ADMIN EXPRESS boundaries shipped with the plugin; ``note`` names source, licence, vintage."""
+        from ..offline_kit import BUNDLED_BOUNDARIES, bundled_info
+
+        b = cls.from_file(BUNDLED_BOUNDARIES)
+        b.note = bundled_boundaries_note(bundled_info(BUNDLED_BOUNDARIES))
+        return b
 
     @classmethod
     def _from_cache(cls, cached) -> Boundaries:
@@ -309,6 +325,14 @@ class Boundaries:
             dest, "ept" if level == "ept" else "communes", fc["features"], fields, metadata=meta
         )
         return Path(dest)
+
+
+def bundled_boundaries_note(info: dict[str, str]) -> str:
+    """What the user is told when the bundled boundaries stand in for the unreachable service."""
+    return tr(
+        "Network unreachable: the bundled IGN ADMIN EXPRESS boundaries (Licence Ouverte, {vintage}) "
+        "were used."
+    ).format(vintage=info.get("vintage") or "?")
 
 
 def _features_of(obj: Any, host: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any
 from ..i18n import tr
 from ..paths import cache_dir
 from . import gpkgio
-from ._util import utc_now
+from ._util import norm_text, utc_now
 
 LOG = logging.getLogger("idf_hr.opendata.cache")
 
@@ -139,6 +139,21 @@ class DatasetCache:
             if e
         ]
         return sorted(entries, key=lambda e: e.retrieved_at, reverse=True)
+
+    def search(self, text: str = "") -> list[CachedDataset]:
+        """Entries whose title, dataset id or source hold every word of ``text`` (all when empty).
+
+        What a search can still offer offline; the boundaries kept for the commune zoom are left out.
+        """
+        words = norm_text(text).split()
+        out = []
+        for e in self.list():
+            if e.key.startswith("boundaries-"):
+                continue
+            hay = norm_text(f"{e.title} {e.dataset_id} {e.source_url}")
+            if all(w in hay for w in words):
+                out.append(e)
+        return out
 
     def remove(self, key: str) -> None:
         self.path_for(key).unlink(missing_ok=True)

@@ -59,7 +59,8 @@ def single_runs(demo_cogs, tmp_path_factory):
 
 
 def read_layer(path, layer=None) -> list:
-    """[(label, score, shapely geometry)] of a GeoPackage layer (the only detection layer if None)."""
+    """[(label, score, shapely geometry, (class_scores, tile_id) where the layer has them)] of a
+    GeoPackage layer (the only detection layer if None)."""
     from osgeo import ogr
     from shapely import wkb
 
@@ -67,9 +68,17 @@ def read_layer(path, layer=None) -> list:
     if layer is None:
         names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
         layer = next(n for n in names if n != "idfhr_runs")
+    lyr = ds.GetLayerByName(layer)
+    defn = lyr.GetLayerDefn()
+    extra = [n for n in ("class_scores", "tile_id") if defn.GetFieldIndex(n) >= 0]
     return [
-        (f.GetField("label"), f.GetField("score"), wkb.loads(bytes(f.GetGeometryRef().ExportToWkb())))
-        for f in ds.GetLayerByName(layer)
+        (
+            f.GetField("label"),
+            f.GetField("score"),
+            wkb.loads(bytes(f.GetGeometryRef().ExportToWkb())),
+            tuple(f.GetField(n) for n in extra),
+        )
+        for f in lyr
     ]
 
 
@@ -81,8 +90,8 @@ def assert_same_features(a: list, b: list, tol: float = 1e-6) -> None:
         return (r[0],) + tuple(round(v, 3) for v in r[2].bounds)
 
     sa, sb = sorted(a, key=key), sorted(b, key=key)
-    for (la, sca, ga), (lb, scb, gb) in zip(sa, sb):
-        assert la == lb
+    for (la, sca, ga, xa), (lb, scb, gb, xb) in zip(sa, sb):
+        assert la == lb and xa == xb  # label, top classes and tile of the plan
         assert abs(sca - scb) <= 1e-6
         # same vertices, or (unions of segmentation pieces) the same shape from another start vertex
         assert ga.equals_exact(gb, tol) or ga.hausdorff_distance(gb) <= tol, (ga.wkt, gb.wkt)

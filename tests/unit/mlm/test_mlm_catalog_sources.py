@@ -54,7 +54,12 @@ def test_static_catalog_over_http_lists_models_and_installs_one(shared_catalog, 
     assert broken.display_name().endswith("invalid MLM item") and "mlm:output is missing" in broken.status()
     # the card is shown before any download: nothing but JSON was fetched so far
     assert not [r for r in srv.log if r.path.endswith(".onnx")]
-    assert ours.usable and ours.card["classes"][0] == {"id": 0, "name": "building", "color": "#d95f02"}
+    assert ours.usable and ours.card["classes"][0] == {
+        "id": 0,
+        "name": "building",
+        "color": "#d95f02",
+        "labels": {"fr": "Bâtiment"},
+    }
     assert ours.model_href == f"{srv.url}/catalog/{item_path.parent.name}/idfhr_demo_detector.onnx"
 
     reg = ModelRegistry(

@@ -73,5 +73,23 @@ def test_fetch_from_geo_api_then_cache_then_offline(loopback, shared_data, tmp_p
 
 def test_fetch_without_network_or_cache_is_a_clear_error(tmp_path):
     with pytest.raises(NetworkError, match="Could not connect"):
-        Boundaries.fetch("http://127.0.0.1:9", HttpClient(timeout=2, retries=0), DatasetCache(tmp_path))
+        Boundaries.fetch(
+            "http://127.0.0.1:9",
+            HttpClient(timeout=2, retries=0),
+            DatasetCache(tmp_path),
+            bundled_fallback=False,
+        )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_unreachable_without_cache_uses_the_bundled_boundaries_and_says_so(loopback, tmp_path):
+    """Issue 9 item 7: offline with an empty cache, the 131 communes / 12 EPT still come (bundled copy)."""
+    srv = loopback()
+    url = srv.url
+    srv.stop()  # the boundaries service is down
+    b = Boundaries.fetch(url, HttpClient(timeout=2, retries=0), DatasetCache(tmp_path))
+    assert len(b.communes) == 131 and len(b.epts) == 12
+    assert b.commune("saint maur").geometry is not None
+    assert b.note.startswith("Network unreachable: the bundled IGN ADMIN EXPRESS boundaries")
+    assert "Licence Ouverte, 2018" in b.note
+    assert list(tmp_path.iterdir()) == []  # the bundled copy is not passed off as a fresh download
