@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import Cancelled, UserInputError
-from ..i18n import tr
+from ..i18n import num, tr
 from .jobs import FeatureStream, RunTask, class_totals, finish_features, in_plan_order, job_files, read_seams
 
 MANIFEST = "run.json"
@@ -298,10 +298,10 @@ def run_distributed(
     if worst > margin:
         raise UserInputError(
             tr(
-                "A detection reaches {d:.0f} px past its tile, more than the {m:.0f} px the distributed "
+                "A detection reaches {d} px past its tile, more than the {m} px the distributed "
                 "merge relies on to give the same result as one computer; nothing was written. Run "
                 "this extent on this computer."
-            ).format(d=worst, m=margin)
+            ).format(d=num(worst), m=num(margin))
         )
     tiles_run = sum(int(r["tiles_run"]) for r in reports)
     if tiles_run == 0 and plan.tiles:
@@ -596,14 +596,14 @@ def summary_lines(report) -> list:
     for addr, w in sorted(d.get("workers", {}).items()):
         lines.append(
             tr(
-                "  worker {addr}: {jobs} job(s), {tiles} tiles, {km2:.3f} km², {cpu:.1f} s CPU, {wall:.1f} s wall, {prov}"
+                "  worker {addr}: {jobs} job(s), {tiles} tiles, {km2} km², {cpu} s CPU, {wall} s wall, {prov}"
             ).format(
                 addr=addr,
                 jobs=w["jobs"],
                 tiles=w["tiles"],
-                km2=w["km2"],
-                cpu=w["cpu_s"],
-                wall=w["wall_s"],
+                km2=num(w["km2"], 3),
+                cpu=num(w["cpu_s"], 1),
+                wall=num(w["wall_s"], 1),
                 prov=", ".join(w["providers"]) or "?",
             )
         )

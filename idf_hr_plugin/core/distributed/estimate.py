@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from ..i18n import tr
+from ..i18n import num, tr
+from ..offline_kit import human_size
 
 # measured on the demo run (6,967 boxes): GeoPackage ~390 B per feature with its R-tree,
 # GeoParquet job files ~70 B per feature
@@ -48,49 +49,42 @@ class Estimate:
         return "\n".join(
             [
                 tr(
-                    "{tiles} tiles of {ts} px ({mpx:.0f} Mpx) over {km2:.2f} km² ({skip} tiles outside the mask)."
+                    "{tiles} tiles of {ts} px ({mpx} Mpx) over {km2} km² ({skip} tiles outside the mask)."
                 ).format(
                     tiles=self.tiles,
                     ts=self.tile_size,
-                    mpx=self.mpx,
-                    km2=self.km2,
+                    mpx=num(self.mpx),
+                    km2=num(self.km2, 2),
                     skip=self.tiles_skipped_mask,
                 ),
-                tr("Cost per tile: {s:.3f} s wall, {c:.3f} s CPU ({src}).").format(
-                    s=self.per_tile_s, c=self.per_tile_cpu_s, src=self.cost_source
+                tr("Cost per tile: {s} s wall, {c} s CPU ({src}).").format(
+                    s=num(self.per_tile_s, 3), c=num(self.per_tile_cpu_s, 3), src=self.cost_source
                 ),
                 tr(
                     "On {n} worker(s) like this computer: {jobs} job(s) of {tpj} tiles, ~{wall} wall, "
-                    "{cpu:.1f} CPU-hours, ~{wh:.0f} Wh (CPU only)."
+                    "{cpu} CPU-hours, ~{wh} Wh (CPU only)."
                 ).format(
                     n=self.workers,
                     jobs=self.jobs,
                     tpj=self.tiles_per_job,
                     wall=human_duration(self.wall_s),
-                    cpu=self.cpu_s / 3600,
-                    wh=self.energy_wh,
+                    cpu=num(self.cpu_s / 3600, 1),
+                    wh=num(self.energy_wh),
                 ),
                 tr("Expected output: ~{n} features, GeoPackage ~{g}, GeoParquet job files ~{p}.").format(
-                    n=self.features, g=human_bytes(self.gpkg_bytes), p=human_bytes(self.parquet_bytes)
+                    n=self.features, g=human_size(self.gpkg_bytes), p=human_size(self.parquet_bytes)
                 ),
             ]
         )
 
 
 def human_duration(s: float) -> str:
+    """Seconds -> '45 s', '12 min', '3.5 h' (decimal separator of the reader)."""
     if s < 120:
-        return f"{s:.0f} s"
+        return f"{num(s)} s"
     if s < 7200:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} TB"
+        return f"{num(s / 60)} min"
+    return f"{num(s / 3600, 1)} h"
 
 
 def estimate_run(
