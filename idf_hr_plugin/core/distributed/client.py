@@ -247,6 +247,8 @@ def run_distributed(
             from ..inference.model import physical_cores
 
             threads = max(1, physical_cores() // n_workers)
+        if resume and not tiles_per_job:  # the jobs of the run being finished, whatever the workers now
+            tiles_per_job = _manifest(folder).get("tiles_per_job")
         tpj = int(tiles_per_job or default_tiles_per_job(spec, len(plan.tiles), P["tile_size"], n_workers))
         jobs = split_plan_blocks(plan, tpj)
         doc = {
@@ -262,7 +264,7 @@ def run_distributed(
             "vintage": vintage,
         }
         fp = _fingerprint(doc)
-        run_id, created = _prepare_folder(folder, fp, len(jobs), resume)
+        run_id, created = _prepare_folder(folder, fp, len(jobs), resume, tpj)
         done_before = (
             [j for j in jobs if all(p.exists() for p in job_files(folder, j.index))] if resume else []
         )
@@ -434,14 +436,19 @@ def _finish_cost(report, reports: list, wall0: float, cpu0: float, watts) -> Non
     report.energy_method += " " + tr("CPU time summed over the client and every worker's jobs.")
 
 
-def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool) -> tuple:
+def _manifest(folder: Path) -> dict:
+    """The job folder's ``run.json`` ({} when absent or unreadable)."""
+    try:
+        return dict(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool, tiles_per_job: int) -> tuple:
     """Create/check the dataset folder -> (run id, whether this call created it)."""
     manifest = folder / MANIFEST
     if manifest.exists():
-        try:
-            doc = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            doc = {}
+        doc = _manifest(folder)
         if doc.get("fingerprint") != fp:
             raise UserInputError(
                 tr(
@@ -480,7 +487,8 @@ def _prepare_folder(folder: Path, fp: str, n_jobs: int, resume: bool) -> tuple:
     from ..tempfiles import temp_path
 
     tmp = temp_path(manifest)
-    tmp.write_text(json.dumps({"fingerprint": fp, "run_id": run_id, "jobs": n_jobs}), encoding="utf-8")
+    doc = {"fingerprint": fp, "run_id": run_id, "jobs": n_jobs, "tiles_per_job": tiles_per_job}
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, manifest)
     return run_id, created
 

@@ -115,6 +115,11 @@ def test_resume_runs_only_the_missing_jobs(dask_client, demo_cogs, single_runs, 
     assert rep.distributed["resumed_jobs"] == 2 and rep.run_id == first.run_id
     assert sorted(r["job"] for r in rep.distributed["job_reports"] if not r.get("resumed")) == [1, 3]
     assert_same_features(read_layer(single_runs[2026][0], single_runs[2026][1]), read_layer(out, rep.layer))
+    # resumed again without saying how big the jobs were (other workers now): the folder's jobs, all done
+    again = _run(dask_client, demo_cogs[2026], out, resume=True)
+    assert (
+        again.distributed["resumed_jobs"] == again.distributed["jobs"] == 4 and again.features == rep.features
+    )
     with pytest.raises(UserInputError, match="another run"):
         _run(dask_client, demo_cogs[2026], tmp_path / "r2.gpkg", jobs_dir=folder, tiles_per_job=36, conf=0.9)
 
