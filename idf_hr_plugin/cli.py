@@ -115,6 +115,25 @@ def _detect_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="", help="imagery id stored with each result")
     p.add_argument("--vintage", default="", help="imagery vintage stored with each result")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=checked(check_int, "--workers", 1, 1024),
+        help="run on a Dask LocalCluster of N worker processes on this machine",
+    )
+    where.add_argument(
+        "--scheduler", help="run on an existing Dask cluster: scheduler address tcp://host:8786"
+    )
+    p.add_argument(
+        "--jobs-dir", help="GeoParquet job folder of a Dask run (default: <out>.idfhr-jobs next to --out)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="Dask run: finish only the jobs missing from --jobs-dir"
+    )
+    p.add_argument("--worker-model", help="Dask run: the model path as the workers see it (same sha256)")
+    p.add_argument(
+        "--tiles-per-job", type=checked(check_int, "--tiles-per-job", 1), help="Dask run: tiles per task"
+    )
 
 
 def _detect_run(args: argparse.Namespace) -> int:
@@ -134,20 +153,27 @@ def _detect_run(args: argparse.Namespace) -> int:
         if args.quiet or (now - last[0] < 0.5 and done < total):
             return
         last[0] = now
-        sys.stderr.write(
-            "\r" + tr("tiles {done}/{total}, ETA {eta:.0f} s").format(done=done, total=total, eta=eta)
+        line = (
+            tr("jobs {done}/{total}, ETA {eta:.0f} s")
+            if args.workers or args.scheduler
+            else tr("tiles {done}/{total}, ETA {eta:.0f} s")
         )
+        sys.stderr.write("\r" + line.format(done=done, total=total, eta=eta))
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
-    report = run_detection(
-        args.model,
-        args.raster,
+    distributed = bool(args.workers or args.scheduler)
+    if not distributed and (args.resume or args.worker_model or args.jobs_dir or args.tiles_per_job):
+        raise UserInputError(
+            tr(
+                "--resume, --jobs-dir, --worker-model and --tiles-per-job need --workers N or --scheduler ADDRESS."
+            )
+        )
+    common = dict(
         extent=extent,
         extent_crs=extent_crs,
         mask=args.mask,
-        out_path=args.out,
         batch_size=args.batch,
         conf=args.conf,
         iou=args.iou,
@@ -163,7 +189,26 @@ def _detect_run(args: argparse.Namespace) -> int:
         source=args.source,
         vintage=args.vintage,
     )
-    print(report.summary())
+    if distributed:
+        from .core.distributed import run_distributed, summary_lines
+
+        report = run_distributed(
+            args.model,
+            args.raster,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            worker_model=args.worker_model,
+            jobs_dir=args.jobs_dir,
+            resume=args.resume,
+            tiles_per_job=args.tiles_per_job,
+            **common,
+        )
+        extra = summary_lines(report)
+    else:
+        report = run_detection(args.model, args.raster, out_path=args.out, **common)
+        extra = []
+    print("\n".join([report.summary(), *extra]))
     print(tr("Energy estimate method: {m}").format(m=report.energy_method))
     return 0
 

@@ -559,6 +559,64 @@ register_command(
 )
 
 
+# -- estimate (issue 10): plan a region-size run before spending ---------------------------------
+def _estimate_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="ONNX model file")
+    p.add_argument("--raster", required=True, help="GDAL-readable raster (GeoTIFF, COG, VRT, /vsicurl/ URL)")
+    p.add_argument(
+        "--extent", type=checked(parse_extent), help="xmin,ymin,xmax,ymax[:EPSG] (default: the whole raster)"
+    )
+    p.add_argument("--mask", help="vector file of polygons: tiles outside are not counted")
+    p.add_argument(
+        "--workers", type=checked(check_int, "--workers", 1, 100000), default=1, help="number of workers"
+    )
+    p.add_argument(
+        "--sample",
+        type=checked(check_int, "--sample", 0, 64),
+        default=4,
+        help="tiles run to measure the cost per tile (0: the model card's measured cost)",
+    )
+    p.add_argument(
+        "--per-tile-s",
+        type=checked(check_positive, "--per-tile-s"),
+        help="cost per tile in seconds (no sample run)",
+    )
+    p.add_argument(
+        "--tile-size", type=checked(check_int, "--tile-size", 8, 16384), help="tile size in pixels"
+    )
+    p.add_argument("--overlap", type=checked(check_int, "--overlap", 0), help="tile overlap in pixels")
+    p.add_argument("--tiles-per-job", type=checked(check_int, "--tiles-per-job", 1), help="tiles per task")
+
+
+def _estimate_run(args: argparse.Namespace) -> int:
+    from .core.distributed.estimate import estimate_run
+    from .core.inference.params import check_detection_params
+
+    check_input_file(args.model, tr("model file"))
+    check_detection_params(raster=args.raster, mask=args.mask, tile_size=args.tile_size, overlap=args.overlap)
+    extent, extent_crs = args.extent or (None, None)
+    est = estimate_run(
+        args.model,
+        args.raster,
+        workers=args.workers,
+        sample_tiles=args.sample,
+        per_tile_s=args.per_tile_s,
+        tiles_per_job=args.tiles_per_job,
+        extent=extent,
+        extent_crs=extent_crs,
+        mask=args.mask,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+    )
+    print(est.summary())
+    return 0
+
+
+register_command(
+    "estimate", _estimate_parser, _estimate_run, "estimate tiles, time and output size of a run (no run)"
+)
+
+
 def _explain_parser(p: argparse.ArgumentParser) -> None:
     p.epilog = (
         "Writes crop.png (the model's input around the object, the object in yellow, the box the model "

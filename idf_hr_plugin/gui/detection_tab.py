@@ -26,9 +26,11 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QToolButton,
     QWidget,
 )
@@ -241,6 +243,7 @@ class DetectionTab(QWidget):
         self.why_button.setObjectName("whyDetectionButton")
         self.why = WhyDetection(self.iface, self.why_button)
         root.addWidget(self.why_button)
+        self._build_where_to_run(root)
         root.addStretch(1)
 
         buttons = QHBoxLayout()
@@ -277,6 +280,79 @@ class DetectionTab(QWidget):
         buttons.addWidget(self.report_button)
         self._setup_place_option()
         self._extent_mode_changed()
+
+    def _build_where_to_run(self, root) -> None:
+        """The collapsed "Advanced: where to run" section: this computer, local cluster, scheduler."""
+        self.where_toggle = QToolButton()
+        self.where_toggle.setText(tr("Advanced: where to run"))
+        self.where_toggle.setCheckable(True)
+        self.where_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.where_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.where_toggle.setAutoRaise(True)
+        root.addWidget(self.where_toggle)
+        self.where_box = QWidget()
+        form = QFormLayout(self.where_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.where_combo = QComboBox()
+        self.where_combo.addItem(tr("This computer"), 0)
+        self.where_combo.addItem(tr("Local Dask cluster"), 1)
+        self.where_combo.addItem(tr("Dask scheduler"), 2)
+        self.where_combo.setToolTip(
+            tr("A Dask cluster runs the jobs of the tile plan in several processes or machines.")
+        )
+        form.addRow(tr("Run on"), self.where_combo)
+        self.workers_spin = QSpinBox()
+        self.workers_spin.setRange(1, 256)
+        self.workers_spin.setValue(2)
+        form.addRow(tr("Workers"), self.workers_spin)
+        self.scheduler_edit = QLineEdit()
+        self.scheduler_edit.setPlaceholderText("tcp://host:8786")
+        form.addRow(tr("Scheduler"), self.scheduler_edit)
+        self.dask_label = QLabel()
+        self.dask_label.setWordWrap(True)
+        self.dask_label.setOpenExternalLinks(True)
+        form.addRow(self.dask_label)
+        self.dask_install_button = QPushButton(tr("Install Dask"))
+        self.dask_install_button.clicked.connect(self.install_dask)
+        form.addRow(self.dask_install_button)
+        no_widening(self.where_combo)
+        self.where_box.setVisible(False)
+        root.addWidget(self.where_box)
+        self.where_toggle.toggled.connect(self._show_where)
+        self.where_combo.currentIndexChanged.connect(self._where_changed)
+        self._where_changed()
+
+    def _show_where(self, shown: bool) -> None:
+        self.where_box.setVisible(shown)
+        self.where_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _where_changed(self, *_args) -> None:
+        from ..gis import dask_runtime
+
+        where = self.where_combo.currentData() or 0
+        self.workers_spin.setEnabled(where == 1)
+        self.scheduler_edit.setEnabled(where == 2)
+        missing = bool(where) and not dask_runtime.dask_available()
+        self.dask_label.setText(dask_runtime.missing_text() if missing else "")
+        self.dask_install_button.setVisible(missing)
+
+    def install_dask(self) -> None:
+        from ..gis import dask_runtime
+
+        self.dask_install_button.setEnabled(False)
+
+        def finished(*_args) -> None:
+            self.install_task = None
+            self.dask_install_button.setEnabled(True)
+            self._where_changed()
+
+        self.install_task = dask_runtime.install_task(
+            on_done=finished,
+            on_error=lambda msg: (finished(), self.dask_label.setText(msg)),
+            message_bar=self.iface.messageBar(),
+        )
+        tasks.start(self.install_task)
 
     def _show_card(self, shown: bool) -> None:
         self.card_label.setVisible(shown)
@@ -654,6 +730,13 @@ class DetectionTab(QWidget):
             with self._progress_lock:
                 self._progress = {"done": done, "total": total, "eta": eta}
 
+        where = self.where_combo.currentData() or 0
+        workers, scheduler = self.workers_spin.value(), self.scheduler_edit.text().strip()
+        self._dashboard = ""
+
+        def dashboard(url: str) -> None:
+            self._dashboard = url
+
         def work(task_progress, is_canceled):
             from ..core.inference import run_detection
 
@@ -661,6 +744,22 @@ class DetectionTab(QWidget):
                 progress(done, total, eta)
                 task_progress(done / max(1, total))
 
+            if where:  # jobs on Dask: progress counts the finished jobs (futures)
+                from ..gis.dask_runtime import run_on_dask
+
+                kw = {k: v for k, v in kwargs.items() if k not in ("out_path", "reader_factory")}
+                return run_on_dask(
+                    spec.path,
+                    src.raster,
+                    kwargs["out_path"],
+                    workers=workers if where == 1 else None,
+                    scheduler=scheduler if where == 2 else None,
+                    on_dashboard=dashboard,
+                    progress=prog,
+                    cancel=is_canceled,
+                    task=spec.task,
+                    **kw,
+                )
             return run_detection(spec, src.raster, progress=prog, cancel=is_canceled, **kwargs)
 
         self.task = tasks.IdfHrTask(
@@ -722,6 +821,15 @@ class DetectionTab(QWidget):
                     self.status_label.setText(tr("Detection not started."))
                     return None
         src = det.raster_source(layer, spec.gsd_m)
+        where = self.where_combo.currentData() or 0
+        if where:
+            from ..gis.dask_runtime import check_dask_execution
+
+            try:
+                check_dask_execution(src, where, self.scheduler_edit.text())
+            except IdfHrError:
+                src.close()
+                raise
         kwargs = dict(
             ext,
             out_path=out,
@@ -737,11 +845,21 @@ class DetectionTab(QWidget):
         with self._progress_lock:
             p = dict(self._progress)
         self.progress.setValue(int(value))
-        if p["total"]:
+        if p["total"] and self.where_combo.currentData():
+            self.progress.setFormat(
+                tr("{done}/{total} jobs, ETA {eta}").format(
+                    done=p["done"], total=p["total"], eta=_duration(p["eta"])
+                )
+            )
+        elif p["total"]:
             self.progress.setFormat(
                 tr("{done}/{total} tiles, ETA {eta}").format(
                     done=p["done"], total=p["total"], eta=_duration(p["eta"])
                 )
+            )
+        if getattr(self, "_dashboard", ""):
+            self.dask_label.setText(
+                tr('Dask dashboard: <a href="{url}">{url}</a>').format(url=self._dashboard)
             )
 
     def progress_text(self) -> str:
@@ -758,6 +876,7 @@ class DetectionTab(QWidget):
             self.publish_button,
             self.layer_combo,
             self.extent_combo,
+            self.where_combo,
         ):
             w.setEnabled(not running)
         if not running:

@@ -53,6 +53,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
     COUNT = "COUNT"
     REPORT = "REPORT"
     LAYER_NAME = "LAYER_NAME"
+    EXECUTION = "EXECUTION"
+    WORKERS = "WORKERS"
+    SCHEDULER = "SCHEDULER"
 
     def displayName(self) -> str:  # noqa: N802
         return self.tr("Detect objects with an ONNX model")
@@ -69,7 +72,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
             "selection). Confidence and IoU default to the model's values when left empty. The "
             "result is one layer in a GeoPackage (written atomically) with class, label, score, "
             "area, model + sha256, source, vintage and run id, plus the run report (duration, "
-            "CPU time, km², energy estimate) in its idfhr_runs table."
+            "CPU time, km², energy estimate) in its idfhr_runs table. Advanced: where to run — this "
+            "computer, a local Dask cluster of N worker processes, or a Dask scheduler address (the "
+            "imagery must be a file or URL the workers can open)."
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
@@ -143,6 +148,31 @@ class DetectAlgorithm(IdfHrAlgorithm):
         )
         bands_param.setFlags(bands_param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(bands_param)
+        for param in (
+            QgsProcessingParameterEnum(
+                self.EXECUTION,
+                self.tr("Where to run"),
+                options=[
+                    self.tr("this computer"),
+                    self.tr("local Dask cluster (N worker processes)"),
+                    self.tr("Dask scheduler at an address"),
+                ],
+                defaultValue=0,
+            ),
+            QgsProcessingParameterNumber(
+                self.WORKERS,
+                self.tr("Workers of the local Dask cluster"),
+                type=QgsProcessingParameterNumber.Type.Integer,
+                defaultValue=2,
+                minValue=1,
+                maxValue=256,
+            ),
+            QgsProcessingParameterString(
+                self.SCHEDULER, self.tr("Dask scheduler address (tcp://host:8786)"), optional=True
+            ),
+        ):
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+            self.addParameter(param)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of objects")))
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Run report (JSON)")))
         self.addOutput(QgsProcessingOutputString(self.LAYER_NAME, self.tr("Layer name in the GeoPackage")))
@@ -193,6 +223,9 @@ class DetectAlgorithm(IdfHrAlgorithm):
             out = str(Path(out).with_suffix(".gpkg"))
         self._out = out
         self._dest = out
+        self._execution = self.parameterAsEnum(parameters, self.EXECUTION, context)
+        self._workers = self.parameterAsInt(parameters, self.WORKERS, context)
+        self._scheduler = self.parameterAsString(parameters, self.SCHEDULER, context).strip()
         self._check_before_run()
         return True
 
@@ -206,6 +239,10 @@ class DetectAlgorithm(IdfHrAlgorithm):
         try:
             check_detection_params(conf=self._conf, iou=self._iou, batch_size=self._batch)
             check_output_path(self._out)
+            if self._execution:
+                from ..gis.dask_runtime import check_dask_execution
+
+                check_dask_execution(self._source, self._execution, self._scheduler)
             if self._source.reader_factory is None:  # read by GDAL: the same check as the engine's
                 open_raster(self._source.raster).close()
         except IdfHrError as exc:
@@ -234,33 +271,48 @@ class DetectAlgorithm(IdfHrAlgorithm):
 
         def progress(done: int, total: int, eta: float) -> None:
             feedback.setProgress(100.0 * done / max(1, total))
-            feedback.setProgressText(
-                self.tr("Tiles {done}/{total}, about {eta} s left").format(
-                    done=done, total=total, eta=int(eta)
-                )
+            text = (
+                self.tr("Jobs {done}/{total}, about {eta} s left")
+                if self._execution
+                else self.tr("Tiles {done}/{total}, about {eta} s left")
             )
+            feedback.setProgressText(text.format(done=done, total=total, eta=int(eta)))
 
         src = self._source
+        kwargs = dict(
+            extent=self._extent,
+            extent_crs=self._extent_crs,
+            mask=self._mask,
+            mask_crs=self._mask_crs,
+            batch_size=self._batch,
+            conf=self._conf,
+            iou=self._iou,
+            task=self._task,
+            band_map=self._bands,
+            progress=progress,
+            cancel=self.cancel_check(feedback),
+            source=src.source_id,
+            vintage=src.vintage,
+        )
         try:
-            report = run_detection(
-                self._model,
-                src.raster,
-                extent=self._extent,
-                extent_crs=self._extent_crs,
-                mask=self._mask,
-                mask_crs=self._mask_crs,
-                out_path=self._out,
-                batch_size=self._batch,
-                conf=self._conf,
-                iou=self._iou,
-                task=self._task,
-                band_map=self._bands,
-                progress=progress,
-                cancel=self.cancel_check(feedback),
-                reader_factory=src.reader_factory,
-                source=src.source_id,
-                vintage=src.vintage,
-            )
+            if self._execution:
+                from ..gis.dask_runtime import run_on_dask
+
+                report = run_on_dask(
+                    self._model,
+                    src.raster,
+                    self._out,
+                    workers=self._workers if self._execution == 1 else None,
+                    scheduler=self._scheduler if self._execution == 2 else None,
+                    on_dashboard=lambda url: feedback.pushInfo(
+                        self.tr("Dask dashboard: {url}").format(url=url)
+                    ),
+                    **kwargs,
+                )
+            else:
+                report = run_detection(
+                    self._model, src.raster, out_path=self._out, reader_factory=src.reader_factory, **kwargs
+                )
         except Exception as exc:
             raise self.fail(exc) from exc
         finally:

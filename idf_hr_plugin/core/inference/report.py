@@ -81,10 +81,17 @@ class RunReport:
     analysed_area_crs: str = ""
     job: Optional[dict] = None
     partial: object = None  # PartialResult of a job run (not serialised)
+    plan: object = None  # the TilePlan of the run (not serialised)
+    # runs on Dask: scheduler, dashboard, per-worker figures, retries, per-job reports
+    distributed: Optional[dict] = None
 
     def to_dict(self) -> dict:
         # not asdict(self): it would deep-copy the partial result (every feature of the run)
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "partial"}
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("partial", "plan")
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str, indent=1)

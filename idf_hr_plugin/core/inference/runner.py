@@ -678,7 +678,7 @@ def run_detection(
         geographic=geographic,
     )
     notes.extend(plan.notes)
-    tiles = plan.tiles[job.start : job.stop] if job is not None else plan.tiles
+    tiles = [plan.tiles[i] for i in job.tile_ids()] if job is not None else plan.tiles
     session, sinfo = (
         session if session is not None else create_session(spec, providers=providers, threads=threads)
     )
@@ -845,7 +845,8 @@ def run_detection(
             else {"index": job.index, "count": job.count, "start": job.start, "stop": job.stop},
         )
         report.partial = part
-        if part.tiles_run == 0 and len(tiles) > 0:
+        report.plan = plan
+        if part.tiles_run == 0 and len(tiles) > 0 and job is None:  # a job: the whole run is checked
             raise UserInputError(
                 tr(
                     "All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected "

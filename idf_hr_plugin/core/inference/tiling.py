@@ -91,12 +91,18 @@ class TilePlan:
 
 @dataclass
 class Job:
-    """An independent slice of a plan: tiles ``[start, stop)``; run with ``run_detection(job=...)``."""
+    """An independent slice of a plan: tiles ``[start, stop)``, or the tile ids ``tiles`` (a block
+    of the grid, see :func:`split_plan_blocks`); run with ``run_detection(job=...)``."""
 
     index: int
     count: int
     start: int
     stop: int
+    tiles: Optional[tuple] = None
+
+    def tile_ids(self) -> range | tuple:
+        """Positions in ``plan.tiles`` of this job's tiles, in plan order."""
+        return self.tiles if self.tiles is not None else range(self.start, self.stop)
 
 
 def _axis_starts(length: int, size: int, stride: int) -> list:
@@ -428,3 +434,25 @@ def split_plan(plan: TilePlan, n_jobs: int | None = None, tiles_per_job: int | N
         tiles_per_job = max(1, int(math.ceil(n / n_jobs)))
     starts = list(range(0, n, int(tiles_per_job))) or [0]
     return [Job(k, len(starts), s, min(n, s + int(tiles_per_job))) for k, s in enumerate(starts)]
+
+
+def split_plan_blocks(plan: TilePlan, tiles_per_job: int) -> list:
+    """Cut a plan into :class:`Job` blocks of about ``tiles_per_job`` tiles, square in the grid.
+
+    A block's tiles meet other jobs only along its outline, so most of what it finds lies away
+    from other jobs (a range of a wide plan's tiles is a thin strip: nearly all of it is border).
+    """
+    n = max(1, int(tiles_per_job))
+    bw = max(1, int(math.isqrt(n)))
+    bh = max(1, n // bw)
+    stride = max(1, plan.tile_size - plan.overlap)
+    groups: dict = {}
+    for pos, t in enumerate(plan.tiles):
+        groups.setdefault((t.row // (stride * bh), t.col // (stride * bw)), []).append(pos)
+    keys = sorted(groups)
+    if not keys:
+        return [Job(0, 1, 0, 0, ())]
+    return [
+        Job(k, len(keys), groups[key][0], groups[key][-1] + 1, tuple(groups[key]))
+        for k, key in enumerate(keys)
+    ]
