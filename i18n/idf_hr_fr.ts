@@ -24,7 +24,7 @@
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="585" />
+      <location filename="../idf_hr_plugin/commands.py" line="643" />
       <source>--out '{path}' is a file; give a folder.</source>
       <translation>--out '{path}' est un fichier ; indiquez un dossier.</translation>
     </message>
@@ -32,6 +32,11 @@
       <location filename="../idf_hr_plugin/commands.py" line="152" />
       <source>--out '{path}' must end in .tif (COG) or .gpkg.</source>
       <translation>--out '{path}' doit se terminer par .tif (COG) ou .gpkg.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="169" />
+      <source>--resume, --jobs-dir, --worker-model and --tiles-per-job need --workers N or --scheduler ADDRESS.</source>
+      <translation>--resume, --jobs-dir, --worker-model et --tiles-per-job demandent --workers N ou --scheduler ADRESSE.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/commands.py" line="102" />
@@ -47,6 +52,11 @@
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="302" />
       <source>1 cached dataset matches: it is listed under “Cached datasets (offline)”, load it from there, or search again once the network is back.</source>
       <translation>1 jeu de données en cache correspond : il est listé sous « Jeux de données en cache (hors ligne) » ; chargez-le depuis cette liste, ou relancez la recherche quand le réseau sera revenu.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="302" />
+      <source>A Dask cluster runs the jobs of the tile plan in several processes or machines.</source>
+      <translation>Une grappe Dask exécute les lots du plan de dalles dans plusieurs processus ou machines.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="68" />
@@ -134,6 +144,11 @@
       <translation>Ajouter…</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="287" />
+      <source>Advanced: where to run</source>
+      <translation>Avancé : où exécuter</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/explain_tool.py" line="188" />
       <source>After</source>
       <translation>Après</translation>
@@ -184,7 +199,7 @@
       <translation>Solde (nouveaux − disparus)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="139" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="144" />
       <source>Band mapping to the model's channels (RGB, BGR, IRC or band numbers like 4,1,2; empty: RGB)</source>
       <translation>Correspondance des bandes avec les canaux du modèle (RGB, BGR, IRC ou numéros de bandes comme 4,1,2 ; vide : RGB)</translation>
     </message>
@@ -194,7 +209,7 @@
       <translation>La ou les bandes {bad} n'existent pas : la couche compte {n} bande(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="115" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="120" />
       <source>Batch size (0: automatic)</source>
       <translation>Taille de lot (0 : automatique)</translation>
     </message>
@@ -254,7 +269,7 @@
       <translation>Jeux de données en cache (hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="250" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="253" />
       <source>Cancel</source>
       <translation>Annuler</translation>
     </message>
@@ -264,7 +279,7 @@
       <translation>Annulé ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="813" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="932" />
       <source>Cancelling…</source>
       <translation>Annulation…</translation>
     </message>
@@ -344,7 +359,7 @@
       <translation>Choisir un fichier</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="683" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="782" />
       <source>Choose a model first, or import one.</source>
       <translation>Choisissez d'abord un modèle, ou importez-en un.</translation>
     </message>
@@ -384,7 +399,7 @@
       <translation>Choisissez le champ qui nomme les zones, ou aucune couche de zones.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="694" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="793" />
       <source>Choose the imagery layer to run the model on.</source>
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
@@ -404,7 +419,7 @@
       <translation>Choisissez la couche sur laquelle porte le rapport.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="697" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="796" />
       <source>Choose the output GeoPackage.</source>
       <translation>Choisissez le GeoPackage de sortie.</translation>
     </message>
@@ -504,7 +519,7 @@
       <translation>Fichier des limites des communes (vide : geo.api.gouv.fr, mis en cache)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="188" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="190" />
       <source>Commune or EPT</source>
       <translation>Commune ou EPT</translation>
     </message>
@@ -564,12 +579,12 @@
       <translation>Calcul de la carte d'occultation…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="209" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="211" />
       <source>Confidence</source>
       <translation>Confiance</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="99" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="104" />
       <source>Confidence threshold (empty: model's)</source>
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
@@ -579,7 +594,7 @@
       <translation>Connexion</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="121" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
       <source>Copy an .onnx model (and its .json card) into your models folder.</source>
       <translation>Copier un modèle .onnx (et sa fiche .json) dans votre dossier de modèles.</translation>
     </message>
@@ -609,6 +624,31 @@
       <translation>Couche de couverture</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="862" />
+      <source>Dask dashboard: &lt;a href="{url}"&gt;{url}&lt;/a&gt;</source>
+      <translation>Tableau de bord Dask : &lt;a href="{url}"&gt;{url}&lt;/a&gt;</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="308" />
+      <source>Dask dashboard: {url}</source>
+      <translation>Tableau de bord Dask : {url}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="300" />
+      <source>Dask scheduler</source>
+      <translation>Ordonnanceur Dask</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="171" />
+      <source>Dask scheduler address (tcp://host:8786)</source>
+      <translation>Adresse de l'ordonnanceur Dask (tcp://hôte:8786)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="158" />
+      <source>Dask scheduler at an address</source>
+      <translation>Ordonnanceur Dask à une adresse</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/processing/publish_result.py" line="74" />
       <source>Database schema</source>
       <translation>Schéma de la base</translation>
@@ -629,7 +669,7 @@
       <translation>Région de démonstration (synthétique)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="58" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="61" />
       <source>Detect objects with an ONNX model</source>
       <translation>Détecter des objets avec un modèle ONNX</translation>
     </message>
@@ -639,7 +679,7 @@
       <translation>Détecté comme</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="87" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="89" />
       <source>Detection</source>
       <translation>Détection</translation>
     </message>
@@ -649,12 +689,12 @@
       <translation>Détection et données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="511" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="587" />
       <source>Detection by commune or EPT needs the boundaries: load them once in the Open data tab, then reopen this tab.</source>
       <translation>La détection par commune ou EPT nécessite les limites administratives : chargez-les une fois dans l'onglet Données ouvertes, puis rouvrez cet onglet.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="722" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="821" />
       <source>Detection not started.</source>
       <translation>Détection non lancée.</translation>
     </message>
@@ -664,7 +704,7 @@
       <translation>Couche de détections ou de changements</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="676" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="775" />
       <source>Detection running…</source>
       <translation>Détection en cours…</translation>
     </message>
@@ -679,7 +719,7 @@
       <translation>Couche de détections, de changements ou de statistiques (GeoPackage)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="125" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="130" />
       <source>Detections (GeoPackage)</source>
       <translation>Détections (GeoPackage)</translation>
     </message>
@@ -709,17 +749,17 @@
       <translation>C'est fait ! La session est terminée : cliquez sur Réinitialiser pour le participant suivant.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="790" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="909" />
       <source>Done: layer “{layer}” added to the group “{group}”.</source>
       <translation>Terminé : couche « {layer} » ajoutée au groupe « {group} ».</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="537" />
       <source>Download a model</source>
       <translation>Télécharger un modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="124" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
       <source>Download a model from a URL; its sha256 is verified.</source>
       <translation>Télécharger un modèle depuis une URL ; son sha256 est vérifié.</translation>
     </message>
@@ -749,7 +789,7 @@
       <translation>Télécharge l'imagerie d'une emprise à sa résolution native (ou à la résolution indiquée) dans un Cloud-Optimized GeoTIFF (COG) local avec pyramides, ou dans un raster GeoPackage, pour travailler hors ligne. La source est une couche raster (fichier local, COG via HTTP, mosaïque, WMTS) ou un chemin/URL GDAL. Le téléchargement peut être annulé et reprend là où il s'était arrêté lorsqu'il est relancé avec les mêmes paramètres ; une exécution annulée ne laisse aucun fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="123" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="125" />
       <source>Download…</source>
       <translation>Télécharger…</translation>
     </message>
@@ -764,12 +804,12 @@
       <translation>Tracez un rectangle sur la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="177" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="179" />
       <source>Drag a rectangle on the map: detection runs there.</source>
       <translation>Tracez un rectangle sur la carte : la détection s'y exécute.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="609" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="685" />
       <source>Draw a rectangle on the map first (Draw…).</source>
       <translation>Tracez d'abord un rectangle sur la carte (Tracer…).</translation>
     </message>
@@ -784,7 +824,7 @@
       <translation>Tracer…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="846" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="965" />
       <source>Duration {dur} s, CPU {cpu} s, {km2} km², energy ≈ {wh} Wh.</source>
       <translation>Durée {dur} s, CPU {cpu} s, {km2} km², énergie ≈ {wh} Wh.</translation>
     </message>
@@ -804,12 +844,12 @@
       <translation>Activée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="167" />
+      <location filename="../idf_hr_plugin/cli.py" line="212" />
       <source>Energy estimate method: {m}</source>
       <translation>Méthode d'estimation de l'énergie : {m}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="853" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="972" />
       <source>Energy method: {method}</source>
       <translation>Méthode de calcul de l'énergie : {method}</translation>
     </message>
@@ -819,12 +859,12 @@
       <translation>Anglais</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="206" />
+      <location filename="../idf_hr_plugin/cli.py" line="251" />
       <source>Error: GDAL could not read the data ({msg}). Check that the file is complete and readable.</source>
       <translation>Erreur : GDAL n'a pas pu lire les données ({msg}). Vérifiez que le fichier est complet et lisible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="197" />
+      <location filename="../idf_hr_plugin/cli.py" line="242" />
       <source>Error: {msg}</source>
       <translation>Erreur : {msg}</translation>
     </message>
@@ -839,7 +879,7 @@
       <translation>Tout est déjà installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="307" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="383" />
       <source>Execution provider: {p}</source>
       <translation>Fournisseur d'exécution : {p}</translation>
     </message>
@@ -849,7 +889,7 @@
       <translation>Emprise</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="87" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="92" />
       <source>Extent (empty: the whole layer)</source>
       <translation>Emprise (vide : toute la couche)</translation>
     </message>
@@ -1019,6 +1059,11 @@
       <translation>Indiquez soit deux couches de détections, soit deux couches d'imagerie avec un modèle et une emprise.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="101" />
+      <source>Give the Dask scheduler address, like tcp://host:8786.</source>
+      <translation>Indiquez l'adresse de l'ordonnanceur Dask, par exemple tcp://hôte:8786.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="85" />
       <source>Give the address (URL) of the source.</source>
       <translation>Indiquez l'adresse (URL) de la source.</translation>
@@ -1094,7 +1139,7 @@
       <translation>Détection de changements IdF HR</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="795" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="914" />
       <source>IdF HR detection</source>
       <translation>Détection IdF HR</translation>
     </message>
@@ -1164,14 +1209,19 @@
       <translation>IdF HR : aperçu du jeu de données</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="667" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="766" />
       <source>IdF HR: detection with {model}</source>
       <translation>IdF HR : détection avec {model}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="445" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="521" />
       <source>IdF HR: downloading a model</source>
       <translation>IdF HR : téléchargement d'un modèle</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="77" />
+      <source>IdF HR: installing Dask</source>
+      <translation>IdF HR : installation de Dask</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/onnx_runtime_install.py" line="254" />
@@ -1224,7 +1274,7 @@
       <translation>IdF HR : vignettes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="167" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="169" />
       <source>Imagery</source>
       <translation>Ortho-imagerie</translation>
     </message>
@@ -1234,7 +1284,7 @@
       <translation>Taille du cache d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="76" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="81" />
       <source>Imagery layer</source>
       <translation>Couche d'imagerie</translation>
     </message>
@@ -1254,12 +1304,12 @@
       <translation>Imagerie {vintage}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="455" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="531" />
       <source>Import an ONNX model</source>
       <translation>Importer un modèle ONNX</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="120" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="122" />
       <source>Import…</source>
       <translation>Importer…</translation>
     </message>
@@ -1284,12 +1334,17 @@
       <translation>Installer</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="99" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="316" />
+      <source>Install Dask</source>
+      <translation>Installer Dask</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="101" />
       <source>Install ONNX Runtime</source>
       <translation>Installer ONNX Runtime</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="298" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="374" />
       <source>Install ONNX Runtime first (button above).</source>
       <translation>Installez d'abord ONNX Runtime (bouton ci-dessus).</translation>
     </message>
@@ -1299,12 +1354,12 @@
       <translation>Installation annulée ; rien n'a été installé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="314" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="390" />
       <source>Installing ONNX Runtime…</source>
       <translation>Installation d'ONNX Runtime…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="101" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="103" />
       <source>Installs onnxruntime into a folder of your QGIS profile; QGIS's own packages are not changed.</source>
       <translation>Installe onnxruntime dans un dossier de votre profil QGIS ; les paquets propres à QGIS ne sont pas modifiés.</translation>
     </message>
@@ -1314,24 +1369,29 @@
       <translation>Résolution prévue (GSD)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="213" />
+      <location filename="../idf_hr_plugin/cli.py" line="258" />
       <source>Interrupted; nothing was written.</source>
       <translation>Interrompu ; rien n'a été écrit.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="206" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="208" />
       <source>IoU</source>
       <translation>IoU</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="100" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="105" />
       <source>IoU threshold for NMS (empty: model's)</source>
       <translation>Seuil d'IoU pour la NMS (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="467" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="543" />
       <source>Its sha256 (64 hexadecimal characters, given by the publisher):</source>
       <translation>Son sha256 (64 caractères hexadécimaux, fourni par l'éditeur) :</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="275" />
+      <source>Jobs {done}/{total}, about {eta} s left</source>
+      <translation>Lots {done}/{total}, encore environ {eta} s</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="67" />
@@ -1364,7 +1424,7 @@
       <translation>Étiqueter les emprises</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="630" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="706" />
       <source>Large detection</source>
       <translation>Détection de grande ampleur</translation>
     </message>
@@ -1379,7 +1439,7 @@
       <translation>Dernière mise à jour : {date}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="148" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="178" />
       <source>Layer name in the GeoPackage</source>
       <translation>Nom de la couche dans le GeoPackage</translation>
     </message>
@@ -1444,7 +1504,7 @@
       <translation>Charger la ressource</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="616" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="692" />
       <source>Load the commune boundaries in the Open data tab first.</source>
       <translation>Chargez d'abord les limites des communes dans l'onglet Données ouvertes.</translation>
     </message>
@@ -1484,6 +1544,11 @@
       <translation>Charge les jeux de données de la thématique depuis le portail de la MGP avec un style prêt à l'emploi.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="299" />
+      <source>Local Dask cluster</source>
+      <translation>Grappe Dask locale</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="138" />
       <source>MB</source>
       <translation>Mo</translation>
@@ -1519,12 +1584,12 @@
       <translation>Emprise de la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="184" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="186" />
       <source>Mask layer</source>
       <translation>Couche de masque</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="93" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="98" />
       <source>Mask polygons (tiles and detections outside are dropped)</source>
       <translation>Polygones de masque (les tuiles et détections situées en dehors sont écartées)</translation>
     </message>
@@ -1564,7 +1629,7 @@
       <translation>Modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="145" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="147" />
       <source>Model card</source>
       <translation>Fiche de modèle</translation>
     </message>
@@ -1579,22 +1644,22 @@
       <translation>Modèle relancé sur {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="224" />
       <source>Model type</source>
       <translation>Type de modèle</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="131" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="136" />
       <source>Model type (automatic: read from the model)</source>
       <translation>Type de modèle (automatique : lu dans le modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="441" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="517" />
       <source>Model “{name}” downloaded and verified.</source>
       <translation>Modèle « {name} » téléchargé et vérifié.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="426" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="502" />
       <source>Model “{name}” imported into {folder}.</source>
       <translation>Modèle « {name} » importé dans {folder}.</translation>
     </message>
@@ -1604,7 +1669,7 @@
       <translation>Modèle « {name} » installé, somme de contrôle vérifiée.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="493" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="569" />
       <source>Model “{name}” published in {folder}: partners add this folder as a shared catalog.</source>
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
@@ -1624,7 +1689,7 @@
       <translation>Modèles d'un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="127" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
       <source>Models of a STAC MLM catalog: cards first, checksum verified.</source>
       <translation>Modèles d'un catalogue STAC MLM : fiche affichée avant le téléchargement, somme de contrôle vérifiée.</translation>
     </message>
@@ -1729,7 +1794,7 @@
       <translation>Aucun champ de géométrie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="390" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="466" />
       <source>No model yet: import an .onnx model (Import…) or download one (Download…). The bundled demo model appears here once it has been built (make model).</source>
       <translation>Aucun modèle pour l'instant : importez un modèle .onnx (Importer…) ou téléchargez-en un (Télécharger…). Le modèle de démonstration fourni apparaît ici une fois construit (make model).</translation>
     </message>
@@ -1779,12 +1844,12 @@
       <translation>Service WMTS de l'OGC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="351" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="427" />
       <source>ONNX Runtime installed in {path}; detections can run now.</source>
       <translation>ONNX Runtime installé dans {path} ; les détections peuvent maintenant s'exécuter.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="292" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="368" />
       <source>ONNX Runtime is not installed in this QGIS, so detections cannot run. Install it with one click (about 20 MB, into your QGIS profile; QGIS itself is not changed).</source>
       <translation>ONNX Runtime n'est pas installé dans ce QGIS : les détections ne peuvent donc pas s'exécuter. Installez-le en un clic (environ 20 Mo, dans votre profil QGIS ; QGIS lui-même n'est pas modifié).</translation>
     </message>
@@ -1794,12 +1859,12 @@
       <translation>ONNX Runtime non installé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="336" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="412" />
       <source>ONNX Runtime was installed in {path}, but this QGIS session cannot load it ({err}). Restart QGIS, then run the detection.</source>
       <translation>ONNX Runtime a été installé dans {path}, mais cette session QGIS ne peut pas le charger ({err}). Redémarrez QGIS, puis lancez la détection.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="80" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="85" />
       <source>ONNX model (file, or the name of a model of the model manager)</source>
       <translation>Modèle ONNX (fichier, ou nom d'un modèle du gestionnaire de modèles)</translation>
     </message>
@@ -1824,7 +1889,7 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="597" />
+      <location filename="../idf_hr_plugin/commands.py" line="655" />
       <source>Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}.</source>
       <translation>Objet {fid} de « {layer} » : {label}, score {score} (classes : {pairs}) ; exécution {run} du {date}.</translation>
     </message>
@@ -1844,12 +1909,12 @@
       <translation>Objets par km² analysé</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="199" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="201" />
       <source>Objects scored below this confidence are dropped.</source>
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="592" />
+      <location filename="../idf_hr_plugin/commands.py" line="650" />
       <source>Occlusion map</source>
       <translation>Carte d'occultation</translation>
     </message>
@@ -1959,7 +2024,7 @@
       <translation>Sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="204" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="206" />
       <source>Overlapping boxes above this IoU are merged (non-maximum suppression).</source>
       <translation>Les boîtes qui se chevauchent au-delà de cet IoU sont fusionnées (suppression des non-maxima).</translation>
     </message>
@@ -2089,12 +2154,12 @@
       <translation>Publier un résultat…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="500" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="576" />
       <source>Publish this model into a catalog folder</source>
       <translation>Publier ce modèle dans un dossier de catalogue</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="129" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="131" />
       <source>Publish this model…</source>
       <translation>Publier ce modèle…</translation>
     </message>
@@ -2159,7 +2224,7 @@
       <translation>Trimestre (p. ex. T1 2018 ; vide : tous)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="108" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="110" />
       <source>Quit QGIS (asking to save your project) and start it again.</source>
       <translation>Quitter QGIS (en proposant d'enregistrer votre projet) et le relancer.</translation>
     </message>
@@ -2194,12 +2259,12 @@
       <translation>Enregistrements : {n}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="172" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="174" />
       <source>Rectangle drawn on the map</source>
       <translation>Rectangle tracé sur la carte</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="563" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="639" />
       <source>Rectangle of {w} × {h} map units set.</source>
       <translation>Rectangle de {w} × {h} unités de carte défini.</translation>
     </message>
@@ -2269,12 +2334,12 @@
       <translation>Résolution en unités de carte (vide : native)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="107" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="109" />
       <source>Restart QGIS</source>
       <translation>Redémarrer QGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="346" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="422" />
       <source>Restart QGIS first (button above).</source>
       <translation>Redémarrez d'abord QGIS (bouton ci-dessus).</translation>
     </message>
@@ -2314,7 +2379,7 @@
       <translation>Exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="247" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="250" />
       <source>Run detection</source>
       <translation>Lancer la détection</translation>
     </message>
@@ -2324,14 +2389,29 @@
       <translation>Identifiant d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="147" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="304" />
+      <source>Run on</source>
+      <translation>Exécuter sur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="177" />
       <source>Run report (JSON)</source>
       <translation>Rapport d'exécution (JSON)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="64" />
-      <source>Runs a local ONNX model (Ultralytics YOLO, Deepness or any model with an IdF HR card) over an extent of a raster layer, window by window at the model's resolution, on this computer (no cloud). Optional mask: only tiles touching the polygons are run and detections outside them are dropped (tick 'Selected features only' to use the selection). Confidence and IoU default to the model's values when left empty. The result is one layer in a GeoPackage (written atomically) with class, label, score, area, model + sha256, source, vintage and run id, plus the run report (duration, CPU time, km², energy estimate) in its idfhr_runs table.</source>
-      <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans cloud). Masque facultatif : seules les tuiles touchant les polygones sont traitées et les détections situées en dehors sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent par défaut les valeurs du modèle lorsqu'ils sont laissés vides. Le résultat est une couche dans un GeoPackage (écrite de manière atomique) avec la classe, le libellé, le score, la surface, le modèle + sha256, la source, le millésime et l'identifiant d'exécution, ainsi que le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs.</translation>
+      <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="87" />
+      <source>Running on a Dask cluster needs the Python packages dask, distributed and pyarrow, which this QGIS lacks: install them from the Detection tab (Advanced: where to run, Install Dask), or run on this computer.</source>
+      <translation>L'exécution sur une grappe Dask demande les paquets Python dask, distributed et pyarrow, absents de ce QGIS : installez-les depuis l'onglet Détection (Avancé : où exécuter, Installer Dask), ou exécutez sur cet ordinateur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="53" />
+      <source>Running on a Dask cluster needs the Python packages dask, distributed and pyarrow: install them with the button below (into a folder of your QGIS profile), or run on this computer.</source>
+      <translation>L'exécution sur une grappe Dask demande les paquets Python dask, distributed et pyarrow : installez-les avec le bouton ci-dessous (dans un dossier de votre profil QGIS), ou exécutez sur cet ordinateur.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="67" />
+      <source>Runs a local ONNX model (Ultralytics YOLO, Deepness or any model with an IdF HR card) over an extent of a raster layer, window by window at the model's resolution, on this computer (no cloud). Optional mask: only tiles touching the polygons are run and detections outside them are dropped (tick 'Selected features only' to use the selection). Confidence and IoU default to the model's values when left empty. The result is one layer in a GeoPackage (written atomically) with class, label, score, area, model + sha256, source, vintage and run id, plus the run report (duration, CPU time, km², energy estimate) in its idfhr_runs table. Advanced: where to run — this computer, a local Dask cluster of N worker processes, or a Dask scheduler address (the imagery must be a file or URL the workers can open).</source>
+      <translation>Exécute un modèle ONNX local (Ultralytics YOLO, Deepness ou tout modèle doté d'une fiche IdF HR) sur une emprise d'une couche raster, fenêtre par fenêtre à la résolution du modèle, sur cet ordinateur (sans nuage). Masque facultatif : seules les dalles touchant les polygones sont traitées et les détections hors de ceux-ci sont écartées (cochez « Entités sélectionnées uniquement » pour utiliser la sélection). La confiance et l'IoU prennent les valeurs du modèle si elles sont laissées vides. Le résultat est une couche dans un GeoPackage (écrit de façon atomique) avec classe, libellé, score, surface, modèle + sha256, source, millésime et identifiant d'exécution, plus le rapport d'exécution (durée, temps CPU, km², estimation de l'énergie) dans sa table idfhr_runs. Avancé : où exécuter — cet ordinateur, une grappe Dask locale de N processus de travail, ou l'adresse d'un ordonnanceur Dask (l'imagerie doit être un fichier ou une URL que les processus de travail peuvent ouvrir).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="114" />
@@ -2362,6 +2442,11 @@
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="145" />
       <source>Save the imagery of an extent to a local file for offline work.</source>
       <translation>Enregistrer l'imagerie d'une emprise dans un fichier local pour travailler hors ligne.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="311" />
+      <source>Scheduler</source>
+      <translation>Ordonnanceur</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/catalog_tab.py" line="126" />
@@ -2419,7 +2504,7 @@
       <translation>Sélectionnez au moins un résultat à ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="175" />
       <source>Selected polygons of a layer (mask)</source>
       <translation>Polygones sélectionnés d'une couche (masque)</translation>
     </message>
@@ -2454,7 +2539,7 @@
       <translation>Base PostGIS partagée (connexion enregistrée)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="126" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="128" />
       <source>Shared catalog…</source>
       <translation>Catalogue partagé…</translation>
     </message>
@@ -2469,7 +2554,7 @@
       <translation>Afficher ou masquer le panneau IdF HR : catalogue, imagerie, paquets hors ligne</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="152" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="154" />
       <source>Show or hide the model card (classes, resolution, licence, metrics).</source>
       <translation>Afficher ou masquer la fiche de modèle (classes, résolution, licence, mesures de qualité).</translation>
     </message>
@@ -2704,12 +2789,12 @@
       <translation>L'emprise de la carte est vide ou couvre le monde entier : zoomez d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="604" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="680" />
       <source>The map shows no area yet: zoom to the imagery first.</source>
       <translation>La carte n'affiche encore aucune zone : zoomez d'abord sur l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="178" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="208" />
       <source>The mask holds no polygon; select at least one polygon feature.</source>
       <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
@@ -2779,12 +2864,12 @@
       <translation>La tâche a échoué.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="220" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="222" />
       <source>The type is read from the model; force it here if the model is misread.</source>
       <translation>Le type est lu dans le modèle ; imposez-le ici si le modèle est mal interprété.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="712" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="811" />
       <source>The whole layer covers {km2} km² (≈ {mpx} Mpx at {gsd} cm): the run may take about {t}. Run it anyway?</source>
       <translation>La couche entière couvre {km2} km² (≈ {mpx} Mpx à {gsd} cm) : le calcul peut durer environ {t}. Le lancer quand même ?</translation>
     </message>
@@ -2814,9 +2899,19 @@
       <translation>Ce catalogue ne répertorie aucun item STAC doté de l'extension MLM.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="523" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="298" />
+      <source>This computer</source>
+      <translation>Cet ordinateur</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="599" />
       <source>This extent option is not available.</source>
       <translation>Cette option d'emprise n'est pas disponible.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="95" />
+      <source>This imagery layer is read through QGIS (a web map service): Dask workers cannot open it themselves. Use a GeoTIFF, COG or VRT layer, or run on this computer.</source>
+      <translation>Cette couche d'imagerie est lue par QGIS (un service de cartes web) : les processus de travail Dask ne peuvent pas l'ouvrir eux-mêmes. Utilisez une couche GeoTIFF, COG ou VRT, ou exécutez sur cet ordinateur.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/plugin.py" line="136" />
@@ -2824,12 +2919,12 @@
       <translation>Ceci est le projet de démonstration : une session guidée le parcourt pas à pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="685" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="784" />
       <source>This model cannot be used.</source>
       <translation>Ce modèle ne peut pas être utilisé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/detect.py" line="238" />
+      <location filename="../idf_hr_plugin/processing/detect.py" line="277" />
       <source>Tiles {done}/{total}, about {eta} s left</source>
       <translation>Tuiles {done}/{total}, environ {eta} s restantes</translation>
     </message>
@@ -2869,7 +2964,7 @@
       <translation>URL</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="461" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="537" />
       <source>URL of the .onnx file:</source>
       <translation>URL du fichier .onnx :</translation>
     </message>
@@ -2924,7 +3019,7 @@
       <translation>Les millésimes sont des années, p. ex. 2024;2026.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="171" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="173" />
       <source>Visible map extent</source>
       <translation>Emprise visible de la carte</translation>
     </message>
@@ -2959,22 +3054,27 @@
       <translation>Clause where (ODSQL)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="154" />
+      <source>Where to run</source>
+      <translation>Où exécuter</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/analysis_tab.py" line="130" />
       <source>Whole MGP</source>
       <translation>Ensemble de la MGP</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="174" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="176" />
       <source>Whole imagery layer</source>
       <translation>Couche d'imagerie entière</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="589" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="665" />
       <source>Whole layer: {km2} km², ≈ {mpx} Mpx at {gsd} cm, about {t} of computing.</source>
       <translation>Couche entière : {km2} km², ≈ {mpx} Mpx à {gsd} cm, environ {t} de calcul.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="240" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="242" />
       <source>Why this detection?</source>
       <translation>Pourquoi cette détection ?</translation>
     </message>
@@ -2989,12 +3089,22 @@
       <translation>Travailler hors ligne (utiliser uniquement le cache et les paquets hors ligne)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="274" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="308" />
+      <source>Workers</source>
+      <translation>Processus de travail</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="164" />
+      <source>Workers of the local Dask cluster</source>
+      <translation>Processus de travail de la grappe Dask locale</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="277" />
       <source>Write a PDF report of this result (print layout, editable).</source>
       <translation>Écrire un rapport PDF de ce résultat (mise en page modifiable).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="130" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="132" />
       <source>Write this model as a STAC MLM item into a catalog folder.</source>
       <translation>Écrire ce modèle sous forme d'item STAC MLM dans un dossier de catalogue.</translation>
     </message>
@@ -3009,7 +3119,7 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="611" />
+      <location filename="../idf_hr_plugin/commands.py" line="669" />
       <source>Written: {files}</source>
       <translation>Écrit : {files}</translation>
     </message>
@@ -3089,7 +3199,7 @@
       <translation>toutes, p. ex. pool</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="211" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
       <source>automatic</source>
       <translation>automatique</translation>
     </message>
@@ -3154,14 +3264,24 @@
       <translation>fichier d'imagerie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="217" />
       <source>instance segmentation</source>
       <translation>segmentation d'instances</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/cli.py" line="157" />
+      <source>jobs {done}/{total}, ETA {eta:.0f} s</source>
+      <translation>lots {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/opendata_tab.py" line="349" />
       <source>licence not stated</source>
       <translation>licence non précisée</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="157" />
+      <source>local Dask cluster (N worker processes)</source>
+      <translation>grappe Dask locale (N processus de travail)</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/model_card_view.py" line="54" />
@@ -3174,7 +3294,7 @@
       <translation>moyenne des classes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="127" />
+      <location filename="../idf_hr_plugin/cli.py" line="146" />
       <source>model file</source>
       <translation>fichier de modèle</translation>
     </message>
@@ -3204,7 +3324,7 @@
       <translation>non précisée</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="213" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="215" />
       <source>object detection (boxes)</source>
       <translation>détection d'objets (boîtes)</translation>
     </message>
@@ -3214,7 +3334,7 @@
       <translation>fichier de données ouvertes</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="214" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="216" />
       <source>oriented boxes</source>
       <translation>boîtes orientées</translation>
     </message>
@@ -3261,7 +3381,7 @@
       <translation>segmentation sémantique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="216" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="218" />
       <source>semantic segmentation (classes per pixel)</source>
       <translation>segmentation sémantique (classe par pixel)</translation>
     </message>
@@ -3281,6 +3401,11 @@
       <translation>le modèle ne trouve pas cet objet sur cet extrait</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/detect.py" line="156" />
+      <source>this computer</source>
+      <translation>cet ordinateur</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gui/explain_tool.py" line="221" />
       <source>this crop</source>
       <translation>cet extrait</translation>
@@ -3296,7 +3421,7 @@
       <translation>dalle {id} (colonne {col} px, ligne {row} px de la grille de l'exécution)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/cli.py" line="138" />
+      <location filename="../idf_hr_plugin/cli.py" line="159" />
       <source>tiles {done}/{total}, ETA {eta:.0f} s</source>
       <translation>tuiles {done}/{total}, fin estimée dans {eta:.0f} s</translation>
     </message>
@@ -3321,7 +3446,12 @@
       <translation>{change} (confiance {conf})</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="742" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="850" />
+      <source>{done}/{total} jobs, ETA {eta}</source>
+      <translation>{done}/{total} lots, fin estimée {eta}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="856" />
       <source>{done}/{total} tiles, ETA {eta}</source>
       <translation>{done}/{total} tuiles, fin estimée dans {eta}</translation>
     </message>
@@ -3331,7 +3461,7 @@
       <translation>{file} : {column}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="868" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="987" />
       <source>{h} h</source>
       <translation>{h} h</translation>
     </message>
@@ -3341,7 +3471,7 @@
       <translation>{label} n'est pas un trimestre de la forme "T1 2018".</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="867" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="986" />
       <source>{m} min</source>
       <translation>{m} min</translation>
     </message>
@@ -3391,12 +3521,12 @@
       <translation>{n} modèle(s) dans ce catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="835" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="954" />
       <source>{n} object(s) found on {km2} km².</source>
       <translation>{n} objet(s) trouvé(s) sur {km2} km².</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="796" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="915" />
       <source>{n} object(s) on {km2} km² in {s} s (~{wh} Wh).</source>
       <translation>{n} objet(s) sur {km2} km² en {s} s (~{wh} Wh).</translation>
     </message>
@@ -3466,7 +3596,7 @@
       <translation>{source} n'a pas d'imagerie à {gsd} m de {year} sur cette zone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="865" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="984" />
       <source>{s} s</source>
       <translation>{s} s</translation>
     </message>
@@ -3501,7 +3631,7 @@
       <translation>« {name} » n'a pas de contour dans les limites en cache.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="839" />
+      <location filename="../idf_hr_plugin/gui/detection_tab.py" line="958" />
       <source>• {label}: {n} ({area} m²)</source>
       <translation>• {label} : {n} ({area} m²)</translation>
     </message>
@@ -3509,7 +3639,12 @@
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="109" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="606" />
+      <source>  worker {addr}: {jobs} job(s), {tiles} tiles, {km2} km², {cpu} s CPU, {wall} s wall, {prov}</source>
+      <translation>  processus {addr} : {jobs} lot(s), {tiles} dalles, {km2} km², {cpu} s CPU, {wall} s écoulées, {prov}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="116" />
       <source>  {label}: {n} ({area} m²)</source>
       <translation>  {label} : {n} ({area} m²)</translation>
     </message>
@@ -3519,7 +3654,7 @@
       <translation> pour ce filtre</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="192" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="198" />
       <source>'{crs}' is not a coordinate reference system I know.</source>
       <translation>'{crs}' n'est pas un système de coordonnées de référence connu.</translation>
     </message>
@@ -3599,6 +3734,11 @@
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="302" />
+      <source>A detection reaches {d} px past its tile, more than the {m} px the distributed merge relies on to give the same result as one computer; nothing was written. Run this extent on this computer.</source>
+      <translation>Une détection dépasse sa dalle de {d} px, plus que les {m} px sur lesquels compte la fusion distribuée pour donner le même résultat qu'un seul ordinateur ; rien n'a été écrit. Exécutez cette emprise sur cet ordinateur.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="456" />
       <source>A model catalog is a static STAC catalog or a STAC API, not '{kind}'.</source>
       <translation>Un catalogue de modèles est un catalogue STAC statique ou une API STAC, pas '{kind}'.</translation>
@@ -3614,7 +3754,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="850" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="311" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3659,6 +3799,21 @@
       <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="436" />
+      <source>CPU time summed over the client and every worker's jobs.</source>
+      <translation>Temps CPU additionné sur le client et les lots de chaque processus de travail.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="484" />
+      <source>Cannot create the job folder '{path}' ({err}).</source>
+      <translation>Impossible de créer le dossier des lots « {path} » ({err}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="75" />
+      <source>Cannot reach the Dask scheduler at {addr} ({err}); check the address and that dask-scheduler is running there.</source>
+      <translation>Impossible de joindre l'ordonnanceur Dask à {addr} ({err}) ; vérifiez l'adresse et que dask-scheduler y tourne.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="388" />
       <source>Cannot read the imagery {source} to estimate the kit: {error}</source>
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
@@ -3699,7 +3854,12 @@
       <translation>Communes (limites de la MGP)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="114" />
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="60" />
+      <source>Cost per tile: {s} s wall, {c} s CPU ({src}).</source>
+      <translation>Coût par dalle : {s} s écoulées, {c} s CPU ({src}).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="121" />
       <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
       <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
@@ -3732,6 +3892,11 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="222" />
       <source>Could not open the imagery {source} ({error}). Check that the file exists and is a raster.</source>
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="603" />
+      <source>Dask dashboard: {url}</source>
+      <translation>Tableau de bord Dask : {url}</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/guided_session.py" line="72" />
@@ -3789,6 +3954,11 @@
       <translation>Le ou les fournisseurs d'exécution {missing} ne sont pas disponibles ici ; disponibles : {avail}.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="74" />
+      <source>Expected output: ~{n} features, GeoPackage ~{g}, GeoParquet job files ~{p}.</source>
+      <translation>Sortie attendue : ~{n} entités, GeoPackage ~{g}, fichiers GeoParquet des lots ~{p}.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/guided_session.py" line="83" />
       <source>Explain a detection</source>
       <translation>Expliquer une détection</translation>
@@ -3819,7 +3989,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="895" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="896" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -3844,7 +4014,7 @@
       <translation>code INSEE</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="377" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="383" />
       <source>Imagery at {src} m/px is resampled to the model's {gsd} m/px.</source>
       <translation>L'imagerie à {src} m/px est rééchantillonnée à la résolution du modèle, {gsd} m/px.</translation>
     </message>
@@ -3857,6 +4027,21 @@
       <location filename="../idf_hr_plugin/core/tiles/offline.py" line="528" />
       <source>JPEG compression needs 8-bit grey or RGB imagery; use DEFLATE for this source.</source>
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="585" />
+      <source>Job {n} failed on the cluster: {err}</source>
+      <translation>Le lot {n} a échoué sur la grappe : {err}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="587" />
+      <source>Job {n} was cancelled on the cluster.</source>
+      <translation>Le lot {n} a été annulé sur la grappe.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="579" />
+      <source>Job {n} was lost with every worker that ran it ({err}); the workers may be running out of memory. Check the workers, then run again with --resume.</source>
+      <translation>Le lot {n} a été perdu avec chaque processus de travail qui l'exécutait ({err}) ; ils manquent peut-être de mémoire. Vérifiez les processus de travail, puis relancez avec --resume.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="122" />
@@ -3949,6 +4134,11 @@
       <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="469" />
+      <source>Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.</source>
+      <translation>Rien à reprendre : le dossier des lots « {path} » ne contient pas d'exécution. Lancez sans --resume.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/model.py" line="812" />
       <source>ONNX Runtime cannot load the model '{path}': {err}</source>
       <translation>ONNX Runtime ne peut pas charger le modèle '{path}' : {err}</translation>
@@ -4014,6 +4204,11 @@
       <translation>Sur cet extrait, le score est de {now:.2f}, à {gap:.2f} des {was:.2f} de l'exécution : l'objet a peut-être été coupé par un bord de dalle lors de l'exécution, ou l'imagerie a changé depuis.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="63" />
+      <source>On {n} worker(s) like this computer: {jobs} job(s) of {tpj} tiles, ~{wall} wall, {cpu} CPU-hours, ~{wh} Wh (CPU only).</source>
+      <translation>Sur {n} processus de travail comme cet ordinateur : {jobs} lot(s) de {tpj} dalles, ~{wall} écoulées, {cpu} heures CPU, ~{wh} Wh (CPU seul).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
       <source>Operation cancelled by the user; nothing was written.</source>
       <translation>Opération annulée par l'utilisateur ; rien n'a été écrit.</translation>
@@ -4037,6 +4232,11 @@
       <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="65" />
       <source>Publishing to PostGIS needs the Python module psycopg2, which this Python lacks. Install it (Debian/Ubuntu: apt install python3-psycopg2; it ships with QGIS on Windows and macOS), or publish to a catalog folder only.</source>
       <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="594" />
+      <source>Ran on Dask: {n} job(s) of {t} tile(s), {r} retried, {s} resumed from {path}.</source>
+      <translation>Exécuté sur Dask : {n} lot(s) de {t} dalle(s), {r} relancé(s), {s} repris depuis {path}.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/tabular.py" line="146" />
@@ -4084,6 +4284,11 @@
       <translation>L'exécution {run} a été reprojetée de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="53" />
+      <source>Running on a Dask cluster needs the Python packages 'dask' and 'distributed', which are not installed: install them (pip install dask distributed pyarrow) or run on this computer.</source>
+      <translation>L'exécution sur une grappe Dask demande les paquets Python « dask » et « distributed », qui ne sont pas installés : installez-les (pip install dask distributed pyarrow) ou exécutez sur cet ordinateur.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="52" />
       <source>STAC item {path}</source>
       <translation>item STAC {path}</translation>
@@ -4109,7 +4314,7 @@
       <translation>Résultats partagés (IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="128" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="135" />
       <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
       <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
     </message>
@@ -4269,7 +4474,7 @@
       <translation>L'archive "{title}" ne contient ni shapefile (.shp), ni GeoJSON, ni GeoPackage. Fichiers présents : {names}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="388" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="394" />
       <source>The area ({w}x{h} px) is smaller than one tile ({ts} px): it is padded.</source>
       <translation>La zone ({w}x{h} px) est plus petite qu'une tuile ({ts} px) : elle est complétée (padding).</translation>
     </message>
@@ -4469,12 +4674,12 @@
       <translation>L'emprise {bbox} n'est pas un rectangle longitude/latitude valide (ouest, sud, est, nord). Zoomez sur la zone d'intérêt et réessayez.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="340" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="346" />
       <source>The extent {ext} does not overlap the raster, which covers {rb} (in {crs}). Pick an extent over the imagery.</source>
       <translation>L'emprise {ext} ne recoupe pas le raster, qui couvre {rb} (en {crs}). Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="322" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="328" />
       <source>The extent {ext} is not xmin,ymin,xmax,ymax with xmin &lt; xmax and ymin &lt; ymax.</source>
       <translation>L'emprise {ext} n'est pas de la forme xmin,ymin,xmax,ymax avec xmin &lt; xmax et ymin &lt; ymax.</translation>
     </message>
@@ -4532,6 +4737,21 @@
       <location filename="../idf_hr_plugin/core/catalog/mosaic.py" line="39" />
       <source>The item {id} has no image file to open (no GeoTIFF/JPEG 2000 asset).</source>
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="475" />
+      <source>The job folder '{path}' exists and is not empty; choose an empty or new folder.</source>
+      <translation>Le dossier des lots « {path} » existe et n'est pas vide ; choisissez un dossier vide ou nouveau.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="461" />
+      <source>The job folder '{path}' holds an unfinished or earlier run of these settings: pass --resume to finish it, or delete the folder to start again.</source>
+      <translation>Le dossier des lots « {path} » contient une exécution inachevée ou antérieure avec ces réglages : passez --resume pour la terminer, ou supprimez le dossier pour recommencer.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="454" />
+      <source>The job folder '{path}' holds the jobs of another run (other model, imagery, extent or settings); delete it or choose another folder.</source>
+      <translation>Le dossier des lots « {path} » contient les lots d'une autre exécution (autre modèle, imagerie, emprise ou réglages) ; supprimez-le ou choisissez un autre dossier.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="268" />
@@ -4649,12 +4869,12 @@
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="315" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="321" />
       <source>The mask holds no polygon; select at least one polygon feature.</source>
       <translation>Le masque ne contient aucun polygone ; sélectionnez au moins une entité polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="351" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="357" />
       <source>The mask polygons do not overlap the raster and extent; nothing to detect.</source>
       <translation>Les polygones du masque ne recoupent pas le raster et l'emprise ; rien à détecter.</translation>
     </message>
@@ -4759,6 +4979,11 @@
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="449" />
+      <source>The model file '{path}' does not exist on worker {worker}: copy the model there (every worker needs it at that path) or give the path the workers see.</source>
+      <translation>Le fichier de modèle « {path} » n'existe pas sur le processus de travail {worker} : copiez-y le modèle (chaque processus en a besoin à ce chemin) ou indiquez le chemin que voient les processus.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/model.py" line="275" />
       <source>The model file '{path}' does not exist or is not a file.</source>
       <translation>Le fichier de modèle '{path}' n'existe pas ou n'est pas un fichier.</translation>
@@ -4829,6 +5054,11 @@
       <translation>Le nombre de fils d'exécution</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="87" />
+      <source>The number of workers must be at least 1 (got {n}).</source>
+      <translation>Le nombre de processus de travail doit être au moins 1 (reçu : {n}).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/offline_kit.py" line="493" />
       <source>The open-data file {path} does not exist.</source>
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
@@ -4859,7 +5089,7 @@
       <translation>Le recouvrement</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="255" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="261" />
       <source>The overlap ({ov} px) must be at least 0 and smaller than the tile size ({ts} px).</source>
       <translation>Le recouvrement ({ov} px) doit être positif ou nul et inférieur à la taille de tuile ({ts} px).</translation>
     </message>
@@ -4884,12 +5114,12 @@
       <translation>Le raster '{path}' n'a pas pu être lu ({err}) : le fichier est endommagé ou incomplet. Téléchargez-le ou copiez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="267" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="273" />
       <source>The raster '{path}' has no coordinate reference system; georeference it first.</source>
       <translation>Le raster '{path}' n'a pas de système de coordonnées de référence ; géoréférencez-le d'abord.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="285" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="291" />
       <source>The raster '{path}' is in a geographic CRS (degrees); detections need metres. Reproject it to a projected CRS such as EPSG:2154 (Lambert-93) first.</source>
       <translation>Le raster '{path}' est dans un SCR géographique (degrés) ; les détections nécessitent des mètres. Reprojetez-le d'abord dans un SCR projeté tel que EPSG:2154 (Lambert-93).</translation>
     </message>
@@ -4899,12 +5129,12 @@
       <translation>Le raster '{path}' est incomplet : ses données nécessitent {need} octets mais le fichier n'en contient que {size} (téléchargement ou copie interrompus). Téléchargez-le ou copiez-le à nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="292" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="298" />
       <source>The raster is in a geographic CRS (degrees): it is resampled on the fly to {crs} for detection, and results are written in {crs}.</source>
       <translation>Le raster est dans un SCR géographique (degrés) : il est rééchantillonné à la volée en {crs} pour la détection, et les résultats sont écrits en {crs}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="276" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="282" />
       <source>The raster's CRS ({src}) does not measure ground metres here (1 unit = {m:.3f} m on the ground): it is resampled on the fly to the metric CRS {crs} for detection, so resolution and areas are true; results are written in {crs}.</source>
       <translation>Le SCR du raster ({src}) ne mesure pas des mètres au sol ici (1 unité = {m:.3f} m au sol) : il est rééchantillonné à la volée dans le SCR métrique {crs} pour la détection, afin que la résolution et les surfaces soient exactes ; les résultats sont écrits en {crs}.</translation>
     </message>
@@ -5099,7 +5329,7 @@
       <translation>La taille de tuile</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="252" />
+      <location filename="../idf_hr_plugin/core/inference/tiling.py" line="258" />
       <source>The tile size must be at least 8 pixels (got {n}).</source>
       <translation>La taille de tuile doit être d'au moins 8 pixels (valeur reçue : {n}).</translation>
     </message>
@@ -5209,6 +5439,11 @@
       <translation>Pourquoi le modèle a-t-il vu un objet ici ? Cliquez sur « Pourquoi cette détection ? », puis sur un objet trouvé sur la carte : une fenêtre montre ce que le modèle a vu, ses scores et les classes entre lesquelles il a hésité.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="469" />
+      <source>Worker {worker} refused the run: its model '{path}' has sha256 {got}, not {want} as the client's. Copy the same model file to every worker.</source>
+      <translation>Le processus de travail {worker} a refusé l'exécution : son modèle « {path} » a le sha256 {got}, et non {want} comme celui du client. Copiez le même fichier de modèle sur chaque processus.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/gpkg_tx.py" line="231" />
       <source>Writing the GeoPackage '{path}' failed ({err}); nothing was changed.</source>
       <translation>L'écriture du GeoPackage '{path}' a échoué ({err}) ; rien n'a été modifié.</translation>
@@ -5229,7 +5464,7 @@
       <translation>Écriture de {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="135" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="142" />
       <source>Written to {path} (layer {layer}).</source>
       <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
@@ -5284,6 +5519,11 @@
       <translation>locaux raccordables</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="120" />
+      <source>given</source>
+      <translation>indiqué</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="318" />
       <source>housing (Logements)</source>
       <translation>logements (Logements)</translation>
@@ -5312,6 +5552,11 @@
       <location filename="../idf_hr_plugin/core/inference/params.py" line="108" />
       <source>mask file</source>
       <translation>fichier de masque</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="131" />
+      <source>measured on {k} tiles here</source>
+      <translation>mesuré ici sur {k} dalles</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="84" />
@@ -5402,6 +5647,11 @@
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="79" />
       <source>the document is not a JSON object</source>
       <translation>le document n'est pas un objet JSON</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="135" />
+      <source>the model card's {s} s/Mpx</source>
+      <translation>les {s} s/Mpx de la fiche du modèle</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="88" />
@@ -5564,12 +5814,12 @@
       <translation>{n} entités dans PostGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="99" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="106" />
       <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/clip.py" line="76" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="339" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
@@ -5617,6 +5867,11 @@
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="338" />
       <source>{portal} refused the query on {id}: {message} Check the where clause (ODSQL syntax, field names of the dataset, quotes around text values).</source>
       <translation>{portal} a refusé la requête sur {id} : {message} Vérifiez la clause where (syntaxe ODSQL, noms des champs du jeu de données, guillemets autour des valeurs texte).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="51" />
+      <source>{tiles} tiles of {ts} px ({mpx} Mpx) over {km2} km² ({skip} tiles outside the mask).</source>
+      <translation>{tiles} dalles de {ts} px ({mpx} Mpx) sur {km2} km² ({skip} dalles hors du masque).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/tiles/cached_http.py" line="270" />
