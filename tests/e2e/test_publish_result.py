@@ -27,7 +27,7 @@ def _save_pg_connection(qgis_process, name: str, postgis, role) -> None:
     ini.parent.mkdir(parents=True, exist_ok=True)
     from qgis.PyQt.QtCore import QSettings
 
-    s = QSettings(str(ini), QSettings.IniFormat)
+    s = QSettings(str(ini), QSettings.Format.IniFormat)
     base = f"PostgreSQL/connections/{name}/"
     for k, v in {
         "host": "127.0.0.1",

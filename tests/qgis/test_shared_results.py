@@ -22,7 +22,9 @@ def pg_connection(qgis_app, postgis):
     cfg.setConfig("password", READER[1])
     assert manager.storeAuthenticationConfig(cfg)[0]
     uri = QgsDataSourceUri()
-    uri.setConnection("127.0.0.1", str(postgis.port), DB, "", "", QgsDataSourceUri.SslDisable, cfg.id())
+    uri.setConnection(
+        "127.0.0.1", str(postgis.port), DB, "", "", QgsDataSourceUri.SslMode.SslDisable, cfg.id()
+    )
     md = QgsProviderRegistry.instance().providerMetadata("postgres")
     md.saveConnection(md.createConnection(uri.uri(False), {}), "shared results")
     yield "shared results"
