@@ -354,7 +354,8 @@ class StacTransactionsServer(LoopbackServer):
     /collections/{id}/items`` (409 when the id exists); ``GET``/``PUT
     /collections/{id}/items/{item}``; ``GET /collections/{id}/items`` and ``GET /search`` paged by
     ``limit`` with ``next`` links. With ``token`` set, writes without ``Authorization: Bearer
-    <token>`` get 401. ``root`` (optional) is served as plain files (the published assets).
+    <token>`` (or HTTP Basic ``basic`` = (user, password), when given) get 401. ``root`` (optional)
+    is served as plain files (the published assets).
     """
 
     CONFORMS = [
@@ -365,9 +366,17 @@ class StacTransactionsServer(LoopbackServer):
         "https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction",
     ]
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, token: str = "") -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        token: str = "",
+        basic: tuple[str, str] | None = None,
+    ) -> None:
         super().__init__(root)
         self.token = token
+        self.accepted = {f"Bearer {token}"} if token else set()
+        if basic:
+            self.accepted.add("Basic " + base64.b64encode(":".join(basic).encode()).decode())
         self.collections: dict[str, dict] = {}
         self.items: dict[str, dict[str, dict]] = {}
         c, i = r"/collections/([^/]+)", r"/collections/([^/]+)/items"
@@ -394,7 +403,7 @@ class StacTransactionsServer(LoopbackServer):
         )
 
     def _denied(self, req: Request) -> Reply | None:
-        if self.token and req.headers.get("authorization") != f"Bearer {self.token}":
+        if self.accepted and req.headers.get("authorization") not in self.accepted:
             return Reply(401, {"code": "Unauthorized", "description": "a valid token is required"})
         return None
 

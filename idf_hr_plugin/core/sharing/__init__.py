@@ -27,9 +27,17 @@ from .browse import (
 from .postgis import features_query, load_features, publish_postgis, run_row
 from .source import ResultRun, check_partner, read_result_layer
 from .stac import check_catalog_folder, publish_stac, result_item
-from .stac_api import DEFAULT_COLLECTION, api_item, check_collection_id, check_transactions, publish_api
+from .stac_api import (
+    DEFAULT_COLLECTION,
+    api_item,
+    check_collection_id,
+    check_transactions,
+    publish_api,
+    split_api_url,
+)
 
 __all__ = [
+    "DEFAULT_COLLECTION",
     "PublishOutcome",
     "ResultFilter",
     "ResultRun",
@@ -46,6 +54,7 @@ __all__ = [
     "result_item",
     "run_from_item",
     "run_row",
+    "split_api_url",
     "runs_from_api",
     "runs_from_catalog",
     "runs_from_postgis",

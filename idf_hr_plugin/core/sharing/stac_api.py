@@ -38,6 +38,17 @@ def _base(api_url: str) -> str:
     return url
 
 
+def split_api_url(url: str, collection: str = "") -> tuple[str, str]:
+    """``(API root, collection)`` from an API URL, or a collection URL (``…/collections/{id}``)."""
+    from urllib.parse import unquote
+
+    base = _base(url)
+    head, sep, tail = base.partition("/collections/")
+    if sep and tail and "/" not in tail:
+        return head, collection or unquote(tail)
+    return base, collection
+
+
 def check_transactions(api_url: str, client: Optional[HttpClient] = None) -> None:
     """Refuse, before anything is written, an API that does not declare the Transactions extension."""
     client = client or default_client()
