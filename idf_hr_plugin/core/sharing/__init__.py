@@ -100,7 +100,7 @@ def publish_result(
     """Publish a result layer into a results catalog folder, a STAC API and/or a PostGIS store.
 
     A STAC API (Transactions extension) receives the item only; its assets stay in ``catalog_dir``,
-    referenced by ``assets_url`` (where that folder is served) or else by the folder's path.
+    referenced under ``assets_url`` (the http(s) URL where that folder is served).
     ``client`` (:class:`..http.HttpClient`) carries the API's authentication.
     Everything is checked before anything is written; PostGIS (one transaction) goes first, then
     the catalog folder, then the API, each all-or-nothing.
@@ -110,6 +110,14 @@ def publish_result(
             tr(
                 "Publishing into a STAC API also needs a results catalog folder: the API keeps the "
                 "item, the folder keeps its GeoPackage and report. Give both."
+            )
+        )
+    if api_url and not str(assets_url or "").lower().startswith(("http://", "https://")):
+        raise UserInputError(
+            tr(
+                "Publishing into a STAC API also needs the http(s) URL where the results catalog folder "
+                "is served (assets URL): the API's readers fetch the GeoPackage from there, and a remote "
+                "catalog may not point at files on their computer. Give it."
             )
         )
     if not catalog_dir and not dsn:

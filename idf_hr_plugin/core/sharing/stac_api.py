@@ -2,8 +2,8 @@
 
 The API stores the item (JSON); its assets (the GeoPackage of the objects, the report) stay
 in the results catalog folder written first (:func:`.stac.publish_stac`), referenced by
-absolute hrefs: ``assets_url`` (where that folder is served over HTTP) or the folder's path
-(a shared drive). The item is created with ``POST /collections/{id}/items`` and replaced with
+absolute hrefs under ``assets_url``, where that folder is served over HTTP (a remote catalog may
+not point at local files: readers refuse such links). The item is created with ``POST /collections/{id}/items`` and replaced with
 ``PUT /collections/{id}/items/{item id}`` when the same run is published again (the id is the
 partner and the run id); the collection is created (``POST /collections``) when absent.
 Authentication is the client's business: QGIS's ``authcfg`` in QGIS, a token header in the CLI.
@@ -79,14 +79,14 @@ def check_collection_id(collection: str) -> str:
     return cid
 
 
-def api_item(item: dict, item_dir: Path, collection: str, assets_url: str = "") -> dict:
-    """``item`` (as written in the catalog folder) for the API: absolute asset hrefs, its collection."""
+def api_item(item: dict, item_dir: Path, collection: str, assets_url: str) -> dict:
+    """``item`` (as written in the catalog folder) for the API: asset hrefs under ``assets_url``."""
     out = copy.deepcopy(item)
     out["collection"] = collection
-    base = assets_url.rstrip("/") + "/" + quote(item_dir.name) if assets_url else ""
+    base = assets_url.rstrip("/") + "/" + quote(item_dir.name)
     for asset in out.get("assets", {}).values():
         name = str(asset["href"]).removeprefix("./")
-        asset["href"] = f"{base}/{quote(name)}" if base else str((item_dir / name).resolve())
+        asset["href"] = f"{base}/{quote(name)}"
     out["links"] = [
         link for link in out.get("links", []) if link.get("rel") not in ("root", "parent", "self")
     ]

@@ -75,7 +75,12 @@ def test_stac_api_write_without_token_is_refused_with_what_to_do(api, tmp_path):
     gpkg, _ = detections_gpkg(tmp_path / "det.gpkg", 5, run_id="api-2")
     with pytest.raises(UserInputError) as err:
         publish_result(
-            gpkg, "Vincennes", catalog_dir=tmp_path / "results", api_url=api.url, client=_client("wrong")
+            gpkg,
+            "Vincennes",
+            catalog_dir=tmp_path / "results",
+            api_url=api.url,
+            assets_url=api.url,
+            client=_client("wrong"),
         )
     text = str(err.value)
     assert "published in the catalog folder" in text and "not in the STAC API" in text
@@ -104,7 +109,7 @@ def test_stac_api_without_transactions_is_refused_before_anything_is_written(tmp
     )
     with RustacServer([str(coll)]) as rustac:  # a real STAC API, read-only
         with pytest.raises(UserInputError, match="does not declare the Transactions extension"):
-            publish_result(gpkg, "Vincennes", catalog_dir=cat, api_url=rustac.url)
+            publish_result(gpkg, "Vincennes", catalog_dir=cat, api_url=rustac.url, assets_url=rustac.url)
     assert not cat.exists()
 
 
@@ -112,6 +117,10 @@ def test_stac_api_needs_a_folder_for_its_assets(api, tmp_path):
     gpkg, _ = detections_gpkg(tmp_path / "det.gpkg", 5, run_id="api-4")
     with pytest.raises(UserInputError, match="also needs a results catalog folder"):
         publish_result(gpkg, "Vincennes", api_url=api.url, client=_client())
+    # without the URL the folder is served at, readers of the API could not fetch the objects
+    with pytest.raises(UserInputError, match="assets URL"):
+        publish_result(gpkg, "Vincennes", catalog_dir=tmp_path / "results", api_url=api.url, client=_client())
+    assert not (tmp_path / "results").exists()
     assert not [r for r in api.log if r.method != "GET"]
 
 
