@@ -240,6 +240,20 @@ def _publish_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--report", default="", help="the run's PDF report, published with it")
     p.add_argument("--model-item", default="", help="URL or path of the model's STAC MLM item")
+    p.add_argument(
+        "--stac-api",
+        default="",
+        help="STAC API with the Transactions extension that receives the item (needs --catalog for the "
+        "assets); a token is read from IDFHR_STAC_API_TOKEN",
+    )
+    p.add_argument(
+        "--collection", default="idfhr-results", help="collection of the STAC API (created when absent)"
+    )
+    p.add_argument(
+        "--assets-url",
+        default="",
+        help="URL where the --catalog folder is served (asset links of the API item)",
+    )
 
 
 def _publish_run(args: argparse.Namespace) -> int:
@@ -257,13 +271,30 @@ def _publish_run(args: argparse.Namespace) -> int:
         schema=args.schema,
         report_pdf=args.report or None,
         model_item=args.model_item,
+        api_url=args.stac_api,
+        collection=args.collection,
+        assets_url=args.assets_url,
+        client=_api_client() if args.stac_api else None,
     )
     print(out.summary())
     return 0
 
 
+def _api_client():
+    """The HTTP client of the STAC API: ``Authorization: Bearer`` from IDFHR_STAC_API_TOKEN when set
+    (an environment variable, so the token is neither in the shell history nor in ``ps``)."""
+    import os
+
+    from .core.http import HttpClient
+
+    token = os.environ.get("IDFHR_STAC_API_TOKEN", "").strip()
+    return HttpClient(headers={"Authorization": f"Bearer {token}"} if token else None)
+
+
 def _shared_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalog", default="", help="results catalog: folder, catalog.json path or URL")
+    p.add_argument("--stac-api", default="", help="STAC API URL (token from IDFHR_STAC_API_TOKEN)")
+    p.add_argument("--collection", default="", help="collection of the STAC API (default: all, via /search)")
     p.add_argument("--postgis", default="", help="PostgreSQL connection string of the shared store")
     p.add_argument("--schema", default="public")
     p.add_argument("--bbox", type=checked(_lonlat_bbox), help="lon_min,lat_min,lon_max,lat_max (WGS84)")
@@ -279,8 +310,10 @@ def _shared_run(args: argparse.Namespace) -> int:
 
     from .core.sharing import ResultFilter, filter_runs, runs_from_catalog, runs_from_postgis
 
-    if bool(args.catalog) == bool(args.postgis):
-        raise UserInputError(tr("Give either --catalog or --postgis (one source of shared results)."))
+    if sum(map(bool, (args.catalog, args.postgis, args.stac_api))) != 1:
+        raise UserInputError(
+            tr("Give one of --catalog, --stac-api or --postgis (one source of shared results).")
+        )
     flt = ResultFilter(
         bbox=tuple(args.bbox) if args.bbox else None,
         start=args.start or "",
@@ -291,6 +324,10 @@ def _shared_run(args: argparse.Namespace) -> int:
     )
     if args.catalog:
         runs = filter_runs(runs_from_catalog(args.catalog), flt)
+    elif args.stac_api:
+        from .core.sharing import runs_from_api
+
+        runs = filter_runs(runs_from_api(args.stac_api, args.collection, client=_api_client()), flt)
     else:
         runs = runs_from_postgis(args.postgis, schema=args.schema, flt=flt)
     print(json.dumps([asdict(r) for r in runs], indent=1, ensure_ascii=False, default=str))

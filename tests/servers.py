@@ -115,6 +115,9 @@ class LoopbackServer:
             def do_POST(self):
                 server._handle(self, "POST")
 
+            def do_PUT(self):
+                server._handle(self, "PUT")
+
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -341,3 +344,122 @@ class RustacServer:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+
+class StacTransactionsServer(LoopbackServer):
+    """The server side of STAC API publishing tests: a small STAC API with the Transactions extension
+    (in memory), because ``rustac serve`` answers 405 to ``POST /collections``.
+
+    Landing page with ``conformsTo``; ``POST /collections``; ``GET /collections/{id}``; ``POST
+    /collections/{id}/items`` (409 when the id exists); ``GET``/``PUT
+    /collections/{id}/items/{item}``; ``GET /collections/{id}/items`` and ``GET /search`` paged by
+    ``limit`` with ``next`` links. With ``token`` set, writes without ``Authorization: Bearer
+    <token>`` (or HTTP Basic ``basic`` = (user, password), when given) get 401. ``root`` (optional)
+    is served as plain files (the published assets).
+    """
+
+    CONFORMS = [
+        "https://api.stacspec.org/v1.0.0/core",
+        "https://api.stacspec.org/v1.0.0/collections",
+        "https://api.stacspec.org/v1.0.0/ogcapi-features",
+        "https://api.stacspec.org/v1.0.0/item-search",
+        "https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction",
+    ]
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        token: str = "",
+        basic: tuple[str, str] | None = None,
+    ) -> None:
+        super().__init__(root)
+        self.token = token
+        self.accepted = {f"Bearer {token}"} if token else set()
+        if basic:
+            self.accepted.add("Basic " + base64.b64encode(":".join(basic).encode()).decode())
+        self.collections: dict[str, dict] = {}
+        self.items: dict[str, dict[str, dict]] = {}
+        c, i = r"/collections/([^/]+)", r"/collections/([^/]+)/items"
+        self.route(r"/", self._landing, "GET")
+        self.route(r"/collections", self._post_collection, "POST")
+        self.route(c, self._get_collection, "GET")
+        self.route(i, self._post_item, "POST")
+        self.route(i, lambda r: self._page(r, [re.fullmatch(i, r.path).group(1)]), "GET")
+        self.route(i + r"/([^/]+)", self._item, None)
+        self.route(r"/search", lambda r: self._page(r, list(self.items)), "GET")
+
+    def _landing(self, req: Request) -> Reply:
+        links = [{"rel": "search", "href": self.url + "/search", "method": "GET"}]
+        return Reply(
+            200,
+            {
+                "type": "Catalog",
+                "id": "test-tx",
+                "description": "t",
+                "stac_version": "1.0.0",
+                "conformsTo": self.CONFORMS,
+                "links": links,
+            },
+        )
+
+    def _denied(self, req: Request) -> Reply | None:
+        if self.accepted and req.headers.get("authorization") not in self.accepted:
+            return Reply(401, {"code": "Unauthorized", "description": "a valid token is required"})
+        return None
+
+    def _post_collection(self, req: Request) -> Reply:
+        denied = self._denied(req)
+        if denied:
+            return denied
+        doc = req.json()
+        if doc["id"] in self.collections:
+            return Reply(409, {"code": "Conflict", "description": "collection exists"})
+        self.collections[doc["id"]] = doc
+        self.items[doc["id"]] = {}
+        return Reply(201, doc)
+
+    def _get_collection(self, req: Request) -> Reply:
+        cid = re.fullmatch(r"/collections/([^/]+)", req.path).group(1)
+        if cid not in self.collections:
+            return Reply(404, {"code": "NotFound", "description": "no such collection"})
+        return Reply(200, self.collections[cid])
+
+    def _post_item(self, req: Request) -> Reply:
+        denied = self._denied(req)
+        if denied:
+            return denied
+        cid = re.fullmatch(r"/collections/([^/]+)/items", req.path).group(1)
+        if cid not in self.collections:
+            return Reply(404, {"code": "NotFound", "description": "no such collection"})
+        doc = req.json()
+        if doc["id"] in self.items[cid]:
+            return Reply(409, {"code": "Conflict", "description": "item exists"})
+        self.items[cid][doc["id"]] = doc
+        return Reply(201, doc)
+
+    def _item(self, req: Request) -> Reply:
+        cid, iid = re.fullmatch(r"/collections/([^/]+)/items/([^/]+)", req.path).groups()
+        if req.method == "PUT":
+            denied = self._denied(req)
+            if denied:
+                return denied
+            if iid not in self.items.get(cid, {}):
+                return Reply(404, {"code": "NotFound", "description": "no such item"})
+            self.items[cid][iid] = req.json()
+            return Reply(200, self.items[cid][iid])
+        if iid not in self.items.get(cid, {}):
+            return Reply(404, {"code": "NotFound", "description": "no such item"})
+        return Reply(200, self.items[cid][iid])
+
+    def _page(self, req: Request, cids: list[str]) -> Reply:
+        docs = [d for c in cids for d in self.items.get(c, {}).values()]
+        limit = int(req.arg("limit", "10"))
+        start = int(req.arg("offset", "0"))
+        links = []
+        if start + limit < len(docs):
+            links.append(
+                {"rel": "next", "href": f"{self.url}{req.path}?limit={limit}&offset={start + limit}"}
+            )
+        return Reply(
+            200, {"type": "FeatureCollection", "features": docs[start : start + limit], "links": links}
+        )

@@ -52,6 +52,8 @@ class QgisTransport:
             code = blocking.head(req, True)
         elif method == "POST":
             code = blocking.post(req, QByteArray(body or b""), True)
+        elif method == "PUT":
+            code = blocking.put(req, QByteArray(body or b""))  # 3.22: no forceRefresh argument
         else:
             raise TransportError("other", f"unsupported method {method}")
         reply = blocking.reply()

@@ -116,7 +116,9 @@ def objects_layer(run) -> QgsVectorLayer:
             )
         )
     path = "/vsicurl/" + href if is_remote(href) else href
-    layer = QgsVectorLayer(f"{path}|layername={run.layer}", f"{run.layer} — {run.partner}", "ogr")
+    source = f"{path}|layername={run.layer}" if run.layer else path  # another tool's item: no layer named
+    name = f"{run.layer or run.run_id} — {run.partner or '?'}"
+    layer = QgsVectorLayer(source, name, "ogr")
     if not layer.isValid():
         raise UserInputError(
             tr("The GeoPackage {href} of the shared run {run} cannot be opened.").format(

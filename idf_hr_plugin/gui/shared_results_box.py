@@ -1,9 +1,9 @@
 """The "Shared results" section of the Catalog tab: list what partners published (a results catalog
-folder/URL, or a PostGIS store through a saved connection), filter it, add a run to the map."""
+folder/URL, a STAC API, or a PostGIS store through a saved connection), filter it, add a run to the map."""
 
 from __future__ import annotations
 
-from qgis.gui import QgsCollapsibleGroupBox
+from qgis.gui import QgsAuthConfigSelect, QgsCollapsibleGroupBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -23,7 +23,7 @@ from ..gis.i18n import tr
 from .task_runner import no_widening
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
-KIND_CATALOG, KIND_POSTGIS = "catalog", "postgis"
+KIND_CATALOG, KIND_POSTGIS, KIND_API = "catalog", "postgis", "stac-api"
 
 
 class SharedResultsBox(QgsCollapsibleGroupBox):
@@ -41,9 +41,12 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
         self.kind = QComboBox()
         self.kind.addItem(tr("Results catalog (folder or URL)"), KIND_CATALOG)
         self.kind.addItem(tr("PostGIS (saved connection)"), KIND_POSTGIS)
+        self.kind.addItem(tr("STAC API (URL of the API or of its collection)"), KIND_API)
         no_widening(self.kind)
         self.location = QLineEdit()
         self.location.setPlaceholderText(tr("Folder or catalog.json URL, e.g. a shared drive"))
+        self.auth = QgsAuthConfigSelect(self)
+        self.auth.setToolTip(tr("Login of the STAC API (QGIS authentication manager); none if it is open."))
         self.connection = QComboBox()
         no_widening(self.connection)
         self.model = QLineEdit()
@@ -55,6 +58,7 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
         form.addRow(tr("Source"), self.kind)
         form.addRow(tr("Catalog"), self.location)
         form.addRow(tr("Connection"), self.connection)
+        form.addRow(tr("Authentication"), self.auth)
         form.addRow(tr("Model"), self.model)
         form.addRow(tr("Class"), self.class_name)
         form.addRow(tr("Partner"), self.partner)
@@ -102,6 +106,7 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
                 self.connection.setCurrentText(current)
         self.location.setEnabled(not postgis)
         self.connection.setEnabled(postgis)
+        self.auth.setEnabled(self.kind.currentData() == KIND_API)
 
     def current_filter(self):
         from ..core.sharing import ResultFilter
@@ -137,8 +142,13 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
             else:
                 source = self.location.text().strip()
                 if not source:
-                    self.status.setText(tr("Give the results catalog folder or its catalog.json URL."))
+                    self.status.setText(
+                        tr("Give the STAC API URL.")
+                        if kind == KIND_API
+                        else tr("Give the results catalog folder or its catalog.json URL.")
+                    )
                     return
+            authcfg = self.auth.configId() if kind == KIND_API else ""
         except IdfHrError as exc:
             self.status.setText(str(exc))
             return
@@ -149,6 +159,15 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
             if kind == KIND_POSTGIS:
                 return runs_from_postgis(dsn, flt=flt), []
             warnings: list = []
+            if kind == KIND_API:
+                from ..core.sharing import runs_from_api, split_api_url
+                from ..gis.network import qgis_client
+
+                api, collection = split_api_url(source)
+                runs = runs_from_api(
+                    api, collection, client=qgis_client(authcfg), cancel=is_canceled, warnings=warnings
+                )
+                return filter_runs(runs, flt), warnings
             runs = runs_from_catalog(source, cancel=is_canceled, warnings=warnings)
             return filter_runs(runs, flt), warnings
 
@@ -175,7 +194,7 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
             row = QListWidgetItem(run.label())
             row.setData(RUN_ROLE, i)
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(run.counts.items()))
-            row.setToolTip(f"{run.title or run.run_id}\n{counts}")
+            row.setToolTip("\n".join(t for t in (run.title or run.run_id, counts, run.missing) if t))
             self.results.addItem(row)
         if self.runs:
             self.status.setText(
@@ -224,6 +243,10 @@ class SharedResultsBox(QgsCollapsibleGroupBox):
             params["INPUT"] = layer.id()
         if self.kind.currentData() == KIND_POSTGIS and self.connection.currentText():
             params["CONNECTION"] = self.connection.currentText()
+        elif self.kind.currentData() == KIND_API and self.location.text().strip():
+            params["STAC_API"] = self.location.text().strip()
+            if self.auth.configId():
+                params["AUTHCFG"] = self.auth.configId()
         elif self.location.text().strip():
             params["CATALOG"] = self.location.text().strip()
         processing.execAlgorithmDialog("idfhr:publishresult", params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterAuthConfig,
     QgsProcessingParameterFile,
     QgsProcessingParameterProviderConnection,
     QgsProcessingParameterString,
@@ -26,6 +27,11 @@ class PublishResultAlgorithm(IdfHrAlgorithm):
     SCHEMA = "SCHEMA"
     REPORT = "REPORT"
     MODEL_ITEM = "MODEL_ITEM"
+    STAC_API = "STAC_API"
+    COLLECTION = "COLLECTION"
+    ASSETS_URL = "ASSETS_URL"
+    AUTHCFG = "AUTHCFG"
+    API_ITEM = "API_ITEM"
     ITEM = "ITEM"
     RUN_ID = "RUN_ID"
     ROWS = "ROWS"
@@ -44,7 +50,10 @@ class PublishResultAlgorithm(IdfHrAlgorithm):
             "catalog folder, and/or the features into a PostGIS store shared by the partners (tables "
             "idfhr_results and idfhr_runs), through a PostgreSQL connection saved in QGIS and its "
             "authentication configuration. Publishing the same run again replaces it; another "
-            "partner's results are never touched. Give a catalog folder, a connection, or both."
+            "partner's results are never touched. Give a catalog folder, a connection, or both. "
+            "A STAC API with the Transactions extension can also receive the item (its assets stay in "
+            "the catalog folder, served at the assets URL); its login comes from an authentication "
+            "configuration."
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
@@ -83,7 +92,28 @@ class PublishResultAlgorithm(IdfHrAlgorithm):
                 self.MODEL_ITEM, self.tr("Model's STAC MLM item (URL)"), optional=True
             )
         )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.STAC_API,
+                self.tr("STAC API with transactions (URL; needs the catalog folder)"),
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.COLLECTION, self.tr("STAC API collection"), defaultValue="idfhr-results", optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.ASSETS_URL, self.tr("URL where the catalog folder is served (assets)"), optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterAuthConfig(self.AUTHCFG, self.tr("STAC API authentication"), optional=True)
+        )
         self.addOutput(QgsProcessingOutputString(self.ITEM, self.tr("STAC item")))
+        self.addOutput(QgsProcessingOutputString(self.API_ITEM, self.tr("STAC API item (URL)")))
         self.addOutput(QgsProcessingOutputString(self.RUN_ID, self.tr("Run id")))
         self.addOutput(QgsProcessingOutputNumber(self.ROWS, self.tr("Features written to PostGIS")))
 
@@ -107,12 +137,18 @@ class PublishResultAlgorithm(IdfHrAlgorithm):
         self._schema = self.parameterAsString(parameters, self.SCHEMA, context).strip() or "public"
         self._report = self.parameterAsFile(parameters, self.REPORT, context).strip() or None
         self._model_item = self.parameterAsString(parameters, self.MODEL_ITEM, context).strip()
+        self._api = self.parameterAsString(parameters, self.STAC_API, context).strip()
+        self._collection = self.parameterAsString(parameters, self.COLLECTION, context).strip()
+        self._assets_url = self.parameterAsString(parameters, self.ASSETS_URL, context).strip()
+        self._authcfg = self.parameterAsString(parameters, self.AUTHCFG, context).strip()
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        from ..core.sharing import publish_result
+        from ..core.sharing import DEFAULT_COLLECTION, publish_result, split_api_url
+        from ..gis.network import qgis_client
 
         try:
+            api, collection = split_api_url(self._api, self._collection) if self._api else ("", "")
             out = publish_result(
                 self._gpkg,
                 self._partner,
@@ -123,12 +159,17 @@ class PublishResultAlgorithm(IdfHrAlgorithm):
                 report_pdf=self._report,
                 model_item=self._model_item,
                 cancel=self.cancel_check(feedback),
+                api_url=api,
+                collection=collection or DEFAULT_COLLECTION,
+                assets_url=self._assets_url,
+                client=qgis_client(self._authcfg) if api else None,
             )
         except Exception as exc:
             raise self.fail(exc) from exc
         feedback.pushInfo(out.summary())
         return {
             self.ITEM: str(out.item or ""),
+            self.API_ITEM: out.api_item,
             self.RUN_ID: out.run.run_id,
             self.ROWS: out.rows if out.rows is not None else 0,
         }

@@ -1,4 +1,5 @@
-"""Browse shared results: the runs of a results catalog (static STAC) or of a PostGIS store, filtered.
+"""Browse shared results: the runs of a results catalog (static STAC or STAC API) or of a PostGIS
+store, filtered.
 
 Both sources give :class:`SharedRun` records; :class:`ResultFilter` keeps those matching an
 extent (lon/lat), a date range (imagery vintage), a model, a class and a partner.
@@ -38,6 +39,7 @@ class SharedRun:
     objects_href: str = ""  # GeoPackage asset (STAC)
     report_href: str = ""
     title: str = ""
+    missing: str = ""  # what an item written by another tool does not say (one sentence), or ""
 
     @property
     def classes(self) -> list:
@@ -48,9 +50,14 @@ class SharedRun:
         when = (self.start or "")[:10]
         if self.end and self.end[:10] != when:
             when += "…" + self.end[:10]
-        return tr("{partner} — {kind} — {model} — {when} — {n} objects").format(
-            partner=self.partner, kind=self.kind, model=self.model or "?", when=when or "?", n=self.features
+        text = tr("{partner} — {kind} — {model} — {when} — {n} objects").format(
+            partner=self.partner or "?",
+            kind=self.kind or "?",
+            model=self.model or "?",
+            when=when or "?",
+            n=self.features if not self.missing else (self.features or "?"),
         )
+        return f"{text} — {self.missing}" if self.missing else text
 
 
 def _date(text: Optional[str]) -> Optional[_dt.date]:
@@ -99,14 +106,45 @@ class ResultFilter:
         return True
 
 
+VECTOR_TYPES = (
+    "geopackage",
+    "geo+json",
+    "geojson",
+    "flatgeobuf",
+    "parquet",
+    "x-shapefile",
+    "vnd.google-earth",
+)
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".parquet", ".shp", ".zip", ".kml")
+
+
+def _vector_asset(assets: dict) -> str:
+    """Key of the data asset holding vector objects (``objects`` first), "" when there is none."""
+    if isinstance(assets.get("objects"), dict):
+        return "objects"
+    for key, a in assets.items():
+        if not isinstance(a, dict) or not a.get("href"):
+            continue
+        mt = str(a.get("type") or "").lower()
+        href = str(a["href"]).lower().split("?")[0]
+        if any(t in mt for t in VECTOR_TYPES) or (not mt and href.endswith(VECTOR_SUFFIXES)):
+            return str(key)
+    return ""
+
+
 def run_from_item(doc: dict, href: str = "") -> Optional[SharedRun]:
-    """A :class:`SharedRun` from a results STAC item, None for another kind of item (imagery, model)."""
+    """A :class:`SharedRun` from a results STAC item, None for another kind of item (imagery, model).
+
+    An item written by another tool (no ``idfhr:`` run properties) but holding a vector data asset
+    is listed with what it says, and :attr:`SharedRun.missing` names what it does not.
+    """
     props = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
-    if not props.get(NS + "run_id") or not props.get(NS + "partner"):
+    assets = doc.get("assets") if isinstance(doc.get("assets"), dict) else {}
+    ours = bool(props.get(NS + "run_id") and props.get(NS + "partner"))
+    objects_key = "objects" if ours else _vector_asset(assets)
+    if not ours and (not objects_key or any(str(k).startswith("mlm:") for k in props)):
         return None
     from ..catalog.hrefs import resolve_href
-
-    assets = doc.get("assets") if isinstance(doc.get("assets"), dict) else {}
 
     def asset(key: str) -> str:
         a = assets.get(key)
@@ -119,9 +157,18 @@ def run_from_item(doc: dict, href: str = "") -> Optional[SharedRun]:
 
     model = props.get(NS + "model") if isinstance(props.get(NS + "model"), dict) else {}
     bbox = doc.get("bbox")
-    return SharedRun(
-        partner=str(props[NS + "partner"]),
-        run_id=str(props[NS + "run_id"]),
+    try:
+        bbox = tuple(float(v) for v in bbox[:4]) if isinstance(bbox, list) and len(bbox) >= 4 else None
+    except (TypeError, ValueError):
+        bbox = None
+    counts = props.get(NS + "counts")
+    try:
+        features = int(props.get(NS + "features") or 0)
+    except (TypeError, ValueError):
+        features = 0
+    run = SharedRun(
+        partner=str(props.get(NS + "partner") or ""),
+        run_id=str(props.get(NS + "run_id") or doc.get("id") or ""),
         kind=str(props.get(NS + "kind") or ""),
         layer=str(props.get(NS + "layer") or ""),
         model=str(model.get("name") or ""),
@@ -129,16 +176,33 @@ def run_from_item(doc: dict, href: str = "") -> Optional[SharedRun]:
         model_item=str(model.get("item") or ""),
         start=str(props.get("start_datetime") or props.get("datetime") or ""),
         end=str(props.get("end_datetime") or props.get("datetime") or ""),
-        bbox=tuple(float(v) for v in bbox[:4]) if isinstance(bbox, list) and len(bbox) >= 4 else None,
-        counts=dict(props.get(NS + "counts") or {}),
-        features=int(props.get(NS + "features") or 0),
-        cost=dict(props.get(NS + "run") or {}),
+        bbox=bbox,
+        counts=dict(counts) if isinstance(counts, dict) else {},
+        features=features,
+        cost=dict(props.get(NS + "run") or {}) if isinstance(props.get(NS + "run"), dict) else {},
         source="stac",
         item_href=href,
-        objects_href=asset("objects"),
+        objects_href=asset(objects_key),
         report_href=asset("report"),
         title=str(props.get("title") or ""),
     )
+    if not ours:
+        unknown = [
+            name
+            for name, known in (
+                (tr("partner"), run.partner),
+                (tr("model"), run.model),
+                (tr("counts per class"), run.counts),
+                (tr("imagery date"), run.start),
+                (tr("extent"), run.bbox),
+            )
+            if not known
+        ]
+        run.missing = tr(
+            "Not published by IdF HR: the item {id} has no idfhr: run properties ({what} unknown); "
+            "check its provenance with whoever published it before relying on it."
+        ).format(id=doc.get("id") or "?", what=", ".join(unknown) or tr("run details"))
+    return run
 
 
 def runs_from_catalog(
@@ -168,6 +232,58 @@ def runs_from_catalog(
                 out.append(run)
     if warnings is not None:
         warnings.extend(static.warnings)
+    return out
+
+
+def runs_from_api(
+    api_url: str,
+    collection: str = "",
+    *,
+    client=None,
+    cancel: Optional[Callable[[], bool]] = None,
+    warnings: Optional[list] = None,
+) -> list:
+    """Every run of a STAC API: the items of ``collection`` (``/collections/{id}/items``), or of the
+    whole API (``/search``) when no collection is given, page after page."""
+    from urllib.parse import quote
+
+    from ..catalog.stac_api import _features, _next_get_href
+    from ..errors import Cancelled
+    from ..http import default_client
+    from .stac_api import _base, check_collection_id
+
+    client = client or default_client()
+    base = _base(api_url)
+    if collection:
+        url = f"{base}/collections/{quote(check_collection_id(collection), safe='')}/items"
+    else:
+        url = base + "/search"
+    url += "?limit=100"
+    out, seen = [], set()
+    while url and url not in seen:
+        if cancel is not None and cancel():
+            raise Cancelled()
+        seen.add(url)
+        page = client.get_json(url, cancel=cancel)
+        for doc in _features(page, url):
+            self_href = next(
+                (
+                    str(lk["href"])
+                    for lk in doc.get("links") or []
+                    if isinstance(lk, dict) and lk.get("rel") == "self"
+                ),
+                url,
+            )
+            run = run_from_item(doc, self_href)
+            if run is not None:
+                out.append(run)
+        url = _next_get_href(page, url)
+    if url and warnings is not None:
+        warnings.append(
+            tr(
+                "The STAC API at {url} repeats a page link: the list stops there and more runs may exist."
+            ).format(url=base)
+        )
     return out
 
 
