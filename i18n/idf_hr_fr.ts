@@ -24,7 +24,7 @@
       <translation>--out '{path}' est un fichier ; indiquez un dossier pour les sorties de démonstration.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="643" />
+      <location filename="../idf_hr_plugin/commands.py" line="680" />
       <source>--out '{path}' is a file; give a folder.</source>
       <translation>--out '{path}' est un fichier ; indiquez un dossier.</translation>
     </message>
@@ -44,7 +44,7 @@
       <translation>--start {start} est postérieur à --end {end} ; inversez-les.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="436" />
+      <location filename="../idf_hr_plugin/commands.py" line="473" />
       <source>--vintages must name two different vintages, e.g. 2024,2026.</source>
       <translation>--vintages doit désigner deux millésimes différents, p. ex. 2024,2026.</translation>
     </message>
@@ -59,7 +59,7 @@
       <translation>Une grappe Dask exécute les lots du plan de dalles dans plusieurs processus ou machines.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="68" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="72" />
       <source>A catalog run opens from its GeoPackage; a PostGIS run opens limited to the extent above.</source>
       <translation>Une exécution du catalogue s'ouvre depuis son GeoPackage ; une exécution PostGIS s'ouvre limitée à l'emprise ci-dessus.</translation>
     </message>
@@ -404,7 +404,7 @@
       <translation>Choisissez la couche d'imagerie sur laquelle exécuter le modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="97" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="127" />
       <source>Choose the layer to publish.</source>
       <translation>Choisissez la couche à publier.</translation>
     </message>
@@ -439,7 +439,7 @@
       <translation>Choisissez où enregistrer {what}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="59" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="63" />
       <source>Class</source>
       <translation>Classe</translation>
     </message>
@@ -459,7 +459,7 @@
       <translation>Classes exclues, séparées par des virgules (les voitures se déplacent d'une prise de vue à l'autre)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="468" />
+      <location filename="../idf_hr_plugin/commands.py" line="505" />
       <source>Classes left out: {c}.</source>
       <translation>Classes exclues : {c}.</translation>
     </message>
@@ -589,7 +589,7 @@
       <translation>Seuil de confiance (vide : celui du modèle)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="57" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="60" />
       <source>Connection</source>
       <translation>Connexion</translation>
     </message>
@@ -649,7 +649,7 @@
       <translation>Ordonnanceur Dask à une adresse</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="74" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="83" />
       <source>Database schema</source>
       <translation>Schéma de la base</translation>
     </message>
@@ -909,7 +909,7 @@
       <translation>score F1</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="88" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="118" />
       <source>Features written to PostGIS</source>
       <translation>Entités écrites dans PostGIS</translation>
     </message>
@@ -949,7 +949,7 @@
       <translation>Dossier de vos propres modèles ONNX (vide : le dossier de cache d'IdF HR).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="46" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="47" />
       <source>Folder or catalog.json URL, e.g. a shared drive</source>
       <translation>Dossier ou URL d'un catalog.json, p. ex. un lecteur partagé</translation>
     </message>
@@ -1014,12 +1014,12 @@
       <translation>Déploiement FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="342" />
+      <location filename="../idf_hr_plugin/commands.py" line="379" />
       <source>FttH file</source>
       <translation>fichier FttH</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="248" />
+      <location filename="../idf_hr_plugin/commands.py" line="262" />
       <source>GeoPackage</source>
       <translation>GeoPackage</translation>
     </message>
@@ -1044,14 +1044,9 @@
       <translation>Indiquez une couche d'imagerie ou un chemin/URL GDAL à partir duquel télécharger.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="449" />
+      <location filename="../idf_hr_plugin/commands.py" line="486" />
       <source>Give either --before and --after detection GeoPackages, or --model, --before-raster, --after-raster and --extent.</source>
       <translation>Indiquez soit les GeoPackages de détections --before et --after, soit --model, --before-raster, --after-raster et --extent.</translation>
-    </message>
-    <message>
-      <location filename="../idf_hr_plugin/commands.py" line="283" />
-      <source>Give either --catalog or --postgis (one source of shared results).</source>
-      <translation>Indiquez soit --catalog soit --postgis (une seule source de résultats partagés).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/processing/change_detection.py" line="177" />
@@ -1059,9 +1054,19 @@
       <translation>Indiquez soit deux couches de détections, soit deux couches d'imagerie avec un modèle et une emprise.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/commands.py" line="315" />
+      <source>Give one of --catalog, --stac-api or --postgis (one source of shared results).</source>
+      <translation>Indiquez un seul de --catalog, --stac-api ou --postgis (une seule source de résultats partagés).</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/dask_runtime.py" line="101" />
       <source>Give the Dask scheduler address, like tcp://host:8786.</source>
       <translation>Indiquez l'adresse de l'ordonnanceur Dask, par exemple tcp://hôte:8786.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="146" />
+      <source>Give the STAC API URL.</source>
+      <translation>Indiquez l'URL de l'API STAC.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="85" />
@@ -1084,7 +1089,7 @@
       <translation>Donnez un nom au portail.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="140" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="148" />
       <source>Give the results catalog folder or its catalog.json URL.</source>
       <translation>Indiquez le dossier du catalogue de résultats ou l'URL de son catalog.json.</translation>
     </message>
@@ -1114,7 +1119,7 @@
       <translation>Version HTML</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="553" />
+      <location filename="../idf_hr_plugin/commands.py" line="590" />
       <source>HTML version: {path}</source>
       <translation>Version HTML : {path}</translation>
     </message>
@@ -1264,7 +1269,7 @@
       <translation>IdF HR : lecture d'un catalogue de modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="159" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="178" />
       <source>IdF HR: shared results</source>
       <translation>IdF HR : résultats partagés</translation>
     </message>
@@ -1469,12 +1474,12 @@
       <translation>Lister les modèles</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="61" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="65" />
       <source>List shared results</source>
       <translation>Lister les résultats partagés</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="157" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="176" />
       <source>Listing shared results…</source>
       <translation>Liste des résultats partagés en cours…</translation>
     </message>
@@ -1547,6 +1552,11 @@
       <location filename="../idf_hr_plugin/gui/detection_tab.py" line="299" />
       <source>Local Dask cluster</source>
       <translation>Grappe Dask locale</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="49" />
+      <source>Login of the STAC API (QGIS authentication manager); none if it is open.</source>
+      <translation>Identifiant de l'API STAC (gestionnaire d'authentification de QGIS) ; aucun si elle est ouverte.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gui/options.py" line="138" />
@@ -1674,7 +1684,7 @@
       <translation>Modèle « {name} » publié dans {folder} : vos partenaires peuvent ajouter ce dossier comme catalogue partagé.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="83" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="92" />
       <source>Model's STAC MLM item (URL)</source>
       <translation>Item STAC MLM du modèle (URL)</translation>
     </message>
@@ -1809,7 +1819,7 @@
       <translation>Aucun résultat ici : élargissez l'emprise ou les dates, ou choisissez une autre source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="185" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="204" />
       <source>No shared result matches: widen the extent, the dates or the filters.</source>
       <translation>Aucun résultat partagé ne correspond : élargissez l'emprise, les dates ou les filtres.</translation>
     </message>
@@ -1889,7 +1899,7 @@
       <translation>Modèles ONNX (avec leurs fiches)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="655" />
+      <location filename="../idf_hr_plugin/commands.py" line="692" />
       <source>Object {fid} of '{layer}': {label}, score {score} (classes: {pairs}); run {run} of {date}.</source>
       <translation>Objet {fid} de « {layer} » : {label}, score {score} (classes : {pairs}) ; exécution {run} du {date}.</translation>
     </message>
@@ -1914,17 +1924,17 @@
       <translation>Les objets dont le score est inférieur à cette confiance sont écartés.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="650" />
+      <location filename="../idf_hr_plugin/commands.py" line="687" />
       <source>Occlusion map</source>
       <translation>Carte d'occultation</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="374" />
+      <location filename="../idf_hr_plugin/commands.py" line="411" />
       <source>Offline kit for {zone}:</source>
       <translation>Kit hors ligne pour {zone} :</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="383" />
+      <location filename="../idf_hr_plugin/commands.py" line="420" />
       <source>Offline kit written: {path} ({size}, {n} parts, {resumed} resumed).</source>
       <translation>Kit hors ligne écrit : {path} ({size}, {n} éléments, dont {resumed} repris).</translation>
     </message>
@@ -2044,7 +2054,7 @@
       <translation>Rapport PDF</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="78" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="87" />
       <source>PDF report of the run</source>
       <translation>Rapport PDF de l'exécution</translation>
     </message>
@@ -2054,12 +2064,12 @@
       <translation>Portail de données ouvertes de Paris</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="60" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="64" />
       <source>Partner</source>
       <translation>Partenaire</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="55" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="64" />
       <source>Partner (your organisation, e.g. Vincennes)</source>
       <translation>Partenaire (votre organisation, p. ex. Vincennes)</translation>
     </message>
@@ -2144,12 +2154,12 @@
       <translation>Publier un modèle dans un catalogue partagé (STAC MLM)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="34" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="40" />
       <source>Publish a result for the partners (STAC, PostGIS)</source>
       <translation>Publier un résultat pour les partenaires (STAC, PostGIS)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="71" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="75" />
       <source>Publish a result…</source>
       <translation>Publier un résultat…</translation>
     </message>
@@ -2169,9 +2179,9 @@
       <translation>Éditeur : {name}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="40" />
-      <source>Publishes a detection, change or zone-statistics layer (GeoPackage) with its provenance: a STAC item (analysed area, imagery vintage, model and its sha256, run cost, counts per class, partner; the objects as a GeoPackage and the PDF report as assets) into a results catalog folder, and/or the features into a PostGIS store shared by the partners (tables idfhr_results and idfhr_runs), through a PostgreSQL connection saved in QGIS and its authentication configuration. Publishing the same run again replaces it; another partner's results are never touched. Give a catalog folder, a connection, or both.</source>
-      <translation>Publie une couche de détections, de changements ou de statistiques par zone (GeoPackage) avec sa provenance : un item STAC (zone analysée, millésime de l'imagerie, modèle et son sha256, coût de l'exécution, effectifs par classe, partenaire ; les objets en GeoPackage et le rapport PDF comme ressources) dans un dossier de catalogue de résultats, et/ou les entités dans une base PostGIS partagée par les partenaires (tables idfhr_results et idfhr_runs), via une connexion PostgreSQL enregistrée dans QGIS et sa configuration d'authentification. Publier de nouveau la même exécution la remplace ; les résultats d'un autre partenaire ne sont jamais modifiés. Indiquez un dossier de catalogue, une connexion, ou les deux.</translation>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="46" />
+      <source>Publishes a detection, change or zone-statistics layer (GeoPackage) with its provenance: a STAC item (analysed area, imagery vintage, model and its sha256, run cost, counts per class, partner; the objects as a GeoPackage and the PDF report as assets) into a results catalog folder, and/or the features into a PostGIS store shared by the partners (tables idfhr_results and idfhr_runs), through a PostgreSQL connection saved in QGIS and its authentication configuration. Publishing the same run again replaces it; another partner's results are never touched. Give a catalog folder, a connection, or both. A STAC API with the Transactions extension can also receive the item (its assets stay in the catalog folder, served at the assets URL); its login comes from an authentication configuration.</source>
+      <translation>Publie une couche de détections, de changements ou de statistiques par zone (GeoPackage) avec sa provenance : un item STAC (zone analysée, millésime de l'imagerie, modèle et son sha256, coût de l'exécution, effectifs par classe, partenaire ; les objets en GeoPackage et le rapport PDF comme ressources) dans un dossier de catalogue de résultats, et/ou les entités dans une base PostGIS partagée par les partenaires (tables idfhr_results et idfhr_runs), via une connexion PostgreSQL enregistrée dans QGIS et sa configuration d'authentification. Publier de nouveau la même exécution la remplace ; les résultats d'un autre partenaire ne sont jamais modifiés. Indiquez un dossier de catalogue, une connexion, ou les deux. Une API STAC dotée de l'extension Transactions peut aussi recevoir l'item (ses ressources restent dans le dossier du catalogue, servies à l'URL des ressources) ; son identifiant vient d'une configuration d'authentification.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/gis/opendata_layers.py" line="631" />
@@ -2309,7 +2319,7 @@
       <translation>Langue du rapport</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="551" />
+      <location filename="../idf_hr_plugin/commands.py" line="588" />
       <source>Report written: {path}</source>
       <translation>Rapport écrit : {path}</translation>
     </message>
@@ -2359,7 +2369,7 @@
       <translation>Catalogue de résultats (dossier ou URL)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="60" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="69" />
       <source>Results catalog folder (STAC; created when absent)</source>
       <translation>Dossier du catalogue de résultats (STAC ; créé s'il n'existe pas)</translation>
     </message>
@@ -2384,7 +2394,7 @@
       <translation>Lancer la détection</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="87" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="117" />
       <source>Run id</source>
       <translation>Identifiant d'exécution</translation>
     </message>
@@ -2419,7 +2429,7 @@
       <translation>S'exécute sur</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="62" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="66" />
       <source>Runs published by the partners, within the extent and dates above.</source>
       <translation>Exécutions publiées par les partenaires, dans l'emprise et les dates ci-dessus.</translation>
     </message>
@@ -2429,12 +2439,37 @@
       <translation>API STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="86" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="44" />
+      <source>STAC API (URL of the API or of its collection)</source>
+      <translation>API STAC (URL de l'API ou de sa collection)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="113" />
+      <source>STAC API authentication</source>
+      <translation>Authentification de l'API STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="104" />
+      <source>STAC API collection</source>
+      <translation>Collection de l'API STAC</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="116" />
+      <source>STAC API item (URL)</source>
+      <translation>Item de l'API STAC (URL)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="98" />
+      <source>STAC API with transactions (URL; needs the catalog folder)</source>
+      <translation>API STAC avec transactions (URL ; demande le dossier du catalogue)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="115" />
       <source>STAC item</source>
       <translation>Item STAC</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="132" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="137" />
       <source>Save a PostgreSQL connection in QGIS (Data Source Manager &gt; PostgreSQL) first.</source>
       <translation>Enregistrez d'abord une connexion PostgreSQL dans QGIS (Gestionnaire des sources de données &gt; PostgreSQL).</translation>
     </message>
@@ -2529,12 +2564,12 @@
       <translation>Part des locaux raccordables au FttH (fibre), par trimestre.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="73" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="77" />
       <source>Share the selected detection, change or statistics layer with the partners (STAC, PostGIS).</source>
       <translation>Partager la couche de détections, de changements ou de statistiques sélectionnée avec les partenaires (STAC, PostGIS).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/processing/publish_result.py" line="68" />
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="77" />
       <source>Shared PostGIS database (saved connection)</source>
       <translation>Base PostGIS partagée (connexion enregistrée)</translation>
     </message>
@@ -2659,7 +2694,7 @@
       <translation>Le fichier FttH n'a pas de colonne de locaux et aucun fichier des locaux n'a été fourni : choisissez le fichier communes de l'ARCEP (Logements, Établissements) pour calculer les taux de couverture.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gis/shared_results.py" line="122" />
+      <location filename="../idf_hr_plugin/gis/shared_results.py" line="124" />
       <source>The GeoPackage {href} of the shared run {run} cannot be opened.</source>
       <translation>Le GeoPackage {href} de l'exécution partagée {run} ne peut pas être ouvert.</translation>
     </message>
@@ -2734,7 +2769,7 @@
       <translation>L'emprise à télécharger est vide.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="535" />
+      <location filename="../idf_hr_plugin/commands.py" line="572" />
       <source>The file '{path}' does not exist; give a GeoPackage of results.</source>
       <translation>Le fichier '{path}' n'existe pas ; indiquez un GeoPackage de résultats.</translation>
     </message>
@@ -2809,12 +2844,12 @@
       <translation>La carte d'occultation prend quelques secondes sur le processeur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="492" />
+      <location filename="../idf_hr_plugin/commands.py" line="529" />
       <source>The output '{path}' must end in .csv or .xlsx.</source>
       <translation>La sortie '{path}' doit se terminer par .csv ou .xlsx.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="532" />
+      <location filename="../idf_hr_plugin/commands.py" line="569" />
       <source>The output '{path}' must end in .pdf.</source>
       <translation>La sortie '{path}' doit se terminer par .pdf.</translation>
     </message>
@@ -2969,6 +3004,11 @@
       <translation>URL du fichier .onnx :</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/processing/publish_result.py" line="109" />
+      <source>URL where the catalog folder is served (assets)</source>
+      <translation>URL où le dossier du catalogue est servi (ressources)</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/gis/tasks.py" line="56" />
       <source>Unexpected error: {error}. Details are in the IdF HR log panel.</source>
       <translation>Erreur inattendue : {error}. Les détails figurent dans le panneau de journalisation d'IdF HR.</translation>
@@ -3119,7 +3159,7 @@
       <translation>Écrit un modèle ONNX, sa fiche de modèle et un item STAC utilisant l'extension Machine Learning Model (MLM) (nom, architecture, tâches, entrée avec bandes/forme/mise à l'échelle, classes de sortie, somme de contrôle sha256, licence, GSD) dans un dossier de catalogue STAC statique, par exemple sur un lecteur réseau partagé. Les partenaires ajoutent ce dossier (ou son URL) comme catalogue de modèles dans le gestionnaire de modèles. Publier à nouveau le même modèle met à jour son item.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="669" />
+      <location filename="../idf_hr_plugin/commands.py" line="706" />
       <source>Written: {files}</source>
       <translation>Écrit : {files}</translation>
     </message>
@@ -3194,7 +3234,7 @@
       <translation>indifférente</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="52" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="55" />
       <source>any, e.g. pool</source>
       <translation>toutes, p. ex. pool</translation>
     </message>
@@ -3204,7 +3244,7 @@
       <translation>automatique</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="342" />
+      <location filename="../idf_hr_plugin/commands.py" line="379" />
       <source>boundaries file</source>
       <translation>fichier de limites</translation>
     </message>
@@ -3329,7 +3369,7 @@
       <translation>détection d'objets (boîtes)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="343" />
+      <location filename="../idf_hr_plugin/commands.py" line="380" />
       <source>open data file</source>
       <translation>fichier de données ouvertes</translation>
     </message>
@@ -3351,7 +3391,7 @@
       <translation>précision</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="343" />
+      <location filename="../idf_hr_plugin/commands.py" line="380" />
       <source>premises file</source>
       <translation>fichier des locaux</translation>
     </message>
@@ -3366,7 +3406,7 @@
       <translation>rappel</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="250" />
+      <location filename="../idf_hr_plugin/commands.py" line="264" />
       <source>report</source>
       <translation>rapport</translation>
     </message>
@@ -3536,7 +3576,7 @@
       <translation>{n} objets comparés : {detail}.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/commands.py" line="460" />
+      <location filename="../idf_hr_plugin/commands.py" line="497" />
       <source>{n} objects compared: {detail}; layer '{layer}' written to {path}.</source>
       <translation>{n} objets comparés : {detail} ; couche '{layer}' écrite dans {path}.</translation>
     </message>
@@ -3561,7 +3601,7 @@
       <translation>{n} résultats. Sélectionnez-en, puis cliquez sur Ajouter à la carte.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="182" />
+      <location filename="../idf_hr_plugin/gui/shared_results_box.py" line="201" />
       <source>{n} shared run(s). Select some, then Add to map.</source>
       <translation>{n} exécution(s) partagée(s). Sélectionnez-en, puis Ajouter à la carte.</translation>
     </message>
@@ -3649,6 +3689,11 @@
       <translation>  {label} : {n} ({area} m²)</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="171" />
+      <source> and in PostGIS</source>
+      <translation> et dans PostGIS</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/opendata/ods.py" line="384" />
       <source> for this filter</source>
       <translation> pour ce filtre</translation>
@@ -3662,6 +3707,11 @@
       <location filename="../idf_hr_plugin/core/tiles/proxy.py" line="209" />
       <source>'{id}' is not a QGIS authentication configuration id.</source>
       <translation>'{id}' n'est pas un identifiant de configuration d'authentification QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac_api.py" line="75" />
+      <source>'{id}' is not a usable collection id; give a short name such as idfhr-results.</source>
+      <translation>« {id} » n'est pas un identifiant de collection utilisable ; donnez un nom court comme idfhr-results.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="230" />
@@ -3722,6 +3772,11 @@
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="277" />
       <source>'{url}' is not an http(s) URL.</source>
       <translation>'{url}' n'est pas une URL http(s).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac_api.py" line="36" />
+      <source>'{url}' is not the address of a STAC API; give its http(s):// URL.</source>
+      <translation>« {url} » n'est pas l'adresse d'une API STAC ; donnez son URL http(s)://.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/http.py" line="529" />
@@ -4134,6 +4189,11 @@
       <translation>Espace disque libre insuffisant dans {folder} : le kit nécessite environ {need} et seuls {free} sont libres. Libérez de l'espace, choisissez moins de millésimes ou une zone plus petite, ou un autre disque.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="201" />
+      <source>Not published by IdF HR: the item {id} has no idfhr: run properties ({what} unknown); check its provenance with whoever published it before relying on it.</source>
+      <translation>Non publié par IdF HR : l'item {id} n'a pas de propriétés d'exécution idfhr: ({what} inconnus) ; vérifiez sa provenance auprès de qui l'a publié avant de vous y fier.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/distributed/client.py" line="469" />
       <source>Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.</source>
       <translation>Rien à reprendre : le dossier des lots « {path} » ne contient pas d'exécution. Lancez sans --resume.</translation>
@@ -4229,6 +4289,16 @@
       <translation>Publication annulée ; rien n'a été publié.</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="110" />
+      <source>Publishing into a STAC API also needs a results catalog folder: the API keeps the item, the folder keeps its GeoPackage and report. Give both.</source>
+      <translation>La publication dans une API STAC demande aussi un dossier de catalogue de résultats : l'API garde l'item, le dossier garde son GeoPackage et son rapport. Indiquez les deux.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="117" />
+      <source>Publishing into a STAC API also needs the http(s) URL where the results catalog folder is served (assets URL): the API's readers fetch the GeoPackage from there, and a remote catalog may not point at files on their computer. Give it.</source>
+      <translation>La publication dans une API STAC demande aussi l'URL http(s) où le dossier du catalogue de résultats est servi (URL des ressources) : les lecteurs de l'API y récupèrent le GeoPackage, et un catalogue distant ne peut pas pointer vers des fichiers de leur ordinateur. Indiquez-la.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/sharing/postgis.py" line="65" />
       <source>Publishing to PostGIS needs the Python module psycopg2, which this Python lacks. Install it (Debian/Ubuntu: apt install python3-psycopg2; it ships with QGIS on Windows and macOS), or publish to a catalog folder only.</source>
       <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
@@ -4269,7 +4339,7 @@
       <translation>La requête vers {host} a échoué : {detail}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="55" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="79" />
       <source>Run {run} ({kind}, layer {layer}) published: {what}.</source>
       <translation>Exécution {run} ({kind}, couche {layer}) publiée : {what}.</translation>
     </message>
@@ -4289,12 +4359,17 @@
       <translation>L'exécution sur une grappe Dask demande les paquets Python « dask » et « distributed », qui ne sont pas installés : installez-les (pip install dask distributed pyarrow) ou exécutez sur cet ordinateur.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="52" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="78" />
+      <source>STAC API item {url}</source>
+      <translation>item de l'API STAC {url}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="74" />
       <source>STAC item {path}</source>
       <translation>item STAC {path}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="79" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="125" />
       <source>Say where to publish: a results catalog folder, a PostGIS connection, or both.</source>
       <translation>Indiquez où publier : un dossier de catalogue de résultats, une connexion PostGIS, ou les deux.</translation>
     </message>
@@ -4327,6 +4402,11 @@
       <location filename="../idf_hr_plugin/core/guided_session.py" line="61" />
       <source>Stream the imagery</source>
       <translation>Afficher l'imagerie en flux</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="176" />
+      <source>The API refused the credentials: in QGIS choose its authentication configuration; on the command line set IDFHR_STAC_API_TOKEN to your token.</source>
+      <translation>L'API a refusé les identifiants : dans QGIS, choisissez sa configuration d'authentification ; en ligne de commande, mettez votre jeton dans IDFHR_STAC_API_TOKEN.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/guided_session.py" line="107" />
@@ -4432,6 +4512,16 @@
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="213" />
       <source>The STAC API at {url} did not answer with an item collection. Check that the source URL points to a STAC API.</source>
       <translation>L'API STAC à l'adresse {url} n'a pas répondu par une collection d'items. Vérifiez que l'URL de la source pointe vers une API STAC.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/stac_api.py" line="63" />
+      <source>The STAC API at {url} does not declare the Transactions extension, so it cannot receive published results; nothing was published. Publish into a results catalog folder, or ask its administrator to enable transactions.</source>
+      <translation>L'API STAC à {url} ne déclare pas l'extension Transactions : elle ne peut donc pas recevoir de résultats publiés ; rien n'a été publié. Publiez dans un dossier de catalogue de résultats, ou demandez à son administrateur d'activer les transactions.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="283" />
+      <source>The STAC API at {url} repeats a page link: the list stops there and more runs may exist.</source>
+      <translation>L'API STAC à {url} répète un lien de page : la liste s'arrête là et d'autres exécutions peuvent exister.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/catalog/stac_api.py" line="127" />
@@ -5144,7 +5234,7 @@
       <translation>Le catalogue distant situé à {base} pointe vers le fichier local {href}. Un catalogue distant ne peut pas ouvrir de fichiers sur cet ordinateur : ce lien a donc été refusé. Demandez au fournisseur du catalogue de publier le fichier en http(s).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="88" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="137" />
       <source>The report '{path}' does not exist; give the PDF of this run or no report.</source>
       <translation>Le rapport « {path} » n'existe pas ; indiquez le PDF de cette exécution ou aucun rapport.</translation>
     </message>
@@ -5214,9 +5304,14 @@
       <translation>L'exécution {run} du partenaire « {partner} » a été publiée par le rôle de base « {owner} », pas « {me} » ; elle est laissée telle quelle et rien n'a été publié. Publiez sous votre propre nom de partenaire, ou demandez à « {owner} » de la republier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="102" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="151" />
       <source>The run {run} was published in PostGIS ({n} features) but not in the catalog: {err} Publish it again once the folder is fixed (the PostGIS rows are then replaced, not doubled).</source>
       <translation>L'exécution {run} a été publiée dans PostGIS ({n} entités) mais pas dans le catalogue : {err} Publiez-la de nouveau une fois le dossier corrigé (les lignes PostGIS seront alors remplacées, pas doublées).</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="166" />
+      <source>The run {run} was published in the catalog folder{pg} but not in the STAC API: {err} Publish it again once the API answers (the item is then replaced, not doubled).</source>
+      <translation>L'exécution {run} a été publiée dans le dossier du catalogue{pg} mais pas dans l'API STAC : {err} Publiez-la de nouveau quand l'API répondra (l'item sera alors remplacé, pas doublé).</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/report_data.py" line="480" />
@@ -5519,6 +5614,16 @@
       <translation>locaux raccordables</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="195" />
+      <source>counts per class</source>
+      <translation>effectifs par classe</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="197" />
+      <source>extent</source>
+      <translation>emprise</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/distributed/estimate.py" line="120" />
       <source>given</source>
       <translation>indiqué</translation>
@@ -5527,6 +5632,11 @@
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="318" />
       <source>housing (Logements)</source>
       <translation>logements (Logements)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="196" />
+      <source>imagery date</source>
+      <translation>date de l'imagerie</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="38" />
@@ -5559,6 +5669,11 @@
       <translation>mesuré ici sur {k} dalles</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="194" />
+      <source>model</source>
+      <translation>modèle</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="84" />
       <source>my models</source>
       <translation>mes modèles</translation>
@@ -5567,6 +5682,11 @@
       <location filename="../idf_hr_plugin/core/mlm/read.py" line="100" />
       <source>no asset has the role {role}</source>
       <translation>aucun asset n'a le rôle {role}</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="193" />
+      <source>partner</source>
+      <translation>partenaire</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="271" />
@@ -5632,6 +5752,11 @@
       <location filename="../idf_hr_plugin/core/opendata/arcep.py" line="212" />
       <source>rows of connectable premises (column Champ)</source>
       <translation>lignes des locaux raccordables (colonne Champ)</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="204" />
+      <source>run details</source>
+      <translation>détails de l'exécution</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/inference/models_registry.py" line="86" />
@@ -5809,7 +5934,7 @@
       <translation>{n} communes ont plus de {pct} % de leurs locaux raccordables (p. ex. {nom} {code}, {q} : {num} raccordables pour {den} locaux) : le fichier des locaux ne correspond pas au fichier FttH. Vérifiez que les locaux sont les Logements + Établissements des mêmes communes.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="54" />
+      <location filename="../idf_hr_plugin/core/sharing/__init__.py" line="76" />
       <source>{n} features in PostGIS</source>
       <translation>{n} entités dans PostGIS</translation>
     </message>
@@ -5829,7 +5954,7 @@
       <translation>{n} zones pas du tout analysées</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="51" />
+      <location filename="../idf_hr_plugin/core/sharing/browse.py" line="53" />
       <source>{partner} — {kind} — {model} — {when} — {n} objects</source>
       <translation>{partner} — {kind} — {model} — {when} — {n} objets</translation>
     </message>
