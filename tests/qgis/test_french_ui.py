@@ -67,6 +67,7 @@ NON_WORD = re.compile(r"^[\s\d.,:;%°×/()+\-–—…'’\"«»|<>=*#&;]*(km²|
 URL = re.compile(r"^(https?://|www\.)\S+$|^\S+\.(csv|gpkg|onnx|json|tif)$", re.IGNORECASE)
 # QGIS's own widgets carry QGIS's strings (translated by QGIS, not by this plugin)
 QGIS_OWN = (
+    "QgsAuthConfigSelect",
     "QgsFileWidget",
     "QgsMapLayerComboBox",
     "QgsFieldComboBox",

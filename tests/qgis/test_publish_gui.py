@@ -62,6 +62,15 @@ def _features(layer) -> dict:
     return {f.id(): ({k: f[k] for k in names}, f.geometry().asWkt(6)) for f in layer.getFeatures()}
 
 
+
+def _show_on_canvas(iface, layer) -> None:
+    """The tab lists runs within the map extent: show the layer (earlier tests leave the canvas elsewhere)."""
+    canvas = iface.mapCanvas()
+    canvas.setDestinationCrs(layer.crs())
+    canvas.setExtent(layer.extent())
+    canvas.refresh()
+
+
 def _drive_dialog(params: dict, done: dict) -> None:
     """When the modal Processing dialog is up: fill it, run it, wait for its result, close it."""
     from processing.gui.AlgorithmDialog import AlgorithmDialog
@@ -117,6 +126,7 @@ def test_publish_button_publishes_the_active_detection_layer_and_it_is_listed_an
     box.location.setText(str(cat))
     tab.use_dates.setChecked(False)
     tab.extent_drawn.setChecked(False)
+    _show_on_canvas(plugin.iface, source)
     box.list_button.click()
     assert wait_until(lambda: box.task is None, timeout=60)
     assert [r.run_id for r in box.runs] == [done["results"]["RUN_ID"]], box.status.text()
@@ -180,6 +190,7 @@ def test_processing_publishes_into_a_stac_api_with_an_authcfg_and_the_tab_lists_
         box.location.setText(api.url + "/collections/idfhr-results")
         plugin.dock.catalog_tab.extent_drawn.setChecked(False)
         plugin.dock.catalog_tab.use_dates.setChecked(False)
+        _show_on_canvas(plugin.iface, QgsVectorLayer(f"{gpkg}|layername={name}", name, "ogr"))
         box.list_button.click()
         assert wait_until(lambda: box.task is None, timeout=60)
         assert [(r.partner, r.run_id) for r in box.runs] == [("EPT T10", "qgis-api")], box.status.text()
