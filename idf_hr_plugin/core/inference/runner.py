@@ -32,7 +32,14 @@ from .nms import nms
 from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
+from .results import (
+    DetectionStream,
+    PartialResult,
+    PxRect,
+    SegmentStitcher,
+    finish_segments,
+    merge_results,
+)
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
@@ -336,31 +343,48 @@ def _detect_tile(
 class _SegmentSink:
     """Final segments, batch by batch: finished as :func:`merge_results` + :func:`clip_to_plan`
     would (small ones dropped, simplified, clipped, in the output CRS), counted, and written to
-    a :class:`StagedFeatures` file, so that memory does not grow with the extent."""
+    a :class:`StagedFeatures` file, so that memory does not grow with the extent.
+
+    With ``nms`` (``dict(iou=, ios=, agnostic=)``), detections instead: called with a
+    :class:`PartialResult` of final detections (see :class:`DetectionStream`)."""
 
     def __init__(
-        self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, *, small, simp, fixed
+        self,
+        staged: StagedFeatures,
+        plan: TilePlan,
+        spec: ModelSpec,
+        crs_out,
+        *,
+        small,
+        simp,
+        fixed,
+        nms: Optional[dict] = None,
     ):
         self.staged, self.plan, self.spec, self.crs_out = staged, plan, spec, crs_out
-        self.small, self.simp, self.fixed = small, simp, fixed
+        self.small, self.simp, self.fixed, self.nms = small, simp, fixed, nms
         self.area = analysed_area(plan)
         self.counts: dict = {}
         self.areas: dict = {}
         self.features = self.dropped_plan = self.dropped_mask = 0
         self.finish_s = self.write_s = 0.0
 
-    def __call__(self, geoms: list, classes: list, scores: list) -> None:
+    def __call__(self, geoms, classes: Optional[list] = None, scores: Optional[list] = None) -> None:
         t0 = time.perf_counter()
-        feats = finish_segments(
-            geoms,
-            classes,
-            scores,
-            self.plan.grid,
-            mask=self.plan.mask,
-            min_area_px=self.small,
-            simplify_px=self.simp,
-        )
-        feats, dropped = clip_features(feats, self.area, multipart=True)
+        if self.nms is not None:  # geoms: a PartialResult of final detections
+            feats = merge_results([geoms], self.plan.grid, mask=self.plan.mask, **self.nms)
+            multipart = self.spec.task == "instance_segmentation"
+        else:
+            feats = finish_segments(
+                geoms,
+                classes,
+                scores,
+                self.plan.grid,
+                mask=self.plan.mask,
+                min_area_px=self.small,
+                simplify_px=self.simp,
+            )
+            multipart = True
+        feats, dropped = clip_features(feats, self.area, multipart=multipart)
         self.dropped_plan += dropped
         self.dropped_mask += feats.dropped_outside_mask
         out = feats.geoms
@@ -407,18 +431,22 @@ def run_tiles(
     progress: Optional[ProgressCb] = None,
     cancel: Optional[CancelCb] = None,
     timings: Optional[dict] = None,
-    sink: Optional[Callable[[list, list, list], None]] = None,
+    sink: Optional[Callable] = None,
 ) -> PartialResult:
     """Run the model on ``tiles`` (read through ``reader``) and return their vectors.
 
-    ``sink(geoms, classes, scores)``: semantic segmentation only; receives the final segments
-    (grid px) as soon as they are final, instead of keeping them in the partial result.
+    ``sink``: receives the results as soon as they are final, instead of keeping them in the
+    partial result: ``sink(geoms, classes, scores)`` the final segments (grid px) of semantic
+    segmentation; ``sink(partial)`` a :class:`PartialResult` of the detections no later tile
+    can suppress (``tiles`` must then be all the plan's tiles).
     """
     part = PartialResult()
     T = plan.tile_size
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
     stitcher = SegmentStitcher(plan.tiles) if seg else None
+    # a box is centred in its tile and reaches at most a tile size past it (twice the model's input)
+    stream = DetectionStream(tiles, T, agnostic) if sink is not None and not seg else None
     clock = {"decode_s": 0.0, "merge_s": 0.0}
 
     def flush() -> None:
@@ -444,6 +472,11 @@ def run_tiles(
                 _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
         t2 = time.perf_counter()
         clock["decode_s"] += t2 - t1
+        if stream is not None:
+            stream.done(chunk)
+            final = stream.take(part)
+            if final is not None:
+                sink(final)
         if stitcher is not None:
             for tile in chunk:  # no-data tiles are added empty
                 stitcher.add(tile.id, by_tile.get(tile.id, ()))
@@ -494,6 +527,10 @@ def run_tiles(
         clock["merge_s"] += time.perf_counter() - t2
         flush()
         part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
+    if stream is not None:
+        final = stream.take(part, everything=True)
+        if final is not None:
+            sink(final)
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
@@ -712,10 +749,11 @@ def run_detection(
         "run_id": run_id,
     }
     staged = sink = None
-    if spec.task == "semantic_segmentation" and out_path is not None and job is None:
-        # final segments go to disk as the run finds them (a staging file next to the output)
+    if out_path is not None and job is None:
+        # final features go to disk as the run finds them (a staging file next to the output)
+        multi = spec.task in ("semantic_segmentation", "instance_segmentation")
         try:
-            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=True)
+            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=multi)
         except Exception as exc:
             reader.close()
             raise UserInputError(
@@ -724,7 +762,10 @@ def run_detection(
                     "another output folder."
                 ).format(path=out_path, err=str(exc)[:200])
             ) from exc
-        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
+        nms_kw = None
+        if spec.task != "semantic_segmentation":
+            nms_kw = {"iou": iou_v, "ios": ios, "agnostic": agnostic}
+        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed, nms=nms_kw)
     try:
         try:
             with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
