@@ -313,9 +313,10 @@ def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list
 
 def _detect_tile(
     part, det, tile: Tile, valid: np.ndarray, grid: Grid, spec: ModelSpec, iou: float, agnostic: bool
-):
+) -> float:
+    """Add the tile's kept detections to ``part``; returns how far (px) the farthest one reaches past the tile."""
     if len(det) == 0:
-        return
+        return 0.0
     keep = nms(det.boxes, det.scores, det.class_ids, iou_thr=iou, agnostic=agnostic, rboxes=det.rboxes)
     det = det.select(keep)
     T = tile.size
@@ -338,6 +339,10 @@ def _detect_tile(
             )
             polys.append(G.union(pieces) if pieces else None)
     part.add_detections(det, tile, grid, polys)
+    if not len(det):
+        return 0.0
+    b = det.boxes
+    return float(max(0.0, -b[:, 0].min(), -b[:, 1].min(), b[:, 2].max() - T, b[:, 3].max() - T))
 
 
 class _SegmentSink:
@@ -469,7 +474,17 @@ def run_tiles(
         elif kept:
             dets = decode_detections(spec, outs, conf)
             for i, (tile, valid) in enumerate(kept):
-                _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
+                reach = _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
+                if stream is not None and reach > stream.margin:
+                    # groups already written could have met this box in the global NMS: refuse
+                    raise UserInputError(
+                        tr(
+                            "The model drew a box reaching {d} px past its {t} px window, more than the {m} px "
+                            "IdF HR relies on to write detections as the run goes with the same result as one "
+                            "global pass; nothing was written. Such a box is not a plausible object: check "
+                            "the model's output layout (boxes in pixels of its input) and its card."
+                        ).format(d=int(reach), t=T, m=int(stream.margin))
+                    )
         t2 = time.perf_counter()
         clock["decode_s"] += t2 - t1
         if stream is not None:

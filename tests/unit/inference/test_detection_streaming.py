@@ -111,3 +111,36 @@ def test_streamed_layer_is_the_global_nms_result(models, tmp_path, model):
     for (c1, s1, x1, y1, g1), (c2, s2, x2, y2, g2) in zip(have, want):
         assert (c1, s1, x1, y1) == (c2, s2, x2, y2)
         assert g1.hausdorff_distance(g2) <= 1e-6
+
+
+def test_a_box_reaching_past_what_streaming_relies_on_is_refused_and_nothing_written(tmp_path):
+    """Streaming assumes a box reaches at most one window past its tile; a model drawing boxes
+    30 times the object (1,200 px for a 256 px window) could have met detections already
+    written, so the run stops with a sentence and leaves no output, rather than write a layer
+    that may differ from one global NMS pass."""
+    import onnx
+    from make_test_models import _G, ultra_meta
+
+    from idf_hr_plugin.core.errors import UserInputError
+
+    g = _G(3, 256, None)
+    b = g.red_box()
+    cx, cy, w, h = g.xywh(b)
+    rows = [
+        cx,
+        cy,
+        g.scaled(w, 60.0),
+        g.scaled(h, 60.0),
+        g.scaled(b["score"], 0.9),
+        g.scaled(b["score"], 0.1),
+    ]
+    out = g.pad_last(g.op("Concat", *rows, axis=1), 49)
+    giant = tmp_path / "giant.onnx"
+    onnx.save(g.model([("output0", (out, [g.batch, 6, 50]))], ultra_meta("detect", 256)), str(giant))
+    out_gpkg = tmp_path / "out.gpkg"
+    with pytest.raises(UserInputError, match="past its 256 px window"):
+        run_detection(
+            str(giant), str(_squares_raster(tmp_path)), out_path=str(out_gpkg), tile_size=256, conf=0.25
+        )
+    assert not out_gpkg.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.suffix in (".gpkg", ".tmp") or p.name.startswith(".")]
