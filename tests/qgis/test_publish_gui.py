@@ -62,7 +62,6 @@ def _features(layer) -> dict:
     return {f.id(): ({k: f[k] for k in names}, f.geometry().asWkt(6)) for f in layer.getFeatures()}
 
 
-
 def _show_on_canvas(iface, layer) -> None:
     """The tab lists runs within the map extent: show the layer (earlier tests leave the canvas elsewhere)."""
     canvas = iface.mapCanvas()
