@@ -3874,7 +3874,7 @@
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="775" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="722" />
       <source>Cannot write a temporary file next to '{path}' ({err}); free some disk space or choose another output folder.</source>
       <translation>Impossible d'écrire un fichier temporaire à côté de « {path} » ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie.</translation>
     </message>
@@ -4044,7 +4044,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="952" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="896" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -4799,7 +4799,7 @@
       <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="746" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="694" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -4949,12 +4949,12 @@
       <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="615" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="563" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="605" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="553" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -4999,7 +4999,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="692" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="640" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -5059,11 +5059,6 @@
       <translation>Le modèle ne trouve pas cet objet sur son extrait : il n'y a donc pas de score à expliquer par une carte d'occultation.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="481" />
-      <source>The model drew a box reaching {d} px past its {t} px window, more than the {m} px IdF HR relies on to write detections as the run goes with the same result as one global pass; nothing was written. Such a box is not a plausible object: check the model's output layout (boxes in pixels of its input) and its card.</source>
-      <translation>Le modèle a tracé une boîte qui dépasse de {d} px sa fenêtre de {t} px, plus que les {m} px sur lesquels compte IdF HR pour écrire les détections au fil de l'exécution avec le même résultat qu'une passe globale ; rien n'a été écrit. Une telle boîte n'est pas un objet plausible : vérifiez la disposition des sorties du modèle (boîtes en pixels de son entrée) et sa fiche.</translation>
-    </message>
-    <message>
       <location filename="../idf_hr_plugin/core/inference/reader.py" line="68" />
       <source>The model expects {mc} channel(s) but the raster has {bc} band(s) ({ci}). Choose a band mapping (e.g. '1' or '1,2,3') or imagery that matches the model.</source>
       <translation>Le modèle attend {mc} canal(aux), mais le raster compte {bc} bande(s) ({ci}). Choisissez une affectation des bandes (p. ex. '1' ou '1,2,3') ou une imagerie adaptée au modèle.</translation>
@@ -5099,12 +5094,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="86" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="79" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="82" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="75" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -5124,7 +5119,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="705" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="653" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>

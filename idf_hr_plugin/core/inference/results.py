@@ -15,7 +15,7 @@ import numpy as np
 
 from . import geom as G
 from .decoders import Detections, rbox_corners
-from .nms import candidate_pairs, nms
+from .nms import nms
 from .tiling import Grid, Tile
 
 SEAM_EPS_PX = 2.0  # a box this close to a seam side is an object cut by the tile border
@@ -441,106 +441,3 @@ class SegmentStitcher:
         """Finalise every group left: windows never added are taken as empty."""
         for root in list(self._members):
             self._finalise(root)
-
-
-_DET_ARRAYS = ("boxes", "scores", "class_ids", "rboxes", "tile_ids", "cut", "topk_ids", "topk_scores")
-
-
-def _split_detections(part: PartialResult, final: np.ndarray) -> PartialResult:
-    """Move the detections flagged ``final`` (in the order of ``part``'s arrays) out of ``part``."""
-    out = PartialResult()
-    n = final.size
-    for attr in _DET_ARRAYS:
-        arrays = getattr(part, attr)
-        if not arrays:
-            continue
-        a = np.concatenate(arrays)
-        if len(a) != n:  # top-k scores not known for every detection: known for none (as _topk_arrays)
-            setattr(part, attr, [])
-            continue
-        setattr(out, attr, [a[final]])
-        setattr(part, attr, [a[~final]])
-    polys = part.polys
-    out.polys = [g for g, f in zip(polys, final) if f]
-    part.polys = [g for g, f in zip(polys, final) if not f]
-    return out
-
-
-class DetectionStream:
-    """Hands out the detections that no tile still to come can change, batch by batch.
-
-    The global NMS of :func:`merge_results` only lets a box act on the boxes it overlaps, so
-    its outcome on a group of boxes linked by overlaps (same class unless ``agnostic``) depends
-    on that group alone. A group is final once none of its boxes reaches an unfinished tile
-    (grown by ``margin`` px: a box is centred in its tile and at most ``margin`` px past it):
-    :meth:`take` moves such groups out of the partial result, and :func:`merge_results` on them
-    gives exactly the features the one global pass gives. Only the border candidates stay in
-    memory. The tiles' positions are the spatial index (summed-area table of unfinished tiles).
-    """
-
-    def __init__(self, tiles: Sequence[Tile], margin: float, agnostic: bool):
-        tiles = list(tiles)
-        self._cols = np.array(sorted({t.col for t in tiles}), np.float64)
-        self._rows = np.array(sorted({t.row for t in tiles}), np.float64)
-        self._size = max((t.size for t in tiles), default=0)
-        self._at = {
-            t.id: (int(np.searchsorted(self._rows, t.row)), int(np.searchsorted(self._cols, t.col)))
-            for t in tiles
-        }
-        self._todo = np.zeros((len(self._rows), len(self._cols)), np.int64)
-        for j, i in self._at.values():
-            self._todo[j, i] += 1
-        self.margin = float(margin)
-        self.agnostic = agnostic
-
-    def done(self, tiles: Iterable[Tile]) -> None:
-        """Mark ``tiles`` as run (their detections are in the partial result)."""
-        for t in tiles:
-            j, i = self._at[t.id]
-            self._todo[j, i] -= 1
-
-    def _live(self, boxes: np.ndarray) -> np.ndarray:
-        """Which boxes reach a tile not run yet."""
-        sat = np.zeros((self._todo.shape[0] + 1, self._todo.shape[1] + 1), np.int64)
-        sat[1:, 1:] = self._todo.cumsum(0).cumsum(1)
-        reach = self._size + self.margin
-        x0 = np.searchsorted(self._cols, boxes[:, 0] - reach, "left")
-        x1 = np.searchsorted(self._cols, boxes[:, 2] + self.margin, "right")
-        y0 = np.searchsorted(self._rows, boxes[:, 1] - reach, "left")
-        y1 = np.searchsorted(self._rows, boxes[:, 3] + self.margin, "right")
-        return (sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0]) > 0
-
-    def take(self, part: PartialResult, everything: bool = False) -> Optional[PartialResult]:
-        """The final detections, moved out of ``part`` (``everything``: all tiles have run)."""
-        if not part.scores:
-            return None
-        n = sum(len(s) for s in part.scores)
-        if n == 0:
-            return None
-        if everything:
-            final = np.ones(n, bool)
-        else:
-            boxes = np.concatenate(part.boxes)
-            live = self._live(boxes)
-            if live.all():
-                return None
-            if live.any():
-                if self.agnostic:
-                    i, j = candidate_pairs(boxes)
-                else:  # classes side by side, far apart, as nms does: pairs of one class only
-                    c = np.concatenate(part.class_ids)
-                    _u, rank = np.unique(c, return_inverse=True)
-                    span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
-                    shift = rank.reshape(-1).astype(np.float64) * 2.0 * span
-                    zero = np.zeros(n)
-                    i, j = candidate_pairs(boxes + np.stack([shift, zero, shift, zero], axis=1))
-                    same = c[i] == c[j]
-                    i, j = i[same], j[same]
-                while True:  # a group with one live box is live
-                    spread = live[i] != live[j]
-                    if not spread.any():
-                        break
-                    live[i[spread]] = True
-                    live[j[spread]] = True
-            final = ~live
-        return _split_detections(part, final)

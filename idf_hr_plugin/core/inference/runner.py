@@ -32,14 +32,7 @@ from .nms import nms
 from .params import check_detection_params
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import (
-    DetectionStream,
-    PartialResult,
-    PxRect,
-    SegmentStitcher,
-    finish_segments,
-    merge_results,
-)
+from .results import PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
@@ -313,10 +306,9 @@ def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list
 
 def _detect_tile(
     part, det, tile: Tile, valid: np.ndarray, grid: Grid, spec: ModelSpec, iou: float, agnostic: bool
-) -> float:
-    """Add the tile's kept detections to ``part``; returns how far (px) the farthest one reaches past the tile."""
+):
     if len(det) == 0:
-        return 0.0
+        return
     keep = nms(det.boxes, det.scores, det.class_ids, iou_thr=iou, agnostic=agnostic, rboxes=det.rboxes)
     det = det.select(keep)
     T = tile.size
@@ -339,57 +331,36 @@ def _detect_tile(
             )
             polys.append(G.union(pieces) if pieces else None)
     part.add_detections(det, tile, grid, polys)
-    if not len(det):
-        return 0.0
-    b = det.boxes
-    return float(max(0.0, -b[:, 0].min(), -b[:, 1].min(), b[:, 2].max() - T, b[:, 3].max() - T))
 
 
 class _SegmentSink:
     """Final segments, batch by batch: finished as :func:`merge_results` + :func:`clip_to_plan`
     would (small ones dropped, simplified, clipped, in the output CRS), counted, and written to
-    a :class:`StagedFeatures` file, so that memory does not grow with the extent.
-
-    With ``nms`` (``dict(iou=, ios=, agnostic=)``), detections instead: called with a
-    :class:`PartialResult` of final detections (see :class:`DetectionStream`)."""
+    a :class:`StagedFeatures` file, so that memory does not grow with the extent."""
 
     def __init__(
-        self,
-        staged: StagedFeatures,
-        plan: TilePlan,
-        spec: ModelSpec,
-        crs_out,
-        *,
-        small,
-        simp,
-        fixed,
-        nms: Optional[dict] = None,
+        self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, *, small, simp, fixed
     ):
         self.staged, self.plan, self.spec, self.crs_out = staged, plan, spec, crs_out
-        self.small, self.simp, self.fixed, self.nms = small, simp, fixed, nms
+        self.small, self.simp, self.fixed = small, simp, fixed
         self.area = analysed_area(plan)
         self.counts: dict = {}
         self.areas: dict = {}
         self.features = self.dropped_plan = self.dropped_mask = 0
         self.finish_s = self.write_s = 0.0
 
-    def __call__(self, geoms, classes: Optional[list] = None, scores: Optional[list] = None) -> None:
+    def __call__(self, geoms: list, classes: list, scores: list) -> None:
         t0 = time.perf_counter()
-        if self.nms is not None:  # geoms: a PartialResult of final detections
-            feats = merge_results([geoms], self.plan.grid, mask=self.plan.mask, **self.nms)
-            multipart = self.spec.task == "instance_segmentation"
-        else:
-            feats = finish_segments(
-                geoms,
-                classes,
-                scores,
-                self.plan.grid,
-                mask=self.plan.mask,
-                min_area_px=self.small,
-                simplify_px=self.simp,
-            )
-            multipart = True
-        feats, dropped = clip_features(feats, self.area, multipart=multipart)
+        feats = finish_segments(
+            geoms,
+            classes,
+            scores,
+            self.plan.grid,
+            mask=self.plan.mask,
+            min_area_px=self.small,
+            simplify_px=self.simp,
+        )
+        feats, dropped = clip_features(feats, self.area, multipart=True)
         self.dropped_plan += dropped
         self.dropped_mask += feats.dropped_outside_mask
         out = feats.geoms
@@ -436,22 +407,18 @@ def run_tiles(
     progress: Optional[ProgressCb] = None,
     cancel: Optional[CancelCb] = None,
     timings: Optional[dict] = None,
-    sink: Optional[Callable] = None,
+    sink: Optional[Callable[[list, list, list], None]] = None,
 ) -> PartialResult:
     """Run the model on ``tiles`` (read through ``reader``) and return their vectors.
 
-    ``sink``: receives the results as soon as they are final, instead of keeping them in the
-    partial result: ``sink(geoms, classes, scores)`` the final segments (grid px) of semantic
-    segmentation; ``sink(partial)`` a :class:`PartialResult` of the detections no later tile
-    can suppress (``tiles`` must then be all the plan's tiles).
+    ``sink(geoms, classes, scores)``: semantic segmentation only; receives the final segments
+    (grid px) as soon as they are final, instead of keeping them in the partial result.
     """
     part = PartialResult()
     T = plan.tile_size
     input_name = spec.input.name
     seg = spec.task == "semantic_segmentation"
     stitcher = SegmentStitcher(plan.tiles) if seg else None
-    # a box is centred in its tile and reaches at most a tile size past it (twice the model's input)
-    stream = DetectionStream(tiles, T, agnostic) if sink is not None and not seg else None
     clock = {"decode_s": 0.0, "merge_s": 0.0}
 
     def flush() -> None:
@@ -474,24 +441,9 @@ def run_tiles(
         elif kept:
             dets = decode_detections(spec, outs, conf)
             for i, (tile, valid) in enumerate(kept):
-                reach = _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
-                if stream is not None and reach > stream.margin:
-                    # groups already written could have met this box in the global NMS: refuse
-                    raise UserInputError(
-                        tr(
-                            "The model drew a box reaching {d} px past its {t} px window, more than the {m} px "
-                            "IdF HR relies on to write detections as the run goes with the same result as one "
-                            "global pass; nothing was written. Such a box is not a plausible object: check "
-                            "the model's output layout (boxes in pixels of its input) and its card."
-                        ).format(d=int(reach), t=T, m=int(stream.margin))
-                    )
+                _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
         t2 = time.perf_counter()
         clock["decode_s"] += t2 - t1
-        if stream is not None:
-            stream.done(chunk)
-            final = stream.take(part)
-            if final is not None:
-                sink(final)
         if stitcher is not None:
             for tile in chunk:  # no-data tiles are added empty
                 stitcher.add(tile.id, by_tile.get(tile.id, ()))
@@ -542,10 +494,6 @@ def run_tiles(
         clock["merge_s"] += time.perf_counter() - t2
         flush()
         part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
-    if stream is not None:
-        final = stream.take(part, everything=True)
-        if final is not None:
-            sink(final)
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
@@ -764,11 +712,10 @@ def run_detection(
         "run_id": run_id,
     }
     staged = sink = None
-    if out_path is not None and job is None:
-        # final features go to disk as the run finds them (a staging file next to the output)
-        multi = spec.task in ("semantic_segmentation", "instance_segmentation")
+    if spec.task == "semantic_segmentation" and out_path is not None and job is None:
+        # final segments go to disk as the run finds them (a staging file next to the output)
         try:
-            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=multi)
+            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=True)
         except Exception as exc:
             reader.close()
             raise UserInputError(
@@ -777,10 +724,7 @@ def run_detection(
                     "another output folder."
                 ).format(path=out_path, err=str(exc)[:200])
             ) from exc
-        nms_kw = None
-        if spec.task != "semantic_segmentation":
-            nms_kw = {"iou": iou_v, "ios": ios, "agnostic": agnostic}
-        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed, nms=nms_kw)
+        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
     try:
         try:
             with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():

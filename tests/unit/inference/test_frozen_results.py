@@ -29,7 +29,7 @@ def _blobs(path: Path, w: int, h: int, seed: int) -> Path:
     from scipy import ndimage
 
     sys.path.insert(0, str(HERE))
-    from conftest import make_raster
+    from .conftest import make_raster
 
     rng = np.random.default_rng(seed)
     f = ndimage.uniform_filter(rng.random((h, w)), size=15)
@@ -78,7 +78,7 @@ def compute(models: dict, work: Path, shared: Path | None = None) -> dict:
     from idf_hr_plugin.core.inference import run_detection
 
     sys.path.insert(0, str(HERE))
-    from conftest import make_raster
+    from .conftest import make_raster
 
     work.mkdir(parents=True, exist_ok=True)
     squares = [(X0 + 10 + 9 * i, Y0 - 12 - 7.5 * (i % 3), 3.0 + 0.4 * i) for i in range(12)]
