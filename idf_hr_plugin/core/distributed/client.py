@@ -31,7 +31,8 @@ from .jobs import FeatureStream, RunTask, class_totals, finish_features, in_plan
 
 MANIFEST = "run.json"
 # a box reaching further than this past its own tile would make the interior/seam split
-# inexact: the run is refused (never seen with real detectors: boxes stay within a few px)
+# inexact: the run is refused with a sentence (real Ultralytics exports at a low confidence can
+# draw boxes 200+ px past a 160 px window: such runs are refused, never silently split)
 DEFAULT_MARGIN_FRACTION = 0.25
 TARGET_TASK_S = 30.0  # a task should last ~10-60 s: scheduling overhead stays negligible
 
