@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import UserInputError
 from ..i18n import tr
-from ..inference.results import PartialResult
+from ..inference.results import MaskPiece, PartialResult
 
 SEAMS_SUFFIX = ".seams.parquet"
 REPORT_KEY = b"idfhr_job"
@@ -204,7 +204,10 @@ def seams_table(seam: PartialResult, report: dict):
     cols: dict = {}
     if seam.seg_pending or seam.seg_cores:
         cols["kind"] = pa.array(["seg"] * len(seam.seg_pending), pa.string())
-        cols["wkb"] = pa.array([wkb.dumps(g) for g, _c, _s, _t in seam.seg_pending], pa.binary())
+        pieces = [g for g, _c, _s, _t in seam.seg_pending]
+        for name in ("x0", "y0", "w", "h", "count"):
+            cols[name] = pa.array([getattr(g, name) for g in pieces], pa.int64())
+        cols["bits"] = pa.array([g.bits.tobytes() for g in pieces], pa.binary())
         cols["class_id"] = pa.array([int(c) for _g, c, _s, _t in seam.seg_pending], pa.int32())
         cols["score"] = pa.array([float(s) for _g, _c, s, _t in seam.seg_pending], pa.float64())
         cols["tile_id"] = pa.array([int(t) for _g, _c, _s, t in seam.seg_pending], pa.int64())
@@ -249,7 +252,18 @@ def read_seams(path: str | os.PathLike) -> tuple:
     part = PartialResult()
     if cores or (d["kind"] and d["kind"][0] == "seg"):
         part.seg_pending = [
-            (wkb.loads(g), c, s, t) for g, c, s, t in zip(d["wkb"], d["class_id"], d["score"], d["tile_id"])
+            (MaskPiece(x0, y0, w=w, h=h, bits=np.frombuffer(bits, np.uint8), count=n), c, s, t)
+            for x0, y0, w, h, bits, n, c, s, t in zip(
+                d["x0"],
+                d["y0"],
+                d["w"],
+                d["h"],
+                d["bits"],
+                d["count"],
+                d["class_id"],
+                d["score"],
+                d["tile_id"],
+            )
         ]
         part.seg_cores = cores
         return part, report

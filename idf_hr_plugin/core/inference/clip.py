@@ -33,9 +33,10 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
     if area is None or not feats.geoms:
         return feats, 0
     inside = G.prepared(area)
+    within = _within_rectangle(feats.bounds, area)
     geoms, keep = [], []
-    for g in feats.geoms:
-        if inside.contains(g):
+    for k, g in enumerate(feats.geoms):
+        if (within is not None and within[k]) or inside.contains(g):
             geoms.append(g)
             keep.append(True)
             continue
@@ -59,6 +60,18 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
         *feats.subset(ok),
     )
     return clipped, int((~ok).sum())
+
+
+def _within_rectangle(bounds, area):
+    """Which geometries lie inside ``area`` by their bounds alone, when ``area`` is a rectangle
+    (the extent, a north-up raster): no per-vertex test for most objects. None: not known."""
+    if bounds is None or area.geom_type != "Polygon" or list(area.interiors):
+        return None
+    x0, y0, x1, y1 = area.bounds
+    if not area.equals(G.box(x0, y0, x1, y1)):
+        return None
+    b = np.asarray(bounds, np.float64)
+    return (b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)
 
 
 def clip_to_plan(feats: Features, plan, *, multipart: bool, notes: list) -> Features:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -62,26 +62,33 @@ def affine(geoms: Sequence, t) -> list:
     return [affine_transform(g, m) for g in geoms]
 
 
-def affine_wkb(blobs: Sequence[bytes], t) -> list:
+def affine_wkb(blobs: Sequence[bytes], t, bounds: Optional[list] = None) -> list:
     """Apply an ``affine.Affine`` to 2D little-endian WKB (multi)polygons, all coordinates at once.
 
     Same arithmetic as :func:`affine` (``a * x + b * y + c``), without a Python call per
-    geometry. Raises ``ValueError`` on other WKB (3D, big-endian, other types).
+    geometry. Raises ``ValueError`` on other WKB (3D, big-endian, other types). ``bounds``: a
+    list that receives the (N, 4) array of the transformed geometries' ``x0, y0, x1, y1``.
     """
     import struct
 
     offs: list = []
     ns: list = []
+    gids: list = []
     ends = []
     base = 0
-    for blob in blobs:
+    for i, blob in enumerate(blobs):
+        k = len(offs)
         _ring_offsets(blob, base, offs, ns, struct.unpack_from)
+        gids.extend([i] * (len(offs) - k))
         base += len(blob)
         ends.append(base)
     buf = bytearray(b"".join(blobs))
     if offs:
         off = np.asarray(offs, np.int64)
         npts = np.asarray(ns, np.int64)
+        start = np.concatenate([[0], np.cumsum(npts)[:-1]])  # each ring's first point, in ring order
+        X = np.empty(int(npts.sum()), np.float64)
+        Y = np.empty_like(X)
         for r in range(8):  # doubles start at any byte: one float64 view per offset modulo 8
             sel = off % 8 == r
             if not sel.any():
@@ -90,15 +97,38 @@ def affine_wkb(blobs: Sequence[bytes], t) -> list:
             n = npts[sel]
             first = (off[sel] - r) // 8
             cum = np.concatenate([[0], np.cumsum(n)[:-1]])
-            xi = np.repeat(first - 2 * cum, n) + 2 * np.arange(int(n.sum()))
+            step = np.arange(int(n.sum())) - np.repeat(cum, n)
+            xi = np.repeat(first, n) + 2 * step
             x, y = view[xi], view[xi + 1]
-            view[xi] = t.a * x + t.b * y + t.c
-            view[xi + 1] = t.d * x + t.e * y + t.f
+            nx = t.a * x + t.b * y + t.c
+            ny = t.d * x + t.e * y + t.f
+            view[xi], view[xi + 1] = nx, ny
+            pos = np.repeat(start[sel], n) + step
+            X[pos], Y[pos] = nx, ny
+        if bounds is not None:
+            gid = np.asarray(gids, np.int64)
+            has = np.zeros(len(blobs), bool)
+            has[gid[npts > 0]] = True
+            firsts = np.searchsorted(gid, np.nonzero(has)[0])  # first ring of each non-empty geometry
+            at = start[firsts]
+            b = np.full((len(blobs), 4), np.nan)
+            if at.size:
+                b[has] = np.column_stack(
+                    [
+                        np.minimum.reduceat(X, at),
+                        np.minimum.reduceat(Y, at),
+                        np.maximum.reduceat(X, at),
+                        np.maximum.reduceat(Y, at),
+                    ]
+                )
+            bounds.append(b)
+    elif bounds is not None:
+        bounds.append(np.full((len(blobs), 4), np.nan))
     mv = memoryview(buf)
-    out, start = [], 0
+    out, start0 = [], 0
     for end in ends:
-        out.append(bytes(mv[start:end]))
-        start = end
+        out.append(bytes(mv[start0:end]))
+        start0 = end
     return out
 
 

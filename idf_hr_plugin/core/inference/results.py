@@ -125,6 +125,7 @@ class Features:
     tile_ids: Optional[np.ndarray] = None  # (N,) id of the tile each object was found on
     topk_ids: Optional[np.ndarray] = None  # (N, k) best class ids, best first
     topk_scores: Optional[np.ndarray] = None  # (N, k) their scores
+    bounds: Optional[np.ndarray] = None  # (N, 4) x0, y0, x1, y1 of each geometry, when known
 
     def subset(self, ok: np.ndarray) -> tuple:
         """The per-object extras (tile ids, top-k classes) of the objects selected by ``ok``."""
@@ -261,7 +262,7 @@ def finish_segments(
         geoms = [
             g if isinstance(g, PxRect) else g.simplify(simplify_px, preserve_topology=True) for g in geoms
         ]
-    geoms = _finals_to_crs(geoms, grid.transform)
+    geoms, bounds = _finals_to_crs(geoms, grid.transform)
     dropped = 0
     if mask is not None and geoms:
         clipped = [G.union(G.parts(g.intersection(mask))) for g in geoms]
@@ -269,49 +270,138 @@ def finish_segments(
         dropped = int((~ok).sum())
         geoms = [g for g, k in zip(clipped, ok) if k]
         cls_a, sc_a = cls_a[ok], sc_a[ok]
+        bounds = None
     areas = np.array([g.area for g in geoms], np.float64)
-    return Features(geoms, cls_a, sc_a, areas, n0, dropped)
+    return Features(geoms, cls_a, sc_a, areas, n0, dropped, bounds=bounds)
 
 
-def _finals_to_crs(geoms: list, t) -> list:
-    """Polygons and :class:`PxRect` (grid px) -> shapely geometries in the grid CRS, in order."""
+def _finals_to_crs(geoms: list, t) -> tuple:
+    """Polygons and :class:`PxRect` (grid px) -> (shapely geometries in the grid CRS, in order;
+    their (N, 4) bounds, or None if not known)."""
     from shapely import wkb
 
-    is_rect = [isinstance(g, PxRect) for g in geoms]
-    rects = [g for g, r in zip(geoms, is_rect) if r]
+    is_rect = np.array([isinstance(g, PxRect) for g in geoms], bool)
+    rects = np.array([g for g, r in zip(geoms, is_rect) if r], np.float64).reshape(-1, 4)
     polys = [g for g, r in zip(geoms, is_rect) if not r]
-    poly_crs = iter(G.affine(polys, t))
-    rect_wkb = iter(G.rect_wkb(np.array(rects, np.float64), t))
-    return [wkb.loads(next(rect_wkb)) if r else next(poly_crs) for r in is_rect]
+    got: list = []
+    try:
+        poly_crs = [wkb.loads(b) for b in G.affine_wkb([g.wkb for g in polys], t, bounds=got)]
+        pb = got[0]
+    except ValueError:  # not plain 2D WKB polygons: shapely's transform, bounds unknown
+        poly_crs, pb = G.affine(polys, t), None
+    rect_crs = [wkb.loads(b) for b in G.rect_wkb(rects, t)]
+    out = [None] * len(geoms)
+    ri, pi = np.nonzero(is_rect)[0], np.nonzero(~is_rect)[0]
+    for k, g in zip(ri, rect_crs):
+        out[k] = g
+    for k, g in zip(pi, poly_crs):
+        out[k] = g
+    if pb is None:
+        return out, None
+    bounds = np.empty((len(geoms), 4), np.float64)
+    bounds[pi] = pb
+    xs = t.a * rects[:, [0, 2]] + t.b * rects[:, [1, 3]] + t.c
+    ys = t.d * rects[:, [0, 2]] + t.e * rects[:, [1, 3]] + t.f
+    bounds[ri] = np.column_stack([xs.min(1), ys.min(1), xs.max(1), ys.max(1)])
+    return out, bounds
+
+
+class MaskPiece:
+    """A seam piece of a semantic segmentation, kept as its pixels until its group is final.
+
+    ``(x0, y0)`` is the top-left of its ``h x w`` pixel box in grid px; ``bits`` the packed
+    boolean mask of its (4-connected) pixels in that box; ``count`` how many are set.
+    """
+
+    __slots__ = ("x0", "y0", "w", "h", "bits", "count")
+
+    def __init__(self, x0: int, y0: int, mask: Optional[np.ndarray] = None, *, w=0, h=0, bits=None, count=0):
+        self.x0, self.y0 = int(x0), int(y0)
+        if mask is not None:
+            self.h, self.w = (int(v) for v in mask.shape)
+            self.bits = np.packbits(mask, axis=None)
+            self.count = int(np.count_nonzero(mask))
+        else:
+            self.w, self.h, self.bits, self.count = int(w), int(h), np.asarray(bits, np.uint8), int(count)
+
+    def __getstate__(self) -> tuple:  # pickled with the partial results of distributed jobs
+        return (self.x0, self.y0, self.w, self.h, self.bits, self.count)
+
+    def __setstate__(self, st: tuple) -> None:
+        self.x0, self.y0, self.w, self.h, self.bits, self.count = st
+
+    @property
+    def bounds(self) -> tuple:
+        return (self.x0, self.y0, self.x0 + self.w, self.y0 + self.h)
+
+    @property
+    def area(self) -> float:
+        return float(self.count)
+
+    def mask(self) -> np.ndarray:
+        return np.unpackbits(self.bits, count=self.w * self.h).reshape(self.h, self.w).view(bool)
+
+
+def polygon_of_pixels(mask: np.ndarray, x0: int, y0: int):
+    """The polygon (grid px) of one 4-connected set of pixels, as the polygoniser draws it for
+    the whole raster (a :class:`PxRect` when it fills its box)."""
+    h, w = mask.shape
+    if int(np.count_nonzero(mask)) == w * h:
+        return PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h))
+    from .polygonise import polygonise
+
+    polys = [g for g, _v in polygonise(mask, x0, y0)]
+    return polys[0] if len(polys) == 1 else G.union(polys)
+
+
+# the 4 sides of a window: (name, opposite, neighbour core key)
+_SIDES = ("left", "top", "right", "bottom")
+_OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
 
 
 class SegmentStitcher:
     """Streams the per-window pieces of a semantic segmentation into final polygons.
 
     Windows are the tile cores (they partition the grid). A piece away from its core's border
-    is final at once. A seam piece is linked (union-find) only with the pieces of its class in
-    its own and the 8 neighbouring windows that it intersects — the window grid is the spatial
-    index, so the cost is linear in the number of pieces. A group of linked pieces is unioned and
-    handed out (``geoms``/``classes``/``scores``) as soon as every window next to its members
-    has been added: only the seam pieces along the unfinished windows stay in memory. A
-    group's score is the area-weighted mean of its pieces' scores.
+    is final at once. A seam piece (a :class:`MaskPiece`) is linked (union-find) with the seam
+    pieces of its class that share pixel edges with it across the sides of its window: the
+    pixels along both sides of a seam are compared, so the cost is linear in the seam length,
+    whatever the shape of the pieces. A group of linked pieces is final as soon as the windows
+    next to all its members have been added: its pixels are pasted into one mask and
+    polygonised once, so a region cut by any number of seams gets the very polygon a
+    polygonisation of the whole raster gives. Only the pieces of groups that touch unfinished
+    windows stay in memory. A group's score is the mean score of its pixels.
     """
 
     def __init__(self, tiles: Iterable[Tile]):
         tiles = list(tiles)
-        ix = {x: i for i, x in enumerate(sorted({t.core[0] for t in tiles}))}
-        iy = {y: j for j, y in enumerate(sorted({t.core[1] for t in tiles}))}
-        self._cell = {t.id: (ix[t.core[0]], iy[t.core[1]]) for t in tiles}
-        self._core = {t.id: tuple(t.core) for t in tiles}
-        self._at = {c: tid for tid, c in self._cell.items()}
+        self._core = {t.id: tuple(int(v) for v in t.core) for t in tiles}
+        at_tl = {(c[0], c[1]): tid for tid, c in self._core.items()}
+        at_tr = {(c[2], c[1]): tid for tid, c in self._core.items()}
+        at_bl = {(c[0], c[3]): tid for tid, c in self._core.items()}
+        self._near: dict = {}
+        for tid, (x0, y0, x1, y1) in self._core.items():
+            cand = {
+                "left": at_tr.get((x0, y0)),
+                "top": at_bl.get((x0, y0)),
+                "right": at_tl.get((x1, y0)),
+                "bottom": at_tl.get((x0, y1)),
+            }
+            near = {}
+            for side, n in cand.items():
+                if n is None:
+                    continue
+                nx0, ny0, nx1, ny1 = self._core[n]
+                if (side in ("left", "right") and (ny0, ny1) == (y0, y1)) or (
+                    side in ("top", "bottom") and (nx0, nx1) == (x0, x1)
+                ):
+                    near[side] = n
+            self._near[tid] = near
         self._added: set = set()
         self._closed: set = set()
+        self._lines: dict = {}  # (tile id, side) -> {class: piece id of each pixel along that side, -1: none}
         self._tile_pieces: dict = {}  # tile id -> ids of its open seam pieces
-        self._by_tc: dict = {}  # (tile id, class) -> (ids, bounds array)
-        self._g: dict = {}
-        self._c: dict = {}
-        self._s: dict = {}
-        self._t: dict = {}
+        self._p: dict = {}  # piece id -> (MaskPiece, class, score, tile id)
         self._parent: dict = {}
         self._members: dict = {}  # root -> piece ids
         self._open: dict = {}  # root -> members whose window is not closed yet
@@ -319,16 +409,6 @@ class SegmentStitcher:
         self.geoms: list = []
         self.classes: list = []
         self.scores: list = []
-
-    def _neighbours(self, tid: int) -> list:
-        i, j = self._cell[tid]
-        out = []
-        for dj in (-1, 0, 1):
-            for di in (-1, 0, 1):
-                n = self._at.get((i + di, j + dj))
-                if n is not None:
-                    out.append(n)
-        return out
 
     def _find(self, k: int) -> int:
         root = k
@@ -353,45 +433,66 @@ class SegmentStitcher:
         self.classes.append(int(cls))
         self.scores.append(float(score))
 
+    def _side_lines(self, tile_id: int, ids: list) -> dict:
+        """{side: {class: line}} of the pieces ``ids`` of a window, for the sides with a neighbour."""
+        cx0, cy0, cx1, cy1 = self._core[tile_id]
+        near = self._near[tile_id]
+        out: dict = {}
+        for k in ids:
+            piece, c, _s, _t = self._p[k]
+            x0, y0, x1, y1 = piece.bounds
+            touch = {"left": x0 == cx0, "top": y0 == cy0, "right": x1 == cx1, "bottom": y1 == cy1}
+            if not any(touch[s] for s in near):
+                continue
+            m = piece.mask()
+            for side in near:
+                if not touch[side]:
+                    continue
+                vertical = side in ("left", "right")
+                lines = out.setdefault(side, {})
+                line = lines.get(c)
+                if line is None:
+                    line = lines[c] = np.full(cy1 - cy0 if vertical else cx1 - cx0, -1, np.int64)
+                edge = m[:, 0 if side == "left" else -1] if vertical else m[0 if side == "top" else -1, :]
+                seg = line[y0 - cy0 : y1 - cy0] if vertical else line[x0 - cx0 : x1 - cx0]
+                seg[edge] = k
+        return out
+
     def add(self, tile_id: int, pieces: Sequence[tuple]) -> None:
-        """Add the pieces ``(geom, class, score, touches_seam)`` of one window (maybe none)."""
-        near = self._neighbours(tile_id)
-        fresh: dict = {}
+        """Add the pieces ``(geom or MaskPiece, class, score, touches_seam)`` of one window (maybe none)."""
+        ids = []
         for g, c, s, seam in pieces:
             if not seam:
                 self._emit(g, c, s)
                 continue
             k = self._next
             self._next += 1
-            self._g[k], self._c[k], self._s[k], self._t[k] = g, int(c), float(s), tile_id
+            self._p[k] = (g, int(c), float(s), tile_id)
             self._parent[k], self._members[k], self._open[k] = k, [k], 1
-            fresh.setdefault(int(c), []).append(k)
-        for c, ids in fresh.items():
-            bounds = np.array([self._g[k].bounds for k in ids], np.float64)
-            for n in near:
-                if n == tile_id:
-                    cand, cb = ids, bounds
-                else:
-                    got = self._by_tc.get((n, c))
-                    if got is None:
+            ids.append(k)
+        lines = self._side_lines(tile_id, ids) if ids else {}
+        for side, n in self._near[tile_id].items():
+            mine = lines.get(side, {})
+            if n in self._added:
+                theirs = self._lines.pop((n, _OPPOSITE[side]), {})
+                for c, a in mine.items():
+                    b = theirs.get(c)
+                    if b is None:
                         continue
-                    cand, cb = got
-                for a, (x0, y0, x1, y1) in zip(ids, bounds):
-                    hit = (cb[:, 0] <= x1) & (cb[:, 2] >= x0) & (cb[:, 1] <= y1) & (cb[:, 3] >= y0)
-                    pa = None
-                    for b in np.nonzero(hit)[0]:
-                        kb = cand[b]
-                        if kb == a or self._find(kb) == self._find(a):
-                            continue
-                        if pa is None:  # pieces can be large with many holes: index their edges once
-                            pa = G.prepared(self._g[a])
-                        if pa.intersects(self._g[kb]):
-                            self._link(a, kb)
-            self._by_tc[(tile_id, c)] = (ids, bounds)
-        self._tile_pieces[tile_id] = [k for ids in fresh.values() for k in ids]
+                    both = (a >= 0) & (b >= 0)
+                    if both.any():
+                        for ka, kb in set(zip(a[both].tolist(), b[both].tolist())):
+                            self._link(ka, kb)
+            elif mine:
+                self._lines[(tile_id, side)] = mine
+        self._tile_pieces[tile_id] = ids
         self._added.add(tile_id)
-        for n in near:
-            if n not in self._closed and all(m in self._added for m in self._neighbours(n)):
+        for n in [tile_id, *self._near[tile_id].values()]:
+            if (
+                n in self._added
+                and n not in self._closed
+                and all(m in self._added for m in self._near[n].values())
+            ):
                 self._close(n)
 
     def _close(self, tid: int) -> None:
@@ -401,41 +502,33 @@ class SegmentStitcher:
             self._open[r] -= 1
             if self._open[r] == 0:
                 self._finalise(r)
-        for key in [key for key in self._by_tc if key[0] == tid]:
-            del self._by_tc[key]
 
     def _finalise(self, root: int) -> None:
         ids = self._members.pop(root)
         del self._open[root]
-        c = self._c[ids[0]]
-        if len(ids) == 1:
-            self._emit(self._g[ids[0]], c, self._s[ids[0]])
+        pieces = [self._p[k][0] for k in ids]
+        c = self._p[ids[0]][1]
+        count = np.array([p.count for p in pieces], np.float64)
+        score = np.array([self._p[k][2] for k in ids], np.float64)
+        mean = float((score * count).sum() / count.sum()) if count.sum() > 0 else 0.0
+        if len(pieces) == 1:
+            p = pieces[0]
+            self._emit(polygon_of_pixels(p.mask(), p.x0, p.y0), c, mean)
         else:
-            geoms = [self._g[k] for k in ids]
-            area = np.array([g.area for g in geoms], np.float64)
-            score = np.array([self._s[k] for k in ids], np.float64)
-            pieces = G.parts(G.union(geoms))
-            gb = np.array([g.bounds for g in geoms], np.float64) if len(pieces) > 1 else None
-            for piece in pieces:
-                if gb is None:
-                    hit = np.ones(len(ids), bool)
-                else:  # the pieces inside this part (pieces touching it only at a corner are not)
-                    x0, y0, x1, y1 = piece.bounds
-                    hit = (gb[:, 0] >= x0) & (gb[:, 2] <= x1) & (gb[:, 1] >= y0) & (gb[:, 3] <= y1)
-                    pp = G.prepared(piece)
-                    for j in np.nonzero(hit)[0]:
-                        hit[j] = pp.contains(geoms[j].representative_point())
-                w = area[hit]
-                self._emit(piece, c, float((score[hit] * w).sum() / w.sum()) if w.sum() > 0 else 0.0)
+            b = np.array([p.bounds for p in pieces], np.int64)
+            x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
+            canvas = np.zeros((int(b[:, 3].max()) - y0, int(b[:, 2].max()) - x0), bool)
+            for p in pieces:
+                canvas[p.y0 - y0 : p.y0 - y0 + p.h, p.x0 - x0 : p.x0 - x0 + p.w] |= p.mask()
+            self._emit(polygon_of_pixels(canvas, x0, y0), c, mean)
         for k in ids:
-            del self._g[k], self._c[k], self._s[k], self._t[k], self._parent[k]
+            del self._p[k], self._parent[k]
 
     def pending(self) -> tuple:
         """Seam pieces not final yet (their group touches a window never added): the list of
-        ``(geom, class, score, tile_id)`` and ``{tile_id: core}`` of their windows."""
-        ids = [k for members in self._members.values() for k in members]
-        pieces = [(self._g[k], self._c[k], self._s[k], self._t[k]) for k in ids]
-        return pieces, {self._t[k]: self._core[self._t[k]] for k in ids}
+        ``(MaskPiece, class, score, tile_id)`` and ``{tile_id: core}`` of their windows."""
+        pieces = [self._p[k] for members in self._members.values() for k in members]
+        return pieces, {t: self._core[t] for _g, _c, _s, t in pieces}
 
     def finish(self) -> None:
         """Finalise every group left: windows never added are taken as empty."""

@@ -30,9 +30,10 @@ from .decoders import decode_detections, decode_semantic, materialise_masks, out
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
 from .nms import nms
 from .params import check_detection_params
+from .polygonise import label4, polygonise, region_boxes
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
+from .results import MaskPiece, PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
@@ -200,108 +201,58 @@ class _PostWorker:
             self._raise()
 
 
-def _polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndarray] = None) -> list:
-    """Polygons (grid px) of the True areas of ``mask`` whose top-left is at (x0, y0).
-
-    GDAL's polygoniser (4-connected, as ``rasterio.features.shapes``) writes into an in-memory
-    layer and each polygon goes to shapely as WKB: no Python object per vertex.
-    """
-    from osgeo import gdal, gdal_array, ogr
-    from shapely import wkb
-
-    src = values if values is not None else mask.astype(np.uint8)
-    if src.dtype not in (np.uint8, np.int32):
-        src = src.astype(np.int32)
-    src = np.ascontiguousarray(src)
-    m8 = np.ascontiguousarray(mask, dtype=np.uint8)
-    ds = gdal_array.OpenArray(src)  # views of the arrays: both stay referenced until the end
-    ds.SetGeoTransform((x0, 1.0, 0.0, y0, 0.0, 1.0))
-    mds = gdal_array.OpenArray(m8)
-    vds = ogr.GetDriverByName("Memory").CreateDataSource("")  # the layer lives as long as vds
-    lyr = vds.CreateLayer("p", None, ogr.wkbPolygon)
-    lyr.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
-    gdal.Polygonize(ds.GetRasterBand(1), mds.GetRasterBand(1), lyr, 0, [], callback=None)
-    out = []
-    for f in lyr:
-        out.append((wkb.loads(bytes(f.GetGeometryRef().ExportToWkb(ogr.wkbNDR))), f.GetField(0)))
-    del lyr, vds, mds, ds
-    return out
-
-
 def _segment_tile(
     scores: np.ndarray, tile: Tile, grid: Grid, thresh: float, fast_rects: bool = False
 ) -> list:
     """Threshold + polygonise the core (centre crop) of one tile's class score maps.
 
-    Returns the pieces ``(polygon in grid px, class, mean score, touches a seam)``. With
-    ``fast_rects``, a rectangular piece away from the seams (most small specks) is a
-    :class:`PxRect` instead of a polygon: the same ring, without the polygoniser or shapely.
+    Returns the pieces ``(geometry, class, mean score, touches a seam)``: a polygon in grid px
+    for a piece inside the core, a :class:`MaskPiece` (its pixels) for a piece on a seam, to be
+    stitched with its neighbours'. With ``fast_rects``, a rectangular piece inside the core
+    (most small specks) is a :class:`PxRect`: the same ring, without the polygoniser or shapely.
     """
     cx0, cy0, cx1, cy1 = tile.core
     sub = scores[:, cy0 - tile.row : cy1 - tile.row, cx0 - tile.col : cx1 - tile.col]
-    try:
-        from scipy import ndimage
-    except ImportError:  # pragma: no cover - scipy is optional
-        ndimage = None
     out = []
     for k in range(sub.shape[0]):
         binary = sub[k] > thresh
         if not binary.any():
             continue
-        if ndimage is not None:
-            lab, n = ndimage.label(binary)
-            idx = np.arange(1, n + 1)
-            means = np.asarray(ndimage.mean(sub[k], lab, index=idx), np.float64)
-            todo, seams = binary, None
-            if fast_rects and n:
-                todo, seams = _rect_pieces(lab, n, means, binary, (cx0, cy0, cx1, cy1), grid, k, out)
-            pieces = _polygonise(todo, cx0, cy0, lab.astype(np.int32)) if todo is not None else []
-        else:
-            means, seams = np.array([float(sub[k][binary].mean())]), None
-            pieces = [(g, 1) for g, _v in _polygonise(binary, cx0, cy0)]
-        for g, v in pieces:
-            if seams is not None:  # a piece's bounds are its label's pixel box
-                seam = seams[v - 1]
-            else:
-                gx0, gy0, gx1, gy1 = g.bounds
-                seam = (
-                    (gx0 <= cx0 and cx0 > 0)
-                    or (gy0 <= cy0 and cy0 > 0)
-                    or (gx1 >= cx1 and cx1 < grid.width)
-                    or (gy1 >= cy1 and cy1 < grid.height)
-                )
-            score = float(means[v - 1]) if v - 1 < len(means) else float(means[0])
-            out.append((g, k, score, bool(seam)))
-    return out
-
-
-def _rect_pieces(lab, n: int, means, binary, core, grid: Grid, k: int, out: list):
-    """Append the rectangular pieces of ``lab`` that touch no seam to ``out`` as :class:`PxRect`;
-    returns the mask of the pixels left to polygonise (None: none) and whether each label
-    touches a seam."""
-    from scipy import ndimage
-
-    cx0, cy0, cx1, cy1 = core
-    sl = ndimage.find_objects(lab)
-    b = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in sl], np.int64).reshape(-1, 4)
-    count = np.bincount(lab.ravel(), minlength=n + 1)[1:]
-    gx0, gy0, gx1, gy1 = b[:, 0] + cx0, b[:, 1] + cy0, b[:, 2] + cx0, b[:, 3] + cy0
-    seam = (
-        ((gx0 <= cx0) & (cx0 > 0))
-        | ((gy0 <= cy0) & (cy0 > 0))
-        | ((gx1 >= cx1) & (cx1 < grid.width))
-        | ((gy1 >= cy1) & (cy1 < grid.height))
-    )
-    rect = (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam
-    if not rect.any():
-        return binary, seam
-    for i in np.nonzero(rect)[0]:
-        out.append(
-            (PxRect(float(gx0[i]), float(gy0[i]), float(gx1[i]), float(gy1[i])), k, float(means[i]), False)
+        lab, n = label4(binary)
+        flat = lab.ravel()
+        count = np.bincount(flat, minlength=n + 1)[1:]
+        sums = np.bincount(flat, weights=sub[k].ravel().astype(np.float64), minlength=n + 1)[1:]
+        means = sums / np.maximum(count, 1)
+        b = region_boxes(lab, n)
+        gx0, gy0, gx1, gy1 = b[:, 0] + cx0, b[:, 1] + cy0, b[:, 2] + cx0, b[:, 3] + cy0
+        seam = (
+            ((gx0 <= cx0) & (cx0 > 0))
+            | ((gy0 <= cy0) & (cy0 > 0))
+            | ((gx1 >= cx1) & (cx1 < grid.width))
+            | ((gy1 >= cy1) & (cy1 < grid.height))
         )
-    if rect.all():
-        return None, seam
-    return np.concatenate([[False], ~rect])[lab], seam
+        rect = (
+            (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam if fast_rects else np.zeros(n, bool)
+        )
+        for i in np.nonzero(rect)[0]:
+            out.append(
+                (
+                    PxRect(float(gx0[i]), float(gy0[i]), float(gx1[i]), float(gy1[i])),
+                    k,
+                    float(means[i]),
+                    False,
+                )
+            )
+        for i in np.nonzero(seam)[0]:
+            x0, y0, x1, y1 = b[i]
+            piece = MaskPiece(int(gx0[i]), int(gy0[i]), lab[y0:y1, x0:x1] == i + 1)
+            out.append((piece, k, float(means[i]), True))
+        inner = ~(rect | seam)
+        if inner.any():
+            todo = np.concatenate([[False], inner])[lab]
+            for g, v in polygonise(todo, cx0, cy0, lab):
+                out.append((g, k, float(means[v - 1]), False))
+    return out
 
 
 def _detect_tile(
@@ -327,7 +278,7 @@ def _detect_tile(
         polys = []
         for m, (x0, y0, _x1, _y1) in zip(det.masks, det.mask_boxes):
             pieces = (
-                [g for g, _v in _polygonise(m, x0 + tile.col, y0 + tile.row)] if m.size and m.any() else []
+                [g for g, _v in polygonise(m, x0 + tile.col, y0 + tile.row)] if m.size and m.any() else []
             )
             polys.append(G.union(pieces) if pieces else None)
     part.add_detections(det, tile, grid, polys)

@@ -43,6 +43,9 @@ def _whole_raster(scores, thresh):
 
 
 def _keyed(geoms, classes, scores):
+    from idf_hr_plugin.core.inference.results import PxRect
+
+    geoms = [g.polygon() if isinstance(g, PxRect) else g for g in geoms]
     return {
         (int(c), round(g.centroid.x, 6), round(g.centroid.y, 6)): (g, float(s))
         for g, c, s in zip(geoms, classes, scores)
@@ -184,14 +187,27 @@ def test_specks_stay_rectangles_until_written_with_the_polygoniser_rings(tmp_pat
             if isinstance(g, PxRect):  # the polygoniser's own ring, vertex for vertex
                 assert list(g.polygon().exterior.coords) == list(rg.exterior.coords)
         # in the CRS: the same coordinates as shapely's transform of the polygoniser's polygons
-        feats = finish_segments([p[0] for p in fast], [p[1] for p in fast], [p[2] for p in fast], plan.grid)
-        ref_crs = [_shapely_affine(ref[(c, g.bounds)][0], plan.grid.transform) for g, c, _s, _seam in fast]
+        final = [p for p in fast if not p[3]]  # seam pieces (pixels) go to the stitcher first
+        feats = finish_segments(
+            [p[0] for p in final], [p[1] for p in final], [p[2] for p in final], plan.grid
+        )
+        ref_crs = [_shapely_affine(ref[(c, g.bounds)][0], plan.grid.transform) for g, c, _s, _seam in final]
         assert [g.wkb for g in feats.geoms] == [g.wkb for g in ref_crs]
     assert n_rect > 1000
     import pickle  # partial results of distributed jobs travel pickled
 
     back = pickle.loads(pickle.dumps(PxRect(1.0, 2.0, 3.0, 5.0)))
     assert type(back) is PxRect and back == (1.0, 2.0, 3.0, 5.0) and back.area == 6.0
+    seam = next(
+        p[0]
+        for tile in plan.tiles
+        for p in _segment_tile(
+            padded[:, tile.row : tile.row + T, tile.col : tile.col + T], tile, plan.grid, 0.5
+        )
+        if p[3]
+    )
+    again = pickle.loads(pickle.dumps(seam))
+    assert again.bounds == seam.bounds and again.count == seam.count and (again.mask() == seam.mask()).all()
     # the one-pass transform of WKB polygons (with holes, multipolygons) is shapely's arithmetic
     holed = wkb.loads(wkb.dumps(G.box(0, 0, 9, 7).difference(G.box(2, 2, 4, 5)).union(G.box(11, 1, 13.5, 2))))
     assert G.affine_wkb([holed.wkb], t) == [_shapely_affine(holed, t).wkb]
@@ -276,3 +292,61 @@ def test_final_segments_go_to_disk_during_the_run_not_to_a_list(models, tmp_path
             cancel=lambda: len(calls) >= 3,
         )
     assert [p.name for p in out_dir.iterdir()] == ["o.gpkg"]
+
+
+def test_simplified_polygons_do_not_depend_on_the_tiles(models, tmp_path):
+    """Regions cut by many seams are polygonised whole, then simplified: the written (simplified)
+    polygons are those of the whole raster polygonised and simplified at once, for any tile size."""
+    import rasterio
+    from affine import Affine
+    from shapely.affinity import affine_transform
+
+    w, h = 900, 700
+    red = _field((h, w), 11, size=15) > 0.5
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    t = Affine(0.2, 0, X0, 0, -0.2, Y0)
+    ref = [
+        affine_transform(g.simplify(0.5, preserve_topology=True), [t.a, t.b, t.d, t.e, t.c, t.f])
+        for g, _s in _whole_raster(red[None].astype(np.float32), 0.5).values()
+    ]
+    big = max(ref, key=lambda g: g.area)
+    assert big.area > 0.2 * w * h * 0.04  # one region spreads across most windows
+    for tile in (128, 256):
+        out = tmp_path / f"o{tile}.gpkg"
+        rep = run_detection(models["seg_sigmoid"], str(r), out_path=out, overlap=26, tile_size=tile)
+        assert rep.tiles_run > 4
+        got = {(round(g.centroid.x, 3), round(g.centroid.y, 3)): g for _c, _s, g in _gpkg(out, rep.layer)}
+        assert len(got) == len(ref) > 20
+        for g in ref:
+            mine = got[(round(g.centroid.x, 3), round(g.centroid.y, 3))]
+            assert _vertices(mine) == _vertices(g) and abs(mine.area - g.area) < 1e-6
+
+
+def _vertices(g) -> tuple:
+    """Rings and the set of their vertices (cm), whatever vertex each ring starts at."""
+    rings = [r for p in getattr(g, "geoms", [g]) for r in (p.exterior, *p.interiors)]
+    return len(rings), sorted({(round(x, 2), round(y, 2)) for r in rings for x, y in r.coords})
+
+
+def test_label4_without_scipy(monkeypatch):
+    """Without SciPy (it is optional in QGIS), GDAL labels the same 4-connected regions."""
+    from scipy import ndimage
+
+    from idf_hr_plugin.core.inference.polygonise import label4, region_boxes
+
+    binary = _field((130, 170), 4, size=5) > 0.55
+    binary[0, :3] = binary[1, 3] = True  # a diagonal contact: two regions in 4-connectivity
+    ref, n_ref = ndimage.label(binary)
+    boxes_ref = region_boxes(ref, n_ref)
+    monkeypatch.setitem(__import__("sys").modules, "scipy", None)
+    lab, n = label4(binary)
+    assert n == n_ref > 20
+    pairs = set(zip(ref[binary].tolist(), lab[binary].tolist()))
+    assert len(pairs) == n and (lab[~binary] == 0).all()  # the same regions, numbered otherwise
+    perm = dict(pairs)
+    boxes = region_boxes(lab, n)
+    assert all((boxes[perm[i + 1] - 1] == boxes_ref[i]).all() for i in range(n))
