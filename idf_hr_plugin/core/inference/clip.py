@@ -32,14 +32,25 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
     """
     if area is None or not feats.geoms:
         return feats, 0
+    from shapely import wkb
+
     inside = G.prepared(area)
     within = _within_rectangle(feats.bounds, area)
-    geoms, keep = [], []
+    geoms, keep, same = [], [], []
     for k, g in enumerate(feats.geoms):
-        if (within is not None and within[k]) or inside.contains(g):
+        if within is not None and within[k]:
             geoms.append(g)
             keep.append(True)
+            same.append(True)
             continue
+        if isinstance(g, (bytes, bytearray)):  # WKB (see finish_segments)
+            g = wkb.loads(bytes(g))
+        if inside.contains(g):
+            geoms.append(g)
+            keep.append(True)
+            same.append(True)
+            continue
+        same.append(False)
         pieces = [p for p in G.parts(g.intersection(area)) if p.area > 0]
         if not pieces:
             keep.append(False)
@@ -50,14 +61,23 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
             geoms.append(max(pieces, key=lambda p: p.area))
         keep.append(True)
     ok = np.asarray(keep, bool)
+    unchanged = np.asarray(same, bool)[ok]  # kept whole: their area and bounds stand
+    areas = np.asarray(feats.areas_m2, np.float64)[ok].copy()
+    for i in np.nonzero(~unchanged)[0]:
+        areas[i] = geoms[i].area
+    bounds = None
+    if feats.bounds is not None:
+        bounds = np.asarray(feats.bounds, np.float64)[ok].copy()
+        bounds[~unchanged] = np.nan
     clipped = Features(
         geoms,
         np.asarray(feats.class_ids)[ok],
         np.asarray(feats.scores)[ok],
-        np.array([g.area for g in geoms], np.float64),
+        areas,
         feats.detections_before_nms,
         feats.dropped_outside_mask,
         *feats.subset(ok),
+        bounds=bounds,
     )
     return clipped, int((~ok).sum())
 

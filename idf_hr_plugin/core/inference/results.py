@@ -248,8 +248,13 @@ def finish_segments(
     min_area_px: float = 0.0,
     simplify_px: float = 0.0,
     n0: int = 0,
+    as_wkb: bool = False,
 ) -> Features:
-    """Final segments (grid px) -> features in the grid CRS: small ones dropped, simplified, clipped."""
+    """Final segments (grid px) -> features in the grid CRS: small ones dropped, simplified, clipped.
+
+    ``as_wkb``: without a mask, the geometries are left as WKB (what the writer takes), with
+    their bounds, and areas measured in pixels (exact) times the pixel area: no shapely object.
+    """
     cls_a = np.asarray(classes, np.int32)
     sc_a = np.asarray(scores, np.float32)
     if geoms and min_area_px > 0:
@@ -262,6 +267,11 @@ def finish_segments(
         geoms = [
             g if isinstance(g, PxRect) else g.simplify(simplify_px, preserve_topology=True) for g in geoms
         ]
+    if as_wkb and mask is None:
+        t = grid.transform
+        px_area = np.array([g.area for g in geoms], np.float64)
+        geoms, bounds = _finals_to_crs(geoms, t, as_wkb=True)
+        return Features(geoms, cls_a, sc_a, px_area * abs(t.a * t.e - t.b * t.d), n0, 0, bounds=bounds)
     geoms, bounds = _finals_to_crs(geoms, grid.transform)
     dropped = 0
     if mask is not None and geoms:
@@ -275,21 +285,25 @@ def finish_segments(
     return Features(geoms, cls_a, sc_a, areas, n0, dropped, bounds=bounds)
 
 
-def _finals_to_crs(geoms: list, t) -> tuple:
-    """Polygons and :class:`PxRect` (grid px) -> (shapely geometries in the grid CRS, in order;
-    their (N, 4) bounds, or None if not known)."""
+def _finals_to_crs(geoms: list, t, as_wkb: bool = False) -> tuple:
+    """Polygons and :class:`PxRect` (grid px) -> (shapely geometries in the grid CRS, in order —
+    their WKB if ``as_wkb`` —; their (N, 4) bounds, or None if not known)."""
     from shapely import wkb
+
+    load = bytes if as_wkb else wkb.loads
 
     is_rect = np.array([isinstance(g, PxRect) for g in geoms], bool)
     rects = np.array([g for g, r in zip(geoms, is_rect) if r], np.float64).reshape(-1, 4)
     polys = [g for g, r in zip(geoms, is_rect) if not r]
     got: list = []
     try:
-        poly_crs = [wkb.loads(b) for b in G.affine_wkb([g.wkb for g in polys], t, bounds=got)]
+        poly_crs = [load(b) for b in G.affine_wkb([g.wkb for g in polys], t, bounds=got)]
         pb = got[0]
     except ValueError:  # not plain 2D WKB polygons: shapely's transform, bounds unknown
         poly_crs, pb = G.affine(polys, t), None
-    rect_crs = [wkb.loads(b) for b in G.rect_wkb(rects, t)]
+        if as_wkb:
+            poly_crs = [g.wkb for g in poly_crs]
+    rect_crs = [load(b) for b in G.rect_wkb(rects, t)]
     out = [None] * len(geoms)
     ri, pi = np.nonzero(is_rect)[0], np.nonzero(~is_rect)[0]
     for k, g in zip(ri, rect_crs):

@@ -310,19 +310,23 @@ class _SegmentSink:
             mask=self.plan.mask,
             min_area_px=self.small,
             simplify_px=self.simp,
+            as_wkb=True,
         )
         feats, dropped = clip_features(feats, self.area, multipart=True)
         self.dropped_plan += dropped
         self.dropped_mask += feats.dropped_outside_mask
-        out = feats.geoms
+        out, bounds = feats.geoms, feats.bounds
         if self.crs_out != self.plan.grid.crs and out:
-            out = G.reproject(out, self.plan.grid.crs, self.crs_out)
+            from shapely import wkb
+
+            loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in out]
+            out, bounds = G.reproject(loaded, self.plan.grid.crs, self.crs_out), None
         labels = [self.spec.label(c) for c in feats.class_ids]
         for lab, a in zip(labels, feats.areas_m2):
             self.counts[lab] = self.counts.get(lab, 0) + 1
             self.areas[lab] = self.areas.get(lab, 0.0) + float(a)
         t1 = time.perf_counter()
-        self.staged.add(out, _records(feats, labels, self.fixed, self.spec.label))
+        self.staged.add(out, _records(feats, labels, self.fixed, self.spec.label), bounds=bounds)
         self.features += len(out)
         self.write_s += time.perf_counter() - t1
         self.finish_s += t1 - t0

@@ -12,6 +12,7 @@ temporary file left by a killed process is removed by the next run writing into 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -230,7 +231,11 @@ class StagedFeatures:
     """Result features written, as the run finds them, to a private temporary GeoPackage next to
     the output, so that they leave memory at once; :func:`write_gpkg` then copies them into the
     output in its one all-or-nothing step. The staging file is removed by :meth:`discard` (and,
-    if the process is killed, by the next write into that folder)."""
+    if the process is killed, by the next write into that folder).
+
+    GDAL creates the file and its layer; rows are then appended through SQLite in bulk (the
+    GeoPackage geometry blobs built here, with their envelopes): no OGR feature per object.
+    """
 
     layer_name = "features"
 
@@ -240,25 +245,38 @@ class StagedFeatures:
         self.path = temp_path(Path(out_path), ".staging.gpkg")
         self.multipolygon = multipolygon
         self.count = 0
-        self._ds = self._lyr = None
+        self._db = None
         try:
             with gdal_exceptions():
-                self._ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(self.path))
-                self._lyr = _create_layer(
-                    self._ds, self.layer_name, crs_wkt, multipolygon, spatial_index=False
-                )
-                self._ds.StartTransaction()
+                ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(self.path))
+                lyr = _create_layer(ds, self.layer_name, crs_wkt, multipolygon, spatial_index=False)
+                self._fid_col = lyr.GetFIDColumn() or "fid"
+                self._geom_col = lyr.GetGeometryColumn()
+                lyr = ds = None
+            self._db = _sqlite_connect(self.path)
+            row = self._db.execute(
+                "SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?", (self.layer_name,)
+            ).fetchone()
+            self._srs_id = int(row[0])
+            cols = [self._geom_col] + [f for f, _t in FIELDS]
+            self._sql = "INSERT INTO {t} ({c}) VALUES ({q})".format(  # noqa: S608  # nosec - fixed identifiers
+                t=ident(self.layer_name), c=", ".join(ident(c) for c in cols), q=", ".join("?" * len(cols))
+            )
+            self._db.execute("BEGIN")
         except BaseException:
             self.discard()
             raise
 
-    def add(self, geoms: Sequence[Any], records: dict) -> None:
-        """Append features (shapely geometries in the output CRS, ``records`` as in :func:`write_gpkg`)."""
+    def add(self, geoms: Sequence[Any], records: dict, bounds: Any = None) -> None:
+        """Append features (shapely geometries or WKB in the output CRS, ``records`` as in
+        :func:`write_gpkg`; ``bounds``: their (N, 4) envelopes when known, NaN rows otherwise)."""
         if not geoms:
             return
+        n = len(geoms)
         try:
-            with gdal_exceptions():
-                _add_features(self._lyr, geoms, records, self.multipolygon)
+            blobs = gpkg_blobs(geoms, self._srs_id, self.multipolygon, bounds)
+            cols = [records.get(f) or [None] * n for f, _t in FIELDS]
+            self._db.executemany(self._sql, zip(blobs, *cols))
         except Exception as exc:
             raise UserInputError(
                 tr(
@@ -266,19 +284,80 @@ class StagedFeatures:
                     "space or choose another output folder. Nothing was written."
                 ).format(folder=self.path.parent, err=str(exc)[:200])
             ) from exc
-        self.count += len(geoms)
+        self.count += n
 
     def close(self) -> None:
         """Commit and close the staging file (before it is copied)."""
-        if self._ds is not None:
-            with gdal_exceptions():
-                self._ds.CommitTransaction()
-            self._lyr = self._ds = None
+        if self._db is not None:
+            try:
+                self._db.execute("COMMIT")
+            except Exception as exc:
+                raise UserInputError(
+                    tr(
+                        "Writing the results to a temporary file in {folder} failed ({err}); free some disk "
+                        "space or choose another output folder. Nothing was written."
+                    ).format(folder=self.path.parent, err=str(exc)[:200])
+                ) from exc
+            finally:
+                self._db.close()
+                self._db = None
 
     def discard(self) -> None:
         """Close and remove the staging file."""
-        self._lyr = self._ds = None
+        if self._db is not None:
+            with contextlib.suppress(Exception):  # the file is removed next: nothing to keep
+                self._db.close()
+            self._db = None
         remove_with_sidecars(self.path)
+
+
+def _sqlite_connect(path: Path):
+    import sqlite3
+
+    # used by the post-processing thread, then committed by the caller once that thread has ended
+    db = sqlite3.connect(str(path), isolation_level=None, timeout=60, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")  # a private scratch file: removed whole on failure
+    db.execute("PRAGMA synchronous=OFF")
+    return db
+
+
+def gpkg_blobs(geoms: Sequence[Any], srs_id: int, multipolygon: bool, bounds: Any = None) -> list:
+    """GeoPackage geometry blobs (little-endian header with the XY envelope, then WKB) of
+    shapely geometries or WKB (a Polygon made a one-part MultiPolygon if ``multipolygon``).
+    ``bounds``: the (N, 4) envelopes already known (NaN rows: to compute)."""
+    import numpy as np
+    from affine import Affine
+
+    from .geom import affine_wkb
+
+    wkbs = [bytes(g) if isinstance(g, (bytes, bytearray, memoryview)) else g.wkb for g in geoms]
+    if multipolygon:
+        wkbs = [_MULTI1 + w if w[:5] == b"\x01\x03\x00\x00\x00" else w for w in wkbs]
+    env = np.full((len(wkbs), 4), np.nan) if bounds is None else np.array(bounds, np.float64)
+    todo = np.nonzero(np.isnan(env).any(axis=1))[0]
+    if todo.size:
+        got: list = []
+        try:
+            affine_wkb([wkbs[i] for i in todo], Affine.identity(), bounds=got)
+            env[todo] = got[0]
+        except ValueError:  # not plain 2D little-endian (multi)polygons: OGR reads them
+            return [_gpkg_blob_ogr(w, srs_id) for w in wkbs]
+    head = struct.Struct("<2sBBi4d")
+    out = []
+    for w, (x0, y0, x1, y1) in zip(wkbs, env.tolist()):
+        if x0 != x0:  # empty geometry: no envelope, the empty flag
+            out.append(struct.pack("<2sBBi", b"GP", 0, 0x11, srs_id) + w)
+        else:
+            out.append(head.pack(b"GP", 0, 0x03, srs_id, x0, x1, y0, y1) + w)
+    return out
+
+
+def _gpkg_blob_ogr(w: bytes, srs_id: int) -> bytes:
+    from osgeo import ogr
+
+    g = ogr.CreateGeometryFromWkb(w)
+    x0, x1, y0, y1 = g.GetEnvelope()
+    return struct.pack("<2sBBi4d", b"GP", 0, 0x03, srs_id, x0, x1, y0, y1) + g.ExportToIsoWkb(ogr.wkbNDR)
 
 
 def _same(v: Any) -> Any:
