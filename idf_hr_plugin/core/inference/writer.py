@@ -259,7 +259,7 @@ class StagedFeatures:
             ).fetchone()
             self._srs_id = int(row[0])
             cols = [self._geom_col] + [f for f, _t in FIELDS]
-            self._sql = "INSERT INTO {t} ({c}) VALUES ({q})".format(  # noqa: S608  # nosec - fixed identifiers
+            self._sql = "INSERT INTO {t} ({c}) VALUES ({q})".format(  # noqa: S608  # nosec B608
                 t=ident(self.layer_name), c=", ".join(ident(c) for c in cols), q=", ".join("?" * len(cols))
             )
             self._db.execute("BEGIN")
