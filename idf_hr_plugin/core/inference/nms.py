@@ -59,8 +59,38 @@ def _cell_pairs(boxes: np.ndarray, cell: float) -> tuple:
     return code // n, code % n
 
 
-def candidate_pairs(boxes: np.ndarray) -> tuple:
-    """Pairs (i, j), i < j, whose axis-aligned boxes intersect (grid hashing, sub-quadratic)."""
+BAND = 20000  # boxes per band: bounds the temporary arrays of the pair search
+
+
+def candidate_pairs(boxes: np.ndarray, band: int = BAND) -> tuple:
+    """Pairs (i, j), i < j, whose axis-aligned boxes intersect (grid hashing, sub-quadratic).
+
+    Many boxes are searched in bands of ``band`` boxes by their top edge, each with the later
+    boxes that can reach it, so that the memory used does not grow with the extent; a pair is
+    found in the band of its upper box only.
+    """
+    boxes = np.asarray(boxes, np.float64)
+    n = len(boxes)
+    if n <= band:
+        return _candidate_pairs(boxes)
+    order = np.argsort(boxes[:, 1], kind="stable")
+    y0 = boxes[order, 1]
+    out_i, out_j = [], []
+    for lo in range(0, n, band):
+        hi = min(n, lo + band)
+        reach = float(boxes[order[lo:hi], 3].max())
+        end = max(hi, int(np.searchsorted(y0, reach, side="right")))
+        idx = order[lo:end]
+        a, b = _candidate_pairs(boxes[idx])
+        mine = np.minimum(a, b) < hi - lo  # the pair's upper box (first by top edge) is in this band
+        ga, gb = idx[a[mine]], idx[b[mine]]
+        out_i.append(np.minimum(ga, gb))
+        out_j.append(np.maximum(ga, gb))
+    code = np.unique(np.concatenate(out_i) * n + np.concatenate(out_j))
+    return code // n, code % n
+
+
+def _candidate_pairs(boxes: np.ndarray) -> tuple:
     n = len(boxes)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

@@ -167,6 +167,29 @@ def merge_results(
     seg = any(p.seg_polys or p.seg_pending for p in parts)
     if seg:
         return _merge_segments(parts, grid, mask=mask, min_area_px=min_area_px, simplify_px=simplify_px)
+    sel = select_detections(parts, iou=iou, ios=ios, agnostic=agnostic)
+    return detection_features(sel, grid, 0, sel.n, mask=mask)
+
+
+@dataclass
+class Selected:
+    """The detections kept by the global NMS (grid px), in order, before they become features."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    cls: np.ndarray
+    extras: tuple  # tile ids, top-k ids, top-k scores (each maybe None)
+    rboxes: Optional[np.ndarray]
+    polys: Optional[list]  # instance masks of the kept detections (None where there is none)
+    n0: int  # detections before NMS
+
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+
+def select_detections(parts: list, *, iou: float = 0.45, ios: Optional[float] = 0.7, agnostic: bool = False):
+    """Global NMS across tile seams / jobs: the :class:`Selected` detections."""
     boxes = _concat(parts, "boxes", (4,), np.float64)
     scores = _concat(parts, "scores", (), np.float32)
     cls = _concat(parts, "class_ids", (), np.int32)
@@ -190,17 +213,43 @@ def merge_results(
         fragments=cut,
     )
     keep = np.sort(keep)
-    boxes, scores, cls = boxes[keep], scores[keep], cls[keep]
-    extras = tiles[keep], *(None if a is None else a[keep] for a in (top_ids, top_scores))
     masks = bool(polys) and any(g is not None for g in polys)
-    if rboxes is None and not masks:  # boxes straight to the CRS: the rings of G.boxes, transformed
+    return Selected(
+        boxes[keep],
+        scores[keep],
+        cls[keep],
+        (tiles[keep], *(None if a is None else a[keep] for a in (top_ids, top_scores))),
+        rboxes[keep] if rboxes is not None else None,
+        [polys[k] for k in keep] if masks else None,
+        n0,
+    )
+
+
+def detection_features(sel: Selected, grid: Grid, lo: int, hi: int, *, mask=None, as_wkb: bool = False):
+    """Features of the selected detections ``lo:hi`` in the grid CRS (objects centred outside
+    ``mask`` dropped). ``as_wkb``: plain boxes without a mask are left as WKB with their bounds
+    (what the writer takes): no shapely object."""
+    boxes, scores, cls = sel.boxes[lo:hi], sel.scores[lo:hi], sel.cls[lo:hi]
+    extras = tuple(None if a is None else a[lo:hi] for a in sel.extras)
+    t = grid.transform
+    if (
+        sel.rboxes is None and sel.polys is None
+    ):  # boxes straight to the CRS: the rings of G.boxes, transformed
+        blobs = G.rect_wkb(boxes, t, ring="shapely")
+        if as_wkb and mask is None:
+            xs = t.a * boxes[:, [0, 2]] + t.b * boxes[:, [1, 3]] + t.c
+            ys = t.d * boxes[:, [0, 2]] + t.e * boxes[:, [1, 3]] + t.f
+            bounds = np.column_stack([xs.min(1), ys.min(1), xs.max(1), ys.max(1)])
+            # GEOS's area of these rectangles, to the bit: (x1 - x0) * (y1 - y0) of the same coordinates
+            areas = np.abs((xs[:, 1] - xs[:, 0]) * (ys[:, 1] - ys[:, 0]))
+            return Features(list(blobs), cls, scores, areas, sel.n0, 0, *extras, bounds=bounds)
         from shapely import wkb
 
-        geoms = [wkb.loads(b) for b in G.rect_wkb(boxes, grid.transform, ring="shapely")]
+        geoms = [wkb.loads(b) for b in blobs]
     else:
-        geoms_px = G.polygons(rbox_corners(rboxes[keep])) if rboxes is not None else G.boxes(boxes)
-        if masks:
-            geoms_px = [polys[k] if polys[k] is not None else geoms_px[i] for i, k in enumerate(keep)]
+        geoms_px = G.polygons(rbox_corners(sel.rboxes[lo:hi])) if sel.rboxes is not None else G.boxes(boxes)
+        if sel.polys is not None:
+            geoms_px = [p if p is not None else g for p, g in zip(sel.polys[lo:hi], geoms_px)]
         geoms = _px_to_crs(geoms_px, grid)
     dropped = 0
     if mask is not None and geoms:
@@ -212,7 +261,7 @@ def merge_results(
         scores, cls = scores[inside], cls[inside]
         extras = tuple(None if a is None else a[inside] for a in extras)
     areas = np.array([g.area for g in geoms], np.float64)
-    return Features(geoms, cls, scores, areas, n0, dropped, *extras)
+    return Features(geoms, cls, scores, areas, sel.n0, dropped, *extras)
 
 
 def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px: float) -> Features:

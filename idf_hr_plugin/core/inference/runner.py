@@ -33,7 +33,17 @@ from .params import check_detection_params
 from .polygonise import label4, polygonise, region_boxes
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
-from .results import MaskPiece, PartialResult, PxRect, SegmentStitcher, finish_segments, merge_results
+from .results import (
+    Features,
+    MaskPiece,
+    PartialResult,
+    PxRect,
+    SegmentStitcher,
+    detection_features,
+    finish_segments,
+    merge_results,
+    select_detections,
+)
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
@@ -282,6 +292,55 @@ def _detect_tile(
             )
             polys.append(G.union(pieces) if pieces else None)
     part.add_detections(det, tile, grid, polys)
+
+
+class _DetectionsStaged:
+    """What :func:`_stage_detections` wrote: counts and areas per label, features, drops, timings."""
+
+    def __init__(self, n0: int):
+        self.n0 = n0
+        self.counts: dict = {}
+        self.areas: dict = {}
+        self.features = self.dropped_plan = self.dropped_mask = 0
+        self.finish_s = self.write_s = 0.0
+
+
+def _stage_detections(
+    staged: StagedFeatures, part, plan: TilePlan, spec: ModelSpec, crs_out, fixed, iou, ios, agnostic, cancel
+) -> _DetectionsStaged:
+    """Global NMS of the run's detections, then features finished and written to ``staged``
+    :data:`STAGE_CHUNK` at a time: the objects of the output never sit in memory all at once."""
+    t0 = time.perf_counter()
+    sel = select_detections([part], iou=iou, ios=ios, agnostic=agnostic)
+    out = _DetectionsStaged(sel.n0)
+    area = analysed_area(plan)
+    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+    for lo in range(0, sel.n, STAGE_CHUNK):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        feats = detection_features(sel, plan.grid, lo, lo + STAGE_CHUNK, mask=plan.mask, as_wkb=True)
+        out.dropped_mask += feats.dropped_outside_mask
+        feats, dropped = clip_features(feats, area, multipart=multipart)
+        out.dropped_plan += dropped
+        geoms, bounds = feats.geoms, feats.bounds
+        if crs_out != plan.grid.crs and geoms:
+            from shapely import wkb
+
+            loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in geoms]
+            geoms, bounds = G.reproject(loaded, plan.grid.crs, crs_out), None
+        labels = [spec.label(c) for c in feats.class_ids]
+        for lab, a in zip(labels, feats.areas_m2):
+            out.counts[lab] = out.counts.get(lab, 0) + 1
+            out.areas[lab] = out.areas.get(lab, 0.0) + float(a)
+        t1 = time.perf_counter()
+        staged.add(geoms, _records(feats, labels, fixed, spec.label), bounds=bounds)
+        out.features += len(geoms)
+        out.write_s += time.perf_counter() - t1
+    out.finish_s = time.perf_counter() - t0 - out.write_s
+    return out
+
+
+STAGE_CHUNK = 20000  # detections finished and written at a time
 
 
 class _SegmentSink:
@@ -667,10 +726,12 @@ def run_detection(
         "run_id": run_id,
     }
     staged = sink = None
-    if spec.task == "semantic_segmentation" and out_path is not None and job is None:
-        # final segments go to disk as the run finds them (a staging file next to the output)
+    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+    if out_path is not None and job is None:
+        # final features go to disk as they are finished (a staging file next to the output):
+        # segments as the run finds them, detections chunk by chunk after the global NMS
         try:
-            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=True)
+            staged = StagedFeatures(out_path, crs_out.to_wkt(), multipolygon=multipart)
         except Exception as exc:
             reader.close()
             raise UserInputError(
@@ -679,7 +740,8 @@ def run_detection(
                     "another output folder."
                 ).format(path=out_path, err=str(exc)[:200])
             ) from exc
-        sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
+        if spec.task == "semantic_segmentation":
+            sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
     try:
         try:
             with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
@@ -706,6 +768,9 @@ def run_detection(
         t_m = time.perf_counter()
         if sink is not None:  # the final segments went to the sink as the run went
             feats = finish_segments([], [], [], plan.grid, n0=part.detections)
+        elif staged is not None:
+            sink = _stage_detections(staged, part, plan, spec, crs_out, fixed, iou_v, ios, agnostic, cancel)
+            feats = Features([], np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0), sink.n0)
         else:
             feats = merge_results(
                 [part],
@@ -717,7 +782,6 @@ def run_detection(
                 min_area_px=small,
                 simplify_px=simp,
             )
-        multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
         feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
         geoms = feats.geoms
         if crs_out != plan.grid.crs and geoms:
@@ -740,7 +804,9 @@ def run_detection(
                 notes.append(dropped_note(sink.dropped_plan))
             timings["merge_s"] = timings.get("merge_s", 0.0) + sink.finish_s
             timings["write_s"] = sink.write_s
-        timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
+        # detections are staged after the run, inside this timing: their writing is counted as such
+        late = sink.finish_s + sink.write_s if isinstance(sink, _DetectionsStaged) else 0.0
+        timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m - late
         from shapely import wkt as _wkt
 
         report = RunReport(

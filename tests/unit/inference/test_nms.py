@@ -28,6 +28,23 @@ def test_same_result_as_reference_on_2k_boxes(agnostic, ios):
     assert 0 < len(got) < 2000
 
 
+def test_pairs_searched_in_bands_are_the_same_pairs():
+    """Large runs search candidate pairs band by band (bounded memory): the same pairs, so the
+    same NMS, including tall boxes that reach across many bands and boxes on band edges."""
+    from idf_hr_plugin.core.inference.nms import candidate_pairs
+
+    b, _s, _c = _boxes(6000, 1500, seed=3)
+    b[:40, 3] += 900  # tall boxes reaching down across several bands
+    b[40:400, 1] = np.round(b[40:400, 1], -2)  # equal top edges, some on either side of a band edge
+    b[:, 3] = np.maximum(b[:, 3], b[:, 1] + 5)
+    whole = candidate_pairs(b, band=len(b))
+    for band in (500, 1999):
+        got = candidate_pairs(b, band=band)
+        assert whole[0].size > 6000
+        np.testing.assert_array_equal(got[0], whole[0])
+        np.testing.assert_array_equal(got[1], whole[1])
+
+
 def test_100k_boxes_fast():
     b, s, c = _boxes(100_000, 20_000, seed=1)
     t = time.perf_counter()
