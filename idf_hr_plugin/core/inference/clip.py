@@ -78,6 +78,7 @@ def clip_features(feats: Features, area, multipart: bool = True) -> tuple:
         feats.dropped_outside_mask,
         *feats.subset(ok),
         bounds=bounds,
+        index=None if feats.index is None else np.asarray(feats.index)[ok],
     )
     return clipped, int((~ok).sum())
 

@@ -126,6 +126,7 @@ class Features:
     topk_ids: Optional[np.ndarray] = None  # (N, k) best class ids, best first
     topk_scores: Optional[np.ndarray] = None  # (N, k) their scores
     bounds: Optional[np.ndarray] = None  # (N, 4) x0, y0, x1, y1 of each geometry, when known
+    index: Optional[np.ndarray] = None  # (N,) position of each object in the selection it came from
 
     def subset(self, ok: np.ndarray) -> tuple:
         """The per-object extras (tile ids, top-k classes) of the objects selected by ``ok``."""
@@ -242,7 +243,17 @@ def detection_features(sel: Selected, grid: Grid, lo: int, hi: int, *, mask=None
             bounds = np.column_stack([xs.min(1), ys.min(1), xs.max(1), ys.max(1)])
             # GEOS's area of these rectangles, to the bit: (x1 - x0) * (y1 - y0) of the same coordinates
             areas = np.abs((xs[:, 1] - xs[:, 0]) * (ys[:, 1] - ys[:, 0]))
-            return Features(list(blobs), cls, scores, areas, sel.n0, 0, *extras, bounds=bounds)
+            return Features(
+                list(blobs),
+                cls,
+                scores,
+                areas,
+                sel.n0,
+                0,
+                *extras,
+                bounds=bounds,
+                index=np.arange(lo, lo + len(blobs)),
+            )
         from shapely import wkb
 
         geoms = [wkb.loads(b) for b in blobs]
@@ -252,6 +263,7 @@ def detection_features(sel: Selected, grid: Grid, lo: int, hi: int, *, mask=None
             geoms_px = [p if p is not None else g for p, g in zip(sel.polys[lo:hi], geoms_px)]
         geoms = _px_to_crs(geoms_px, grid)
     dropped = 0
+    index = np.arange(lo, lo + len(geoms))
     if mask is not None and geoms:
         cx = np.array([g.centroid.x for g in geoms])
         cy = np.array([g.centroid.y for g in geoms])
@@ -260,8 +272,9 @@ def detection_features(sel: Selected, grid: Grid, lo: int, hi: int, *, mask=None
         geoms = [g for g, k in zip(geoms, inside) if k]
         scores, cls = scores[inside], cls[inside]
         extras = tuple(None if a is None else a[inside] for a in extras)
+        index = index[inside]
     areas = np.array([g.area for g in geoms], np.float64)
-    return Features(geoms, cls, scores, areas, sel.n0, dropped, *extras)
+    return Features(geoms, cls, scores, areas, sel.n0, dropped, *extras, index=index)
 
 
 def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px: float) -> Features:

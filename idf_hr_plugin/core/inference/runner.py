@@ -42,8 +42,8 @@ from .results import (
     detection_features,
     finish_segments,
     merge_results,
-    select_detections,
 )
+from .stream import DetectionStream
 from .tiling import Grid, Job, Tile, TilePlan, plan_tiles, to_crs
 from .writer import StagedFeatures, check_output_path, class_scores_texts, layer_name_for, write_gpkg
 
@@ -295,49 +295,50 @@ def _detect_tile(
 
 
 class _DetectionsStaged:
-    """What :func:`_stage_detections` wrote: counts and areas per label, features, drops, timings."""
+    """Writes the detections a :class:`DetectionStream` settles: finished (mask, clip, CRS)
+    :data:`STAGE_CHUNK` at a time into the staging file; counts and areas per label, drops."""
 
-    def __init__(self, n0: int):
-        self.n0 = n0
-        self.counts: dict = {}
-        self.areas: dict = {}
+    def __init__(self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, fixed: dict, cancel):
+        self.staged, self.plan, self.spec, self.crs_out, self.fixed = staged, plan, spec, crs_out, fixed
+        self.cancel = cancel
+        self.area = analysed_area(plan)
+        self.multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+        self.n0 = 0
         self.features = self.dropped_plan = self.dropped_mask = 0
         self.finish_s = self.write_s = 0.0
 
+    def __call__(self, sel, group: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        w0 = self.write_s
+        plan, spec = self.plan, self.spec
+        for lo in range(0, sel.n, STAGE_CHUNK):
+            if self.cancel is not None and self.cancel():
+                raise Cancelled()
+            feats = detection_features(sel, plan.grid, lo, lo + STAGE_CHUNK, mask=plan.mask, as_wkb=True)
+            self.dropped_mask += feats.dropped_outside_mask
+            feats, dropped = clip_features(feats, self.area, multipart=self.multipart)
+            self.dropped_plan += dropped
+            geoms, bounds = feats.geoms, feats.bounds
+            if self.crs_out != plan.grid.crs and geoms:
+                from shapely import wkb
 
-def _stage_detections(
-    staged: StagedFeatures, part, plan: TilePlan, spec: ModelSpec, crs_out, fixed, iou, ios, agnostic, cancel
-) -> _DetectionsStaged:
-    """Global NMS of the run's detections, then features finished and written to ``staged``
-    :data:`STAGE_CHUNK` at a time: the objects of the output never sit in memory all at once."""
-    t0 = time.perf_counter()
-    sel = select_detections([part], iou=iou, ios=ios, agnostic=agnostic)
-    out = _DetectionsStaged(sel.n0)
-    area = analysed_area(plan)
-    multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
-    for lo in range(0, sel.n, STAGE_CHUNK):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        feats = detection_features(sel, plan.grid, lo, lo + STAGE_CHUNK, mask=plan.mask, as_wkb=True)
-        out.dropped_mask += feats.dropped_outside_mask
-        feats, dropped = clip_features(feats, area, multipart=multipart)
-        out.dropped_plan += dropped
-        geoms, bounds = feats.geoms, feats.bounds
-        if crs_out != plan.grid.crs and geoms:
-            from shapely import wkb
+                loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in geoms]
+                geoms, bounds = G.reproject(loaded, plan.grid.crs, self.crs_out), None
+            labels = [spec.label(c) for c in feats.class_ids]
+            t1 = time.perf_counter()
+            self.staged.add(
+                geoms,
+                _records(feats, labels, self.fixed, spec.label),
+                bounds=bounds,
+                group=group[feats.index],
+            )
+            self.write_s += time.perf_counter() - t1
+        self.finish_s += time.perf_counter() - t0 - (self.write_s - w0)
 
-            loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in geoms]
-            geoms, bounds = G.reproject(loaded, plan.grid.crs, crs_out), None
-        labels = [spec.label(c) for c in feats.class_ids]
-        for lab, a in zip(labels, feats.areas_m2):
-            out.counts[lab] = out.counts.get(lab, 0) + 1
-            out.areas[lab] = out.areas.get(lab, 0.0) + float(a)
-        t1 = time.perf_counter()
-        staged.add(geoms, _records(feats, labels, fixed, spec.label), bounds=bounds)
-        out.features += len(geoms)
-        out.write_s += time.perf_counter() - t1
-    out.finish_s = time.perf_counter() - t0 - out.write_s
-    return out
+    def totals(self) -> None:
+        """Counts and areas per label, and features, of what the staging file holds in the end
+        (groups taken back and decided again are counted once)."""
+        self.counts, self.areas, self.features = self.staged.totals()
 
 
 STAGE_CHUNK = 20000  # detections finished and written at a time
@@ -422,11 +423,13 @@ def run_tiles(
     cancel: Optional[CancelCb] = None,
     timings: Optional[dict] = None,
     sink: Optional[Callable[[list, list, list], None]] = None,
+    stream: Optional[DetectionStream] = None,
 ) -> PartialResult:
     """Run the model on ``tiles`` (read through ``reader``) and return their vectors.
 
     ``sink(geoms, classes, scores)``: semantic segmentation only; receives the final segments
     (grid px) as soon as they are final, instead of keeping them in the partial result.
+    ``stream``: detections only; takes the detections batch by batch and writes those settled.
     """
     part = PartialResult()
     T = plan.tile_size
@@ -441,7 +444,9 @@ def run_tiles(
             stitcher.geoms, stitcher.classes, stitcher.scores = [], [], []
             sink(*done)
 
-    def post(kept: list, outs, chunk: Sequence[Tile]) -> None:
+    tile_rows = {t.id: t.row for t in tiles} if stream is not None else {}
+
+    def post(kept: list, outs, chunk: Sequence[Tile], next_row: float = float("inf")) -> None:
         """Decode + NMS (or polygonise + stitch) one batch; runs while the next one is inferred."""
         t1 = time.perf_counter()
         by_tile: dict = {}
@@ -458,6 +463,10 @@ def run_tiles(
                 _detect_tile(part, dets[i], tile, valid, plan.grid, spec, iou, agnostic)
         t2 = time.perf_counter()
         clock["decode_s"] += t2 - t1
+        if stream is not None:
+            stream.take(part, tile_rows)
+            stream.flush(next_row)
+            clock["merge_s"] += time.perf_counter() - t2
         if stitcher is not None:
             for tile in chunk:  # no-data tiles are added empty
                 stitcher.add(tile.id, by_tile.get(tile.id, ()))
@@ -490,7 +499,8 @@ def run_tiles(
                     ) from exc
                 infer_s += time.perf_counter() - t0
                 part.tiles_run += len(kept)
-            worker.submit((kept, outs, tiles[done : done + n_chunk]))
+            nxt = float(tiles[done + n_chunk].row) if done + n_chunk < total else float("inf")
+            worker.submit((kept, outs, tiles[done : done + n_chunk], nxt))
             done += n_chunk
             if progress is not None:
                 el = time.perf_counter() - t_start
@@ -499,6 +509,10 @@ def run_tiles(
     finally:
         worker.close(drop=True)
         pre.close()
+    if stream is not None:
+        t2 = time.perf_counter()
+        stream.flush(float("inf"))
+        clock["merge_s"] += time.perf_counter() - t2
     if stitcher is not None:
         t2 = time.perf_counter()
         if len(tiles) == len(plan.tiles):
@@ -693,6 +707,7 @@ def run_detection(
     )
     notes.extend(plan.notes)
     tiles = [plan.tiles[i] for i in job.tile_ids()] if job is not None else plan.tiles
+    own_session = session is None
     session, sinfo = (
         session if session is not None else create_session(spec, providers=providers, threads=threads)
     )
@@ -725,7 +740,7 @@ def run_detection(
         "vintage": vintage,
         "run_id": run_id,
     }
-    staged = sink = None
+    staged = sink = stream = None
     multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
     if out_path is not None and job is None:
         # final features go to disk as they are finished (a staging file next to the output):
@@ -742,6 +757,11 @@ def run_detection(
             ) from exc
         if spec.task == "semantic_segmentation":
             sink = _SegmentSink(staged, plan, spec, crs_out, small=small, simp=simp, fixed=fixed)
+        else:  # detections settle and leave memory as the run passes them
+            sink = _DetectionsStaged(staged, plan, spec, crs_out, fixed, cancel)
+            stream = DetectionStream(
+                staged, sink, width=plan.grid.width, iou=iou_v, ios=ios, agnostic=agnostic
+            )
     try:
         try:
             with bounded_gdal_cache() if _bound_cache(bound_gdal_cache) else contextlib.nullcontext():
@@ -759,18 +779,22 @@ def run_detection(
                     progress=progress,
                     cancel=cancel,
                     timings=timings,
-                    sink=sink,
+                    sink=sink if stream is None else None,
+                    stream=stream,
                 )
         finally:
             reader.close()
+        if own_session:  # ONNX Runtime's memory goes back before the merge needs its own
+            session = None
         if cancel is not None and cancel():
             raise Cancelled()
         t_m = time.perf_counter()
-        if sink is not None:  # the final segments went to the sink as the run went
+        if stream is not None:  # settled and written as the run went
+            sink.totals()
+            feats = Features([], np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0), stream.n0)
+            timings["taken_back"] = stream.taken_back
+        elif sink is not None:  # the final segments went to the sink as the run went
             feats = finish_segments([], [], [], plan.grid, n0=part.detections)
-        elif staged is not None:
-            sink = _stage_detections(staged, part, plan, spec, crs_out, fixed, iou_v, ios, agnostic, cancel)
-            feats = Features([], np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0), sink.n0)
         else:
             feats = merge_results(
                 [part],
@@ -804,9 +828,7 @@ def run_detection(
                 notes.append(dropped_note(sink.dropped_plan))
             timings["merge_s"] = timings.get("merge_s", 0.0) + sink.finish_s
             timings["write_s"] = sink.write_s
-        # detections are staged after the run, inside this timing: their writing is counted as such
-        late = sink.finish_s + sink.write_s if isinstance(sink, _DetectionsStaged) else 0.0
-        timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m - late
+        timings["merge_s"] = timings.get("merge_s", 0.0) + time.perf_counter() - t_m
         from shapely import wkt as _wkt
 
         report = RunReport(

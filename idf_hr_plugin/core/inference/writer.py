@@ -267,16 +267,20 @@ class StagedFeatures:
             self.discard()
             raise
 
-    def add(self, geoms: Sequence[Any], records: dict, bounds: Any = None) -> None:
+    def add(self, geoms: Sequence[Any], records: dict, bounds: Any = None, group: Any = None) -> None:
         """Append features (shapely geometries or WKB in the output CRS, ``records`` as in
-        :func:`write_gpkg`; ``bounds``: their (N, 4) envelopes when known, NaN rows otherwise)."""
+        :func:`write_gpkg`; ``bounds``: their (N, 4) envelopes when known, NaN rows otherwise;
+        ``group``: the settled group of each (streamed detections, see :meth:`enable_boxes`))."""
         if not geoms:
             return
         n = len(geoms)
         try:
             blobs = gpkg_blobs(geoms, self._srs_id, self.multipolygon, bounds)
             cols = [records.get(f) or [None] * n for f, _t in FIELDS]
-            self._db.executemany(self._sql, zip(blobs, *cols))
+            if group is not None:
+                self._db.executemany(self._sql_group, zip(blobs, *cols, [int(g) for g in group]))
+            else:
+                self._db.executemany(self._sql, zip(blobs, *cols))
         except Exception as exc:
             raise UserInputError(
                 tr(
@@ -285,6 +289,107 @@ class StagedFeatures:
                 ).format(folder=self.path.parent, err=str(exc)[:200])
             ) from exc
         self.count += n
+
+    def enable_boxes(self) -> None:
+        """Streamed detections: features carry their settled group, and every box of a settled
+        group (kept by NMS or not) is stashed in a side table, to be taken back by :meth:`take_back`."""
+        t = ident(self.layer_name)
+        self._db.execute(f"ALTER TABLE {t} ADD COLUMN idfhr_group INTEGER")  # noqa: S608  # nosec B608
+        self._db.execute(
+            "CREATE TABLE idfhr_boxes (seq INTEGER, grp INTEGER, cls INTEGER, x0 REAL, y0 REAL, x1 REAL, "
+            "y1 REAL, score REAL, tile INTEGER, cut INTEGER, rbox BLOB, poly BLOB, topk_ids BLOB, topk_scores BLOB)"
+        )
+        self._db.execute("CREATE INDEX idfhr_boxes_y1 ON idfhr_boxes (y1)")
+        self._db.execute("CREATE INDEX idfhr_boxes_grp ON idfhr_boxes (grp)")
+        self._db.execute(f"CREATE INDEX idfhr_features_group ON {t} (idfhr_group)")  # noqa: S608  # nosec B608
+        self._sql_group = self._sql.replace(") VALUES (", ", idfhr_group) VALUES (?, ")
+
+    def stash_boxes(self, rows: dict, group: Any) -> None:
+        """Keep the boxes of settled groups (grid px and what NMS needs), out of memory."""
+        import numpy as np
+
+        n = len(rows["seq"])
+
+        def blob(a, k):
+            return None if a is None else np.ascontiguousarray(a[k]).tobytes()
+
+        polys = rows.get("polys") or [None] * n
+        data = (
+            (
+                int(rows["seq"][k]),
+                int(group[k]),
+                int(rows["cls"][k]),
+                *(float(v) for v in rows["boxes"][k]),
+                float(rows["scores"][k]),
+                int(rows["tiles"][k]),
+                int(bool(rows["cut"][k])),
+                blob(rows.get("rboxes"), k),
+                None if polys[k] is None else polys[k].wkb,
+                blob(rows.get("topk_ids"), k),
+                blob(rows.get("topk_scores"), k),
+            )
+            for k in range(n)
+        )
+        self._guarded(lambda: self._db.executemany(_STASH_SQL, data))
+
+    def take_back(self, boxes: Any, classes: Any) -> Optional[dict]:
+        """The stashed groups that ``boxes`` (grid px; ``classes``, or None for any class) touch:
+        their boxes leave the side table (returned, as :meth:`stash_boxes` got them) and their
+        features leave the staging layer. None when no group is touched."""
+        import numpy as np
+
+        b = np.asarray(boxes, np.float64)
+        cur = self._db.execute(
+            "SELECT grp, cls, x0, y0, x1, y1 FROM idfhr_boxes WHERE y1 >= ?", (float(b[:, 1].min()),)
+        )
+        cand = np.array(cur.fetchall(), np.float64).reshape(-1, 6)
+        if not len(cand):
+            return None
+        hit = np.zeros(len(cand), bool)
+        for k in range(len(b)):
+            near = (
+                (cand[:, 2] <= b[k, 2])
+                & (cand[:, 4] >= b[k, 0])
+                & (cand[:, 3] <= b[k, 3])
+                & (cand[:, 5] >= b[k, 1])
+            )
+            if classes is not None:
+                near &= cand[:, 1] == float(classes[k])
+            hit |= near
+        groups = sorted({int(g) for g in cand[hit, 0]})
+        if not groups:
+            return None
+        got = []
+
+        def run():
+            t = ident(self.layer_name)
+            for i in range(0, len(groups), 500):
+                part = groups[i : i + 500]
+                q = ", ".join("?" * len(part))
+                got.extend(self._db.execute(f"SELECT * FROM idfhr_boxes WHERE grp IN ({q})", part).fetchall())  # noqa: S608  # nosec B608
+                self._db.execute(f"DELETE FROM idfhr_boxes WHERE grp IN ({q})", part)  # noqa: S608  # nosec B608
+                self._db.execute(f"DELETE FROM {t} WHERE idfhr_group IN ({q})", part)  # noqa: S608  # nosec B608
+
+        self._guarded(run)
+        return _unstash(got)
+
+    def totals(self) -> tuple:
+        """(features per label, area per label, features) of the staging layer as it stands."""
+        t = ident(self.layer_name)
+        rows = self._db.execute(f"SELECT label, count(*), sum(area_m2) FROM {t} GROUP BY label").fetchall()  # noqa: S608  # nosec B608
+        counts = {lab: int(n) for lab, n, _a in rows}
+        return counts, {lab: float(a or 0.0) for lab, _n, a in rows}, sum(counts.values())
+
+    def _guarded(self, fn) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            raise UserInputError(
+                tr(
+                    "Writing the results to a temporary file in {folder} failed ({err}); free some disk "
+                    "space or choose another output folder. Nothing was written."
+                ).format(folder=self.path.parent, err=str(exc)[:200])
+            ) from exc
 
     def close(self) -> None:
         """Commit and close the staging file (before it is copied)."""
@@ -309,6 +414,35 @@ class StagedFeatures:
                 self._db.close()
             self._db = None
         remove_with_sidecars(self.path)
+
+
+_STASH_SQL = "INSERT INTO idfhr_boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _unstash(rows: list) -> dict:
+    """Rows of ``idfhr_boxes`` -> the arrays of a stream's pool (see :meth:`StagedFeatures.stash_boxes`)."""
+    import numpy as np
+    from shapely import wkb
+
+    n = len(rows)
+    col = list(zip(*rows)) if rows else [()] * 14
+    out = {
+        "seq": np.array(col[0], np.int64),
+        "cls": np.array(col[2], np.int32),
+        "boxes": np.array(list(zip(*col[3:7])), np.float64).reshape(n, 4),
+        "scores": np.array(col[7], np.float32),
+        "tiles": np.array(col[8], np.int64),
+        "cut": np.array(col[9], bool),
+        "polys": [None if p is None else wkb.loads(bytes(p)) for p in col[11]],
+    }
+    for name, k, dt in (
+        ("rboxes", 10, np.float64),
+        ("topk_ids", 12, np.int32),
+        ("topk_scores", 13, np.float32),
+    ):
+        vals = col[k]
+        out[name] = None if n == 0 or vals[0] is None else np.stack([np.frombuffer(v, dt) for v in vals])
+    return out
 
 
 def _sqlite_connect(path: Path):
