@@ -294,14 +294,14 @@ class StagedFeatures:
         """Streamed detections: features carry their settled group, and every box of a settled
         group (kept by NMS or not) is stashed in a side table, to be taken back by :meth:`take_back`."""
         t = ident(self.layer_name)
-        self._db.execute(f"ALTER TABLE {t} ADD COLUMN idfhr_group INTEGER")  # noqa: S608  # nosec B608
+        self._db.execute(f"ALTER TABLE {t} ADD COLUMN idfhr_group INTEGER")  # noqa: S608
         self._db.execute(
             "CREATE TABLE idfhr_boxes (seq INTEGER, grp INTEGER, cls INTEGER, x0 REAL, y0 REAL, x1 REAL, "
             "y1 REAL, score REAL, tile INTEGER, cut INTEGER, rbox BLOB, poly BLOB, topk_ids BLOB, topk_scores BLOB)"
         )
         self._db.execute("CREATE INDEX idfhr_boxes_y1 ON idfhr_boxes (y1)")
         self._db.execute("CREATE INDEX idfhr_boxes_grp ON idfhr_boxes (grp)")
-        self._db.execute(f"CREATE INDEX idfhr_features_group ON {t} (idfhr_group)")  # noqa: S608  # nosec B608
+        self._db.execute(f"CREATE INDEX idfhr_features_group ON {t} (idfhr_group)")  # noqa: S608
         self._sql_group = self._sql.replace(") VALUES (", ", idfhr_group) VALUES (?, ")
 
     def stash_boxes(self, rows: dict, group: Any) -> None:
@@ -366,9 +366,9 @@ class StagedFeatures:
             for i in range(0, len(groups), 500):
                 part = groups[i : i + 500]
                 q = ", ".join("?" * len(part))
-                got.extend(self._db.execute(f"SELECT * FROM idfhr_boxes WHERE grp IN ({q})", part).fetchall())  # noqa: S608  # nosec B608
-                self._db.execute(f"DELETE FROM idfhr_boxes WHERE grp IN ({q})", part)  # noqa: S608  # nosec B608
-                self._db.execute(f"DELETE FROM {t} WHERE idfhr_group IN ({q})", part)  # noqa: S608  # nosec B608
+                got.extend(self._db.execute(f"SELECT * FROM idfhr_boxes WHERE grp IN ({q})", part).fetchall())  # noqa: S608
+                self._db.execute(f"DELETE FROM idfhr_boxes WHERE grp IN ({q})", part)  # noqa: S608
+                self._db.execute(f"DELETE FROM {t} WHERE idfhr_group IN ({q})", part)  # noqa: S608
 
         self._guarded(run)
         return _unstash(got)
@@ -376,7 +376,7 @@ class StagedFeatures:
     def totals(self) -> tuple:
         """(features per label, area per label, features) of the staging layer as it stands."""
         t = ident(self.layer_name)
-        rows = self._db.execute(f"SELECT label, count(*), sum(area_m2) FROM {t} GROUP BY label").fetchall()  # noqa: S608  # nosec B608
+        rows = self._db.execute(f"SELECT label, count(*), sum(area_m2) FROM {t} GROUP BY label").fetchall()  # noqa: S608
         counts = {lab: int(n) for lab, n, _a in rows}
         return counts, {lab: float(a or 0.0) for lab, _n, a in rows}, sum(counts.values())
 
