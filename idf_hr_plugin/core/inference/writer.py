@@ -366,9 +366,9 @@ class StagedFeatures:
             for i in range(0, len(groups), 500):
                 part = groups[i : i + 500]
                 q = ", ".join("?" * len(part))
-                got.extend(self._db.execute(f"SELECT * FROM idfhr_boxes WHERE grp IN ({q})", part).fetchall())  # noqa: S608
-                self._db.execute(f"DELETE FROM idfhr_boxes WHERE grp IN ({q})", part)  # noqa: S608
-                self._db.execute(f"DELETE FROM {t} WHERE idfhr_group IN ({q})", part)  # noqa: S608
+                got.extend(self._db.execute(f"SELECT * FROM idfhr_boxes WHERE grp IN ({q})", part).fetchall())  # noqa: S608  # nosec B608
+                self._db.execute(f"DELETE FROM idfhr_boxes WHERE grp IN ({q})", part)  # noqa: S608  # nosec B608
+                self._db.execute(f"DELETE FROM {t} WHERE idfhr_group IN ({q})", part)  # noqa: S608  # nosec B608
 
         self._guarded(run)
         return _unstash(got)
@@ -376,7 +376,7 @@ class StagedFeatures:
     def totals(self) -> tuple:
         """(features per label, area per label, features) of the staging layer as it stands."""
         t = ident(self.layer_name)
-        rows = self._db.execute(f"SELECT label, count(*), sum(area_m2) FROM {t} GROUP BY label").fetchall()  # noqa: S608
+        rows = self._db.execute(f"SELECT label, count(*), sum(area_m2) FROM {t} GROUP BY label").fetchall()  # noqa: S608  # nosec B608
         counts = {lab: int(n) for lab, n, _a in rows}
         return counts, {lab: float(a or 0.0) for lab, _n, a in rows}, sum(counts.values())
 
