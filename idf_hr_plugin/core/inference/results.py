@@ -593,10 +593,14 @@ class SegmentStitcher:
         else:
             b = np.array([p.bounds for p in pieces], np.int64)
             x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
-            canvas = np.zeros((int(b[:, 3].max()) - y0, int(b[:, 2].max()) - x0), bool)
-            for p in pieces:
-                canvas[p.y0 - y0 : p.y0 - y0 + p.h, p.x0 - x0 : p.x0 - x0 + p.w] |= p.mask()
-            self._emit(polygon_of_pixels(canvas, x0, y0), c, mean)
+            w, h = int(b[:, 2].max()) - x0, int(b[:, 3].max()) - y0
+            if int(count.sum()) == w * h:
+                self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
+            else:
+                from .polygonise import polygonise_region
+
+                polys = polygonise_region(pieces, x0, y0, w, h)
+                self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean)
         for k in ids:
             del self._p[k], self._parent[k]
 

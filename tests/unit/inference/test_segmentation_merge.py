@@ -350,3 +350,30 @@ def test_label4_without_scipy(monkeypatch):
     perm = dict(pairs)
     boxes = region_boxes(lab, n)
     assert all((boxes[perm[i + 1] - 1] == boxes_ref[i]).all() for i in range(n))
+
+
+def test_huge_regions_are_polygonised_from_disk_the_same(tmp_path, monkeypatch):
+    """A region whose box is too big for memory is pasted into a temporary GeoTIFF: the same
+    polygons; a temporary folder that cannot be written gives a sentence, not a crash."""
+    from idf_hr_plugin.core.errors import UserInputError
+    from idf_hr_plugin.core.inference import polygonise as P
+
+    r = make_raster(tmp_path / "r.tif", size=(700, 520))
+    plan = plan_tiles(str(r), tile_size=96, overlap=16)
+    scores = _field((520, 700), 8, size=21)[None].astype(np.float32)
+    st, _ = _stitch(scores, plan, 0.6)
+    ref = _keyed(st.geoms, st.classes, st.scores)
+    monkeypatch.setattr(P, "CANVAS_IN_MEMORY_PX", 300)  # regions over ~17 x 17 px go to disk
+    disk_calls = []
+    real = P._polygonise_region_on_disk
+    monkeypatch.setattr(P, "_polygonise_region_on_disk", lambda *a: disk_calls.append(1) or real(*a))
+    st2, _ = _stitch(scores, plan, 0.6)  # the same regions, the big ones polygonised from disk
+    got = _keyed(st2.geoms, st2.classes, st2.scores)
+    assert len(disk_calls) >= 3 and set(got) == set(ref)
+    for key, (g, s) in ref.items():
+        assert got[key][0].equals(g) and got[key][1] == s
+    not_a_folder = tmp_path / "full"  # a temporary folder that cannot be used, even by root
+    not_a_folder.write_text("")
+    monkeypatch.setattr(__import__("tempfile"), "tempdir", str(not_a_folder))
+    with pytest.raises(UserInputError, match="temporary file"):
+        _stitch(scores, plan, 0.6)
