@@ -3679,7 +3679,7 @@
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="606" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="607" />
       <source>  worker {addr}: {jobs} job(s), {tiles} tiles, {km2} km², {cpu} s CPU, {wall} s wall, {prov}</source>
       <translation>  processus {addr} : {jobs} lot(s), {tiles} dalles, {km2} km², {cpu} s CPU, {wall} s écoulées, {prov}</translation>
     </message>
@@ -3789,7 +3789,7 @@
       <translation>Un raster GeoPackage ne contient que de l'imagerie 8 bits ou une seule bande ; choisissez plutôt le format COG.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="302" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="303" />
       <source>A detection reaches {d} px past its tile, more than the {m} px the distributed merge relies on to give the same result as one computer; nothing was written. Run this extent on this computer.</source>
       <translation>Une détection dépasse sa dalle de {d} px, plus que les {m} px sur lesquels compte la fusion distribuée pour donner le même résultat qu'un seul ordinateur ; rien n'a été écrit. Exécutez cette emprise sur cet ordinateur.</translation>
     </message>
@@ -3809,7 +3809,7 @@
       <translation>Accès refusé : vérifiez la configuration d'authentification (authcfg) de cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="311" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="312" />
       <source>All {n} tile(s) of the extent hold no data (NoData everywhere); nothing was detected and nothing written. Pick an extent over the imagery.</source>
       <translation>Les {n} tuile(s) de l'emprise ne contiennent aucune donnée (NoData partout) ; rien n'a été détecté ni écrit. Choisissez une emprise couvrant l'imagerie.</translation>
     </message>
@@ -3854,17 +3854,17 @@
       <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="436" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="437" />
       <source>CPU time summed over the client and every worker's jobs.</source>
       <translation>Temps CPU additionné sur le client et les lots de chaque processus de travail.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="484" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="485" />
       <source>Cannot create the job folder '{path}' ({err}).</source>
       <translation>Impossible de créer le dossier des lots « {path} » ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="75" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="76" />
       <source>Cannot reach the Dask scheduler at {addr} ({err}); check the address and that dask-scheduler is running there.</source>
       <translation>Impossible de joindre l'ordonnanceur Dask à {addr} ({err}) ; vérifiez l'adresse et que dask-scheduler y tourne.</translation>
     </message>
@@ -3874,12 +3874,12 @@
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="722" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="753" />
       <source>Cannot write a temporary file next to '{path}' ({err}); free some disk space or choose another output folder.</source>
       <translation>Impossible d'écrire un fichier temporaire à côté de « {path} » ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="90" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="91" />
       <source>Cannot write in the output folder '{path}' ({err}); choose a folder you can write to.</source>
       <translation>Impossible d'écrire dans le dossier de sortie '{path}' ({err}) ; choisissez un dossier dans lequel vous pouvez écrire.</translation>
     </message>
@@ -3949,7 +3949,7 @@
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="603" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="604" />
       <source>Dask dashboard: {url}</source>
       <translation>Tableau de bord Dask : {url}</translation>
     </message>
@@ -4044,7 +4044,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="896" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="939" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -4084,17 +4084,17 @@
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="585" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="586" />
       <source>Job {n} failed on the cluster: {err}</source>
       <translation>Le lot {n} a échoué sur la grappe : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="587" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="588" />
       <source>Job {n} was cancelled on the cluster.</source>
       <translation>Le lot {n} a été annulé sur la grappe.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="579" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="580" />
       <source>Job {n} was lost with every worker that ran it ({err}); the workers may be running out of memory. Check the workers, then run again with --resume.</source>
       <translation>Le lot {n} a été perdu avec chaque processus de travail qui l'exécutait ({err}) ; ils manquent peut-être de mémoire. Vérifiez les processus de travail, puis relancez avec --resume.</translation>
     </message>
@@ -4194,7 +4194,7 @@
       <translation>Non publié par IdF HR : l'item {id} n'a pas de propriétés d'exécution idfhr: ({what} inconnus) ; vérifiez sa provenance auprès de qui l'a publié avant de vous y fier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="469" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="470" />
       <source>Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.</source>
       <translation>Rien à reprendre : le dossier des lots « {path} » ne contient pas d'exécution. Lancez sans --resume.</translation>
     </message>
@@ -4269,6 +4269,11 @@
       <translation>Sur {n} processus de travail comme cet ordinateur : {jobs} lot(s) de {tpj} dalles, ~{wall} écoulées, {cpu} heures CPU, ~{wh} Wh (CPU seul).</translation>
     </message>
     <message>
+      <location filename="../idf_hr_plugin/core/inference/polygonise.py" line="119" />
+      <source>One segmented region spreads over {mpx} million pixels and needs a temporary file in {folder}, which could not be written ({err}). Free some disk space there, or set TMPDIR to a folder with room, and run again.</source>
+      <translation>Une région segmentée s'étend sur {mpx} millions de pixels et demande un fichier temporaire dans {folder}, qui n'a pas pu être écrit ({err}). Libérez de l'espace disque à cet endroit, ou indiquez dans TMPDIR un dossier qui a de la place, puis relancez.</translation>
+    </message>
+    <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
       <source>Operation cancelled by the user; nothing was written.</source>
       <translation>Opération annulée par l'utilisateur ; rien n'a été écrit.</translation>
@@ -4304,7 +4309,7 @@
       <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="594" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="595" />
       <source>Ran on Dask: {n} job(s) of {t} tile(s), {r} retried, {s} resumed from {path}.</source>
       <translation>Exécuté sur Dask : {n} lot(s) de {t} dalle(s), {r} relancé(s), {s} repris depuis {path}.</translation>
     </message>
@@ -4354,7 +4359,7 @@
       <translation>L'exécution {run} a été reprojetée de {crs} en Lambert-93 (EPSG:2154).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="53" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="54" />
       <source>Running on a Dask cluster needs the Python packages 'dask' and 'distributed', which are not installed: install them (pip install dask distributed pyarrow) or run on this computer.</source>
       <translation>L'exécution sur une grappe Dask demande les paquets Python « dask » et « distributed », qui ne sont pas installés : installez-les (pip install dask distributed pyarrow) ou exécutez sur cet ordinateur.</translation>
     </message>
@@ -4734,7 +4739,7 @@
       <translation>Le document de {host} n'est pas un document de capacités WMTS (élément racine {tag}). Vérifiez que l'adresse pointe vers un GetCapabilities WMTS.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="95" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="96" />
       <source>The existing output '{path}' cannot be read.</source>
       <translation>La sortie existante '{path}' ne peut pas être lue.</translation>
     </message>
@@ -4744,7 +4749,7 @@
       <translation>La sortie existante '{path}' n'est pas un GeoPackage ; choisissez un autre nom de fichier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="98" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="99" />
       <source>The existing output '{path}' is read-only: make it writable or choose another file name.</source>
       <translation>La sortie existante '{path}' est en lecture seule : rendez-la accessible en écriture ou choisissez un autre nom de fichier.</translation>
     </message>
@@ -4799,7 +4804,7 @@
       <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="694" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="723" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -4829,17 +4834,17 @@
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="475" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="476" />
       <source>The job folder '{path}' exists and is not empty; choose an empty or new folder.</source>
       <translation>Le dossier des lots « {path} » existe et n'est pas vide ; choisissez un dossier vide ou nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="461" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="462" />
       <source>The job folder '{path}' holds an unfinished or earlier run of these settings: pass --resume to finish it, or delete the folder to start again.</source>
       <translation>Le dossier des lots « {path} » contient une exécution inachevée ou antérieure avec ces réglages : passez --resume pour la terminer, ou supprimez le dossier pour recommencer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="454" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="455" />
       <source>The job folder '{path}' holds the jobs of another run (other model, imagery, extent or settings); delete it or choose another folder.</source>
       <translation>Le dossier des lots « {path} » contient les lots d'une autre exécution (autre modèle, imagerie, emprise ou réglages) ; supprimez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -4949,12 +4954,12 @@
       <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="563" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="591" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="553" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="581" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -4999,7 +5004,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="640" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="668" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -5069,7 +5074,7 @@
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="449" />
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="463" />
       <source>The model file '{path}' does not exist on worker {worker}: copy the model there (every worker needs it at that path) or give the path the workers see.</source>
       <translation>Le fichier de modèle « {path} » n'existe pas sur le processus de travail {worker} : copiez-y le modèle (chaque processus en a besoin à ce chemin) ou indiquez le chemin que voient les processus.</translation>
     </message>
@@ -5094,12 +5099,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="79" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="90" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="75" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="86" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -5119,7 +5124,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="653" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="681" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
@@ -5144,7 +5149,7 @@
       <translation>Le nombre de fils d'exécution</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="87" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="88" />
       <source>The number of workers must be at least 1 (got {n}).</source>
       <translation>Le nombre de processus de travail doit être au moins 1 (reçu : {n}).</translation>
     </message>
@@ -5154,7 +5159,7 @@
       <translation>Le fichier de données ouvertes {path} n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="82" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="83" />
       <source>The output '{path}' exists and is not a file.</source>
       <translation>La sortie '{path}' existe et n'est pas un fichier.</translation>
     </message>
@@ -5169,7 +5174,7 @@
       <translation>Le SCR de sortie</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="77" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="78" />
       <source>The output folder '{path}' does not exist; create it or choose another folder.</source>
       <translation>Le dossier de sortie '{path}' n'existe pas ; créez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -5534,7 +5539,7 @@
       <translation>Pourquoi le modèle a-t-il vu un objet ici ? Cliquez sur « Pourquoi cette détection ? », puis sur un objet trouvé sur la carte : une fenêtre montre ce que le modèle a vu, ses scores et les classes entre lesquelles il a hésité.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="469" />
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="483" />
       <source>Worker {worker} refused the run: its model '{path}' has sha256 {got}, not {want} as the client's. Copy the same model file to every worker.</source>
       <translation>Le processus de travail {worker} a refusé l'exécution : son modèle « {path} » a le sha256 {got}, et non {want} comme celui du client. Copiez le même fichier de modèle sur chaque processus.</translation>
     </message>
@@ -5549,7 +5554,7 @@
       <translation>Écriture du projet QGIS…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="264" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="286" />
       <source>Writing the results to a temporary file in {folder} failed ({err}); free some disk space or choose another output folder. Nothing was written.</source>
       <translation>L'écriture des résultats dans un fichier temporaire de {folder} a échoué ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie. Rien n'a été écrit.</translation>
     </message>
@@ -5944,7 +5949,7 @@
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="339" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="340" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
     </message>
