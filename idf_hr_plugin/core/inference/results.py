@@ -9,7 +9,7 @@ with what is found, not with the extent. Partials of independent jobs are merged
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from .decoders import Detections, rbox_corners
 from .nms import nms
 from .tiling import Grid, Tile
 
+SPILL_PX = 2_000_000  # pixels of finished seam regions handed on at once at most (see SegmentStitcher)
 SEAM_EPS_PX = 2.0  # a box this close to a seam side is an object cut by the tile border
 # the corners of a rectangle of whole pixels lie >= 1/sqrt(2) px from any chord of its ring:
 # simplifying it below that tolerance gives it back unchanged
@@ -485,6 +486,10 @@ class SegmentStitcher:
         self.geoms: list = []
         self.classes: list = []
         self.scores: list = []
+        # called when the regions handed out but not taken yet hold over SPILL_PX pixels: big
+        # regions (hundreds of thousands of vertices each) leave one or two at a time
+        self.spill: Optional[Callable[[], None]] = None
+        self._held_px = 0
 
     def _find(self, k: int) -> int:
         root = k
@@ -504,10 +509,14 @@ class SegmentStitcher:
         self._members[ra].extend(self._members.pop(rb))
         self._open[ra] += self._open.pop(rb)
 
-    def _emit(self, geom, cls: int, score: float) -> None:
+    def _emit(self, geom, cls: int, score: float, pixels: int = 0) -> None:
         self.geoms.append(geom)
         self.classes.append(int(cls))
         self.scores.append(float(score))
+        self._held_px += pixels
+        if self.spill is not None and self._held_px > SPILL_PX:
+            self._held_px = 0
+            self.spill()
 
     def _side_lines(self, tile_id: int, ids: list) -> dict:
         """{side: {class: line}} of the pieces ``ids`` of a window, for the sides with a neighbour."""
@@ -587,20 +596,21 @@ class SegmentStitcher:
         count = np.array([p.count for p in pieces], np.float64)
         score = np.array([self._p[k][2] for k in ids], np.float64)
         mean = float((score * count).sum() / count.sum()) if count.sum() > 0 else 0.0
+        px = int(count.sum())
         if len(pieces) == 1:
             p = pieces[0]
-            self._emit(polygon_of_pixels(p.mask(), p.x0, p.y0), c, mean)
+            self._emit(polygon_of_pixels(p.mask(), p.x0, p.y0), c, mean, px)
         else:
             b = np.array([p.bounds for p in pieces], np.int64)
             x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
             w, h = int(b[:, 2].max()) - x0, int(b[:, 3].max()) - y0
-            if int(count.sum()) == w * h:
+            if px == w * h:
                 self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
             else:
                 from .polygonise import polygonise_region
 
                 polys = polygonise_region(pieces, x0, y0, w, h)
-                self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean)
+                self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean, px)
         for k in ids:
             del self._p[k], self._parent[k]
 

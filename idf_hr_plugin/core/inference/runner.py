@@ -444,6 +444,9 @@ def run_tiles(
             stitcher.geoms, stitcher.classes, stitcher.scores = [], [], []
             sink(*done)
 
+    if stitcher is not None:
+        stitcher.spill = flush
+
     tile_rows = {t.id: t.row for t in tiles} if stream is not None else {}
 
     def post(kept: list, outs, chunk: Sequence[Tile], next_row: float = float("inf")) -> None:

@@ -377,3 +377,33 @@ def test_huge_regions_are_polygonised_from_disk_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__("tempfile"), "tempdir", str(not_a_folder))
     with pytest.raises(UserInputError, match="temporary file"):
         _stitch(scores, plan, 0.6)
+
+
+def test_big_finished_regions_are_handed_on_without_waiting_for_the_batch(tmp_path, monkeypatch):
+    """Finished regions go to the writer as soon as they hold SPILL_PX pixels, not batch by batch:
+    several huge regions never wait in memory together; nothing is lost or repeated."""
+    from idf_hr_plugin.core.inference import results as R
+
+    r = make_raster(tmp_path / "r.tif", size=(700, 520))
+    plan = plan_tiles(str(r), tile_size=96, overlap=16)
+    scores = _field((520, 700), 8, size=21)[None].astype(np.float32)
+    ref, _ = _stitch(scores, plan, 0.6)
+    monkeypatch.setattr(R, "SPILL_PX", 500)
+    T = plan.tile_size
+    padded = np.pad(scores, ((0, 0), (0, T), (0, T)))
+    st = SegmentStitcher(plan.tiles)
+    handed, held = [], []
+
+    def spill():
+        held.append(len(st.geoms))
+        handed.extend(zip(st.geoms, st.classes, st.scores))
+        st.geoms, st.classes, st.scores = [], [], []
+
+    st.spill = spill
+    for t in plan.tiles:
+        st.add(t.id, _segment_tile(padded[:, t.row : t.row + T, t.col : t.col + T], t, plan.grid, 0.6))
+    st.finish()
+    handed.extend(zip(st.geoms, st.classes, st.scores))
+    assert len(held) >= 3
+    got = _keyed(*zip(*handed))
+    assert set(got) == set(_keyed(ref.geoms, ref.classes, ref.scores))
