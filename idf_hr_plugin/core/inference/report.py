@@ -73,7 +73,9 @@ class RunReport:
     batch_size: int = 1
     energy_wh: float = 0.0
     energy_method: str = ""
-    timings: dict = field(default_factory=dict)  # read_s, infer_s, decode_s, merge_s, write_s
+    # read_s, infer_s, decode_s, merge_s, write_s (seconds); taken_back: boxes of settled groups that
+    # a later box reached and that were decided again (streamed detections, a count)
+    timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     # what was really analysed (raster footprint ∩ extent ∩ mask): change and per-zone analyses
     # use it so that a mask hole reads as "not analysed", never as "removed" or "0 objects"
