@@ -118,6 +118,22 @@ def _candidate_pairs(boxes: np.ndarray) -> tuple:
     return ii[inter], jj[inter]
 
 
+def class_pairs(boxes: np.ndarray, class_ids: Optional[np.ndarray], agnostic: bool) -> tuple:
+    """:func:`candidate_pairs` among boxes of the same class (any class if ``agnostic`` or no classes)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    n = len(boxes)
+    if class_ids is None or agnostic or n < 2:
+        return candidate_pairs(boxes)
+    c = np.asarray(class_ids)
+    # classes side by side, far apart, so the grid only pairs boxes of the same class
+    _u, cls_rank = np.unique(c, return_inverse=True)
+    span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
+    shift = cls_rank.reshape(-1).astype(np.float64) * 2.0 * span
+    i, j = candidate_pairs(boxes + np.stack([shift, np.zeros(n), shift, np.zeros(n)], axis=1))
+    same = c[i] == c[j]
+    return i[same], j[same]
+
+
 def _axis_overlaps(boxes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple:
     iw = np.clip(np.minimum(boxes[i, 2], boxes[j, 2]) - np.maximum(boxes[i, 0], boxes[j, 0]), 0, None)
     ih = np.clip(np.minimum(boxes[i, 3], boxes[j, 3]) - np.maximum(boxes[i, 1], boxes[j, 1]), 0, None)
@@ -296,17 +312,7 @@ def nms(
         order = np.lexsort((-scores, np.asarray(priority)))
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
-    if class_ids is not None and not agnostic:
-        c = np.asarray(class_ids)
-        # classes side by side, far apart, so the grid only pairs boxes of the same class
-        _u, cls_rank = np.unique(c, return_inverse=True)
-        span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
-        shift = cls_rank.reshape(-1).astype(np.float64) * 2.0 * span
-        i, j = candidate_pairs(boxes + np.stack([shift, np.zeros(n), shift, np.zeros(n)], axis=1))
-        same = c[i] == c[j]
-        i, j = i[same], j[same]
-    else:
-        i, j = candidate_pairs(boxes)
+    i, j = class_pairs(boxes, class_ids, agnostic)
     if rboxes is not None:  # exact polygon overlaps, only for pairs that can reach a threshold
         i, j, area, corners = _rotated_reach(rboxes, boxes, i, j, iou_thr, ios_thr, groups, fragments)
 

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .nms import candidate_pairs, nms
+from .nms import class_pairs, nms
 from .results import PartialResult, Selected
 
 BIN_PX = 32  # skyline column width
@@ -82,15 +82,7 @@ def components(boxes: np.ndarray, cls: np.ndarray, agnostic: bool) -> np.ndarray
     lab = np.arange(n)
     if n < 2:
         return lab
-    if agnostic:
-        i, j = candidate_pairs(boxes)
-    else:
-        _u, rank = np.unique(cls, return_inverse=True)
-        span = float(boxes[:, 2].max() - boxes[:, 0].min()) + 1.0
-        shift = rank.reshape(-1).astype(np.float64) * 2.0 * span
-        i, j = candidate_pairs(boxes + np.stack([shift, np.zeros(n), shift, np.zeros(n)], axis=1))
-        same = cls[i] == cls[j]
-        i, j = i[same], j[same]
+    i, j = class_pairs(boxes, cls, agnostic)
     while i.size:  # min-label propagation with pointer jumping: few rounds for small groups
         before = lab.copy()
         np.minimum.at(lab, i, lab[j])

@@ -274,20 +274,16 @@ class StagedFeatures:
         if not geoms:
             return
         n = len(geoms)
-        try:
+
+        def run():
             blobs = gpkg_blobs(geoms, self._srs_id, self.multipolygon, bounds)
             cols = [records.get(f) or [None] * n for f, _t in FIELDS]
             if group is not None:
                 self._db.executemany(self._sql_group, zip(blobs, *cols, [int(g) for g in group]))
             else:
                 self._db.executemany(self._sql, zip(blobs, *cols))
-        except Exception as exc:
-            raise UserInputError(
-                tr(
-                    "Writing the results to a temporary file in {folder} failed ({err}); free some disk "
-                    "space or choose another output folder. Nothing was written."
-                ).format(folder=self.path.parent, err=str(exc)[:200])
-            ) from exc
+
+        self._guarded(run)
         self.count += n
 
     def enable_boxes(self) -> None:
@@ -395,14 +391,7 @@ class StagedFeatures:
         """Commit and close the staging file (before it is copied)."""
         if self._db is not None:
             try:
-                self._db.execute("COMMIT")
-            except Exception as exc:
-                raise UserInputError(
-                    tr(
-                        "Writing the results to a temporary file in {folder} failed ({err}); free some disk "
-                        "space or choose another output folder. Nothing was written."
-                    ).format(folder=self.path.parent, err=str(exc)[:200])
-                ) from exc
+                self._guarded(lambda: self._db.execute("COMMIT"))
             finally:
                 self._db.close()
                 self._db = None
