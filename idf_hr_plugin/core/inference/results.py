@@ -411,24 +411,8 @@ class MaskPiece:
     def bounds(self) -> tuple:
         return (self.x0, self.y0, self.x0 + self.w, self.y0 + self.h)
 
-    @property
-    def area(self) -> float:
-        return float(self.count)
-
     def mask(self) -> np.ndarray:
         return np.unpackbits(self.bits, count=self.w * self.h).reshape(self.h, self.w).view(bool)
-
-
-def polygon_of_pixels(mask: np.ndarray, x0: int, y0: int):
-    """The polygon (grid px) of one 4-connected set of pixels, as the polygoniser draws it for
-    the whole raster (a :class:`PxRect` when it fills its box)."""
-    h, w = mask.shape
-    if int(np.count_nonzero(mask)) == w * h:
-        return PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h))
-    from .polygonise import polygonise
-
-    polys = [g for g, _v in polygonise(mask, x0, y0)]
-    return polys[0] if len(polys) == 1 else G.union(polys)
 
 
 # the 4 sides of a window: (name, opposite, neighbour core key)
@@ -597,20 +581,16 @@ class SegmentStitcher:
         score = np.array([self._p[k][2] for k in ids], np.float64)
         mean = float((score * count).sum() / count.sum()) if count.sum() > 0 else 0.0
         px = int(count.sum())
-        if len(pieces) == 1:
-            p = pieces[0]
-            self._emit(polygon_of_pixels(p.mask(), p.x0, p.y0), c, mean, px)
-        else:
-            b = np.array([p.bounds for p in pieces], np.int64)
-            x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
-            w, h = int(b[:, 2].max()) - x0, int(b[:, 3].max()) - y0
-            if px == w * h:
-                self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
-            else:
-                from .polygonise import polygonise_region
+        b = np.array([p.bounds for p in pieces], np.int64)
+        x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
+        w, h = int(b[:, 2].max()) - x0, int(b[:, 3].max()) - y0
+        if px == w * h:  # fills its box: the polygoniser's ring, as four numbers
+            self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
+        else:  # one 4-connected region: one polygon, the one a whole-raster polygonisation draws
+            from .polygonise import polygonise_region
 
-                polys = polygonise_region(pieces, x0, y0, w, h)
-                self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean, px)
+            polys = polygonise_region(pieces, x0, y0, w, h)
+            self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean, px)
         for k in ids:
             del self._p[k], self._parent[k]
 

@@ -294,74 +294,82 @@ def _detect_tile(
     part.add_detections(det, tile, grid, polys)
 
 
-class _DetectionsStaged:
-    """Writes the detections a :class:`DetectionStream` settles: finished (mask, clip, CRS)
-    :data:`STAGE_CHUNK` at a time into the staging file; counts and areas per label, drops."""
+class _Stager:
+    """Finished features (grid CRS, WKB or shapely) clipped to the analysed area, put in the
+    output CRS and written to a :class:`StagedFeatures` file as the run goes; counts the drops."""
 
-    def __init__(self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, fixed: dict, cancel):
+    def __init__(self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, fixed: dict):
         self.staged, self.plan, self.spec, self.crs_out, self.fixed = staged, plan, spec, crs_out, fixed
-        self.cancel = cancel
         self.area = analysed_area(plan)
         self.multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
-        self.n0 = 0
-        self.features = self.dropped_plan = self.dropped_mask = 0
-        self.finish_s = self.write_s = 0.0
-
-    def __call__(self, sel, group: np.ndarray) -> None:
-        t0 = time.perf_counter()
-        w0 = self.write_s
-        plan, spec = self.plan, self.spec
-        for lo in range(0, sel.n, STAGE_CHUNK):
-            if self.cancel is not None and self.cancel():
-                raise Cancelled()
-            feats = detection_features(sel, plan.grid, lo, lo + STAGE_CHUNK, mask=plan.mask, as_wkb=True)
-            self.dropped_mask += feats.dropped_outside_mask
-            feats, dropped = clip_features(feats, self.area, multipart=self.multipart)
-            self.dropped_plan += dropped
-            geoms, bounds = feats.geoms, feats.bounds
-            if self.crs_out != plan.grid.crs and geoms:
-                from shapely import wkb
-
-                loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in geoms]
-                geoms, bounds = G.reproject(loaded, plan.grid.crs, self.crs_out), None
-            labels = [spec.label(c) for c in feats.class_ids]
-            t1 = time.perf_counter()
-            self.staged.add(
-                geoms,
-                _records(feats, labels, self.fixed, spec.label),
-                bounds=bounds,
-                group=group[feats.index],
-            )
-            self.write_s += time.perf_counter() - t1
-        self.finish_s += time.perf_counter() - t0 - (self.write_s - w0)
-
-    def totals(self) -> None:
-        """Counts and areas per label, and features, of what the staging file holds in the end
-        (groups taken back and decided again are counted once)."""
-        self.counts, self.areas, self.features = self.staged.totals()
-
-
-STAGE_CHUNK = 20000  # detections finished and written at a time
-
-
-class _SegmentSink:
-    """Final segments, batch by batch: finished as :func:`merge_results` + :func:`clip_to_plan`
-    would (small ones dropped, simplified, clipped, in the output CRS), counted, and written to
-    a :class:`StagedFeatures` file, so that memory does not grow with the extent."""
-
-    def __init__(
-        self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, *, small, simp, fixed
-    ):
-        self.staged, self.plan, self.spec, self.crs_out = staged, plan, spec, crs_out
-        self.small, self.simp, self.fixed = small, simp, fixed
-        self.area = analysed_area(plan)
         self.counts: dict = {}
         self.areas: dict = {}
         self.features = self.dropped_plan = self.dropped_mask = 0
         self.finish_s = self.write_s = 0.0
 
+    def _stage(self, feats, group: Optional[np.ndarray] = None) -> None:
+        feats, dropped = clip_features(feats, self.area, multipart=self.multipart)
+        self.dropped_plan += dropped
+        self.dropped_mask += feats.dropped_outside_mask
+        geoms, bounds = feats.geoms, feats.bounds
+        if self.crs_out != self.plan.grid.crs and geoms:
+            from shapely import wkb
+
+            loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in geoms]
+            geoms, bounds = G.reproject(loaded, self.plan.grid.crs, self.crs_out), None
+        labels = [self.spec.label(c) for c in feats.class_ids]
+        t1 = time.perf_counter()
+        self.staged.add(
+            geoms,
+            _records(feats, labels, self.fixed, self.spec.label),
+            bounds=bounds,
+            group=None if group is None else group[feats.index],
+        )
+        self.write_s += time.perf_counter() - t1
+
+    def totals(self) -> None:
+        """Counts and areas per label, and features, of what the staging file holds in the end
+        (detection groups taken back and decided again are counted once)."""
+        self.counts, self.areas, self.features = self.staged.totals()
+
+
+class _DetectionsStaged(_Stager):
+    """Writes the detections a :class:`DetectionStream` settles, :data:`STAGE_CHUNK` at a time."""
+
+    def __init__(self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, fixed: dict, cancel):
+        super().__init__(staged, plan, spec, crs_out, fixed)
+        self.cancel = cancel
+
+    def __call__(self, sel, group: np.ndarray) -> None:
+        t0, w0 = time.perf_counter(), self.write_s
+        for lo in range(0, sel.n, STAGE_CHUNK):
+            if self.cancel is not None and self.cancel():
+                raise Cancelled()
+            self._stage(
+                detection_features(
+                    sel, self.plan.grid, lo, lo + STAGE_CHUNK, mask=self.plan.mask, as_wkb=True
+                ),
+                group,
+            )
+        self.finish_s += time.perf_counter() - t0 - (self.write_s - w0)
+
+
+STAGE_CHUNK = 20000  # detections finished and written at a time
+
+
+class _SegmentSink(_Stager):
+    """Final segments, batch by batch: finished as :func:`merge_results` + :func:`clip_to_plan`
+    would (small ones dropped, simplified, clipped, in the output CRS) and written to a
+    :class:`StagedFeatures` file, so that memory does not grow with the extent."""
+
+    def __init__(
+        self, staged: StagedFeatures, plan: TilePlan, spec: ModelSpec, crs_out, *, small, simp, fixed
+    ):
+        super().__init__(staged, plan, spec, crs_out, fixed)
+        self.small, self.simp = small, simp
+
     def __call__(self, geoms: list, classes: list, scores: list) -> None:
-        t0 = time.perf_counter()
+        t0, w0 = time.perf_counter(), self.write_s
         feats = finish_segments(
             geoms,
             classes,
@@ -372,24 +380,8 @@ class _SegmentSink:
             simplify_px=self.simp,
             as_wkb=True,
         )
-        feats, dropped = clip_features(feats, self.area, multipart=True)
-        self.dropped_plan += dropped
-        self.dropped_mask += feats.dropped_outside_mask
-        out, bounds = feats.geoms, feats.bounds
-        if self.crs_out != self.plan.grid.crs and out:
-            from shapely import wkb
-
-            loaded = [wkb.loads(bytes(g)) if isinstance(g, (bytes, bytearray)) else g for g in out]
-            out, bounds = G.reproject(loaded, self.plan.grid.crs, self.crs_out), None
-        labels = [self.spec.label(c) for c in feats.class_ids]
-        for lab, a in zip(labels, feats.areas_m2):
-            self.counts[lab] = self.counts.get(lab, 0) + 1
-            self.areas[lab] = self.areas.get(lab, 0.0) + float(a)
-        t1 = time.perf_counter()
-        self.staged.add(out, _records(feats, labels, self.fixed, self.spec.label), bounds=bounds)
-        self.features += len(out)
-        self.write_s += time.perf_counter() - t1
-        self.finish_s += t1 - t0
+        self._stage(feats)
+        self.finish_s += time.perf_counter() - t0 - (self.write_s - w0)
 
 
 def _records(feats, labels: list, fixed: dict, label: Callable) -> dict:
@@ -793,7 +785,6 @@ def run_detection(
             raise Cancelled()
         t_m = time.perf_counter()
         if stream is not None:  # settled and written as the run went
-            sink.totals()
             feats = Features([], np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0), stream.n0)
             timings["taken_back"] = stream.taken_back
         elif sink is not None:  # the final segments went to the sink as the run went
@@ -821,6 +812,7 @@ def run_detection(
             areas[lab] = areas.get(lab, 0.0) + float(a)
         n_features, dropped_mask = len(geoms), feats.dropped_outside_mask
         if sink is not None:  # the features are in the staging file already
+            sink.totals()
             counts, areas, n_features, dropped_mask = (
                 sink.counts,
                 sink.areas,

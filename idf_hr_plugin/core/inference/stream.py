@@ -51,9 +51,8 @@ class _Pool:
                 continue
             setattr(self, name, theirs if mine is None or len(mine) == 0 else np.concatenate([mine, theirs]))
         self.polys = self.polys + list(other["polys"])
-        order = np.argsort(self.seq, kind="stable")
         if (np.diff(self.seq) < 0).any():  # boxes taken back from the staging file: arrival order again
-            self.take(order, keep=True)
+            self.take(np.argsort(self.seq, kind="stable"), keep=True)
 
     def take(self, idx: np.ndarray, keep: bool = False) -> dict:
         """The rows ``idx`` as a dict; ``keep``: they become the pool, else they leave it."""
