@@ -281,6 +281,86 @@ def yolov8n_sized(size=640, nc=80, seed=0) -> onnx.ModelProto:
     return g.model([("output0", (out, [g.batch, 4 + nc, a]))], ultra_meta("detect", size, names))
 
 
+def yolov8n_replica(size=640, nc=80, seed=0, cls_bias=-8.5, cls_gain=20.0) -> onnx.ModelProto:
+    """YOLOv8n's own graph, as Ultralytics exports it (random weights, batch norm folded):
+    backbone of C2f blocks and SPPF, PAN neck, decoupled head with DFL, SiLU throughout, output
+    (B, 4+nc, 8400) in pixels. Runs at the cost of the real net, op mix included: the reference
+    for "YOLOv8n-sized" benches. ``cls_bias`` sets how many anchors pass a 0.25 confidence."""
+    rng = np.random.default_rng(seed)
+    g = _G(3, size, None)
+
+    def conv(x, cin, cout, k=1, s=1, act=True, bias=0.0, gain=1.7):
+        w = rng.normal(0, gain * math.sqrt(1.0 / (cin * k * k)), (cout, cin, k, k)).astype(np.float32)
+        b = (bias + rng.normal(0, 0.1, cout)).astype(np.float32)
+        y = g.op("Conv", x, g.const(w), g.const(b), kernel_shape=[k, k], strides=[s, s], pads=[k // 2] * 4)
+        return g.op("Mul", y, g.op("Sigmoid", y)) if act else y
+
+    def c2f(x, cin, cout, n, shortcut):
+        c = cout // 2
+        y = conv(x, cin, 2 * c)
+        parts = list(_split(y, c))
+        for _ in range(n):
+            h = conv(conv(parts[-1], c, c, 3), c, c, 3)
+            parts.append(g.op("Add", parts[-1], h) if shortcut else h)
+        return conv(g.op("Concat", *parts, axis=1), (2 + n) * c, cout)
+
+    def _split(y, c):
+        return [
+            g.op(
+                "Slice",
+                y,
+                g.const([k * c], np.int64),
+                g.const([(k + 1) * c], np.int64),
+                g.const([1], np.int64),
+            )
+            for k in (0, 1)
+        ]
+
+    def up(x):
+        return g.op("Resize", x, "", g.const([1.0, 1.0, 2.0, 2.0]), mode="nearest")
+
+    x = conv(conv("images", 3, 16, 3, 2), 16, 32, 3, 2)
+    x = c2f(x, 32, 32, 1, True)
+    p3 = c2f(conv(x, 32, 64, 3, 2), 64, 64, 2, True)
+    p4 = c2f(conv(p3, 64, 128, 3, 2), 128, 128, 2, True)
+    x = c2f(conv(p4, 128, 256, 3, 2), 256, 256, 1, True)
+    y = conv(x, 256, 128)  # SPPF
+    pools = [y]
+    for _ in range(3):
+        pools.append(g.op("MaxPool", pools[-1], kernel_shape=[5, 5], pads=[2] * 4, strides=[1, 1]))
+    p5 = conv(g.op("Concat", *pools, axis=1), 512, 256)
+    h4 = c2f(g.op("Concat", up(p5), p4, axis=1), 384, 128, 1, False)
+    o3 = c2f(g.op("Concat", up(h4), p3, axis=1), 192, 64, 1, False)
+    o4 = c2f(g.op("Concat", conv(o3, 64, 64, 3, 2), h4, axis=1), 192, 128, 1, False)
+    o5 = c2f(g.op("Concat", conv(o4, 128, 128, 3, 2), p5, axis=1), 384, 256, 1, False)
+    box_rows, cls_rows, anchors, strides = [], [], [], []
+    for f, c, s in ((o3, 64, 8), (o4, 128, 16), (o5, 256, 32)):
+        dfl_bias = np.tile(-0.5 * np.arange(16, dtype=np.float32), 4)  # sides of ~1.5 strides
+        b = conv(conv(conv(f, c, 64, 3), 64, 64, 3), 64, 64, act=False, bias=dfl_bias, gain=0.5)
+        k = conv(conv(conv(f, c, 80, 3), 80, 80, 3), 80, nc, act=False, bias=cls_bias, gain=cls_gain)
+        box_rows.append(g.op("Reshape", b, g.const([0, 64, -1], np.int64)))
+        cls_rows.append(g.op("Reshape", k, g.const([0, nc, -1], np.int64)))
+        n = size // s
+        gy, gx = np.mgrid[0:n, 0:n]
+        anchors.append(np.stack([gx.ravel() + 0.5, gy.ravel() + 0.5]))
+        strides.append(np.full(n * n, s, np.float32))
+    a = sum(x.shape[1] for x in anchors)
+    dist = g.op("Reshape", g.op("Concat", *box_rows, axis=2), g.const([0, 4, 16, -1], np.int64))
+    dist = g.op("Softmax", dist, axis=2)  # DFL: expected bin of 16
+    proj = g.const(np.arange(16, dtype=np.float32).reshape(1, 1, 16, 1))
+    dist = g.op("ReduceSum", g.op("Mul", dist, proj), g.const([2], np.int64), keepdims=0)  # (B, 4, A)
+    lt = g.op("Slice", dist, g.const([0], np.int64), g.const([2], np.int64), g.const([1], np.int64))
+    rb = g.op("Slice", dist, g.const([2], np.int64), g.const([4], np.int64), g.const([1], np.int64))
+    anc = g.const(np.concatenate(anchors, axis=1)[None].astype(np.float32))
+    x1y1, x2y2 = g.op("Sub", anc, lt), g.op("Add", anc, rb)
+    cxy = g.op("Div", g.op("Add", x1y1, x2y2), g.const(2.0))
+    wh = g.op("Sub", x2y2, x1y1)
+    box = g.op("Mul", g.op("Concat", cxy, wh, axis=1), g.const(np.concatenate(strides)[None, None]))
+    out = g.op("Concat", box, g.op("Sigmoid", g.op("Concat", *cls_rows, axis=2)), axis=1)
+    names = {i: f"c{i}" for i in range(nc)}
+    return g.model([("output0", (out, [g.batch, 4 + nc, a]))], ultra_meta("detect", size, names))
+
+
 def seg_blobs(size=512, classes=5, seed=0, blur=15, gain=2000.0, work=0) -> onnx.ModelProto:
     """A semantic model whose maps vary in space: blurred random colour mixes -> blobs of classes.
 

@@ -45,6 +45,46 @@ def test_pairs_searched_in_bands_are_the_same_pairs():
         np.testing.assert_array_equal(got[1], whole[1])
 
 
+def _brute_pairs(b):
+    i, j = np.triu_indices(len(b), 1)
+    hit = (np.minimum(b[i, 2], b[j, 2]) > np.maximum(b[i, 0], b[j, 0])) & (
+        np.minimum(b[i, 3], b[j, 3]) > np.maximum(b[i, 1], b[j, 1])
+    )
+    return i[hit], j[hit]
+
+
+@pytest.mark.parametrize("layout", ["tile", "row", "column", "crowd", "degenerate"])
+def test_pair_search_finds_exactly_the_intersecting_pairs(layout):
+    """The sweep (boxes of one tile, a band of a region) and the grid (crowds) find every pair
+    of intersecting boxes and no other, whichever axis the sweep picks."""
+    from idf_hr_plugin.core.inference import nms as N
+
+    rng = np.random.default_rng(7)
+    n = 800  # candidates of one 640 px tile of a light detector
+    xy = rng.random((n, 2)) * 640
+    wh = 4 + rng.random((n, 2)) * 26
+    if layout == "row":  # a long row of tiles: few boxes meet along y, many along x
+        xy[:, 0] *= 10
+        xy[:, 1] /= 4
+    elif layout == "column":
+        xy[:, 1] *= 10
+        xy[:, 0] /= 4
+    elif layout == "crowd":  # everything on top of everything: past the sweep's limit, the grid
+        xy /= 20
+        wh *= 4
+    elif layout == "degenerate":  # integer corners shared by many boxes, zero-width boxes
+        xy, wh = np.round(xy / 8) * 8, np.round(wh / 8) * 8
+        wh[:100, 0] = 0
+    b = np.concatenate([xy, xy + wh], axis=1)
+    want = _brute_pairs(b)
+    got = N.candidate_pairs(b)
+    assert want[0].size > 200
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    order, span = min((N._sweep_spans(b[:, k], b[:, k + 2]) for k in (0, 1)), key=lambda s: int(s[1].sum()))
+    assert (int(span.sum()) > N.SWEEP_PAIRS_PER_BOX * n) == (layout == "crowd")
+
+
 def test_100k_boxes_fast():
     b, s, c = _boxes(100_000, 20_000, seed=1)
     t = time.perf_counter()
