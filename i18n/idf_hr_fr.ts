@@ -3679,12 +3679,12 @@
   <context>
     <name>core</name>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="607" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="612" />
       <source>  worker {addr}: {jobs} job(s), {tiles} tiles, {km2} km², {cpu} s CPU, {wall} s wall, {prov}</source>
       <translation>  processus {addr} : {jobs} lot(s), {tiles} dalles, {km2} km², {cpu} s CPU, {wall} s écoulées, {prov}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="116" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="118" />
       <source>  {label}: {n} ({area} m²)</source>
       <translation>  {label} : {n} ({area} m²)</translation>
     </message>
@@ -3854,12 +3854,12 @@
       <translation>Temps CPU de l'exécution ({cpu} s, tous fils d'exécution confondus) x {w} W par cœur actif (hypothèse ; définissez IDF_HR_WATTS_PER_CORE au TDP par cœur de votre processeur) / 3600. Hors GPU, écran, mémoire et consommation au repos.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="437" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="442" />
       <source>CPU time summed over the client and every worker's jobs.</source>
       <translation>Temps CPU additionné sur le client et les lots de chaque processus de travail.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="485" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="490" />
       <source>Cannot create the job folder '{path}' ({err}).</source>
       <translation>Impossible de créer le dossier des lots « {path} » ({err}).</translation>
     </message>
@@ -3874,7 +3874,7 @@
       <translation>Impossible de lire l'imagerie {source} pour estimer la taille du kit : {error}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="753" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="762" />
       <source>Cannot write a temporary file next to '{path}' ({err}); free some disk space or choose another output folder.</source>
       <translation>Impossible d'écrire un fichier temporaire à côté de « {path} » ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie.</translation>
     </message>
@@ -3914,7 +3914,7 @@
       <translation>Coût par dalle : {s} s écoulées, {c} s CPU ({src}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="121" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="123" />
       <source>Cost: {dur} s wall, {cpu} s CPU, ~{wh} Wh (estimate), {rate} km²/min, on {prov} with {th} thread(s).</source>
       <translation>Coût : {dur} s écoulées, {cpu} s CPU, ~{wh} Wh (estimation), {rate} km²/min, sur {prov} avec {th} fil(s) d'exécution.</translation>
     </message>
@@ -3949,7 +3949,7 @@
       <translation>Impossible d'ouvrir l'imagerie {source} ({error}). Vérifiez que le fichier existe et qu'il s'agit d'un raster.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="604" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="609" />
       <source>Dask dashboard: {url}</source>
       <translation>Tableau de bord Dask : {url}</translation>
     </message>
@@ -4044,7 +4044,7 @@
       <translation>GDAL n'a pas pu convertir {src} en GeoPackage.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="939" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="951" />
       <source>GPU energy is not included.</source>
       <translation>L'énergie consommée par le GPU n'est pas incluse.</translation>
     </message>
@@ -4084,17 +4084,17 @@
       <translation>La compression JPEG nécessite une imagerie 8 bits en niveaux de gris ou RGB ; utilisez DEFLATE pour cette source.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="586" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="591" />
       <source>Job {n} failed on the cluster: {err}</source>
       <translation>Le lot {n} a échoué sur la grappe : {err}</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="588" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="593" />
       <source>Job {n} was cancelled on the cluster.</source>
       <translation>Le lot {n} a été annulé sur la grappe.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="580" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="585" />
       <source>Job {n} was lost with every worker that ran it ({err}); the workers may be running out of memory. Check the workers, then run again with --resume.</source>
       <translation>Le lot {n} a été perdu avec chaque processus de travail qui l'exécutait ({err}) ; ils manquent peut-être de mémoire. Vérifiez les processus de travail, puis relancez avec --resume.</translation>
     </message>
@@ -4194,7 +4194,7 @@
       <translation>Non publié par IdF HR : l'item {id} n'a pas de propriétés d'exécution idfhr: ({what} inconnus) ; vérifiez sa provenance auprès de qui l'a publié avant de vous y fier.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="470" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="475" />
       <source>Nothing to resume: the job folder '{path}' does not hold a run. Run without --resume.</source>
       <translation>Rien à reprendre : le dossier des lots « {path} » ne contient pas d'exécution. Lancez sans --resume.</translation>
     </message>
@@ -4269,11 +4269,6 @@
       <translation>Sur {n} processus de travail comme cet ordinateur : {jobs} lot(s) de {tpj} dalles, ~{wall} écoulées, {cpu} heures CPU, ~{wh} Wh (CPU seul).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/polygonise.py" line="119" />
-      <source>One segmented region spreads over {mpx} million pixels and needs a temporary file in {folder}, which could not be written ({err}). Free some disk space there, or set TMPDIR to a folder with room, and run again.</source>
-      <translation>Une région segmentée s'étend sur {mpx} millions de pixels et demande un fichier temporaire dans {folder}, qui n'a pas pu être écrit ({err}). Libérez de l'espace disque à cet endroit, ou indiquez dans TMPDIR un dossier qui a de la place, puis relancez.</translation>
-    </message>
-    <message>
       <location filename="../idf_hr_plugin/core/errors.py" line="29" />
       <source>Operation cancelled by the user; nothing was written.</source>
       <translation>Opération annulée par l'utilisateur ; rien n'a été écrit.</translation>
@@ -4309,7 +4304,7 @@
       <translation>La publication dans PostGIS demande le module Python psycopg2, absent de ce Python. Installez-le (Debian/Ubuntu : apt install python3-psycopg2 ; il est fourni avec QGIS sous Windows et macOS), ou publiez seulement dans un dossier de catalogue.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="595" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="600" />
       <source>Ran on Dask: {n} job(s) of {t} tile(s), {r} retried, {s} resumed from {path}.</source>
       <translation>Exécuté sur Dask : {n} lot(s) de {t} dalle(s), {r} relancé(s), {s} repris depuis {path}.</translation>
     </message>
@@ -4394,7 +4389,7 @@
       <translation>Résultats partagés (IdF HR)</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="135" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="137" />
       <source>Skipped tiles: {m} outside the mask, {nd} without data.</source>
       <translation>Tuiles ignorées : {m} hors du masque, {nd} sans données.</translation>
     </message>
@@ -4804,7 +4799,7 @@
       <translation>L'imagerie « {path} » lue par l'exécution {run} n'est plus là ; remettez-la à sa place pour expliquer cette détection (l'imagerie web affichée en flux par QGIS n'est pas conservée : enregistrez-la dans un fichier, par exemple dans un paquet hors ligne, et lancez la détection sur ce fichier).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="723" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="732" />
       <source>The imagery gives {n} channel(s) but the model expects {mc}.</source>
       <translation>L'imagerie fournit {n} canal(aux), mais le modèle en attend {mc}.</translation>
     </message>
@@ -4834,17 +4829,17 @@
       <translation>L'item {id} n'a aucun fichier image à ouvrir (aucun asset GeoTIFF/JPEG 2000).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="476" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="481" />
       <source>The job folder '{path}' exists and is not empty; choose an empty or new folder.</source>
       <translation>Le dossier des lots « {path} » existe et n'est pas vide ; choisissez un dossier vide ou nouveau.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="462" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="467" />
       <source>The job folder '{path}' holds an unfinished or earlier run of these settings: pass --resume to finish it, or delete the folder to start again.</source>
       <translation>Le dossier des lots « {path} » contient une exécution inachevée ou antérieure avec ces réglages : passez --resume pour la terminer, ou supprimez le dossier pour recommencer.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="455" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="460" />
       <source>The job folder '{path}' holds the jobs of another run (other model, imagery, extent or settings); delete it or choose another folder.</source>
       <translation>Le dossier des lots « {path} » contient les lots d'une autre exécution (autre modèle, imagerie, emprise ou réglages) ; supprimez-le ou choisissez un autre dossier.</translation>
     </message>
@@ -4954,12 +4949,12 @@
       <translation>La carte montre la région de démonstration. L'onglet Catalogue est réglé sur le catalogue de démonstration et l'emprise de la carte : cliquez sur Rechercher pour lister les images aériennes de ce lieu.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="591" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="600" />
       <source>The mask '{path}' holds no polygon.</source>
       <translation>Le masque '{path}' ne contient aucun polygone.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="581" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="590" />
       <source>The mask '{path}' is not a readable vector file.</source>
       <translation>Le masque '{path}' n'est pas un fichier vecteur lisible.</translation>
     </message>
@@ -5004,7 +4999,7 @@
       <translation>Le modèle '{name}' est un détecteur, mais la forme de sa sortie {shape} n'indique pas quelle disposition de boîtes il utilise ; définissez det_type dans ses métadonnées, ou la disposition dans sa fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="668" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="677" />
       <source>The model '{name}' is a {task} model: it produces a raster, not objects, and cannot be used for detection. Choose a detection or segmentation model.</source>
       <translation>Le modèle '{name}' est un modèle de type {task} : il produit un raster, pas des objets, et ne peut pas servir à la détection. Choisissez un modèle de détection ou de segmentation.</translation>
     </message>
@@ -5074,7 +5069,7 @@
       <translation>Le fichier de modèle '{path}' ne peut pas être lu ({err}).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="463" />
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="470" />
       <source>The model file '{path}' does not exist on worker {worker}: copy the model there (every worker needs it at that path) or give the path the workers see.</source>
       <translation>Le fichier de modèle « {path} » n'existe pas sur le processus de travail {worker} : copiez-y le modèle (chaque processus en a besoin à ce chemin) ou indiquez le chemin que voient les processus.</translation>
     </message>
@@ -5099,12 +5094,12 @@
       <translation>Le fichier de modèle {path} répertorié par le catalogue n'existe pas.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="90" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="91" />
       <source>The model has a fixed {n} px input: tile size {t} px replaced by {n} px.</source>
       <translation>Le modèle a une entrée fixe de {n} px : taille de tuile de {t} px remplacée par {n} px.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="86" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="87" />
       <source>The model input is {h}x{w} px; only square inputs are supported.</source>
       <translation>L'entrée du modèle est de {h}x{w} px ; seules les entrées carrées sont prises en charge.</translation>
     </message>
@@ -5124,7 +5119,7 @@
       <translation>Le modèle a renvoyé une sortie de forme {shape}, mais sa disposition '{layout}' et sa liste de classes nécessitent {want} valeurs par boîte sur l'axe {axis} ; ses résultats seraient faux. Exportez à nouveau le modèle, ou définissez sa tâche et sa disposition dans la fiche de modèle.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/runner.py" line="681" />
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="690" />
       <source>The model sees only the centre of each tile: overlap raised to {ov} px.</source>
       <translation>Le modèle ne voit que le centre de chaque tuile : recouvrement porté à {ov} px.</translation>
     </message>
@@ -5539,7 +5534,7 @@
       <translation>Pourquoi le modèle a-t-il vu un objet ici ? Cliquez sur « Pourquoi cette détection ? », puis sur un objet trouvé sur la carte : une fenêtre montre ce que le modèle a vu, ses scores et les classes entre lesquelles il a hésité.</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="483" />
+      <location filename="../idf_hr_plugin/core/distributed/jobs.py" line="490" />
       <source>Worker {worker} refused the run: its model '{path}' has sha256 {got}, not {want} as the client's. Copy the same model file to every worker.</source>
       <translation>Le processus de travail {worker} a refusé l'exécution : son modèle « {path} » a le sha256 {got}, et non {want} comme celui du client. Copiez le même fichier de modèle sur chaque processus.</translation>
     </message>
@@ -5554,7 +5549,7 @@
       <translation>Écriture du projet QGIS…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/writer.py" line="286" />
+      <location filename="../idf_hr_plugin/core/inference/writer.py" line="384" />
       <source>Writing the results to a temporary file in {folder} failed ({err}); free some disk space or choose another output folder. Nothing was written.</source>
       <translation>L'écriture des résultats dans un fichier temporaire de {folder} a échoué ({err}) ; libérez de l'espace disque ou choisissez un autre dossier de sortie. Rien n'a été écrit.</translation>
     </message>
@@ -5564,7 +5559,7 @@
       <translation>Écriture de {name}…</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="142" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="144" />
       <source>Written to {path} (layer {layer}).</source>
       <translation>Écrit dans {path} (couche {layer}).</translation>
     </message>
@@ -5944,14 +5939,19 @@
       <translation>{n} entités dans PostGIS</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/inference/report.py" line="106" />
+      <location filename="../idf_hr_plugin/core/inference/report.py" line="108" />
       <source>{n} object(s) found by {model} on {km2} km² ({tiles} tiles, {px} Mpx).</source>
       <translation>{n} objet(s) trouvé(s) par {model} sur {km2} km² ({tiles} tuiles, {px} Mpx).</translation>
     </message>
     <message>
-      <location filename="../idf_hr_plugin/core/distributed/client.py" line="340" />
+      <location filename="../idf_hr_plugin/core/distributed/client.py" line="345" />
       <source>{n} object(s) lying wholly outside the imagery, extent or mask were dropped.</source>
       <translation>Objets situés entièrement hors de l'imagerie, de l'emprise ou du masque écartés : {n}.</translation>
+    </message>
+    <message>
+      <location filename="../idf_hr_plugin/core/inference/runner.py" line="218" />
+      <source>{n} segmented region(s) wider or taller than {m} were cut along a grid of {m} squares, so that each part stays workable in QGIS; dissolve the layer by class to join them again.</source>
+      <translation>{n} région(s) segmentée(s) de plus de {m} de large ou de haut ont été découpée(s) selon une grille de carrés de {m}, pour que chaque partie reste maniable dans QGIS ; regroupez la couche par classe (Regrouper) pour les réunir.</translation>
     </message>
     <message>
       <location filename="../idf_hr_plugin/core/analysis/workflow.py" line="398" />

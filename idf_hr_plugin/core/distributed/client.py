@@ -195,7 +195,7 @@ def run_distributed(
     ``progress(done, total, eta_s)`` counts jobs; ``cancel()`` -> True stops the run: tasks are
     cancelled, this run's job files removed, nothing written to ``out_path``.
     """
-    from ..inference.runner import _load_mask
+    from ..inference.runner import _load_mask, regions_cut_note
     from ..inference.tiling import split_plan_blocks
     from ..inference.writer import check_output_path, layer_name_for, write_gpkg
 
@@ -318,7 +318,10 @@ def run_distributed(
         raise Cancelled()
     t_m = time.perf_counter()
     seams = in_plan_order([results[j.index]["seam"] for j in jobs])
-    geoms, records, dropped = finish_features(seams, plan, spec, finish, task.source, vintage, run_id)
+    geoms, records, dropped, regions_cut = finish_features(
+        seams, plan, spec, finish, task.source, vintage, run_id
+    )
+    regions_cut += sum(int(r.get("regions_cut", 0)) for r in reports)
     seam_features = len(geoms)
     counts, areas = class_totals(records)
     for r in reports:  # the interior features stay in the job files until the export
@@ -335,6 +338,8 @@ def run_distributed(
         [int(results[j.index]["report"]["interior_features"]) for j in jobs],
     )
     notes = list(dry.notes)
+    if regions_cut:
+        notes.append(regions_cut_note(regions_cut, plan.grid))
     if dropped:
         notes.append(
             tr("{n} object(s) lying wholly outside the imagery, extent or mask were dropped.").format(

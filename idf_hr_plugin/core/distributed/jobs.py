@@ -119,7 +119,12 @@ def _components(boxes: np.ndarray) -> np.ndarray:
 def split_seams(part: PartialResult, plan, job, margin_px: float) -> tuple:
     """-> (interior PartialResult, seam PartialResult, px the job's boxes reach past their tile)."""
     if part.seg_polys or part.seg_pending or part.seg_cores:
-        interior = PartialResult(seg_polys=part.seg_polys, seg_class=part.seg_class, seg_score=part.seg_score)
+        interior = PartialResult(
+            seg_polys=part.seg_polys,
+            seg_class=part.seg_class,
+            seg_score=part.seg_score,
+            regions_cut=part.regions_cut,
+        )
         seam = PartialResult(seg_pending=part.seg_pending, seg_cores=part.seg_cores)
         return interior, seam, 0.0
     if not part.boxes:
@@ -329,7 +334,8 @@ def read_features_parquet(path: str | os.PathLike) -> tuple:
 
 
 def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage: str, run_id: str) -> tuple:
-    """Merge (NMS / stitch), clip to the analysed area, reproject: -> (geoms, records, dropped)."""
+    """Merge (NMS / stitch), clip to the analysed area, reproject: -> (geoms, records, dropped,
+    semantic regions cut along the block grid)."""
     from ..inference import geom as G
     from ..inference.clip import analysed_area, clip_features
     from ..inference.results import merge_results
@@ -352,6 +358,7 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
         simplify_px=simp,
     )
     multipart = spec.task in ("semantic_segmentation", "instance_segmentation")
+    regions_cut = feats.regions_cut
     feats, dropped = clip_features(feats, analysed_area(plan), multipart=multipart)
     geoms = feats.geoms
     crs_out = to_crs(finish["out_crs"]) if finish.get("out_crs") else plan.grid.crs
@@ -371,7 +378,7 @@ def finish_features(parts: list, plan, spec, finish: dict, source: str, vintage:
         "class_scores": class_scores_texts(feats.topk_ids, feats.topk_scores, spec.label, n),
         "tile_id": [None] * n if feats.tile_ids is None else [int(t) for t in feats.tile_ids],
     }
-    return geoms, records, dropped + int(feats.dropped_outside_mask)
+    return geoms, records, dropped + int(feats.dropped_outside_mask), regions_cut
 
 
 def class_totals(records: dict) -> tuple:
@@ -533,7 +540,7 @@ def run_job(task: RunTask, job) -> dict:
     rep = run_detection(spec, task.raster, job=job, session=session, cancel=cancel, **task.params)
     plan, part = rep.plan, rep.partial
     interior, seam, overreach = split_seams(part, plan, job, task.margin_px)
-    geoms, records, dropped = finish_features(
+    geoms, records, dropped, regions_cut = finish_features(
         [interior], plan, spec, task.finish, task.source, task.vintage, task.run_id
     )
     n_tiles = len(job.tile_ids())
@@ -554,6 +561,7 @@ def run_job(task: RunTask, job) -> dict:
         "areas_m2": class_totals(records)[1],
         "seam_vectors": seam.detections if not seam.seg_pending else len(seam.seg_pending),
         "dropped": dropped,
+        "regions_cut": regions_cut,
         "overreach_px": overreach,
         "providers": list(rep.providers),
         "threads": rep.threads,

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
-
-# a region's pixels are pasted in memory up to this many pixels of its box (1 byte each); past
-# it (a region spreading over square kilometres) in a temporary GeoTIFF that GDAL reads by blocks
-CANVAS_IN_MEMORY_PX = 16_000_000
 
 
 def polygonise(mask: np.ndarray, x0: float, y0: float, values: Optional[np.ndarray] = None) -> list:
@@ -103,48 +97,13 @@ def region_boxes(lab: np.ndarray, n: int) -> np.ndarray:
 
 def polygonise_region(pieces: Sequence, x0: int, y0: int, w: int, h: int) -> list:
     """Polygons (grid px) of the pixels of ``pieces`` (objects with ``x0, y0, w, h, mask()``)
-    pasted into the ``w x h`` box at (x0, y0): in memory, or on disk for a huge box."""
-    if w * h <= CANVAS_IN_MEMORY_PX:
-        canvas = np.zeros((h, w), bool)
-        for p in pieces:
-            canvas[p.y0 - y0 : p.y0 - y0 + p.h, p.x0 - x0 : p.x0 - x0 + p.w] |= p.mask()
-        return [g for g, _v in polygonise(canvas, x0, y0)]
-    try:
-        return _polygonise_region_on_disk(pieces, x0, y0, w, h)
-    except (RuntimeError, OSError) as exc:
-        from ..errors import UserInputError
-        from ..i18n import tr
-
-        raise UserInputError(
-            tr(
-                "One segmented region spreads over {mpx} million pixels and needs a temporary file in {folder}, "
-                "which could not be written ({err}). Free some disk space there, or set TMPDIR to a folder "
-                "with room, and run again."
-            ).format(mpx=round(w * h / 1e6), folder=tempfile.gettempdir(), err=str(exc)[:200])
-        ) from exc
-
-
-def _polygonise_region_on_disk(pieces: Sequence, x0: int, y0: int, w: int, h: int) -> list:
-    from osgeo import gdal, ogr
-    from shapely import wkb
-
-    from ..gdal_errors import gdal_exceptions
-
-    with tempfile.TemporaryDirectory(prefix="idfhr-region-") as d, gdal_exceptions():
-        path = os.path.join(d, "region.tif")
-        opts = ["TILED=YES", "SPARSE_OK=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER"]
-        ds = gdal.GetDriverByName("GTiff").Create(path, w, h, 1, gdal.GDT_Byte, opts)
-        ds.SetGeoTransform((float(x0), 1.0, 0.0, float(y0), 0.0, 1.0))
-        band = ds.GetRasterBand(1)
-        for p in pieces:  # boxes of pieces of one window may overlap: add to what is there
-            px, py = p.x0 - x0, p.y0 - y0
-            have = band.ReadAsArray(px, py, p.w, p.h)
-            band.WriteArray(have | p.mask().astype(np.uint8), px, py)
-        band.FlushCache()
-        vds = ogr.GetDriverByName("Memory").CreateDataSource("")
-        lyr = vds.CreateLayer("p", None, ogr.wkbPolygon)
-        lyr.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
-        gdal.Polygonize(band, band, lyr, 0, [], callback=None)
-        out = [wkb.loads(bytes(f.GetGeometryRef().ExportToWkb(ogr.wkbNDR))) for f in lyr]
-        del lyr, vds, band, ds
-    return out
+    that fall in the ``w x h`` box at (x0, y0), pasted into one mask (pieces may reach past it)."""
+    canvas = np.zeros((h, w), bool)
+    for p in pieces:
+        cx0, cy0 = max(p.x0, x0), max(p.y0, y0)
+        cx1, cy1 = min(p.x0 + p.w, x0 + w), min(p.y0 + p.h, y0 + h)
+        if cx1 <= cx0 or cy1 <= cy0:
+            continue
+        m = p.mask()[cy0 - p.y0 : cy1 - p.y0, cx0 - p.x0 : cx1 - p.x0]
+        canvas[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] |= m
+    return [g for g, _v in polygonise(canvas, x0, y0)] if canvas.any() else []

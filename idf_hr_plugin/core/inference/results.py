@@ -19,6 +19,11 @@ from .nms import nms
 from .tiling import Grid, Tile
 
 SPILL_PX = 2_000_000  # pixels of finished seam regions handed on at once at most (see SegmentStitcher)
+# a region wider or taller than this (800 m at 20 cm) is cut along a grid of this step: one
+# percolating region (a road network, a vegetation class) would otherwise be one polygon of
+# millions of vertices, whose simplification needs ~430 bytes per vertex and time that grows
+# faster than the extent, and which QGIS can hardly draw or edit
+REGION_BLOCK_PX = 4000
 SEAM_EPS_PX = 2.0  # a box this close to a seam side is an object cut by the tile border
 # the corners of a rectangle of whole pixels lie >= 1/sqrt(2) px from any chord of its ring:
 # simplifying it below that tolerance gives it back unchanged
@@ -77,6 +82,7 @@ class PartialResult:
     tiles_run: int = 0
     tiles_nodata: int = 0
     detections: int = 0
+    regions_cut: int = 0  # semantic regions cut along the REGION_BLOCK_PX grid
 
     def add_detections(self, det: Detections, tile: Tile, grid: Grid, polys: Optional[list] = None) -> None:
         n = len(det)
@@ -128,6 +134,7 @@ class Features:
     topk_scores: Optional[np.ndarray] = None  # (N, k) their scores
     bounds: Optional[np.ndarray] = None  # (N, 4) x0, y0, x1, y1 of each geometry, when known
     index: Optional[np.ndarray] = None  # (N,) position of each object in the selection it came from
+    regions_cut: int = 0  # semantic regions cut along the REGION_BLOCK_PX grid (see SegmentStitcher)
 
     def subset(self, ok: np.ndarray) -> tuple:
         """The per-object extras (tile ids, top-k classes) of the objects selected by ``ok``."""
@@ -283,6 +290,7 @@ def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px:
     cls = [c for p in parts for c in p.seg_class]
     score = [s for p in parts for s in p.seg_score]
     n0 = sum(p.detections for p in parts)
+    cut = sum(p.regions_cut for p in parts)
     cores = {tid: core for p in parts for tid, core in p.seg_cores.items()}
     if cores:
         st = SegmentStitcher([Tile(tid, 0, 0, 0, core) for tid, core in cores.items()])
@@ -296,9 +304,12 @@ def _merge_segments(parts, grid: Grid, *, mask, min_area_px: float, simplify_px:
         geoms += st.geoms
         cls += st.classes
         score += st.scores
-    return finish_segments(
+        cut += st.cut
+    feats = finish_segments(
         geoms, cls, score, grid, mask=mask, min_area_px=min_area_px, simplify_px=simplify_px, n0=n0
     )
+    feats.regions_cut = cut
+    return feats
 
 
 def finish_segments(
@@ -431,7 +442,10 @@ class SegmentStitcher:
     next to all its members have been added: its pixels are pasted into one mask and
     polygonised once, so a region cut by any number of seams gets the very polygon a
     polygonisation of the whole raster gives. Only the pieces of groups that touch unfinished
-    windows stay in memory. A group's score is the mean score of its pixels.
+    windows stay in memory. A group's score is the mean score of its pixels. A group wider or
+    taller than :data:`REGION_BLOCK_PX` is cut along the grid of that step (aligned on the grid
+    origin, so the parts do not depend on the tiles): one feature per block it reaches, each
+    with the whole region's score; :attr:`cut` counts such regions.
     """
 
     def __init__(self, tiles: Iterable[Tile]):
@@ -474,6 +488,7 @@ class SegmentStitcher:
         # regions (hundreds of thousands of vertices each) leave one or two at a time
         self.spill: Optional[Callable[[], None]] = None
         self._held_px = 0
+        self.cut = 0
 
     def _find(self, k: int) -> int:
         root = k
@@ -584,11 +599,21 @@ class SegmentStitcher:
         b = np.array([p.bounds for p in pieces], np.int64)
         x0, y0 = int(b[:, 0].min()), int(b[:, 1].min())
         w, h = int(b[:, 2].max()) - x0, int(b[:, 3].max()) - y0
-        if px == w * h:  # fills its box: the polygoniser's ring, as four numbers
+        from .polygonise import polygonise_region
+
+        B = REGION_BLOCK_PX
+        if w > B or h > B:  # cut along the grid of step B: one feature per block reached
+            self.cut += 1
+            for by in range(y0 // B * B, y0 + h, B):
+                for bx in range(x0 // B * B, x0 + w, B):
+                    ax0, ay0, ax1, ay1 = max(bx, x0), max(by, y0), min(bx + B, x0 + w), min(by + B, y0 + h)
+                    polys = polygonise_region(pieces, ax0, ay0, ax1 - ax0, ay1 - ay0)
+                    if polys:
+                        part = polys[0] if len(polys) == 1 else G.union(polys)
+                        self._emit(part, c, mean, (ax1 - ax0) * (ay1 - ay0))
+        elif px == w * h:  # fills its box: the polygoniser's ring, as four numbers
             self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
         else:  # one 4-connected region: one polygon, the one a whole-raster polygonisation draws
-            from .polygonise import polygonise_region
-
             polys = polygonise_region(pieces, x0, y0, w, h)
             self._emit(polys[0] if len(polys) == 1 else G.union(polys), c, mean, px)
         for k in ids:

@@ -34,6 +34,7 @@ from .polygonise import label4, polygonise, region_boxes
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import (
+    REGION_BLOCK_PX,
     Features,
     MaskPiece,
     PartialResult,
@@ -211,6 +212,15 @@ class _PostWorker:
             self._raise()
 
 
+def regions_cut_note(n: int, grid: Grid) -> str:
+    """The note saying that ``n`` segmented regions were cut along the REGION_BLOCK_PX grid."""
+    step = REGION_BLOCK_PX * abs(grid.transform.a)
+    return tr(
+        "{n} segmented region(s) wider or taller than {m} were cut along a grid of {m} squares, so that "
+        "each part stays workable in QGIS; dissolve the layer by class to join them again."
+    ).format(n=n, m=f"{step:,.0f} m".replace(",", " ") if step >= 10 else f"{REGION_BLOCK_PX} px")
+
+
 def _segment_tile(
     scores: np.ndarray, tile: Tile, grid: Grid, thresh: float, fast_rects: bool = False
 ) -> list:
@@ -240,6 +250,9 @@ def _segment_tile(
             | ((gy0 <= cy0) & (cy0 > 0))
             | ((gx1 >= cx1) & (cx1 < grid.width))
             | ((gy1 >= cy1) & (cy1 < grid.height))
+            # wider or taller than a block (tiles of thousands of px): cut by the stitcher
+            | (b[:, 2] - b[:, 0] > REGION_BLOCK_PX)
+            | (b[:, 3] - b[:, 1] > REGION_BLOCK_PX)
         )
         rect = (
             (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam if fast_rects else np.zeros(n, bool)
@@ -517,6 +530,7 @@ def run_tiles(
         clock["merge_s"] += time.perf_counter() - t2
         flush()
         part.seg_polys, part.seg_class, part.seg_score = stitcher.geoms, stitcher.classes, stitcher.scores
+        part.regions_cut = stitcher.cut
     part.tiles_nodata = pre.nodata
     if timings is not None:
         timings["read_s"] = timings.get("read_s", 0.0) + pre.read_s
@@ -800,6 +814,9 @@ def run_detection(
                 min_area_px=small,
                 simplify_px=simp,
             )
+        cut = part.regions_cut if sink is not None else feats.regions_cut
+        if cut:
+            notes.append(regions_cut_note(cut, plan.grid))
         feats = clip_to_plan(feats, plan, multipart=multipart, notes=notes)  # areas on what was analysed
         geoms = feats.geoms
         if crs_out != plan.grid.crs and geoms:

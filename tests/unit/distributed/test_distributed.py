@@ -158,3 +158,44 @@ def test_segmentation_same_polygons_as_one_process(dask_client, tmp_path):
     assert rep.distributed["jobs"] == 2 and rep.distributed["seam_features"] > 0
     assert rep.features == one.features > 20
     assert_same_features(read_layer(tmp_path / "one.gpkg"), read_layer(tmp_path / "dask.gpkg"))
+
+
+def _set_region_block(px: int) -> None:
+    from idf_hr_plugin.core.inference import results, runner
+
+    results.REGION_BLOCK_PX = runner.REGION_BLOCK_PX = px
+
+
+def test_segmentation_regions_cut_the_same_as_one_process(dask_client, tmp_path, monkeypatch):
+    """Regions wider than a block are cut along the same grid whether their pieces meet on a
+    worker or on the client; the report says so in both runs."""
+    import rasterio
+
+    from idf_hr_plugin.core.distributed import run_distributed
+    from idf_hr_plugin.core.inference import results, run_detection, runner
+    from tests.unit.inference.conftest import make_raster, make_test_models
+    from tests.unit.inference.test_segmentation_merge import _field
+
+    model = make_test_models.build("seg_sigmoid.onnx", tmp_path)
+    w, h = 900, 700
+    red = _field((h, w), 7, size=15) > 0.5
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    default = results.REGION_BLOCK_PX
+    monkeypatch.setattr(results, "REGION_BLOCK_PX", 160)
+    monkeypatch.setattr(runner, "REGION_BLOCK_PX", 160)
+    dask_client.run(_set_region_block, 160)
+    try:
+        one = run_detection(model, str(r), out_path=tmp_path / "one.gpkg", overlap=26)
+        rep = run_distributed(
+            model, str(r), tmp_path / "dask.gpkg", client=dask_client, tiles_per_job=4, overlap=26
+        )
+    finally:
+        dask_client.run(_set_region_block, default)
+    cut = [n for n in one.notes if "cut along" in n]
+    assert len(cut) == 1 and [n for n in rep.notes if "cut along" in n] == cut
+    assert rep.features == one.features > 20
+    assert_same_features(read_layer(tmp_path / "one.gpkg"), read_layer(tmp_path / "dask.gpkg"))

@@ -352,31 +352,84 @@ def test_label4_without_scipy(monkeypatch):
     assert all((boxes[perm[i + 1] - 1] == boxes_ref[i]).all() for i in range(n))
 
 
-def test_huge_regions_are_polygonised_from_disk_the_same(tmp_path, monkeypatch):
-    """A region whose box is too big for memory is pasted into a temporary GeoTIFF: the same
-    polygons; a temporary folder that cannot be written gives a sentence, not a crash."""
-    from idf_hr_plugin.core.errors import UserInputError
-    from idf_hr_plugin.core.inference import polygonise as P
+def _blocks_of(g, step):
+    """{block: part of ``g`` in it} along the grid of ``step`` px (what the stitcher must give)."""
+    from shapely.geometry import box
+    from shapely.ops import unary_union
 
+    x0, y0, x1, y1 = g.bounds
+    out = {}
+    for by in range(int(y0) // step * step, int(np.ceil(y1)), step):
+        for bx in range(int(x0) // step * step, int(np.ceil(x1)), step):
+            cut = g.intersection(box(bx, by, bx + step, by + step))
+            polys = [p for p in getattr(cut, "geoms", [cut]) if p.geom_type == "Polygon" and p.area > 0]
+            polys += [
+                q for p in getattr(cut, "geoms", [cut]) if p.geom_type == "MultiPolygon" for q in p.geoms
+            ]
+            if polys:
+                out[(bx, by)] = unary_union(polys)
+    return out
+
+
+@pytest.mark.parametrize("tile", [96, 128])
+def test_regions_wider_than_a_block_are_cut_along_the_grid(tmp_path, monkeypatch, tile):
+    """A region wider or taller than REGION_BLOCK_PX comes out as one feature per block of the
+    grid it reaches, with the region's score: exactly the region's pixels in that block,
+    whatever the tiles; smaller regions are untouched."""
+    from idf_hr_plugin.core.inference import results as R
+    from idf_hr_plugin.core.inference import runner as RN
+
+    monkeypatch.setattr(R, "REGION_BLOCK_PX", 100)
+    monkeypatch.setattr(RN, "REGION_BLOCK_PX", 100)
     r = make_raster(tmp_path / "r.tif", size=(700, 520))
-    plan = plan_tiles(str(r), tile_size=96, overlap=16)
+    plan = plan_tiles(str(r), tile_size=tile, overlap=16)
     scores = _field((520, 700), 8, size=21)[None].astype(np.float32)
+    want, n_cut = {}, 0
+    for (k, _x, _y), (g, sc) in _whole_raster(scores, 0.6).items():
+        x0, y0, x1, y1 = g.bounds
+        if x1 - x0 > 100 or y1 - y0 > 100:
+            n_cut += 1
+            for part in _blocks_of(g, 100).values():
+                want[(k, round(part.centroid.x, 6), round(part.centroid.y, 6))] = (part, sc)
+        else:
+            want[(k, round(g.centroid.x, 6), round(g.centroid.y, 6))] = (g, sc)
     st, _ = _stitch(scores, plan, 0.6)
-    ref = _keyed(st.geoms, st.classes, st.scores)
-    monkeypatch.setattr(P, "CANVAS_IN_MEMORY_PX", 300)  # regions over ~17 x 17 px go to disk
-    disk_calls = []
-    real = P._polygonise_region_on_disk
-    monkeypatch.setattr(P, "_polygonise_region_on_disk", lambda *a: disk_calls.append(1) or real(*a))
-    st2, _ = _stitch(scores, plan, 0.6)  # the same regions, the big ones polygonised from disk
-    got = _keyed(st2.geoms, st2.classes, st2.scores)
-    assert len(disk_calls) >= 3 and set(got) == set(ref)
-    for key, (g, s) in ref.items():
-        assert got[key][0].equals(g) and got[key][1] == s
-    not_a_folder = tmp_path / "full"  # a temporary folder that cannot be used, even by root
-    not_a_folder.write_text("")
-    monkeypatch.setattr(__import__("tempfile"), "tempdir", str(not_a_folder))
-    with pytest.raises(UserInputError, match="temporary file"):
-        _stitch(scores, plan, 0.6)
+    got = _keyed(st.geoms, st.classes, st.scores)
+    assert st.cut == n_cut >= 2 and len(got) == len(want)
+    for key, (g, sc) in want.items():
+        mine, my_score = got[key]
+        assert mine.equals(g) and my_score == pytest.approx(sc, abs=1e-6)
+        x0, y0, x1, y1 = mine.bounds
+        assert x1 - x0 <= 100 and y1 - y0 <= 100
+
+
+def test_a_run_says_which_regions_it_cut(models, tmp_path, monkeypatch):
+    """End to end: the parts are written, the areas add up to the uncut regions', and the run
+    report says how many regions were cut and how to join them again."""
+    import rasterio
+
+    from idf_hr_plugin.core.inference import results as R
+    from idf_hr_plugin.core.inference import runner as RN
+
+    w, h = 900, 700
+    red = _field((h, w), 11, size=15) > 0.5
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    whole = run_detection(models["seg_sigmoid"], str(r), out_path=tmp_path / "whole.gpkg", overlap=26)
+    assert not any("cut along" in n for n in whole.notes)
+    monkeypatch.setattr(R, "REGION_BLOCK_PX", 200)
+    monkeypatch.setattr(RN, "REGION_BLOCK_PX", 200)
+    rep = run_detection(
+        models["seg_sigmoid"], str(r), out_path=tmp_path / "cut.gpkg", overlap=26, simplify_px=0.0
+    )
+    note = [n for n in rep.notes if "cut along" in n]
+    assert len(note) == 1 and "40 m" in note[0] and "dissolve" in note[0]
+    assert rep.features > whole.features
+    total = sum(a for a in rep.areas_m2.values())
+    assert total == pytest.approx(sum(whole.areas_m2.values()), rel=1e-3)
 
 
 def test_big_finished_regions_are_handed_on_without_waiting_for_the_batch(tmp_path, monkeypatch):
