@@ -9,7 +9,6 @@ import shutil
 import signal
 import time
 
-import numpy as np
 import pytest
 
 from idf_hr_plugin.core.errors import Cancelled, UserInputError
@@ -136,21 +135,14 @@ def test_worker_with_another_model_copy_refuses(dask_client, demo_cogs, tmp_path
 
 def test_segmentation_same_polygons_as_one_process(dask_client, tmp_path):
     """Semantic segmentation: pieces on job borders are stitched by the client as in one process."""
-    import rasterio
 
     from idf_hr_plugin.core.distributed import run_distributed
     from idf_hr_plugin.core.inference import run_detection
-    from tests.unit.inference.conftest import make_raster, make_test_models
-    from tests.unit.inference.test_segmentation_merge import _field
+    from tests.unit.inference.conftest import make_test_models
+    from tests.unit.inference.test_segmentation_merge import red_blobs_raster
 
     model = make_test_models.build("seg_sigmoid.onnx", tmp_path)
-    w, h = 900, 700
-    red = _field((h, w), 7, size=15) > 0.55
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
+    r, _red = red_blobs_raster(tmp_path / "blobs.tif", 7, 0.55)
     one = run_detection(model, str(r), out_path=tmp_path / "one.gpkg", overlap=26)
     rep = run_distributed(
         model, str(r), tmp_path / "dask.gpkg", client=dask_client, tiles_per_job=4, overlap=26
@@ -169,21 +161,14 @@ def _set_region_block(px: int) -> None:
 def test_segmentation_regions_cut_the_same_as_one_process(dask_client, tmp_path, monkeypatch):
     """Regions wider than a block are cut along the same grid whether their pieces meet on a
     worker or on the client; the report says so in both runs."""
-    import rasterio
 
     from idf_hr_plugin.core.distributed import run_distributed
     from idf_hr_plugin.core.inference import results, run_detection, runner
-    from tests.unit.inference.conftest import make_raster, make_test_models
-    from tests.unit.inference.test_segmentation_merge import _field
+    from tests.unit.inference.conftest import make_test_models
+    from tests.unit.inference.test_segmentation_merge import red_blobs_raster
 
     model = make_test_models.build("seg_sigmoid.onnx", tmp_path)
-    w, h = 900, 700
-    red = _field((h, w), 7, size=15) > 0.5
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
+    r, _red = red_blobs_raster(tmp_path / "blobs.tif", 7, 0.5)
     default = results.REGION_BLOCK_PX
     monkeypatch.setattr(results, "REGION_BLOCK_PX", 160)
     monkeypatch.setattr(runner, "REGION_BLOCK_PX", 160)

@@ -25,6 +25,20 @@ def _field(shape, seed, size=9):
     return (f - f.min()) / (f.max() - f.min())
 
 
+def red_blobs_raster(path, seed: int, level: float, size=(900, 700)):
+    """A 20 cm RGB GeoTIFF of red blobs (``_field`` above ``level``) on grey -> (path, red mask)."""
+    import rasterio
+
+    w, h = size
+    red = _field((h, w), seed, size=15) > level
+    data = np.full((3, h, w), 128, np.uint8)
+    data[0][red], data[1][red], data[2][red] = 255, 0, 0
+    r = make_raster(path, size=(w, h))
+    with rasterio.open(r, "r+") as dst:
+        dst.write(data)
+    return r, red
+
+
 def _whole_raster(scores, thresh):
     """Reference: label + polygonise the whole raster at once -> {(class, cx, cy): (geom, score)}."""
     from rasterio import features
@@ -120,15 +134,7 @@ def _gpkg(path, layer):
 
 def test_run_and_jobs_give_the_whole_raster_polygons(models, tmp_path):
     """Red blobs over many tiles: the written polygons are those of the whole raster at once."""
-    import rasterio
-
-    w, h = 900, 700
-    red = _field((h, w), 7, size=15) > 0.55
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
+    r, red = red_blobs_raster(tmp_path / "blobs.tif", 7, 0.55)
     out = tmp_path / "o.gpkg"
     rep = run_detection(models["seg_sigmoid"], str(r), out_path=out, overlap=26, simplify_px=0.0)
     assert rep.tiles_run > 9
@@ -232,15 +238,7 @@ def test_detection_boxes_to_the_crs_in_one_pass_are_shapely_boxes_transformed():
 
 
 def _blob_raster(tmp_path, w=900, h=700):
-    import rasterio
-
-    red = _field((h, w), 7, size=15) > 0.55
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
-    return r
+    return red_blobs_raster(tmp_path / "blobs.tif", 7, 0.55, size=(w, h))[0]
 
 
 def test_final_segments_go_to_disk_during_the_run_not_to_a_list(models, tmp_path):
@@ -297,17 +295,11 @@ def test_final_segments_go_to_disk_during_the_run_not_to_a_list(models, tmp_path
 def test_simplified_polygons_do_not_depend_on_the_tiles(models, tmp_path):
     """Regions cut by many seams are polygonised whole, then simplified: the written (simplified)
     polygons are those of the whole raster polygonised and simplified at once, for any tile size."""
-    import rasterio
     from affine import Affine
     from shapely.affinity import affine_transform
 
     w, h = 900, 700
-    red = _field((h, w), 11, size=15) > 0.5
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
+    r, red = red_blobs_raster(tmp_path / "blobs.tif", 11, 0.5)
     t = Affine(0.2, 0, X0, 0, -0.2, Y0)
     ref = [
         affine_transform(g.simplify(0.5, preserve_topology=True), [t.a, t.b, t.d, t.e, t.c, t.f])
@@ -406,18 +398,11 @@ def test_regions_wider_than_a_block_are_cut_along_the_grid(tmp_path, monkeypatch
 def test_a_run_says_which_regions_it_cut(models, tmp_path, monkeypatch):
     """End to end: the parts are written, the areas add up to the uncut regions', and the run
     report says how many regions were cut and how to join them again."""
-    import rasterio
 
     from idf_hr_plugin.core.inference import results as R
     from idf_hr_plugin.core.inference import runner as RN
 
-    w, h = 900, 700
-    red = _field((h, w), 11, size=15) > 0.5
-    data = np.full((3, h, w), 128, np.uint8)
-    data[0][red], data[1][red], data[2][red] = 255, 0, 0
-    r = make_raster(tmp_path / "blobs.tif", size=(w, h))
-    with rasterio.open(r, "r+") as dst:
-        dst.write(data)
+    r, red = red_blobs_raster(tmp_path / "blobs.tif", 11, 0.5)
     whole = run_detection(models["seg_sigmoid"], str(r), out_path=tmp_path / "whole.gpkg", overlap=26)
     assert not any("cut along" in n for n in whole.notes)
     monkeypatch.setattr(R, "REGION_BLOCK_PX", 200)
