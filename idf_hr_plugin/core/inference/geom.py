@@ -33,6 +33,14 @@ def union(geoms: Sequence):
     return unary_union([g for g in geoms if g is not None and not g.is_empty])
 
 
+def disjoint_union(polys: Sequence):
+    """One geometry of polygons that do not overlap (they may touch at points), such as the
+    4-connected regions of one mask: a MultiPolygon built as it is, no overlay."""
+    from shapely.geometry import MultiPolygon
+
+    return polys[0] if len(polys) == 1 else MultiPolygon(list(polys))
+
+
 def parts(geom) -> list:
     """Polygons of a (multi)polygon or collection."""
     if geom is None or geom.is_empty:

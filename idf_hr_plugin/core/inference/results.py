@@ -608,9 +608,8 @@ class SegmentStitcher:
                 for bx in range(x0 // B * B, x0 + w, B):
                     ax0, ay0, ax1, ay1 = max(bx, x0), max(by, y0), min(bx + B, x0 + w), min(by + B, y0 + h)
                     polys = polygonise_region(pieces, ax0, ay0, ax1 - ax0, ay1 - ay0)
-                    if polys:
-                        part = polys[0] if len(polys) == 1 else G.union(polys)
-                        self._emit(part, c, mean, (ax1 - ax0) * (ay1 - ay0))
+                    if polys:  # the region's components in this block
+                        self._emit(G.disjoint_union(polys), c, mean, (ax1 - ax0) * (ay1 - ay0))
         elif px == w * h:  # fills its box: the polygoniser's ring, as four numbers
             self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
         else:  # one 4-connected region: one polygon, the one a whole-raster polygonisation draws
