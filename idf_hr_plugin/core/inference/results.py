@@ -331,8 +331,11 @@ def finish_segments(
     """
     cls_a = np.asarray(classes, np.int32)
     sc_a = np.asarray(scores, np.float32)
+    cut = np.array([isinstance(g, CutPart) for g in geoms], bool)
+    if cut.any():
+        geoms = [g.geom if k else g for g, k in zip(geoms, cut)]
     if geoms and min_area_px > 0:
-        big = np.array([g.area >= min_area_px for g in geoms], bool)
+        big = np.array([k or g.area >= min_area_px for g, k in zip(geoms, cut)], bool)
         geoms = [g for g, k in zip(geoms, big) if k]
         cls_a, sc_a = cls_a[big], sc_a[big]
     if simplify_px >= RECT_SIMPLIFY_MAX:
@@ -394,6 +397,22 @@ def _finals_to_crs(geoms: list, t, as_wkb: bool = False) -> tuple:
     return out, bounds
 
 
+class CutPart:
+    """A part of a region cut along the block grid (see :class:`SegmentStitcher`): never dropped
+    as a small segment, whatever its own size, since the region it belongs to is large."""
+
+    __slots__ = ("geom",)
+
+    def __init__(self, geom):
+        self.geom = geom
+
+    def __getstate__(self):  # pickled with the partial results of distributed jobs
+        return self.geom
+
+    def __setstate__(self, geom) -> None:
+        self.geom = geom
+
+
 class MaskPiece:
     """A seam piece of a semantic segmentation, kept as its pixels until its group is final.
 
@@ -444,8 +463,9 @@ class SegmentStitcher:
     polygonisation of the whole raster gives. Only the pieces of groups that touch unfinished
     windows stay in memory. A group's score is the mean score of its pixels. A group wider or
     taller than :data:`REGION_BLOCK_PX` is cut along the grid of that step (aligned on the grid
-    origin, so the parts do not depend on the tiles): one feature per block it reaches, each
-    with the whole region's score; :attr:`cut` counts such regions.
+    origin, so the parts do not depend on the tiles): one feature per block it reaches (a
+    :class:`CutPart`, kept whatever its size), each with the whole region's score; :attr:`cut`
+    counts such regions.
     """
 
     def __init__(self, tiles: Iterable[Tile]):
@@ -609,7 +629,7 @@ class SegmentStitcher:
                     ax0, ay0, ax1, ay1 = max(bx, x0), max(by, y0), min(bx + B, x0 + w), min(by + B, y0 + h)
                     polys = polygonise_region(pieces, ax0, ay0, ax1 - ax0, ay1 - ay0)
                     if polys:  # the region's components in this block
-                        self._emit(G.disjoint_union(polys), c, mean, (ax1 - ax0) * (ay1 - ay0))
+                        self._emit(CutPart(G.disjoint_union(polys)), c, mean, (ax1 - ax0) * (ay1 - ay0))
         elif px == w * h:  # fills its box: the polygoniser's ring, as four numbers
             self._emit(PxRect(float(x0), float(y0), float(x0 + w), float(y0 + h)), c, mean)
         else:  # one 4-connected region: one polygon, the one a whole-raster polygonisation draws
