@@ -178,7 +178,7 @@ def _run_rss(model, raster, side, out):
         capture_output=True,
         text=True,
         env=env,
-        timeout=1200,
+        timeout=7200,
         check=True,
     )
     return json.loads(res.stdout.strip().splitlines()[-1])
