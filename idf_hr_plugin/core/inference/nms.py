@@ -90,7 +90,12 @@ def candidate_pairs(boxes: np.ndarray, band: int = BAND) -> tuple:
     return code // n, code % n
 
 
-SWEEP_PAIRS_PER_BOX = 32  # past this many candidates per box along the best axis, grid hashing
+# the sweep's cost grows with its candidates, the grid's with the boxes' cells: past this many
+# candidates per box along the best axis, grid hashing (measured crossover; a few thousand boxes,
+# e.g. one tile's, have little for the grid's fixed costs to amortise, so the sweep goes further)
+SWEEP_PAIRS_PER_BOX = 8
+SWEEP_PAIRS_PER_BOX_FEW = 32
+FEW_BOXES = 4096
 
 
 def _sweep_spans(lo: np.ndarray, hi: np.ndarray) -> tuple:
@@ -127,7 +132,7 @@ def _candidate_pairs(boxes: np.ndarray) -> tuple:
     # few others along it (boxes of one tile, a band of a region); grid hashing otherwise
     sweeps = [_sweep_spans(boxes[:, k], boxes[:, k + 2]) for k in (0, 1)]
     order, span = min(sweeps, key=lambda s: int(s[1].sum()))
-    if int(span.sum()) <= SWEEP_PAIRS_PER_BOX * n:
+    if int(span.sum()) <= (SWEEP_PAIRS_PER_BOX_FEW if n <= FEW_BOXES else SWEEP_PAIRS_PER_BOX) * n:
         return _sweep_pairs(boxes, order, span)
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]

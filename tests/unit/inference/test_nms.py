@@ -82,7 +82,7 @@ def test_pair_search_finds_exactly_the_intersecting_pairs(layout):
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
     order, span = min((N._sweep_spans(b[:, k], b[:, k + 2]) for k in (0, 1)), key=lambda s: int(s[1].sum()))
-    assert (int(span.sum()) > N.SWEEP_PAIRS_PER_BOX * n) == (layout == "crowd")
+    assert (int(span.sum()) > N.SWEEP_PAIRS_PER_BOX_FEW * n) == (layout == "crowd")
 
 
 def test_100k_boxes_fast():
