@@ -17,6 +17,21 @@ from typing import Optional
 import numpy as np
 
 
+def _following(counts: np.ndarray) -> tuple:
+    """Positions (a, b): each a with the ``counts[a]`` positions right after it (b = a+1 ...)."""
+    total = int(counts.sum())
+    a = np.repeat(np.arange(counts.size), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return a, a + 1 + (np.arange(total) - first)
+
+
+def _intersect(boxes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Which pairs (i, j) of xyxy boxes share some area (touching edges do not count)."""
+    return (np.minimum(boxes[i, 2], boxes[j, 2]) > np.maximum(boxes[i, 0], boxes[j, 0])) & (
+        np.minimum(boxes[i, 3], boxes[j, 3]) > np.maximum(boxes[i, 1], boxes[j, 1])
+    )
+
+
 def _cell_pairs(boxes: np.ndarray, cell: float) -> tuple:
     """Unique pairs (i < j) of boxes that share at least one grid cell."""
     n = len(boxes)
@@ -44,14 +59,10 @@ def _cell_pairs(boxes: np.ndarray, cell: float) -> tuple:
     gsize = np.diff(np.concatenate([gstart, [key.size]]))
     # for each element, partners are the following elements of its group
     grp_of = np.repeat(np.arange(gstart.size), gsize)
-    pos = np.arange(key.size)
-    npart = gstart[grp_of] + gsize[grp_of] - 1 - pos
-    total = int(npart.sum())
-    if total == 0:
+    npart = gstart[grp_of] + gsize[grp_of] - 1 - np.arange(key.size)
+    if int(npart.sum()) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a = np.repeat(pos, npart)
-    first = np.repeat(np.cumsum(npart) - npart, npart)
-    b = a + 1 + (np.arange(total) - first)
+    a, b = _following(npart)
     i, j = owner[a], owner[b]
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     keep = lo != hi
@@ -109,16 +120,11 @@ def _sweep_spans(lo: np.ndarray, hi: np.ndarray) -> tuple:
 def _sweep_pairs(boxes: np.ndarray, order: np.ndarray, span: np.ndarray) -> tuple:
     """Pairs (i < j) of intersecting boxes from a sweep along one axis (see :func:`_sweep_spans`)."""
     n = len(boxes)
-    total = int(span.sum())
-    if total == 0:
+    if int(span.sum()) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a = np.repeat(np.arange(n), span)
-    first = np.repeat(np.cumsum(span) - span, span)
-    b = a + 1 + (np.arange(total) - first)
+    a, b = _following(span)
     i, j = order[a], order[b]
-    inter = (np.minimum(boxes[i, 2], boxes[j, 2]) > np.maximum(boxes[i, 0], boxes[j, 0])) & (
-        np.minimum(boxes[i, 3], boxes[j, 3]) > np.maximum(boxes[i, 1], boxes[j, 1])
-    )
+    inter = _intersect(boxes, i, j)
     i, j = i[inter], j[inter]
     code = np.unique(np.minimum(i, j) * n + np.maximum(i, j))
     return code // n, code % n
@@ -132,7 +138,8 @@ def _candidate_pairs(boxes: np.ndarray) -> tuple:
     # few others along it (boxes of one tile, a band of a region); grid hashing otherwise
     sweeps = [_sweep_spans(boxes[:, k], boxes[:, k + 2]) for k in (0, 1)]
     order, span = min(sweeps, key=lambda s: int(s[1].sum()))
-    if int(span.sum()) <= (SWEEP_PAIRS_PER_BOX_FEW if n <= FEW_BOXES else SWEEP_PAIRS_PER_BOX) * n:
+    per_box = SWEEP_PAIRS_PER_BOX_FEW if n <= FEW_BOXES else SWEEP_PAIRS_PER_BOX
+    if int(span.sum()) <= per_box * n:
         return _sweep_pairs(boxes, order, span)
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
@@ -152,9 +159,7 @@ def _candidate_pairs(boxes: np.ndarray) -> tuple:
         lo, hi = np.minimum(bi[sel], bj[sel]), np.maximum(bi[sel], bj[sel])
         code = np.unique(np.concatenate([ii * n + jj, lo * n + hi]))
         ii, jj = code // n, code % n
-    inter = (np.minimum(boxes[ii, 2], boxes[jj, 2]) > np.maximum(boxes[ii, 0], boxes[jj, 0])) & (
-        np.minimum(boxes[ii, 3], boxes[jj, 3]) > np.maximum(boxes[ii, 1], boxes[jj, 1])
-    )
+    inter = _intersect(boxes, ii, jj)
     return ii[inter], jj[inter]
 
 
