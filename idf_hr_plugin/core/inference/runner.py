@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import Cancelled, IdfHrError, UserInputError
 from ..i18n import tr
 from . import geom as G
+from . import results as _results
 from .clip import analysed_area, clip_features, clip_to_plan, dropped_note
 from .decoders import decode_detections, decode_semantic, materialise_masks, output_mapping
 from .model import ModelSpec, create_session, load_model_spec, overlap_px
@@ -34,7 +35,6 @@ from .polygonise import label4, polygonise, region_boxes
 from .reader import RasterioWindowReader, WindowReader, raster_band_info, raster_error, resolve_band_map
 from .report import RunReport, energy_estimate, watts_per_core
 from .results import (
-    REGION_BLOCK_PX,
     Features,
     MaskPiece,
     PartialResult,
@@ -214,11 +214,12 @@ class _PostWorker:
 
 def regions_cut_note(n: int, grid: Grid) -> str:
     """The note saying that ``n`` segmented regions were cut along the REGION_BLOCK_PX grid."""
-    step = REGION_BLOCK_PX * abs(grid.transform.a)
+    block = _results.REGION_BLOCK_PX
+    step = block * abs(grid.transform.a)
     return tr(
         "{n} segmented region(s) wider or taller than {m} were cut along a grid of {m} squares, so that "
         "each part stays workable in QGIS; dissolve the layer by class to join them again."
-    ).format(n=n, m=f"{step:,.0f} m".replace(",", " ") if step >= 10 else f"{REGION_BLOCK_PX} px")
+    ).format(n=n, m=f"{step:,.0f} m".replace(",", " ") if step >= 10 else f"{block} px")
 
 
 def _segment_tile(
@@ -251,8 +252,8 @@ def _segment_tile(
             | ((gx1 >= cx1) & (cx1 < grid.width))
             | ((gy1 >= cy1) & (cy1 < grid.height))
             # wider or taller than a block (tiles of thousands of px): cut by the stitcher
-            | (b[:, 2] - b[:, 0] > REGION_BLOCK_PX)
-            | (b[:, 3] - b[:, 1] > REGION_BLOCK_PX)
+            | (b[:, 2] - b[:, 0] > _results.REGION_BLOCK_PX)
+            | (b[:, 3] - b[:, 1] > _results.REGION_BLOCK_PX)
         )
         rect = (
             (count == (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) & ~seam if fast_rects else np.zeros(n, bool)

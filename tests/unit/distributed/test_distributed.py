@@ -153,9 +153,9 @@ def test_segmentation_same_polygons_as_one_process(dask_client, tmp_path):
 
 
 def _set_region_block(px: int) -> None:
-    from idf_hr_plugin.core.inference import results, runner
+    from idf_hr_plugin.core.inference import results
 
-    results.REGION_BLOCK_PX = runner.REGION_BLOCK_PX = px
+    results.REGION_BLOCK_PX = px
 
 
 def test_segmentation_regions_cut_the_same_as_one_process(dask_client, tmp_path, monkeypatch):
@@ -163,7 +163,7 @@ def test_segmentation_regions_cut_the_same_as_one_process(dask_client, tmp_path,
     worker or on the client; the report says so in both runs."""
 
     from idf_hr_plugin.core.distributed import run_distributed
-    from idf_hr_plugin.core.inference import results, run_detection, runner
+    from idf_hr_plugin.core.inference import results, run_detection
     from tests.unit.inference.conftest import make_test_models
     from tests.unit.inference.test_segmentation_merge import red_blobs_raster
 
@@ -171,7 +171,6 @@ def test_segmentation_regions_cut_the_same_as_one_process(dask_client, tmp_path,
     r, _red = red_blobs_raster(tmp_path / "blobs.tif", 7, 0.5)
     default = results.REGION_BLOCK_PX
     monkeypatch.setattr(results, "REGION_BLOCK_PX", 160)
-    monkeypatch.setattr(runner, "REGION_BLOCK_PX", 160)
     dask_client.run(_set_region_block, 160)
     try:
         one = run_detection(model, str(r), out_path=tmp_path / "one.gpkg", overlap=26)

@@ -370,10 +370,8 @@ def test_regions_wider_than_a_block_are_cut_along_the_grid(tmp_path, monkeypatch
     grid it reaches, with the region's score: exactly the region's pixels in that block,
     whatever the tiles; smaller regions are untouched."""
     from idf_hr_plugin.core.inference import results as R
-    from idf_hr_plugin.core.inference import runner as RN
 
     monkeypatch.setattr(R, "REGION_BLOCK_PX", 100)
-    monkeypatch.setattr(RN, "REGION_BLOCK_PX", 100)
     r = make_raster(tmp_path / "r.tif", size=(700, 520))
     plan = plan_tiles(str(r), tile_size=tile, overlap=16)
     scores = _field((520, 700), 8, size=21)[None].astype(np.float32)
@@ -401,14 +399,12 @@ def test_a_run_says_which_regions_it_cut(models, tmp_path, monkeypatch):
     region past a block line is still that region), the areas add up to the uncut regions', and
     the run report says how many regions were cut and how to join them again."""
     from idf_hr_plugin.core.inference import results as R
-    from idf_hr_plugin.core.inference import runner as RN
 
     r, _red = red_blobs_raster(tmp_path / "blobs.tif", 11, 0.5)
     kw = {"overlap": 26, "simplify_px": 0.0, "min_area_px": 400}
     whole = run_detection(models["seg_sigmoid"], str(r), out_path=tmp_path / "whole.gpkg", **kw)
     assert not any("cut along" in n for n in whole.notes)
     monkeypatch.setattr(R, "REGION_BLOCK_PX", 230)
-    monkeypatch.setattr(RN, "REGION_BLOCK_PX", 230)
     rep = run_detection(models["seg_sigmoid"], str(r), out_path=tmp_path / "cut.gpkg", **kw)
     note = [n for n in rep.notes if "cut along" in n]
     assert len(note) == 1 and "46 m" in note[0] and "dissolve" in note[0]
